@@ -1,0 +1,49 @@
+# paymesh developer commands. Quick start: `make dev` and `make test` (README).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup system-deps venv proto proto-check lint test test-fast dev bench clean
+
+setup: system-deps venv
+
+system-deps:
+	@bash scripts/install-system-deps.sh
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+proto: venv
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/buf lint
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) scripts/protogen.py
+
+proto-check: venv
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/buf lint
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) scripts/protogen.py --check
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: setup proto-check lint
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m pytest
+
+test-fast: venv
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m pytest -x -q
+
+dev: setup
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/paymesh dev
+
+bench: setup
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/paymesh bench
+
+clean:
+	rm -rf $(VENV) .paymesh .mypy_cache .ruff_cache .pytest_cache build *.egg-info

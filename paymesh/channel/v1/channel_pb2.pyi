@@ -1,0 +1,126 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class TradeState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TRADE_STATE_UNSPECIFIED: _ClassVar[TradeState]
+    TRADE_STATE_PENDING: _ClassVar[TradeState]
+    TRADE_STATE_PAID: _ClassVar[TradeState]
+    TRADE_STATE_CLOSED: _ClassVar[TradeState]
+    TRADE_STATE_FAILED: _ClassVar[TradeState]
+
+class ResultState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RESULT_STATE_UNSPECIFIED: _ClassVar[ResultState]
+    RESULT_STATE_PENDING: _ClassVar[ResultState]
+    RESULT_STATE_SUCCEEDED: _ClassVar[ResultState]
+    RESULT_STATE_FAILED: _ClassVar[ResultState]
+TRADE_STATE_UNSPECIFIED: TradeState
+TRADE_STATE_PENDING: TradeState
+TRADE_STATE_PAID: TradeState
+TRADE_STATE_CLOSED: TradeState
+TRADE_STATE_FAILED: TradeState
+RESULT_STATE_UNSPECIFIED: ResultState
+RESULT_STATE_PENDING: ResultState
+RESULT_STATE_SUCCEEDED: ResultState
+RESULT_STATE_FAILED: ResultState
+
+class AccountRef(_message.Message):
+    __slots__ = ("channel", "account_id")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    channel: str
+    account_id: str
+    def __init__(self, channel: _Optional[str] = ..., account_id: _Optional[str] = ...) -> None: ...
+
+class Exchange(_message.Message):
+    __slots__ = ("http_method", "url", "http_status", "request_body", "response_body", "latency_ms", "error")
+    HTTP_METHOD_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    HTTP_STATUS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_BODY_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_BODY_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    http_method: str
+    url: str
+    http_status: int
+    request_body: str
+    response_body: str
+    latency_ms: int
+    error: str
+    def __init__(self, http_method: _Optional[str] = ..., url: _Optional[str] = ..., http_status: _Optional[int] = ..., request_body: _Optional[str] = ..., response_body: _Optional[str] = ..., latency_ms: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...
+
+class TradeResult(_message.Message):
+    __slots__ = ("state", "order_id", "channel_trade_no", "amount", "currency", "paid_at", "payer_id", "provider_state")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_TRADE_NO_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    PAID_AT_FIELD_NUMBER: _ClassVar[int]
+    PAYER_ID_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_STATE_FIELD_NUMBER: _ClassVar[int]
+    state: TradeState
+    order_id: str
+    channel_trade_no: str
+    amount: int
+    currency: str
+    paid_at: _timestamp_pb2.Timestamp
+    payer_id: str
+    provider_state: str
+    def __init__(self, state: _Optional[_Union[TradeState, str]] = ..., order_id: _Optional[str] = ..., channel_trade_no: _Optional[str] = ..., amount: _Optional[int] = ..., currency: _Optional[str] = ..., paid_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., payer_id: _Optional[str] = ..., provider_state: _Optional[str] = ...) -> None: ...
+
+class RefundResult(_message.Message):
+    __slots__ = ("state", "refund_id", "order_id", "channel_refund_no", "amount", "succeeded_at", "provider_state")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    REFUND_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_REFUND_NO_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    SUCCEEDED_AT_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_STATE_FIELD_NUMBER: _ClassVar[int]
+    state: ResultState
+    refund_id: str
+    order_id: str
+    channel_refund_no: str
+    amount: int
+    succeeded_at: _timestamp_pb2.Timestamp
+    provider_state: str
+    def __init__(self, state: _Optional[_Union[ResultState, str]] = ..., refund_id: _Optional[str] = ..., order_id: _Optional[str] = ..., channel_refund_no: _Optional[str] = ..., amount: _Optional[int] = ..., succeeded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., provider_state: _Optional[str] = ...) -> None: ...
+
+class TransferResult(_message.Message):
+    __slots__ = ("state", "transfer_id", "channel_transfer_no", "amount", "succeeded_at", "fail_reason", "provider_state")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    TRANSFER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_TRANSFER_NO_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    SUCCEEDED_AT_FIELD_NUMBER: _ClassVar[int]
+    FAIL_REASON_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_STATE_FIELD_NUMBER: _ClassVar[int]
+    state: ResultState
+    transfer_id: str
+    channel_transfer_no: str
+    amount: int
+    succeeded_at: _timestamp_pb2.Timestamp
+    fail_reason: str
+    provider_state: str
+    def __init__(self, state: _Optional[_Union[ResultState, str]] = ..., transfer_id: _Optional[str] = ..., channel_transfer_no: _Optional[str] = ..., amount: _Optional[int] = ..., succeeded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., fail_reason: _Optional[str] = ..., provider_state: _Optional[str] = ...) -> None: ...
+
+class Reply(_message.Message):
+    __slots__ = ("http_status", "content_type", "body")
+    HTTP_STATUS_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    http_status: int
+    content_type: str
+    body: bytes
+    def __init__(self, http_status: _Optional[int] = ..., content_type: _Optional[str] = ..., body: _Optional[bytes] = ...) -> None: ...

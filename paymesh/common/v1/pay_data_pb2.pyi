@@ -1,0 +1,28 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class PayData(_message.Message):
+    __slots__ = ("code_url", "pay_url", "form_html", "app_params", "prepay_id")
+    class AppParamsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    CODE_URL_FIELD_NUMBER: _ClassVar[int]
+    PAY_URL_FIELD_NUMBER: _ClassVar[int]
+    FORM_HTML_FIELD_NUMBER: _ClassVar[int]
+    APP_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    PREPAY_ID_FIELD_NUMBER: _ClassVar[int]
+    code_url: str
+    pay_url: str
+    form_html: str
+    app_params: _containers.ScalarMap[str, str]
+    prepay_id: str
+    def __init__(self, code_url: _Optional[str] = ..., pay_url: _Optional[str] = ..., form_html: _Optional[str] = ..., app_params: _Optional[_Mapping[str, str]] = ..., prepay_id: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,88 @@
+"""structlog JSON logs with fixed keys and a redaction processor."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+import structlog
+
+REDACTED = "[REDACTED]"
+
+# Key names whose values are never logged.
+_SECRET_KEY = re.compile(
+    r"(secret|password|passwd|private|api_?v3_?key|apikey|api_key|token|credential|"
+    r"authorization|pkcs12|master_key|^key$|_key$|cert_password|auth_code|id_card|phone|mobile)",
+    re.IGNORECASE,
+)
+_PEM = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S)
+_PAN = re.compile(r"(?<![0-9A-Za-z])[0-9]{13,19}(?![0-9A-Za-z])")
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def redact_text(text: str) -> str:
+    """Mask private keys and card numbers inside free text."""
+    text = _PEM.sub(REDACTED, text)
+    return _PAN.sub(lambda m: REDACTED if _luhn_ok(m.group(0)) else m.group(0), text)
+
+
+def redact(value: Any, key: str = "") -> Any:
+    """Recursively redact a log value: secret-named keys, PEM keys, card numbers."""
+    if key and _SECRET_KEY.search(key):
+        return REDACTED
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, bytes):
+        return redact_text(value.decode("utf-8", "replace"))
+    if isinstance(value, Mapping):
+        return {k: redact(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    return value
+
+
+def redaction_processor(
+    _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    for k in list(event_dict):
+        event_dict[k] = redact(event_dict[k], k)
+    return event_dict
+
+
+def configure(level: str = "INFO", stream: Any = None) -> None:
+    """Configure structlog (and stdlib logging) to emit one JSON object per line."""
+    out = stream or sys.stderr
+    lvl = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+    logging.basicConfig(stream=out, level=lvl, format="%(message)s", force=True)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
+            structlog.processors.format_exc_info,
+            redaction_processor,
+            structlog.processors.JSONRenderer(ensure_ascii=False, default=str),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(lvl),
+        logger_factory=structlog.PrintLoggerFactory(file=out),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:
+    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(logger=name)
+    return logger

@@ -1,0 +1,1 @@
+"""pytest plugin: real throwaway servers (filled in by the harness)."""

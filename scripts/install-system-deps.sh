@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages paymesh's tests and `make dev` need, only when missing.
+# Servers: etcd (config), NATS JetStream (bus), MariaDB (database). Envoy and buf come from
+# PyPI wheels inside .venv. Needs root (or sudo) only when something is missing.
+set -euo pipefail
+need=()
+command -v etcd >/dev/null || need+=(etcd-server)
+command -v etcdctl >/dev/null || need+=(etcd-client)
+command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
+command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
+command -v python3 >/dev/null || need+=(python3)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+if ((${#need[@]} == 0)); then
+  exit 0
+fi
+echo "installing system packages: ${need[*]}"
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
