@@ -1,0 +1,55 @@
+"""Typed config models. Their JSON Schema drives the ops console's forms.
+
+Secrets are `SecretStr` fields declared with `secret_field()`: masked in repr, marked
+`writeOnly` in the schema, encrypted at rest, never returned by a read API.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+
+def secret_field(title: str, description: str = "", **kw: Any) -> Any:
+    """A write-only secret: masked in repr, `writeOnly` + `format: password` in JSON Schema."""
+    return Field(
+        title=title,
+        description=description,
+        json_schema_extra={"writeOnly": True, "format": "password"},
+        **kw,
+    )
+
+
+class ChannelAccountBase(BaseModel):
+    """Fields every channel account has; each channel subclasses this with its credentials.
+
+    Stored at `{prefix}/channels/{channel}/{account_id}`.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    channel: ClassVar[str] = ""
+
+    account_id: str = Field(
+        title="Account id",
+        description="Key of this account under the channel; routes name it.",
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+    )
+    enabled: bool = Field(True, title="Enabled", description="Disabled accounts take no payments.")
+    base_url: str = Field(
+        title="Provider base URL",
+        description="The provider's API root; point it at the sandbox for testing.",
+    )
+    enabled_methods: list[str] = Field(
+        default_factory=list,
+        title="Enabled methods",
+        description="Pay methods this account offers (qr, h5, page, app, jsapi, barcode).",
+    )
+
+    @classmethod
+    def secret_fields(cls) -> list[str]:
+        return [n for n, f in cls.model_fields.items() if f.annotation is SecretStr]
+
+
+__all__ = ["ChannelAccountBase", "SecretStr", "secret_field"]
