@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PROTO = ROOT / "proto"
 AREAS = ("common", "merchant", "channel", "events")
 DESCRIPTOR = Path("gateway/envoy/paymesh.pb")
+RPC_TYPES = ("google/rpc/status.proto", "google/rpc/error_details.proto")
 
 
 def ours() -> list[str]:
@@ -35,16 +36,34 @@ def generate(out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     (out / DESCRIPTOR.parent).mkdir(parents=True, exist_ok=True)
     cmd = [
-        sys.executable, "-m", "grpc_tools.protoc",
-        f"-I{PROTO}", f"-I{well_known}",
-        f"--python_out={out}", f"--pyi_out={out}",
-        f"--grpc_python_out={out}", f"--mypy_grpc_out={out}",
-        "--include_imports", "--include_source_info",
+        sys.executable,
+        "-m",
+        "grpc_tools.protoc",
+        f"-I{PROTO}",
+        f"-I{well_known}",
+        f"--python_out={out}",
+        f"--pyi_out={out}",
+        f"--grpc_python_out={out}",
+        f"--mypy_grpc_out={out}",
+        *files,
+    ]
+    # The Envoy descriptor set also carries google.rpc types so the transcoder can render
+    # ErrorInfo details of errors as JSON (convert_grpc_status).
+    descriptor_cmd = [
+        sys.executable,
+        "-m",
+        "grpc_tools.protoc",
+        f"-I{PROTO}",
+        f"-I{well_known}",
+        "--include_imports",
+        "--include_source_info",
         f"--descriptor_set_out={out / DESCRIPTOR}",
         *files,
+        *RPC_TYPES,
     ]
     env_path = str(Path(sys.executable).parent)
     subprocess.run(cmd, check=True, env={"PATH": env_path})  # noqa: S603
+    subprocess.run(descriptor_cmd, check=True, env={"PATH": env_path})  # noqa: S603
     produced = [p for p in out.rglob("*") if p.is_file()]
     # Package markers for the generated namespaces.
     for area in AREAS:

@@ -11,7 +11,9 @@ from paymesh.errors import DOMAIN, Internal, PaymeshError, error_for_reason
 
 
 def to_status(err: PaymeshError) -> grpc.Status:
-    info = error_details_pb2.ErrorInfo(reason=err.reason.value, domain=DOMAIN, metadata=err.metadata)
+    info = error_details_pb2.ErrorInfo(
+        reason=err.reason.value, domain=DOMAIN, metadata=err.metadata
+    )
     detail = any_pb2.Any()
     detail.Pack(info)
     proto = status_pb2.Status(code=err.code.value[0], message=err.message, details=[detail])

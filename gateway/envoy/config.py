@@ -1,0 +1,159 @@
+"""The Envoy edge config: HTTP/JSON -> gRPC transcoding in front of the gateways.
+
+Rendered as JSON (valid YAML) so no YAML library is needed; k8s uses the same renderer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from paymesh.merchant.v1 import (
+    callback_service_pb2,
+    info_service_pb2,
+    pay_service_pb2,
+    query_service_pb2,
+    refund_service_pb2,
+    transfer_service_pb2,
+)
+
+# Cluster name -> the merchant-facing gRPC service it serves.
+EDGE_SERVICES: dict[str, str] = {
+    "pay": pay_service_pb2.DESCRIPTOR.services_by_name["PayService"].full_name,
+    "query": query_service_pb2.DESCRIPTOR.services_by_name["QueryService"].full_name,
+    "refund": refund_service_pb2.DESCRIPTOR.services_by_name["RefundService"].full_name,
+    "transfer": transfer_service_pb2.DESCRIPTOR.services_by_name["TransferService"].full_name,
+    "callback": callback_service_pb2.DESCRIPTOR.services_by_name["CallbackService"].full_name,
+    "info": info_service_pb2.DESCRIPTOR.services_by_name["InfoService"].full_name,
+}
+
+
+def descriptor_path() -> Path:
+    return Path(str(resources.files("paymesh.gateway.envoy") / "paymesh.pb"))
+
+
+def _split(target: str) -> tuple[str, int]:
+    host, _, port = target.rpartition(":")
+    return host or "127.0.0.1", int(port)
+
+
+def _cluster(name: str, target: str) -> dict[str, Any]:
+    host, port = _split(target)
+    return {
+        "name": name,
+        "type": "STRICT_DNS",
+        "connect_timeout": "1s",
+        "dns_lookup_family": "V4_ONLY",
+        "typed_extension_protocol_options": {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                "explicit_http_config": {"http2_protocol_options": {}},
+            }
+        },
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [
+                {
+                    "lb_endpoints": [
+                        {
+                            "endpoint": {
+                                "address": {"socket_address": {"address": host, "port_value": port}}
+                            }
+                        }
+                    ]
+                }
+            ],
+        },
+    }
+
+
+def render(
+    *,
+    listen_port: int,
+    admin_port: int,
+    upstreams: Mapping[str, str],
+    listen_address: str = "127.0.0.1",
+    descriptor: Path | None = None,
+    route_timeout: str = "30s",
+) -> dict[str, Any]:
+    """upstreams: cluster name (pay, query, ...) -> "host:port"; key "*" is the default."""
+    clusters = []
+    routes = []
+    for name, service in EDGE_SERVICES.items():
+        target = upstreams.get(name) or upstreams.get("*")
+        if not target:
+            continue
+        clusters.append(_cluster(name, target))
+        routes.append(
+            {
+                "match": {"prefix": f"/{service}/"},
+                "route": {"cluster": name, "timeout": route_timeout},
+            }
+        )
+    services = [EDGE_SERVICES[c["name"]] for c in clusters]
+    transcoder = {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder",
+        "proto_descriptor": str(descriptor or descriptor_path()),
+        "services": services,
+        "convert_grpc_status": True,
+        "print_options": {
+            "add_whitespace": False,
+            "always_print_primitive_fields": True,
+            "always_print_enums_as_ints": False,
+            "preserve_proto_field_names": True,
+        },
+        # Unknown paths get a clean 404 instead of an untranscoded pass-through (a 503).
+        "request_validation_options": {"reject_unknown_method": True},
+        "ignore_unknown_query_parameters": True,
+    }
+    hcm = {
+        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        "stat_prefix": "edge",
+        "codec_type": "AUTO",
+        "route_config": {
+            "name": "edge",
+            "virtual_hosts": [{"name": "paymesh", "domains": ["*"], "routes": routes}],
+        },
+        "http_filters": [
+            {"name": "envoy.filters.http.grpc_json_transcoder", "typed_config": transcoder},
+            {
+                "name": "envoy.filters.http.router",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+                },
+            },
+        ],
+    }
+    return {
+        "admin": {
+            "address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}
+        },
+        "static_resources": {
+            "listeners": [
+                {
+                    "name": "edge",
+                    "address": {
+                        "socket_address": {"address": listen_address, "port_value": listen_port}
+                    },
+                    "filter_chains": [
+                        {
+                            "filters": [
+                                {
+                                    "name": "envoy.filters.network.http_connection_manager",
+                                    "typed_config": hcm,
+                                }
+                            ]
+                        }
+                    ],
+                }
+            ],
+            "clusters": clusters,
+        },
+    }
+
+
+def render_text(**kw: Any) -> str:
+    return json.dumps(render(**kw), indent=2)

@@ -1,0 +1,116 @@
+"""The `paymesh` command: serve services, run the sandbox, the dev mesh, tools."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from paymesh import __version__
+from paymesh.runtime import logging as plog
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from paymesh.runtime.server import serve_forever
+    from paymesh.runtime.settings import load_settings
+
+    settings = load_settings(args.config)
+    if args.listen:
+        settings.listen = args.listen
+    plog.configure(settings.log_level)
+    asyncio.run(serve_forever(args.services, settings))
+    return 0
+
+
+def _cmd_sandbox(args: argparse.Namespace) -> int:
+    from paymesh.channels.sandbox.app import run_sandbox
+
+    plog.configure("INFO")
+    asyncio.run(run_sandbox(args.host, args.port))
+    return 0
+
+
+def _cmd_envoy_config(args: argparse.Namespace) -> int:
+    from paymesh.gateway.envoy.config import render_text
+
+    upstreams = dict(u.split("=", 1) if "=" in u else ("*", u) for u in args.upstream)
+    print(
+        render_text(
+            listen_port=args.port,
+            admin_port=args.admin_port,
+            upstreams=upstreams,
+            listen_address=args.address,
+        )
+    )
+    return 0
+
+
+def _cmd_dev(args: argparse.Namespace) -> int:
+    from paymesh.dev import run_dev
+
+    plog.configure("INFO")
+    asyncio.run(run_dev(args.state_dir, edge_port=args.port))
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from paymesh.bench import run_bench
+
+    asyncio.run(run_bench(args.seconds, args.concurrency))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="paymesh", description="aggregated payment gateway")
+    p.add_argument("--version", action="version", version=f"paymesh {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="serve any set of services in one process")
+    s.add_argument("services", nargs="+", help="service names, or `all`")
+    s.add_argument("--config", help="TOML settings file (also PAYMESH_CONFIG)")
+    s.add_argument("--listen", help="gRPC listen address host:port")
+    s.set_defaults(func=_cmd_serve)
+
+    sb = sub.add_parser("sandbox", help="run the provider sandbox")
+    sb.add_argument("--host", default="127.0.0.1")
+    sb.add_argument("--port", type=int, default=8090)
+    sb.set_defaults(func=_cmd_sandbox)
+
+    e = sub.add_parser("envoy-config", help="print the Envoy edge config")
+    e.add_argument("--port", type=int, default=8080)
+    e.add_argument("--admin-port", type=int, default=9901)
+    e.add_argument("--address", default="127.0.0.1")
+    e.add_argument(
+        "--upstream",
+        action="append",
+        default=[],
+        help="cluster=host:port (pay, query, refund, transfer, callback, info) or host:port for all",
+    )
+    e.set_defaults(func=_cmd_envoy_config)
+
+    d = sub.add_parser("dev", help="run the whole mesh on embedded backends")
+    d.add_argument("--state-dir", default=".paymesh")
+    d.add_argument("--port", type=int, default=8080, help="edge (Envoy) port")
+    d.set_defaults(func=_cmd_dev)
+
+    b = sub.add_parser(
+        "bench", help="benchmark CreateOrder via the edge and gRPC vs an echo baseline"
+    )
+    b.add_argument("--seconds", type=float, default=10.0)
+    b.add_argument("--concurrency", type=int, default=50)
+    b.set_defaults(func=_cmd_bench)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        rc: int = args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""Shared, lazily created resources of one `paymesh serve` process."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+
+from paymesh.runtime.settings import Settings
+
+Closer = Callable[[], Awaitable[None]]
+
+
+class ServiceContext:
+    """What services in one process share: settings, config repository, database, stubs."""
+
+    def __init__(self, settings: Settings, services: list[str]) -> None:
+        self.settings = settings
+        self.services = services
+        self._closers: list[Closer] = []
+        self._cache: dict[str, Any] = {}
+        self._lock = asyncio.Lock()
+
+    def on_close(self, closer: Closer) -> None:
+        self._closers.append(closer)
+
+    async def shared(self, key: str, make: Callable[[], Awaitable[Any]]) -> Any:
+        """Create a resource once per process (config repository, engine, channels...)."""
+        async with self._lock:
+            if key not in self._cache:
+                self._cache[key] = await make()
+            return self._cache[key]
+
+    def channel(self, target: str) -> grpc.aio.Channel:
+        key = f"grpc:{target}"
+        if key not in self._cache:
+            self._cache[key] = grpc.aio.insecure_channel(
+                target, options=[("grpc.keepalive_time_ms", 30_000)]
+            )
+            self.on_close(self._cache[key].close)
+        chan: grpc.aio.Channel = self._cache[key]
+        return chan
+
+    async def close(self) -> None:
+        for closer in reversed(self._closers):
+            await closer()
+        self._closers.clear()
+        self._cache.clear()

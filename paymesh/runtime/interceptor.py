@@ -1,0 +1,61 @@
+"""The one server interceptor: PaymeshError -> gRPC status + google.rpc.ErrorInfo."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+import structlog
+
+from paymesh.errors import Internal, PaymeshError
+from paymesh.runtime.logging import get_logger
+from paymesh.runtime.status import to_status
+
+log = get_logger("paymesh.rpc")
+
+Handler = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]
+
+
+def _wrap(method: str, inner: Handler) -> Handler:
+    async def handle(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        started = time.perf_counter()
+        structlog.contextvars.bind_contextvars(rpc=method)
+        try:
+            return await inner(request, context)
+        except PaymeshError as e:
+            log.info(
+                "rpc_error",
+                reason=e.reason.value,
+                code=e.code.name,
+                error=e.message,
+                metadata=e.metadata,
+                ms=round((time.perf_counter() - started) * 1000, 1),
+            )
+            await context.abort_with_status(to_status(e))
+        except grpc.aio.AbortError:
+            raise
+        except Exception:
+            log.exception("rpc_unhandled")
+            await context.abort_with_status(to_status(Internal("internal error")))
+        finally:
+            structlog.contextvars.unbind_contextvars("rpc")
+
+    return handle
+
+
+class ErrorInterceptor(grpc.aio.ServerInterceptor):
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        return grpc.unary_unary_rpc_method_handler(
+            _wrap(handler_call_details.method, handler.unary_unary),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )

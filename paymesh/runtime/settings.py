@@ -1,0 +1,85 @@
+"""Service settings: a TOML file (`--config` or PAYMESH_CONFIG) overlaid by PAYMESH_* env vars.
+
+Each service names the settings it needs; `require()` stops startup with a message that
+names every missing one and the environment variable that sets it.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+
+ENV_PREFIX = "PAYMESH_"
+
+
+class MissingSettings(SystemExit):
+    """Raised at startup; its text names what is missing."""
+
+
+class Settings(BaseModel):
+    listen: str = Field("127.0.0.1:50051", description="gRPC listen address host:port")
+    log_level: str = "INFO"
+    drain_seconds: float = Field(10.0, description="grace period for in-flight RPCs on SIGTERM")
+    # Backends. None means "not configured"; services that need one say so at startup.
+    database_url: str | None = None
+    config_backend: str | None = Field(None, description="etcd | file")
+    etcd_endpoints: list[str] = Field(default_factory=list)
+    config_file: str | None = None
+    config_prefix: str = "/paymesh/config"
+    nats_url: str | None = None
+    # Where each channel service answers: channel -> gRPC target.
+    channel_targets: dict[str, str] = Field(default_factory=dict)
+    channel_timeout_seconds: float = 10.0
+    datacenter_id: int = 0
+
+    def is_set(self, name: str) -> bool:
+        value = getattr(self, name)
+        return value not in (None, "", [], {})
+
+
+def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, field in Settings.model_fields.items():
+        raw = env.get(ENV_PREFIX + name.upper())
+        if raw is None:
+            continue
+        ann = field.annotation
+        if ann == list[str]:
+            out[name] = [p.strip() for p in raw.split(",") if p.strip()]
+        elif ann == dict[str, str]:
+            pairs = (p.split("=", 1) for p in raw.split(",") if "=" in p)
+            out[name] = {k.strip(): v.strip() for k, v in pairs}
+        else:
+            out[name] = raw
+    return out
+
+
+def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    data: dict[str, Any] = {}
+    file = path or env.get(ENV_PREFIX + "CONFIG")
+    if file:
+        with open(file, "rb") as fh:
+            data.update(tomllib.load(fh))
+    data.update(_env_overrides(env))
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as e:
+        fields = ", ".join(".".join(str(p) for p in err["loc"]) for err in e.errors())
+        raise MissingSettings(f"invalid settings: {fields}\n{e}") from e
+
+
+def require(settings: Settings, needs: Mapping[str, Iterable[str]]) -> None:
+    """needs: service -> setting names. Exit naming every missing setting."""
+    missing: list[str] = []
+    for service, names in needs.items():
+        for name in names:
+            if not settings.is_set(name):
+                missing.append(f"{name} (env {ENV_PREFIX}{name.upper()}) for service {service!r}")
+    if missing:
+        raise MissingSettings("missing required settings:\n  " + "\n  ".join(missing))
