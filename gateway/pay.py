@@ -20,6 +20,11 @@ class PayServicer(pb_grpc.PayServiceServicer):
         validate_create_order(request)
         raise Internal("order storage is not wired yet")
 
+    async def CloseOrder(  # noqa: N802
+        self, request: pb.CloseOrderRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.CloseOrderResponse:
+        raise Internal("order storage is not wired yet")
+
 
 async def register(server: grpc.aio.Server, ctx: ServiceContext) -> list[str]:
     pb_grpc.add_PayServiceServicer_to_server(PayServicer(), server)

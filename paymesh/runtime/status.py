@@ -17,12 +17,13 @@ def to_status(err: PaymeshError) -> grpc.Status:
     detail = any_pb2.Any()
     detail.Pack(info)
     proto = status_pb2.Status(code=err.code.value[0], message=err.message, details=[detail])
-    return rpc_status.to_status(proto)
+    status: grpc.Status = rpc_status.to_status(proto)
+    return status
 
 
 def error_info(e: grpc.aio.AioRpcError | grpc.RpcError) -> error_details_pb2.ErrorInfo | None:
     """The ErrorInfo carried by an RPC error, if any."""
-    status = rpc_status.from_call(e)  # type: ignore[arg-type]
+    status = rpc_status.from_call(e)
     if status is None:
         return None
     for detail in status.details:
