@@ -6,7 +6,7 @@ Secrets are `SecretStr` fields declared with `secret_field()`: masked in repr, m
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -49,7 +49,16 @@ class ChannelAccountBase(BaseModel):
 
     @classmethod
     def secret_fields(cls) -> list[str]:
-        return [n for n, f in cls.model_fields.items() if f.annotation is SecretStr]
+        return secret_field_names(cls)
 
 
-__all__ = ["ChannelAccountBase", "SecretStr", "secret_field"]
+def secret_field_names(model: type[BaseModel]) -> list[str]:
+    """Top-level fields of `model` typed `SecretStr` or `SecretStr | None`."""
+    return [
+        n
+        for n, f in model.model_fields.items()
+        if f.annotation is SecretStr or SecretStr in get_args(f.annotation)
+    ]
+
+
+__all__ = ["ChannelAccountBase", "SecretStr", "secret_field", "secret_field_names"]
