@@ -1,0 +1,106 @@
+"""`paymesh serve` as a real process: health, reflection, SIGTERM drain, fail-fast settings."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from paymesh.testing.ports import free_port
+
+PAYMESH = str(Path(sys.executable).parent / "paymesh")
+
+
+def _start(port: int, *services: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [PAYMESH, "serve", *services, "--listen", f"127.0.0.1:{port}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PAYMESH_DRAIN_SECONDS": "2", **(env or {})},
+    )
+
+
+def _wait_serving(port: int, timeout: float = 15.0) -> health_pb2_grpc.HealthStub:
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    stub = health_pb2_grpc.HealthStub(channel)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            resp = stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+            if resp.status == health_pb2.HealthCheckResponse.SERVING:
+                return stub
+        except grpc.RpcError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError("paymesh serve did not become healthy")
+        time.sleep(0.1)
+
+
+def test_serve_answers_health_and_reflection_then_drains_on_sigterm() -> None:
+    port = free_port()
+    proc = _start(port, "info")
+    try:
+        stub = _wait_serving(port)
+        svc = stub.Check(
+            health_pb2.HealthCheckRequest(service="paymesh.merchant.v1.InfoService"), timeout=2
+        )
+        assert svc.status == health_pb2.HealthCheckResponse.SERVING
+
+        refl = reflection_pb2_grpc.ServerReflectionStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
+        answers = list(
+            refl.ServerReflectionInfo(
+                iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=2
+            )
+        )
+        names = {s.name for s in answers[0].list_services_response.service}
+        assert "paymesh.merchant.v1.InfoService" in names
+        assert "grpc.health.v1.Health" in names
+
+        watch = stub.Watch(health_pb2.HealthCheckRequest(), timeout=10)
+        assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
+        proc.send_signal(signal.SIGTERM)
+        assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING
+        out, _ = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    events = [
+        json.loads(line)["event"] for line in out.decode().splitlines() if line.startswith("{")
+    ]
+    assert "serving" in events
+    assert events[-2:] == ["draining", "stopped"]
+
+
+def test_missing_settings_stop_startup_naming_them() -> None:
+    port = free_port()
+    env = {k: "" for k in ("PAYMESH_DATABASE_URL", "PAYMESH_CONFIG_BACKEND")}
+    proc = _start(port, "pay", env=env)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode != 0
+    text = out.decode()
+    assert "missing required settings" in text
+    assert "PAYMESH_DATABASE_URL" in text
+
+
+def test_unknown_service_is_refused() -> None:
+    proc = _start(free_port(), "nonsense")
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode != 0
+    assert b"unknown service 'nonsense'" in out
+
+
+@pytest.mark.parametrize("name", ["all"])
+def test_all_expands_to_every_known_service(name: str) -> None:
+    from paymesh.runtime.registry import SPECS, resolve
+
+    assert [s.name for s in resolve([name])] == list(SPECS)
