@@ -126,6 +126,7 @@ class ServerProcess:
         self.log_path = self.root / "server.log"
         self._proc: subprocess.Popen[bytes] | None = None
         self._prepared = False
+        self._ever_started = False
 
     # -- subclass hooks -------------------------------------------------------------------
     def command(self) -> list[str]:
@@ -150,13 +151,35 @@ class ServerProcess:
     def log_tail(self, lines: int = 40) -> str:
         return _tail(self.log_path, lines)
 
+    def pick_ports(self) -> bool:
+        """Choose fresh free ports; False when the ports are not ours to choose (Envoy)."""
+        return False
+
     def start(self, timeout: float | None = None) -> Self:
-        """Start the process (same ports, same data as before) and wait until it answers."""
+        """Start the process (same ports, same data as before) and wait until it answers.
+
+        On the very first start only, a port that another process grabbed meanwhile is
+        replaced by a fresh one (up to 3 attempts); restarts always keep their ports.
+        """
         if self.running:
             return self
         if not self._prepared:
             self.prepare()
             self._prepared = True
+        attempts = 1 if self._ever_started else 3
+        for attempt in range(1, attempts + 1):
+            try:
+                self._start_once(timeout)
+            except ServerStartError as err:
+                lost_port = "already in use" in str(err).lower()
+                if attempt < attempts and lost_port and self.pick_ports():
+                    continue
+                raise
+            break
+        self._ever_started = True
+        return self
+
+    def _start_once(self, timeout: float | None) -> None:
         cmd = self.command()
         with self.log_path.open("ab") as log:
             log.write(f"\n=== paymesh: starting {' '.join(cmd)}\n".encode())
@@ -192,7 +215,6 @@ class ServerProcess:
                 f"{self.kind} not ready after {limit:.0f}s: {' '.join(cmd)}\n"
                 f"--- tail of {self.log_path} ---\n{self.log_tail()}"
             )
-        return self
 
     def stop(self, *, kill: bool = False, timeout: float = 20.0) -> None:
         """Stop the whole process group: SIGTERM (clean shutdown), SIGKILL after `timeout`.
@@ -250,9 +272,14 @@ class EtcdServer(ServerProcess):
         self.binary = find_binary("etcd", packages="etcd-server etcd-client")
         super().__init__(root=root)
         self.host = LOOPBACK
+        self.port = self.peer_port = 0
+        self.pick_ports()
+        self.data_dir = self.root / "data"
+
+    def pick_ports(self) -> bool:
         self.port = free_port()
         self.peer_port = free_port()
-        self.data_dir = self.root / "data"
+        return True
 
     @property
     def endpoint(self) -> str:
@@ -302,9 +329,14 @@ class NatsServer(ServerProcess):
         self.binary = find_binary("nats-server", packages="nats-server")
         super().__init__(root=root)
         self.host = LOOPBACK
+        self.port = self.monitor_port = 0
+        self.pick_ports()
+        self.store_dir = self.root / "jetstream"
+
+    def pick_ports(self) -> bool:
         self.port = free_port()
         self.monitor_port = free_port()
-        self.store_dir = self.root / "jetstream"
+        return True
 
     @property
     def url(self) -> str:
@@ -355,6 +387,10 @@ class MariaDBServer(ServerProcess):
         self.data_dir = self.root / "data"
         self.socket = self.root / "sock"
         self._os_user = "root" if os.geteuid() == 0 else None
+
+    def pick_ports(self) -> bool:
+        self.port = free_port()
+        return True
 
     def url(self, database: str = "") -> str:
         """SQLAlchemy async URL: `mysql+aiomysql://root@127.0.0.1:PORT/<database>`."""

@@ -4,6 +4,9 @@ Loaded for every test run through `addopts = -p paymesh.testing.servers` (pyproj
 
 Fixtures (servers start lazily, on first use, and are torn down at session end):
 
+Session servers that a test stopped (outage tests) are started again (same port, same data)
+after that test, so a failed outage test does not break the tests after it.
+
 - `etcd_server` (session) -> EtcdServer: `.host`, `.port`, `.endpoint` ("127.0.0.1:PORT"),
   `.url`, `.stop(kill=False)`, `.start()` (same port, same data dir).
 - `etcd_prefix` (function) -> str: a unique key prefix such as "/t/3f9c.../".
@@ -86,12 +89,33 @@ def _start(make: Callable[[], S]) -> S:
     return server
 
 
+_session_servers: list[ServerProcess] = []
+
+
 def _serve(make: Callable[[], S]) -> Iterator[S]:
     server = _start(make)
+    _session_servers.append(server)
     try:
         yield server
     finally:
+        _session_servers.remove(server)
         server.close()
+
+
+def _ensure_running(server: ServerProcess) -> None:
+    if not server.running:
+        try:
+            server.start()
+        except ServerStartError as err:
+            pytest.fail(f"restarting {server.kind} after the test failed: {err}", pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _restart_stopped_servers() -> Iterator[None]:
+    """Session servers that a test stopped (outage tests) run again for the next test."""
+    yield
+    for server in list(_session_servers):
+        _ensure_running(server)
 
 
 @pytest.fixture(scope="session")
@@ -132,9 +156,10 @@ def mariadb_database_factory(mariadb_server: MariaDBServer) -> Iterator[Callable
         return url
 
     yield create
-    if mariadb_server.running:
-        for name in created:
-            mariadb_server.drop_database(name)
+    if created:
+        _ensure_running(mariadb_server)
+    for name in created:
+        mariadb_server.drop_database(name)
 
 
 @pytest.fixture

@@ -220,11 +220,18 @@ def test_standalone_server_close_removes_its_dir() -> None:
     assert not server.root.exists()
 
 
+_seen_pids: dict[str, set[int | None]] = {"etcd": set(), "nats": set()}
+
+
 @pytest.mark.parametrize("attempt", [1, 2])
 async def test_servers_are_shared_per_session(
     attempt: int, etcd_server: EtcdServer, nats_server: NatsServer
 ) -> None:
-    del attempt
+    _seen_pids["etcd"].add(etcd_server.pid)
+    _seen_pids["nats"].add(nats_server.pid)
     assert etcd_server.running
     assert nats_server.running
+    if attempt == 2:
+        assert len(_seen_pids["etcd"]) == 1
+        assert len(_seen_pids["nats"]) == 1
     await asyncio.sleep(0)
