@@ -13,6 +13,18 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Literal
 
+import grpc
+
+from paymesh.errors import PaymeshError, Reason
+
+
+class ConfigStoreUnavailable(PaymeshError):
+    """The config backend did not answer (after the client's own retries). Retry later."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+    reason = Reason.INTERNAL
+    retryable = True
+
 
 @dataclass(frozen=True, slots=True)
 class Entry:
@@ -91,4 +103,4 @@ class ConfigStore(abc.ABC):
         await self.close()
 
 
-__all__ = ["ConfigStore", "Entry", "Snapshot", "WatchEvent"]
+__all__ = ["ConfigStore", "ConfigStoreUnavailable", "Entry", "Snapshot", "WatchEvent"]
