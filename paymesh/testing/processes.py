@@ -19,6 +19,7 @@ import atexit
 import contextlib
 import json
 import os
+import platform
 import shutil
 import signal
 import subprocess
@@ -139,6 +140,10 @@ class ServerProcess:
     def prepare(self) -> None:
         """One-time setup before the first start (e.g. initialise a data directory)."""
 
+    def environment(self) -> dict[str, str]:
+        """Environment of the server process (default: this process's environment)."""
+        return dict(os.environ)
+
     # -- lifecycle --------------------------------------------------------------------------
     @property
     def running(self) -> bool:
@@ -190,6 +195,7 @@ class ServerProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=self.root,
+                env=self.environment(),
                 start_new_session=True,
             )
         _live.add(self)
@@ -311,6 +317,14 @@ class EtcdServer(ServerProcess):
             "--initial-cluster-state",
             "new",
         ]
+
+    def environment(self) -> dict[str, str]:
+        # etcd reads ETCD_* variables as flags: never let the caller's (e.g. ETCD_ENDPOINTS
+        # meant for paymesh) leak in. etcd 3.4 refuses arm64 unless told it is fine.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ETCD_")}
+        if platform.machine() in ("aarch64", "arm64"):
+            env["ETCD_UNSUPPORTED_ARCH"] = "arm64"
+        return env
 
     def ready(self) -> bool:
         status, body = http_get(f"{self.url}/health")

@@ -28,6 +28,7 @@ The plain classes and helpers are re-exported from here (and live in
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Protocol, TypeVar
@@ -63,6 +64,7 @@ __all__ = [
     "find_binary",
     "free_port",
     "port_open",
+    "temporary_databases",
     "wait_ready",
 ]
 
@@ -142,24 +144,33 @@ def mariadb_server() -> Iterator[MariaDBServer]:
     yield from _serve(MariaDBServer)
 
 
-@pytest.fixture
-def mariadb_database_factory(mariadb_server: MariaDBServer) -> Iterator[Callable[[], str]]:
-    """Call it to get the URL of a fresh empty utf8mb4 database; all are dropped afterwards."""
+@contextlib.contextmanager
+def temporary_databases(server: MariaDBServer) -> Iterator[Callable[[], str]]:
+    """Yields `create() -> url` making fresh empty utf8mb4 databases; drops them all on exit."""
     created: list[str] = []
 
     def create() -> str:
-        if not mariadb_server.running:
+        if not server.running:
             pytest.fail("mariadb_server is stopped: start() it before creating a database")
         name = f"t_{uuid.uuid4().hex[:16]}"
-        url = mariadb_server.create_database(name)
+        url = server.create_database(name)
         created.append(name)
         return url
 
-    yield create
-    if created:
-        _ensure_running(mariadb_server)
-    for name in created:
-        mariadb_server.drop_database(name)
+    try:
+        yield create
+    finally:
+        if created:
+            _ensure_running(server)
+        for name in created:
+            server.drop_database(name)
+
+
+@pytest.fixture
+def mariadb_database_factory(mariadb_server: MariaDBServer) -> Iterator[Callable[[], str]]:
+    """Call it to get the URL of a fresh empty utf8mb4 database; all are dropped afterwards."""
+    with temporary_databases(mariadb_server) as create:
+        yield create
 
 
 @pytest.fixture

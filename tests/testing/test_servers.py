@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
 from collections.abc import Callable
 
@@ -12,15 +13,21 @@ from etcd3aio import Etcd3Client
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from paymesh.testing import servers
 from paymesh.testing.servers import (
+    BinaryNotFoundError,
     EnvoyFactory,
+    EnvoyProcess,
     EtcdServer,
     MariaDBServer,
     NatsServer,
+    ServerStartError,
     envoy_binary,
     envoy_validate,
+    find_binary,
     free_port,
     port_open,
+    temporary_databases,
     wait_ready,
 )
 
@@ -123,20 +130,22 @@ async def test_mariadb_sqlalchemy(mariadb_database: str, mariadb_server: MariaDB
         await engine.dispose()
 
 
-def test_mariadb_database_is_dropped_after_use(
-    mariadb_server: MariaDBServer, mariadb_database_factory: Callable[[], str]
+def test_temporary_databases_are_dropped(mariadb_server: MariaDBServer) -> None:
+    def databases() -> set[str]:
+        return {row[0] for row in mariadb_server.execute("SHOW DATABASES")}
+
+    with temporary_databases(mariadb_server) as create:
+        names = {create().rsplit("/", 1)[1], create().rsplit("/", 1)[1]}
+        assert len(names) == 2
+        assert names <= databases()
+    assert not names & databases()
+
+
+def test_mariadb_database_factory_gives_distinct_databases(
+    mariadb_database_factory: Callable[[], str], mariadb_database: str
 ) -> None:
-    urls = [mariadb_database_factory(), mariadb_database_factory()]
-    names = [url.rsplit("/", 1)[1] for url in urls]
-    assert len(set(names)) == 2
-    existing = {row[0] for row in mariadb_server.execute("SHOW DATABASES")}
-    assert set(names) <= existing
-
-
-def test_mariadb_databases_of_earlier_tests_are_gone(mariadb_server: MariaDBServer) -> None:
-    # Runs after the tests above (file order): their databases were dropped at teardown.
-    existing = {row[0] for row in mariadb_server.execute("SHOW DATABASES")}
-    assert not [name for name in existing if name.startswith("t_")]
+    urls = {mariadb_database_factory(), mariadb_database_factory(), mariadb_database}
+    assert len(urls) == 3
 
 
 def test_envoy_binary_found() -> None:
@@ -235,3 +244,41 @@ async def test_servers_are_shared_per_session(
         assert len(_seen_pids["etcd"]) == 1
         assert len(_seen_pids["nats"]) == 1
     await asyncio.sleep(0)
+
+
+def test_missing_binary_fails_with_install_command_never_skips() -> None:
+    with pytest.raises(BinaryNotFoundError) as caught:
+        find_binary("no-such-server-xyz", packages="no-such-package")
+    message = str(caught.value)
+    assert message.startswith("no-such-server-xyz not found:")
+    assert "make system-deps" in message
+    assert "apt-get install no-such-package" in message
+
+    def make() -> NatsServer:
+        raise BinaryNotFoundError(message)
+
+    with pytest.raises(pytest.fail.Exception, match="apt-get install no-such-package"):
+        servers._start(make)
+
+
+def test_failed_start_reports_log_tail() -> None:
+    admin = free_port()
+    proc = EnvoyProcess(_envoy_config(admin, free_port()).replace("direct_response", "bogus"))
+    try:
+        with pytest.raises(ServerStartError, match="bogus") as caught:
+            proc.start(timeout=30)
+        assert "tail of" in str(caught.value)
+        assert not proc.running
+    finally:
+        proc.close()
+
+
+def test_first_start_replaces_a_port_taken_meanwhile() -> None:
+    server = NatsServer()
+    taken = server.port
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", taken))
+        squatter.listen()
+        with server:
+            assert server.port != taken
+            assert port_open(server.port)
