@@ -1,0 +1,151 @@
+"""The channel abstraction every provider (wechat, alipay, unionpay) implements.
+
+A channel takes the proto request of the ChannelService RPC and the account's typed config
+and returns the proto response, filled with normalised results and the `exchanges` it made.
+It keeps no order state (caching provider keys/certificates is fine).
+
+How a channel is laid out (see channels/wechat):
+- `config.py`: the account model (subclass of `ChannelAccountBase`), its JSON Schema drives
+  the ops console;
+- `transformers.py`: wire shapes, unit conversion, one explicit status map per provider enum;
+- `adapter.py`: pure `build_*_request(...) -> HttpRequest` and `parse_*_response(...)`
+  (signing and verification included; no I/O, no clock: `now` and nonces are passed in);
+- `channel.py`: the `Channel` implementation gluing adapter and `Transport`.
+Methods a provider completes client-side (Alipay page/wap/app) simply build the signed
+payload in the adapter and make no HTTP call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Protocol, TypeVar, runtime_checkable
+
+from google.protobuf import timestamp_pb2
+
+from paymesh.channel.v1 import channel_pb2
+from paymesh.channel.v1 import channel_service_pb2 as svc
+from paymesh.config.models import ChannelAccountBase
+
+TradeState = channel_pb2.TradeState
+ResultState = channel_pb2.ResultState
+
+TRADE_PENDING = channel_pb2.TRADE_STATE_PENDING
+TRADE_PAID = channel_pb2.TRADE_STATE_PAID
+TRADE_CLOSED = channel_pb2.TRADE_STATE_CLOSED
+TRADE_FAILED = channel_pb2.TRADE_STATE_FAILED
+
+RESULT_PENDING = channel_pb2.RESULT_STATE_PENDING
+RESULT_SUCCEEDED = channel_pb2.RESULT_STATE_SUCCEEDED
+RESULT_FAILED = channel_pb2.RESULT_STATE_FAILED
+
+
+class PayMethod(StrEnum):
+    """Pay methods of the merchant API (DESIGN §3)."""
+
+    QR = "qr"
+    H5 = "h5"
+    PAGE = "page"
+    APP = "app"
+    JSAPI = "jsapi"
+    BARCODE = "barcode"
+
+
+A = TypeVar("A", bound=ChannelAccountBase, contravariant=True)
+S = TypeVar("S")
+
+
+@runtime_checkable
+class Channel(Protocol[A]):
+    """One provider. Every method may raise `ChannelError` (the provider said no) or
+    `ChannelUnavailable` (timeout, 5xx, unauthenticated answer: outcome unknown)."""
+
+    @property
+    def name(self) -> str:
+        """The channel name used in `AccountRef.channel` and config keys (e.g. "wechat")."""
+        ...
+
+    @property
+    def account_model(self) -> type[ChannelAccountBase]:
+        """The config model of this channel's accounts."""
+        ...
+
+    @property
+    def methods(self) -> frozenset[str]:
+        """Pay methods this channel implements at all."""
+        ...
+
+    async def pay(self, account: A, request: svc.PayRequest) -> svc.PayResponse: ...
+
+    async def query(self, account: A, request: svc.QueryRequest) -> svc.QueryResponse: ...
+
+    async def close(self, account: A, request: svc.CloseRequest) -> svc.CloseResponse: ...
+
+    async def refund(self, account: A, request: svc.RefundRequest) -> svc.RefundResponse: ...
+
+    async def query_refund(
+        self, account: A, request: svc.QueryRefundRequest
+    ) -> svc.QueryRefundResponse: ...
+
+    async def transfer(self, account: A, request: svc.TransferRequest) -> svc.TransferResponse: ...
+
+    async def query_transfer(
+        self, account: A, request: svc.QueryTransferRequest
+    ) -> svc.QueryTransferResponse: ...
+
+    async def parse_notify(
+        self, account: A, request: svc.ParseNotifyRequest
+    ) -> svc.ParseNotifyResponse:
+        """Verify and normalise one notification. Never raises for a bad notification:
+        returns `reject_reason` + `nack` instead (the caller answers the provider with it)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release resources (HTTP sessions)."""
+        ...
+
+
+def map_state(table: Mapping[str, S], provider_state: str, unknown: S) -> S:
+    """Look a provider state up in an explicit map; anything unknown maps to `unknown`
+    (always the PENDING value: only explicit success or failure is terminal)."""
+    return table.get(provider_state, unknown)
+
+
+def to_timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
+    if value is None:
+        return None
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(value.astimezone(UTC))
+    return ts
+
+
+def parse_rfc3339(value: str) -> datetime | None:
+    """Parse an RFC 3339 time (`2024-06-08T10:34:56+08:00`); None when empty or invalid."""
+    if not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        return None
+    return dt
+
+
+__all__ = [
+    "RESULT_FAILED",
+    "RESULT_PENDING",
+    "RESULT_SUCCEEDED",
+    "TRADE_CLOSED",
+    "TRADE_FAILED",
+    "TRADE_PAID",
+    "TRADE_PENDING",
+    "Channel",
+    "PayMethod",
+    "ResultState",
+    "TradeState",
+    "map_state",
+    "parse_rfc3339",
+    "to_timestamp",
+]

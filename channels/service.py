@@ -1,0 +1,150 @@
+"""ChannelServicer: the gRPC ChannelService, dispatching to `Channel` implementations.
+
+Each RPC names `account.channel` and `account.account_id`; the servicer loads the account
+config through an `AccountSource` (the config repository) and hands it, typed, to the
+channel. Errors are raised as `PaymeshError`s; the server interceptor maps them to gRPC.
+
+Enablement rules:
+- unknown channel, or a channel this process does not serve -> ChannelNotEnabled;
+- `Pay` with a method not in the account's `enabled_methods` (or not implemented by the
+  channel) -> ChannelNotEnabled;
+- a disabled account takes no new money movements: `Pay`, `Refund` and `Transfer` ->
+  ChannelNotEnabled. Follow-ups (`Query`, `Close`, `QueryRefund`, `QueryTransfer`,
+  `ParseNotify`) still work so that in-flight orders settle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import grpc
+
+from paymesh.channel.v1 import channel_pb2
+from paymesh.channel.v1 import channel_service_pb2 as svc
+from paymesh.channel.v1 import channel_service_pb2_grpc as svc_grpc
+from paymesh.channels.base import Channel
+from paymesh.channels.registry import build_channels
+from paymesh.channels.transport import Transport
+from paymesh.config.models import ChannelAccountBase
+from paymesh.errors import ChannelNotEnabled, ConfigInvalid, InvalidArgument
+from paymesh.runtime.logging import get_logger
+
+log = get_logger("paymesh.channels.service")
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+class AccountSource(Protocol):
+    """Where account configs come from (implemented by the config repository)."""
+
+    async def get_channel_account(self, channel: str, account_id: str) -> ChannelAccountBase:
+        """The account's typed config; raises ConfigNotFound when there is none."""
+        ...
+
+
+class ChannelServicer(svc_grpc.ChannelServiceServicer):
+    def __init__(self, source: AccountSource, channels: Mapping[str, Channel[Any]]) -> None:
+        self._source = source
+        self._channels = dict(channels)
+
+    @property
+    def channels(self) -> Mapping[str, Channel[Any]]:
+        return self._channels
+
+    async def aclose(self) -> None:
+        for channel in self._channels.values():
+            await channel.aclose()
+
+    async def _resolve(
+        self, ref: channel_pb2.AccountRef, *, new_money: bool
+    ) -> tuple[Channel[Any], ChannelAccountBase]:
+        if not ref.channel or not ref.account_id:
+            raise InvalidArgument(
+                "account.channel and account.account_id are required", field="account"
+            )
+        channel = self._channels.get(ref.channel)
+        if channel is None:
+            raise ChannelNotEnabled(
+                f"channel {ref.channel!r} is not served here", metadata={"channel": ref.channel}
+            )
+        account = await self._source.get_channel_account(ref.channel, ref.account_id)
+        if not isinstance(account, channel.account_model):
+            raise ConfigInvalid(
+                f"account {ref.account_id!r} is not a {ref.channel} account",
+                metadata={"channel": ref.channel, "account_id": ref.account_id},
+            )
+        if new_money and not account.enabled:
+            raise ChannelNotEnabled(
+                f"{ref.channel} account {ref.account_id!r} is disabled",
+                metadata={"channel": ref.channel, "account_id": ref.account_id},
+            )
+        return channel, account
+
+    async def Pay(self, request: svc.PayRequest, context: Context) -> svc.PayResponse:
+        channel, account = await self._resolve(request.account, new_money=True)
+        if request.method not in channel.methods or request.method not in account.enabled_methods:
+            raise ChannelNotEnabled(
+                f"method {request.method!r} is not enabled for this {channel.name} account",
+                metadata={"channel": channel.name, "method": request.method},
+            )
+        return await channel.pay(account, request)
+
+    async def Query(self, request: svc.QueryRequest, context: Context) -> svc.QueryResponse:
+        channel, account = await self._resolve(request.account, new_money=False)
+        return await channel.query(account, request)
+
+    async def Close(self, request: svc.CloseRequest, context: Context) -> svc.CloseResponse:
+        channel, account = await self._resolve(request.account, new_money=False)
+        return await channel.close(account, request)
+
+    async def Refund(self, request: svc.RefundRequest, context: Context) -> svc.RefundResponse:
+        channel, account = await self._resolve(request.account, new_money=True)
+        return await channel.refund(account, request)
+
+    async def QueryRefund(
+        self, request: svc.QueryRefundRequest, context: Context
+    ) -> svc.QueryRefundResponse:
+        channel, account = await self._resolve(request.account, new_money=False)
+        return await channel.query_refund(account, request)
+
+    async def Transfer(
+        self, request: svc.TransferRequest, context: Context
+    ) -> svc.TransferResponse:
+        channel, account = await self._resolve(request.account, new_money=True)
+        return await channel.transfer(account, request)
+
+    async def QueryTransfer(
+        self, request: svc.QueryTransferRequest, context: Context
+    ) -> svc.QueryTransferResponse:
+        channel, account = await self._resolve(request.account, new_money=False)
+        return await channel.query_transfer(account, request)
+
+    async def ParseNotify(
+        self, request: svc.ParseNotifyRequest, context: Context
+    ) -> svc.ParseNotifyResponse:
+        channel, account = await self._resolve(request.account, new_money=False)
+        return await channel.parse_notify(account, request)
+
+
+def build_channel_servicer(
+    source: AccountSource,
+    transport: Transport | None = None,
+    *,
+    channels: Mapping[str, Channel[Any]] | None = None,
+) -> ChannelServicer:
+    """The ChannelService for the runtime to register:
+
+        servicer = build_channel_servicer(config_repository, Transport())
+        channel_service_pb2_grpc.add_ChannelServiceServicer_to_server(servicer, server)
+        ctx.on_close(servicer.aclose)
+
+    Serves every channel implementation available (see `channels.registry`), or `channels`.
+    """
+    if channels is None:
+        channels = build_channels(transport if transport is not None else Transport())
+    log.info("channel_service", channels=sorted(channels))
+    return ChannelServicer(source, channels)
+
+
+__all__ = ["AccountSource", "ChannelServicer", "build_channel_servicer"]

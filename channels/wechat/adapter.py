@@ -1,0 +1,361 @@
+"""WeChat Pay API v3 adapter: pure `build_*_request` / `parse_*_response` functions.
+
+No I/O and no clock: `now` (aware datetime) and nonces are passed in, platform keys too.
+Every parse verifies the platform signature first (also on 204 and on signed 4xx answers);
+an answer that cannot be authenticated raises `ResponseUnauthenticated` (ChannelUnavailable).
+4xx `{code, message}` -> ChannelError(provider_code, provider_message); 5xx, 429 and
+WeChat's "system busy" codes -> ChannelUnavailable (outcome unknown).
+
+Our ids are WeChat's merchant numbers: order_id -> out_trade_no, refund_id -> out_refund_no,
+transfer_id -> out_bill_no.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Final
+from urllib.parse import quote, urlencode
+
+from paymesh.channel.v1 import channel_pb2
+from paymesh.channel.v1 import channel_service_pb2 as svc
+from paymesh.channels.base import TRADE_PENDING
+from paymesh.channels.transport import HttpRequest, HttpResponse
+from paymesh.channels.wechat import sign
+from paymesh.channels.wechat.auth import (
+    PlatformKeys,
+    SignedHeaders,
+    encrypt_sensitive,
+    merchant_key,
+    preferred_platform_serial,
+    sign_request,
+    verify_signature,
+)
+from paymesh.channels.wechat.config import WechatAccount
+from paymesh.channels.wechat.transformers import (
+    REDACT_KEYS,
+    dumps,
+    get_str,
+    loads_object,
+    pay_body,
+    refund_body,
+    refund_result,
+    trade_result,
+    transfer_body,
+    transfer_result,
+)
+from paymesh.common.v1 import pay_data_pb2
+from paymesh.errors import ChannelError, ChannelUnavailable, InvalidArgument
+
+PAY_PATHS: Final[Mapping[str, str]] = {
+    "qr": "/v3/pay/transactions/native",
+    "h5": "/v3/pay/transactions/h5",
+    "app": "/v3/pay/transactions/app",
+    "jsapi": "/v3/pay/transactions/jsapi",
+}
+REFUNDS_PATH: Final = "/v3/refund/domestic/refunds"
+TRANSFER_BILLS_PATH: Final = "/v3/fund-app/mch-transfer/transfer-bills"
+
+# Error codes that mean "busy / try again": the outcome is unknown, never a refusal.
+RETRYABLE_CODES: Final = frozenset(
+    {"SYSTEM_ERROR", "SYSTEMERROR", "FREQUENCY_LIMITED", "FREQUENCY_LIMIT_EXCEED", "BANKERROR"}
+)
+
+
+def _seg(value: str, field: str) -> str:
+    if not value:
+        raise InvalidArgument(f"{field} is required", field=field)
+    return quote(value, safe="")
+
+
+# --- common response handling ---------------------------------------------------------------
+
+
+def checked_body(resp: HttpResponse, keys: PlatformKeys, now: datetime) -> dict[str, Any]:
+    """Authenticate `resp` and return its JSON object ({} for an empty 2xx body).
+
+    Raises ChannelError for a 4xx refusal, ChannelUnavailable for everything uncertain.
+    """
+    if 200 <= resp.status < 300:
+        verify_signature(resp.headers, resp.body, keys, now)
+        return loads_object(resp.body) if resp.body.strip() else {}
+    if resp.status >= 500 or resp.status == 429 or resp.status < 400:
+        raise ChannelUnavailable(
+            f"WeChat Pay answered HTTP {resp.status}",
+            metadata={"http_status": str(resp.status)},
+        )
+    # 4xx. WeChat signs most error answers; when it did, the signature must hold.
+    if SignedHeaders.from_headers(resp.headers).present:
+        verify_signature(resp.headers, resp.body, keys, now)
+    try:
+        data = loads_object(resp.body)
+    except ChannelUnavailable:
+        data = {}
+    code = get_str(data, "code")
+    message = get_str(data, "message")
+    if code in RETRYABLE_CODES:
+        raise ChannelUnavailable(
+            f"WeChat Pay busy: {code}",
+            metadata={"provider_code": code, "http_status": str(resp.status)},
+        )
+    raise ChannelError(
+        f"WeChat Pay refused: {code or resp.status}",
+        provider_code=code or f"HTTP_{resp.status}",
+        provider_message=message,
+        metadata={"http_status": str(resp.status)},
+    )
+
+
+def _expect_same(field: str, sent: str, got: str) -> None:
+    if got and got != sent:
+        raise ChannelUnavailable(f"WeChat Pay answered for another {field}")
+
+
+# --- pay ------------------------------------------------------------------------------------
+
+
+def build_pay_request(
+    req: svc.PayRequest, account: WechatAccount, now: datetime, nonce: str
+) -> HttpRequest:
+    path = PAY_PATHS.get(req.method)
+    if path is None:
+        raise InvalidArgument(f"WeChat Pay has no method {req.method!r}", field="method")
+    body = dumps(pay_body(req, account))
+    return sign_request(account, "POST", path, body, now, nonce, redact_keys=REDACT_KEYS)
+
+
+def app_params(account: WechatAccount, prepay_id: str, now: datetime, nonce: str) -> dict[str, str]:
+    """Signed parameters for the WeChat app SDK (`PayReq`)."""
+    timestamp = str(int(now.timestamp()))
+    message = sign.build_message(account.appid, timestamp, nonce, prepay_id)
+    return {
+        "appid": account.appid,
+        "partnerid": account.mchid,
+        "prepayid": prepay_id,
+        "package": "Sign=WXPay",
+        "noncestr": nonce,
+        "timestamp": timestamp,
+        "sign": sign.rsa_sign(merchant_key(account), message),
+    }
+
+
+def jsapi_params(
+    account: WechatAccount, prepay_id: str, now: datetime, nonce: str
+) -> dict[str, str]:
+    """Signed parameters for `WeixinJSBridge.invoke('getBrandWCPayRequest', ...)`."""
+    timestamp = str(int(now.timestamp()))
+    package = f"prepay_id={prepay_id}"
+    message = sign.build_message(account.appid, timestamp, nonce, package)
+    return {
+        "appId": account.appid,
+        "timeStamp": timestamp,
+        "nonceStr": nonce,
+        "package": package,
+        "signType": "RSA",
+        "paySign": sign.rsa_sign(merchant_key(account), message),
+    }
+
+
+def parse_pay_response(
+    req: svc.PayRequest,
+    account: WechatAccount,
+    resp: HttpResponse,
+    keys: PlatformKeys,
+    now: datetime,
+    nonce: str,
+) -> svc.PayResponse:
+    """`nonce` is used to sign the client parameters of app/jsapi."""
+    data = checked_body(resp, keys, now)
+    pay_data = pay_data_pb2.PayData()
+    if req.method == "qr":
+        pay_data.code_url = _required(data, "code_url")
+    elif req.method == "h5":
+        pay_data.pay_url = _required(data, "h5_url")
+    else:
+        prepay_id = _required(data, "prepay_id")
+        pay_data.prepay_id = prepay_id
+        build = app_params if req.method == "app" else jsapi_params
+        pay_data.app_params.update(build(account, prepay_id, now, nonce))
+    trade = channel_pb2.TradeResult(
+        state=TRADE_PENDING,
+        order_id=req.order_id,
+        amount=req.amount,
+        currency=req.currency or "CNY",
+    )
+    return svc.PayResponse(pay_data=pay_data, trade=trade)
+
+
+def _required(data: Mapping[str, Any], key: str) -> str:
+    value = get_str(data, key)
+    if not value:
+        raise ChannelUnavailable(f"malformed WeChat Pay response: no {key}")
+    return value
+
+
+# --- query / close ----------------------------------------------------------------------------
+
+
+def _trade_path(order_id: str) -> str:
+    return f"/v3/pay/transactions/out-trade-no/{_seg(order_id, 'order_id')}"
+
+
+def build_query_request(
+    req: svc.QueryRequest, account: WechatAccount, now: datetime, nonce: str
+) -> HttpRequest:
+    path = _trade_path(req.order_id) + "?" + urlencode({"mchid": account.mchid})
+    return sign_request(account, "GET", path, b"", now, nonce, redact_keys=REDACT_KEYS)
+
+
+def parse_query_response(
+    req: svc.QueryRequest, resp: HttpResponse, keys: PlatformKeys, now: datetime
+) -> svc.QueryResponse:
+    data = checked_body(resp, keys, now)
+    trade = trade_result(data)
+    _expect_same("out_trade_no", req.order_id, trade.order_id)
+    if not trade.provider_state:
+        raise ChannelUnavailable("malformed WeChat Pay response: no trade_state")
+    trade.order_id = req.order_id
+    return svc.QueryResponse(trade=trade)
+
+
+def build_close_request(
+    req: svc.CloseRequest, account: WechatAccount, now: datetime, nonce: str
+) -> HttpRequest:
+    body = dumps({"mchid": account.mchid})
+    return sign_request(account, "POST", _trade_path(req.order_id) + "/close", body, now, nonce)
+
+
+def parse_close_response(
+    resp: HttpResponse, keys: PlatformKeys, now: datetime
+) -> svc.CloseResponse:
+    checked_body(resp, keys, now)  # 204 No Content, signed
+    return svc.CloseResponse()
+
+
+# --- refunds ----------------------------------------------------------------------------------
+
+
+def build_refund_request(
+    req: svc.RefundRequest, account: WechatAccount, now: datetime, nonce: str
+) -> HttpRequest:
+    _seg(req.refund_id, "refund_id")
+    _seg(req.order_id, "order_id")
+    body = dumps(refund_body(req, account))
+    return sign_request(account, "POST", REFUNDS_PATH, body, now, nonce, redact_keys=REDACT_KEYS)
+
+
+def parse_refund_response(
+    req: svc.RefundRequest, resp: HttpResponse, keys: PlatformKeys, now: datetime
+) -> svc.RefundResponse:
+    data = checked_body(resp, keys, now)
+    refund = refund_result(data)
+    _expect_same("out_refund_no", req.refund_id, refund.refund_id)
+    refund.refund_id = req.refund_id
+    refund.order_id = refund.order_id or req.order_id
+    refund.amount = refund.amount or req.amount
+    return svc.RefundResponse(refund=refund)
+
+
+def build_query_refund_request(
+    req: svc.QueryRefundRequest, account: WechatAccount, now: datetime, nonce: str
+) -> HttpRequest:
+    path = f"{REFUNDS_PATH}/{_seg(req.refund_id, 'refund_id')}"
+    return sign_request(account, "GET", path, b"", now, nonce, redact_keys=REDACT_KEYS)
+
+
+def parse_query_refund_response(
+    req: svc.QueryRefundRequest, resp: HttpResponse, keys: PlatformKeys, now: datetime
+) -> svc.QueryRefundResponse:
+    data = checked_body(resp, keys, now)
+    refund = refund_result(data)
+    _expect_same("out_refund_no", req.refund_id, refund.refund_id)
+    if not refund.provider_state:
+        raise ChannelUnavailable("malformed WeChat Pay response: no refund status")
+    refund.refund_id = req.refund_id
+    refund.order_id = refund.order_id or req.order_id
+    return svc.QueryRefundResponse(refund=refund)
+
+
+# --- transfers (商家转账) ----------------------------------------------------------------------
+
+
+def build_transfer_request(
+    req: svc.TransferRequest,
+    account: WechatAccount,
+    now: datetime,
+    nonce: str,
+    keys: PlatformKeys | None = None,
+) -> HttpRequest:
+    """`payee_name`, when given, is RSA-OAEP encrypted with a platform key (`keys`) and the
+    key's serial goes in `Wechatpay-Serial`, as WeChat requires for `user_name`."""
+    _seg(req.transfer_id, "transfer_id")
+    extra: dict[str, str] = {}
+    encrypted = ""
+    if req.payee_name:
+        serial = preferred_platform_serial(keys or {})
+        if not serial or keys is None:
+            raise ChannelUnavailable("no platform key to encrypt the payee name with")
+        encrypted = encrypt_sensitive(keys[serial], req.payee_name)
+        extra["Wechatpay-Serial"] = serial
+    body = dumps(transfer_body(req, account, encrypted))
+    return sign_request(
+        account,
+        "POST",
+        TRANSFER_BILLS_PATH,
+        body,
+        now,
+        nonce,
+        extra_headers=extra,
+        redact_keys=REDACT_KEYS,
+    )
+
+
+def parse_transfer_response(
+    req: svc.TransferRequest, resp: HttpResponse, keys: PlatformKeys, now: datetime
+) -> svc.TransferResponse:
+    data = checked_body(resp, keys, now)
+    transfer = transfer_result(data, amount=req.amount)
+    _expect_same("out_bill_no", req.transfer_id, transfer.transfer_id)
+    transfer.transfer_id = req.transfer_id
+    return svc.TransferResponse(transfer=transfer)
+
+
+def build_query_transfer_request(
+    req: svc.QueryTransferRequest, account: WechatAccount, now: datetime, nonce: str
+) -> HttpRequest:
+    path = f"{TRANSFER_BILLS_PATH}/out-bill-no/{_seg(req.transfer_id, 'transfer_id')}"
+    return sign_request(account, "GET", path, b"", now, nonce, redact_keys=REDACT_KEYS)
+
+
+def parse_query_transfer_response(
+    req: svc.QueryTransferRequest, resp: HttpResponse, keys: PlatformKeys, now: datetime
+) -> svc.QueryTransferResponse:
+    data = checked_body(resp, keys, now)
+    transfer = transfer_result(data)
+    _expect_same("out_bill_no", req.transfer_id, transfer.transfer_id)
+    if not transfer.provider_state:
+        raise ChannelUnavailable("malformed WeChat Pay response: no transfer state")
+    transfer.transfer_id = req.transfer_id
+    return svc.QueryTransferResponse(transfer=transfer)
+
+
+__all__ = [
+    "PAY_PATHS",
+    "app_params",
+    "build_close_request",
+    "build_pay_request",
+    "build_query_refund_request",
+    "build_query_request",
+    "build_query_transfer_request",
+    "build_refund_request",
+    "build_transfer_request",
+    "checked_body",
+    "jsapi_params",
+    "parse_close_response",
+    "parse_pay_response",
+    "parse_query_refund_response",
+    "parse_query_response",
+    "parse_query_transfer_response",
+    "parse_refund_response",
+    "parse_transfer_response",
+]

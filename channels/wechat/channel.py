@@ -1,0 +1,266 @@
+"""WechatChannel: the WeChat Pay v3 `Channel`, gluing the pure adapter to the `Transport`.
+
+Stateless with respect to orders. It caches one thing per account: platform certificates
+downloaded from `/v3/certificates` (download mode), refreshed every 12 hours and when an
+answer or a callback names a serial we do not know (at most once a minute per account).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from paymesh.channel.v1 import channel_pb2
+from paymesh.channel.v1 import channel_service_pb2 as svc
+from paymesh.channels.transport import HttpRequest, HttpResponse, Transport
+from paymesh.channels.wechat import adapter, auth
+from paymesh.channels.wechat.auth import PlatformKeys, UnknownSerial
+from paymesh.channels.wechat.config import WECHAT_METHODS, WechatAccount
+from paymesh.channels.wechat.notify import parse_notify
+from paymesh.config.models import ChannelAccountBase
+from paymesh.runtime.logging import get_logger
+
+log = get_logger("paymesh.channels.wechat")
+
+T = TypeVar("T")
+
+CERT_TTL_SECONDS = 12 * 3600
+MIN_REFRESH_SECONDS = 60.0
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_nonce() -> str:
+    return secrets.token_hex(16).upper()
+
+
+@dataclass
+class _CertCache:
+    keys: dict[str, rsa.RSAPublicKey] = field(default_factory=dict)
+    fetched_at: float = 0.0  # monotonic
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class WechatChannel:
+    """WeChat Pay API v3 (直连商户)."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        nonce: Callable[[], str] = new_nonce,
+    ) -> None:
+        self._transport = transport
+        self._clock = clock
+        self._nonce = nonce
+        self._certs: dict[str, _CertCache] = {}
+
+    @property
+    def name(self) -> str:
+        return WechatAccount.channel
+
+    @property
+    def account_model(self) -> type[ChannelAccountBase]:
+        return WechatAccount
+
+    @property
+    def methods(self) -> frozenset[str]:
+        return frozenset(WECHAT_METHODS)
+
+    async def aclose(self) -> None:
+        await self._transport.close()
+
+    # --- platform keys ----------------------------------------------------------------
+
+    async def _download(
+        self, account: WechatAccount, cache: _CertCache, exchanges: list[channel_pb2.Exchange]
+    ) -> None:
+        request = auth.build_certificates_request(account, self._clock(), self._nonce())
+        response = await self._send(account, request, exchanges)
+        known = {**auth.configured_platform_keys(account), **cache.keys}
+        downloaded = auth.parse_certificates_response(response, account, self._clock(), known)
+        cache.keys = downloaded
+        cache.fetched_at = time.monotonic()
+        log.info(
+            "wechat_platform_certificates",
+            account_id=account.account_id,
+            serials=sorted(downloaded),
+        )
+
+    async def platform_keys(
+        self,
+        account: WechatAccount,
+        exchanges: list[channel_pb2.Exchange],
+        *,
+        force_refresh: bool = False,
+    ) -> PlatformKeys:
+        configured = auth.configured_platform_keys(account)
+        if not account.download_certificates:
+            return configured
+        cache = self._certs.setdefault(auth.account_cache_key(account), _CertCache())
+        async with cache.lock:
+            age = time.monotonic() - cache.fetched_at
+            due = not cache.fetched_at or age > CERT_TTL_SECONDS
+            if due or (force_refresh and age > MIN_REFRESH_SECONDS):
+                await self._download(account, cache, exchanges)
+        return {**configured, **cache.keys}
+
+    # --- plumbing ----------------------------------------------------------------------
+
+    async def _send(
+        self, account: WechatAccount, request: HttpRequest, exchanges: list[channel_pb2.Exchange]
+    ) -> HttpResponse:
+        return await self._transport.send(
+            request, timeout_seconds=account.request_timeout_seconds, exchanges=exchanges
+        )
+
+    async def _call(
+        self,
+        account: WechatAccount,
+        request: HttpRequest,
+        parse: Callable[[HttpResponse, PlatformKeys], T],
+        exchanges: list[channel_pb2.Exchange],
+    ) -> T:
+        response = await self._send(account, request, exchanges)
+        keys = await self.platform_keys(account, exchanges)
+        try:
+            return parse(response, keys)
+        except UnknownSerial:
+            if not account.download_certificates:
+                raise
+            keys = await self.platform_keys(account, exchanges, force_refresh=True)
+            return parse(response, keys)
+
+    # --- Channel ---------------------------------------------------------------------------
+
+    async def pay(self, account: WechatAccount, request: svc.PayRequest) -> svc.PayResponse:
+        ex: list[channel_pb2.Exchange] = []
+        now = self._clock()
+        http = adapter.build_pay_request(request, account, now, self._nonce())
+        client_nonce = self._nonce()
+        out = await self._call(
+            account,
+            http,
+            lambda r, k: adapter.parse_pay_response(
+                request, account, r, k, self._clock(), client_nonce
+            ),
+            ex,
+        )
+        out.exchanges.extend(ex)
+        return out
+
+    async def query(self, account: WechatAccount, request: svc.QueryRequest) -> svc.QueryResponse:
+        ex: list[channel_pb2.Exchange] = []
+        http = adapter.build_query_request(request, account, self._clock(), self._nonce())
+        out = await self._call(
+            account,
+            http,
+            lambda r, k: adapter.parse_query_response(request, r, k, self._clock()),
+            ex,
+        )
+        out.exchanges.extend(ex)
+        return out
+
+    async def close(self, account: WechatAccount, request: svc.CloseRequest) -> svc.CloseResponse:
+        ex: list[channel_pb2.Exchange] = []
+        http = adapter.build_close_request(request, account, self._clock(), self._nonce())
+        out = await self._call(
+            account, http, lambda r, k: adapter.parse_close_response(r, k, self._clock()), ex
+        )
+        out.exchanges.extend(ex)
+        return out
+
+    async def refund(
+        self, account: WechatAccount, request: svc.RefundRequest
+    ) -> svc.RefundResponse:
+        ex: list[channel_pb2.Exchange] = []
+        http = adapter.build_refund_request(request, account, self._clock(), self._nonce())
+        out = await self._call(
+            account,
+            http,
+            lambda r, k: adapter.parse_refund_response(request, r, k, self._clock()),
+            ex,
+        )
+        out.exchanges.extend(ex)
+        return out
+
+    async def query_refund(
+        self, account: WechatAccount, request: svc.QueryRefundRequest
+    ) -> svc.QueryRefundResponse:
+        ex: list[channel_pb2.Exchange] = []
+        http = adapter.build_query_refund_request(request, account, self._clock(), self._nonce())
+        out = await self._call(
+            account,
+            http,
+            lambda r, k: adapter.parse_query_refund_response(request, r, k, self._clock()),
+            ex,
+        )
+        out.exchanges.extend(ex)
+        return out
+
+    async def transfer(
+        self, account: WechatAccount, request: svc.TransferRequest
+    ) -> svc.TransferResponse:
+        ex: list[channel_pb2.Exchange] = []
+        keys = await self.platform_keys(account, ex) if request.payee_name else None
+        http = adapter.build_transfer_request(request, account, self._clock(), self._nonce(), keys)
+        out = await self._call(
+            account,
+            http,
+            lambda r, k: adapter.parse_transfer_response(request, r, k, self._clock()),
+            ex,
+        )
+        out.exchanges.extend(ex)
+        return out
+
+    async def query_transfer(
+        self, account: WechatAccount, request: svc.QueryTransferRequest
+    ) -> svc.QueryTransferResponse:
+        ex: list[channel_pb2.Exchange] = []
+        http = adapter.build_query_transfer_request(request, account, self._clock(), self._nonce())
+        out = await self._call(
+            account,
+            http,
+            lambda r, k: adapter.parse_query_transfer_response(request, r, k, self._clock()),
+            ex,
+        )
+        out.exchanges.extend(ex)
+        return out
+
+    async def parse_notify(
+        self, account: WechatAccount, request: svc.ParseNotifyRequest
+    ) -> svc.ParseNotifyResponse:
+        ex: list[channel_pb2.Exchange] = []
+        keys = await self.platform_keys(account, ex)
+        try:
+            out = parse_notify(
+                request,
+                account,
+                keys,
+                self._clock(),
+                raise_unknown_serial=account.download_certificates,
+            )
+        except UnknownSerial:
+            keys = await self.platform_keys(account, ex, force_refresh=True)
+            out = parse_notify(request, account, keys, self._clock())
+        if out.reject_reason:
+            log.warning(
+                "wechat_notify_rejected",
+                account_id=account.account_id,
+                reason=out.reject_reason,
+                event_id=out.provider_event_id,
+            )
+        return out
+
+
+__all__ = ["WechatChannel", "new_nonce", "utc_now"]
