@@ -44,6 +44,7 @@ __all__ = [
     "envoy_binary",
     "envoy_validate",
     "find_binary",
+    "kill_servers_on_sigterm",
 ]
 
 SYSTEM_DEPS_HINT = "run `make system-deps` (apt-get install {packages})"
@@ -104,7 +105,26 @@ _live: weakref.WeakSet[ServerProcess] = weakref.WeakSet()
 def _kill_leftovers() -> None:
     for server in list(_live):
         with contextlib.suppress(Exception):
-            server.stop(kill=True)
+            server.close(kill=True)
+
+
+def kill_servers_on_sigterm() -> None:
+    """On SIGTERM (a CI timeout, `kill`), kill every live server, then die of SIGTERM as usual.
+
+    atexit hooks do not run on a fatal signal, and the servers live in their own sessions, so
+    without this they would outlive a terminated test run. Only installed when SIGTERM still
+    has its default action, and only from the main thread.
+    """
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        _kill_leftovers()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    with contextlib.suppress(ValueError):  # not the main thread
+        signal.signal(signal.SIGTERM, handler)
 
 
 class ServerProcess:
@@ -247,9 +267,9 @@ class ServerProcess:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, sig)
 
-    def close(self) -> None:
+    def close(self, *, kill: bool = False) -> None:
         """Stop and remove the private directory (kept when PAYMESH_KEEP_SERVER_DIRS=1)."""
-        self.stop()
+        self.stop(kill=kill)
         if self._owns_root and os.environ.get(_KEEP_ENV) != "1":
             shutil.rmtree(self.root, ignore_errors=True)
 

@@ -47,6 +47,7 @@ from paymesh.testing.processes import (
     envoy_binary,
     envoy_validate,
     find_binary,
+    kill_servers_on_sigterm,
 )
 
 __all__ = [
@@ -212,6 +213,10 @@ def envoy_session_factory() -> Iterator[EnvoyFactory]:
     yield start
     for proc in started:
         proc.close()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    kill_servers_on_sigterm()
 
 
 def pytest_report_header(config: pytest.Config) -> str:
