@@ -1,0 +1,36 @@
+"""`Store`: the only way the gateways read and change orders, refunds, transfers, outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from paymesh.gateway.db.audit import AuditStore
+from paymesh.gateway.db.base import Created, Transition
+from paymesh.gateway.db.engine import create_engine, session_factory
+from paymesh.gateway.db.models import utcnow
+from paymesh.gateway.db.orders import NewOrder, OrderStore
+from paymesh.gateway.db.outbox import Claim, OutboxStore
+from paymesh.gateway.db.refunds import NewRefund, RefundStore
+from paymesh.gateway.db.transfers import NewTransfer, TransferStore
+from paymesh.gateway.ids import IdGenerator
+
+
+class Store(OrderStore, RefundStore, TransferStore, OutboxStore, AuditStore):
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        ids: IdGenerator,
+        clock: Callable[[], datetime] = utcnow,
+        **engine_kwargs: Any,
+    ) -> Store:
+        engine = create_engine(url, **engine_kwargs)
+        return cls(engine, session_factory(engine), ids, clock)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+__all__ = ["Claim", "Created", "NewOrder", "NewRefund", "NewTransfer", "Store", "Transition"]

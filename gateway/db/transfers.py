@@ -1,0 +1,186 @@
+"""Transfers (payouts): idempotent insert and terminal transitions with outbox events."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from paymesh.errors import DuplicateOutTransferNo, InvalidArgument, TransferNotFound
+from paymesh.gateway.db.base import Created, StoreBase, Transition
+from paymesh.gateway.db.events import TRANSFER_FAILED, TRANSFER_SUCCEEDED, transfer_payload
+from paymesh.gateway.db.models import Transfer, TransferStatus
+
+
+@dataclass(frozen=True)
+class NewTransfer:
+    app_id: str
+    out_transfer_no: str
+    amount: int
+    channel: str
+    account_id: str
+    payee_id: str
+    currency: str = "CNY"
+    payee_name: str = ""
+    remark: str = ""
+    notify_url: str = ""
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    transfer_id: str = ""  # generated when empty
+
+
+def same_transfer(existing: Transfer, new: NewTransfer) -> bool:
+    return (
+        existing.amount == new.amount
+        and existing.currency == new.currency
+        and existing.channel == new.channel
+        and existing.payee_id == new.payee_id
+    )
+
+
+class TransferStore(StoreBase):
+    async def insert_transfer(self, new: NewTransfer) -> Created[Transfer]:
+        """Insert a PENDING transfer or return the existing one for a retried request."""
+        if new.amount <= 0:
+            raise InvalidArgument("amount must be positive", field="amount")
+        now = self.clock()
+        transfer_id = new.transfer_id or self.ids.transfer_id()
+
+        async def tx(s: AsyncSession) -> Transfer:
+            row = Transfer(
+                transfer_id=transfer_id,
+                app_id=new.app_id,
+                out_transfer_no=new.out_transfer_no,
+                amount=new.amount,
+                currency=new.currency,
+                channel=new.channel,
+                account_id=new.account_id,
+                payee_id=new.payee_id,
+                payee_name=new.payee_name,
+                remark=new.remark,
+                status=TransferStatus.PENDING.value,
+                channel_transfer_no="",
+                fail_reason="",
+                notify_url=new.notify_url,
+                meta=dict(new.metadata),
+                created_at=now,
+                updated_at=now,
+                version=1,
+            )
+            s.add(row)
+            await s.flush()
+            return row
+
+        try:
+            return Created(await self._run(tx), True)
+        except IntegrityError:
+            existing = await self.get_transfer_by_out_transfer_no(new.app_id, new.out_transfer_no)
+            if existing is None:
+                raise
+        if same_transfer(existing, new):
+            return Created(existing, False)
+        raise DuplicateOutTransferNo(
+            "out_transfer_no already used with a different amount, channel or payee",
+            metadata={"out_transfer_no": new.out_transfer_no, "transfer_id": existing.transfer_id},
+        )
+
+    async def get_transfer(self, transfer_id: str, app_id: str | None = None) -> Transfer | None:
+        async def tx(s: AsyncSession) -> Transfer | None:
+            return await s.get(Transfer, transfer_id)
+
+        row = await self._run(tx)
+        if row is None or (app_id is not None and row.app_id != app_id):
+            return None
+        return row
+
+    async def get_transfer_by_out_transfer_no(
+        self, app_id: str, out_transfer_no: str
+    ) -> Transfer | None:
+        async def tx(s: AsyncSession) -> Transfer | None:
+            stmt = sa.select(Transfer).where(
+                Transfer.app_id == app_id, Transfer.out_transfer_no == out_transfer_no
+            )
+            return (await s.execute(stmt)).scalar_one_or_none()
+
+        return await self._run(tx)
+
+    async def list_transfers(
+        self, status: TransferStatus, *, created_before: datetime | None = None, limit: int = 100
+    ) -> list[Transfer]:
+        async def tx(s: AsyncSession) -> list[Transfer]:
+            stmt = sa.select(Transfer).where(Transfer.status == status.value)
+            if created_before is not None:
+                stmt = stmt.where(Transfer.created_at < created_before)
+            stmt = stmt.order_by(Transfer.created_at, Transfer.transfer_id).limit(limit)
+            return list((await s.execute(stmt)).scalars())
+
+        return await self._run(tx)
+
+    async def _transfer_transition(
+        self, transfer_id: str, values: Mapping[str, Any], event_type: str | None
+    ) -> Transition[Transfer]:
+        now = self.clock()
+
+        async def tx(s: AsyncSession) -> Transition[Transfer]:
+            changed = await self._update(
+                s,
+                Transfer,
+                [
+                    Transfer.transfer_id == transfer_id,
+                    Transfer.status == TransferStatus.PENDING.value,
+                ],
+                {**values, "updated_at": now, "version": Transfer.version + 1},
+            )
+            row = await self._load(s, Transfer, transfer_id)
+            if row is None:
+                raise TransferNotFound("transfer not found", metadata={"transfer_id": transfer_id})
+            if changed and event_type is not None:
+                await self._emit(
+                    s,
+                    event_type=event_type,
+                    app_id=row.app_id,
+                    aggregate_id=row.transfer_id,
+                    notify_url=row.notify_url,
+                    payload=transfer_payload(row, event_type),
+                )
+            return Transition(row, changed)
+
+        return await self._run(tx)
+
+    async def store_transfer_channel_no(
+        self, transfer_id: str, channel_transfer_no: str
+    ) -> Transition[Transfer]:
+        """Remember the provider's bill number while the transfer is PENDING."""
+        return await self._transfer_transition(
+            transfer_id, {"channel_transfer_no": channel_transfer_no}, None
+        )
+
+    async def mark_transfer_succeeded(
+        self,
+        transfer_id: str,
+        channel_transfer_no: str = "",
+        succeeded_at: datetime | None = None,
+    ) -> Transition[Transfer]:
+        """PENDING -> SUCCEEDED; emits ``transfer.succeeded``."""
+        values: dict[str, Any] = {
+            "status": TransferStatus.SUCCEEDED.value,
+            "succeeded_at": succeeded_at or self.clock(),
+        }
+        if channel_transfer_no:
+            values["channel_transfer_no"] = channel_transfer_no
+        return await self._transfer_transition(transfer_id, values, TRANSFER_SUCCEEDED)
+
+    async def mark_transfer_failed(
+        self, transfer_id: str, reason: str = "", failed_at: datetime | None = None
+    ) -> Transition[Transfer]:
+        """PENDING -> FAILED; emits ``transfer.failed``."""
+        values = {
+            "status": TransferStatus.FAILED.value,
+            "fail_reason": reason[:256],
+            "failed_at": failed_at or self.clock(),
+        }
+        return await self._transfer_transition(transfer_id, values, TRANSFER_FAILED)
