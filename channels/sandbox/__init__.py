@@ -1,0 +1,17 @@
+"""The provider sandbox (DESIGN §4): WeChat Pay v3 today, Alipay and UnionPay later.
+
+Modules: `app` (server and entry points), `state` (records), `faults`, `callbacks`
+(sender), `control` (the `/_sandbox/` JSON API), `page` (payer page), `pki` (sandbox CA),
+`provider` (what a provider module implements), `wechat`, `wechat_api`, `wechat_views`.
+"""
+
+from paymesh.channels.sandbox.app import (
+    SandboxServer,
+    build_app,
+    run_sandbox,
+    serve,
+    start_sandbox,
+)
+from paymesh.channels.sandbox.state import SandboxState
+
+__all__ = ["SandboxServer", "SandboxState", "build_app", "run_sandbox", "serve", "start_sandbox"]

@@ -1,0 +1,126 @@
+"""The provider sandbox server: one aiohttp app for every provider, the control API and
+the payer page (DESIGN §4).
+
+Start it with `run_sandbox(host, port)` (blocking; what `paymesh sandbox --port N` calls),
+`await serve(host, port)` (runs until cancelled), or `await start_sandbox()` (returns a
+running `SandboxServer` on a free loopback port; for tests and `paymesh dev`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from paymesh.channels.sandbox import control, page
+from paymesh.channels.sandbox.provider import Provider
+from paymesh.channels.sandbox.state import SandboxState
+from paymesh.channels.sandbox.wechat import WeChatProvider
+from paymesh.runtime.logging import get_logger
+
+log = get_logger("paymesh.sandbox")
+
+PROVIDERS: dict[str, Callable[[SandboxState], Provider]] = {"wechat": WeChatProvider}
+"""Provider modules by channel; alipay and unionpay join here."""
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def fault_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Apply armed request faults (delay, http_500, timeout) to provider API requests."""
+    state = request.app[control.STATE_KEY]
+    provider = next((p for p in state.providers.values() if p.owns(request.path)), None)
+    if provider is None:
+        return await handler(request)
+    fired = {
+        f.fault: f
+        for f in state.faults.take_request(provider.channel, request.method, request.path)
+    }
+    if not fired:
+        return await handler(request)
+    log.info("sandbox fault fires", faults=sorted(fired), path=request.path)
+    if "delay" in fired:
+        await state.faults.hang(fired["delay"].seconds)
+    timeout = fired.get("timeout")
+    if timeout is not None and not timeout.process:
+        await state.faults.hang(timeout.seconds)
+        return provider.fault_response(request, 504)
+    http_500 = fired.get("http_500")
+    if http_500 is not None and not http_500.process:
+        return provider.fault_response(request, http_500.status)
+    response = await handler(request)
+    if timeout is not None:
+        await state.faults.hang(timeout.seconds)
+    if http_500 is not None:
+        return provider.fault_response(request, http_500.status)
+    return response
+
+
+def build_app(state: SandboxState | None = None) -> web.Application:
+    """The sandbox application (providers, control API, payer page) over `state`."""
+    state = state if state is not None else SandboxState()
+    for channel, factory in PROVIDERS.items():
+        if channel not in state.providers:
+            state.providers[channel] = factory(state)
+    app = web.Application(middlewares=[fault_middleware])
+    app[control.STATE_KEY] = state
+    for provider in state.providers.values():
+        app.add_routes(provider.routes())
+    app.add_routes(control.routes())
+    app.add_routes(page.routes())
+
+    async def on_shutdown(_app: web.Application) -> None:
+        state.faults.release_hangs()
+
+    async def on_cleanup(_app: web.Application) -> None:
+        await state.stop()
+
+    app.on_shutdown.append(on_shutdown)
+    app.on_cleanup.append(on_cleanup)
+    return app
+
+
+@dataclass
+class SandboxServer:
+    """A running sandbox; `url` is its base URL (`http://127.0.0.1:PORT`)."""
+
+    url: str
+    state: SandboxState
+    runner: web.AppRunner
+
+    async def close(self) -> None:
+        await self.runner.cleanup()
+
+
+async def start_sandbox(
+    host: str = "127.0.0.1", port: int = 0, state: SandboxState | None = None
+) -> SandboxServer:
+    """Start the sandbox in the running loop (port 0: a free port) and return it."""
+    state = state if state is not None else SandboxState()
+    runner = web.AppRunner(build_app(state), access_log=None, shutdown_timeout=1.0)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = runner.addresses[0][1]
+    url = f"http://{host}:{bound}"
+    log.info("sandbox listening", url=url, channels=sorted(state.providers))
+    return SandboxServer(url=url, state=state, runner=runner)
+
+
+async def serve(host: str, port: int) -> None:
+    """Serve the sandbox until cancelled."""
+    server = await start_sandbox(host, port)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await server.close()
+
+
+def run_sandbox(host: str = "127.0.0.1", port: int = 8700) -> None:
+    """Blocking entry point for `paymesh sandbox --port N`."""
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(host, port))

@@ -1,0 +1,207 @@
+"""Faults the sandbox can be told to inject (`POST /_sandbox/faults`).
+
+Every fault is a JSON object `{"channel": "wechat", "fault": KIND, ...}`; the answer is
+`{"fault": {..., "id": "F1"}}` (the armed fault as stored). `GET /_sandbox/faults` lists the
+armed faults, `DELETE /_sandbox/faults[?channel=..]` clears them (and releases hung requests).
+
+Common optional fields:
+- `count`: how many times the fault fires before it disarms itself; `null` = until cleared.
+  Defaults: 1, except `duplicate_callbacks` and `drop_callbacks` (until cleared).
+
+Request faults (applied to provider API requests, never to `/_sandbox/`):
+- `path`: only requests whose path (no query) starts with this; `method`: only this method.
+- `delay`: `{"seconds": 1.0}`: answer late (the request is processed after the delay).
+- `http_500`: `{"status": 500, "process": false}`: answer with the provider's own system
+  error shape (WeChat: signed `{"code":"SYSTEM_ERROR","message":..}`); with
+  `"process": true` the request takes effect first (the trade is created, the refund
+  accepted, ...) and only the answer is lost.
+- `timeout`: `{"seconds": 60, "process": true}`: hang longer than a client's timeout. With
+  `process` true (default) the request takes effect and the answer is held back, so the
+  client must query to learn the outcome; false: nothing happens, then a 504 is sent.
+
+Callback faults (applied when the sandbox sends a provider callback):
+- `duplicate_callbacks`: `{"times": 2}`: send each callback `times` times concurrently.
+- `drop_callbacks`: `{}`: record the callback as dropped and do not send it.
+- `amount_mismatch`: `{"delta": 1}` or `{"amount": 123}`: the next callback carries a
+  different amount (total / refund / transfer amount) than the stored one.
+- `out_trade_no`: optional filter for these three: only callbacks about that order.
+
+Actions (performed at once, not armed):
+- `probe_callback`: `{"out_trade_no": "..", "merchant_id": "..", "notify_url": ".."}`:
+  send the order's notify_url (or `notify_url`) a well-formed success callback whose
+  signature is invalid, as WeChat does to test receivers; answers `{"delivery": {...}}`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+REQUEST_FAULTS = frozenset({"delay", "http_500", "timeout"})
+CALLBACK_FAULTS = frozenset({"duplicate_callbacks", "drop_callbacks", "amount_mismatch"})
+ACTION_FAULTS = frozenset({"probe_callback"})
+ALL_FAULTS = REQUEST_FAULTS | CALLBACK_FAULTS | ACTION_FAULTS
+_UNTIL_CLEARED_BY_DEFAULT = frozenset({"duplicate_callbacks", "drop_callbacks"})
+
+
+class FaultError(ValueError):
+    """The fault JSON is invalid."""
+
+
+@dataclass
+class Fault:
+    id: str
+    channel: str
+    fault: str
+    count: int | None = 1
+    path: str | None = None
+    method: str | None = None
+    out_trade_no: str | None = None
+    seconds: float = 0.0
+    status: int = 500
+    process: bool = False
+    times: int = 2
+    delta: int = 1
+    amount: int | None = None
+    fired: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _num(body: dict[str, Any], key: str, default: float, lo: float, hi: float) -> float:
+    value = body.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
+        raise FaultError(f"{key} must be a number in [{lo}, {hi}]")
+    return float(value)
+
+
+def _int(body: dict[str, Any], key: str, default: int, lo: int, hi: int) -> int:
+    value = body.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise FaultError(f"{key} must be an integer in [{lo}, {hi}]")
+    return value
+
+
+def _opt_str(body: dict[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise FaultError(f"{key} must be a non-empty string")
+    return value
+
+
+def parse_fault(body: dict[str, Any], fault_id: str) -> Fault:
+    """Validate a fault JSON object (see the module docstring)."""
+    kind = body.get("fault")
+    channel = body.get("channel")
+    if kind not in ALL_FAULTS:
+        raise FaultError(f"fault must be one of {sorted(ALL_FAULTS)}")
+    if not isinstance(channel, str) or not channel:
+        raise FaultError("channel is required")
+    default_count = None if kind in _UNTIL_CLEARED_BY_DEFAULT else 1
+    count: int | None = default_count
+    if "count" in body:
+        count = None if body["count"] is None else _int(body, "count", 1, 1, 1_000_000)
+    method = _opt_str(body, "method")
+    f = Fault(
+        id=fault_id,
+        channel=channel,
+        fault=kind,
+        count=count,
+        path=_opt_str(body, "path"),
+        method=method.upper() if method else None,
+        out_trade_no=_opt_str(body, "out_trade_no"),
+    )
+    if kind == "delay":
+        f.seconds = _num(body, "seconds", 1.0, 0.0, 3600.0)
+        f.process = True
+    elif kind == "timeout":
+        f.seconds = _num(body, "seconds", 60.0, 0.0, 3600.0)
+        f.process = bool(body.get("process", True))
+    elif kind == "http_500":
+        f.status = _int(body, "status", 500, 500, 599)
+        f.process = bool(body.get("process", False))
+    elif kind == "duplicate_callbacks":
+        f.times = _int(body, "times", 2, 2, 100)
+    elif kind == "amount_mismatch":
+        f.delta = _int(body, "delta", 1, -(10**12), 10**12)
+        if "amount" in body:
+            f.amount = _int(body, "amount", 1, 0, 10**15)
+        elif f.delta == 0:
+            raise FaultError("delta must not be 0")
+    elif kind == "probe_callback":
+        f.extra = {k: body[k] for k in ("merchant_id", "notify_url", "out_trade_no") if k in body}
+    return f
+
+
+class FaultBook:
+    """Armed faults, consumed as they fire."""
+
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+        self._ids = itertools.count(1)
+        self._release: asyncio.Event | None = None
+
+    def arm(self, body: dict[str, Any]) -> Fault:
+        fault = parse_fault(body, f"F{next(self._ids)}")
+        if fault.fault not in ACTION_FAULTS:
+            self._faults.append(fault)
+        return fault
+
+    def armed(self, channel: str | None = None) -> list[Fault]:
+        return [f for f in self._faults if channel in (None, f.channel)]
+
+    def clear(self, channel: str | None = None) -> int:
+        before = len(self._faults)
+        self._faults = [f for f in self._faults if channel not in (None, f.channel)]
+        self.release_hangs()
+        return before - len(self._faults)
+
+    def _fire(self, fault: Fault) -> Fault:
+        fault.fired += 1
+        if fault.count is not None:
+            fault.count -= 1
+            if fault.count <= 0:
+                self._faults.remove(fault)
+        return fault
+
+    def take_request(self, channel: str, method: str, path: str) -> list[Fault]:
+        """The request faults that fire for this request (at most one of each kind)."""
+        fired: list[Fault] = []
+        seen: set[str] = set()
+        for f in list(self._faults):
+            if f.channel != channel or f.fault not in REQUEST_FAULTS or f.fault in seen:
+                continue
+            if f.path and not path.startswith(f.path):
+                continue
+            if f.method and f.method != method.upper():
+                continue
+            seen.add(f.fault)
+            fired.append(self._fire(f))
+        return fired
+
+    def take_callback(self, channel: str, kind: str, out_trade_no: str = "") -> Fault | None:
+        for f in self._faults:
+            if f.channel == channel and f.fault == kind:
+                if f.out_trade_no and f.out_trade_no != out_trade_no:
+                    continue
+                return self._fire(f)
+        return None
+
+    async def hang(self, seconds: float) -> None:
+        """Sleep `seconds`, or less if the faults are cleared or the sandbox shuts down."""
+        if self._release is None:
+            self._release = asyncio.Event()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._release.wait(), timeout=seconds)
+
+    def release_hangs(self) -> None:
+        if self._release is not None:
+            self._release.set()
+            self._release = None

@@ -1,0 +1,389 @@
+"""WeChat Pay API v3 endpoints of the sandbox (DESIGN §4), with WeChat-like validation.
+
+Every request is authenticated (`WeChatProvider.authenticate`) before anything else and
+every answer, errors included, is signed (`WeChatProvider.respond`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from paymesh.channels.sandbox import wechat_views as views
+from paymesh.channels.sandbox.state import (
+    Merchant,
+    Refund,
+    Trade,
+    TradeStatus,
+    Transfer,
+    now,
+    random_digits,
+    random_token,
+    rfc3339,
+)
+from paymesh.channels.sandbox.wechat import CHANNEL, WeChatError
+from paymesh.channels.wechat.sign import aes_gcm_encrypt
+
+if TYPE_CHECKING:
+    from paymesh.channels.sandbox.wechat import WeChatProvider
+
+Json = dict[str, Any]
+Answer = tuple[int, Json | None]
+Endpoint = Callable[[web.Request, Merchant, Json], Awaitable[Answer]]
+
+_OUT_TRADE_NO = re.compile(r"^[A-Za-z0-9_\-|*@]{6,32}$")
+_OUT_REFUND_NO = re.compile(r"^[A-Za-z0-9_\-|*@]{1,64}$")
+_OUT_BILL_NO = re.compile(r"^[A-Za-z0-9]{5,32}$")
+_DEFAULT_EXPIRY = dt.timedelta(hours=2)
+
+
+def _param(message: str) -> WeChatError:
+    return WeChatError(400, "PARAM_ERROR", message)
+
+
+def _str(obj: Json, key: str, max_len: int, required: bool = True) -> str:
+    value = obj.get(key)
+    if value is None or value == "":
+        if required:
+            raise _param(f"输入源“/body/{key}”映射到字段“{key}”必填性规则校验失败，此字段为必填项")
+        return ""
+    if not isinstance(value, str) or len(value) > max_len:
+        raise _param(f"{key} must be a string of at most {max_len} characters")
+    return value
+
+
+def _int(obj: Json, key: str, where: str) -> int:
+    value = obj.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _param(f"{where}.{key} must be an integer (fen)")
+    if value < 1:
+        raise _param(f"{where}.{key} must be at least 1")
+    return value
+
+
+def _obj(obj: Json, key: str, required: bool = True) -> Json:
+    value = obj.get(key)
+    if value is None and not required:
+        return {}
+    if not isinstance(value, dict):
+        raise _param(f"{key} must be an object")
+    return value
+
+
+def _url(obj: Json, key: str, required: bool) -> str:
+    url = _str(obj, key, 256, required)
+    if url and not url.startswith(("http://", "https://")):
+        raise _param(f"{key} must be an http(s) URL")
+    return url
+
+
+def _currency(amount: Json) -> str:
+    currency = amount.get("currency", "CNY")
+    if currency != "CNY":
+        raise _param("amount.currency must be CNY")
+    return "CNY"
+
+
+def _fingerprint(data: Json) -> str:
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _check_mchid(merchant: Merchant, mchid: str) -> None:
+    if mchid != merchant.merchant_id:
+        raise _param("mchid does not match the mchid of the Authorization header")
+
+
+def _check_appid(merchant: Merchant, appid: str) -> None:
+    if merchant.app_id and appid != merchant.app_id:
+        raise WeChatError(400, "APPID_MCHID_NOT_MATCH", "AppID和mch_id不匹配")
+
+
+class WeChatApi:
+    def __init__(self, provider: WeChatProvider) -> None:
+        self.p = provider
+        self.state = provider.state
+
+    def routes(self) -> list[web.RouteDef]:
+        w = self._wrap
+        base = "/v3/pay/transactions"
+        bills = "/v3/fund-app/mch-transfer/transfer-bills"
+        return [
+            web.post(base + "/{kind:native|jsapi|app|h5}", w(self.create_trade)),
+            web.get(base + "/out-trade-no/{no}", w(self.query_trade)),
+            web.get(base + "/id/{id}", w(self.query_trade_by_id)),
+            web.post(base + "/out-trade-no/{no}/close", w(self.close_trade)),
+            web.post("/v3/refund/domestic/refunds", w(self.create_refund)),
+            web.get("/v3/refund/domestic/refunds/{no}", w(self.query_refund)),
+            web.post(bills, w(self.create_transfer)),
+            web.get(bills + "/out-bill-no/{no}", w(self.query_transfer)),
+            web.get("/v3/certificates", w(self.certificates)),
+        ]
+
+    def _wrap(self, endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            try:
+                merchant, body = await self.p.authenticate(request)
+                data: Json = {}
+                if request.method == "POST" and body:
+                    try:
+                        parsed = json.loads(body)
+                    except ValueError as e:
+                        raise _param("请求体不是合法的JSON") from e
+                    if not isinstance(parsed, dict):
+                        raise _param("请求体必须是JSON对象")
+                    data = parsed
+                status, payload = await endpoint(request, merchant, data)
+            except WeChatError as e:
+                return self.p.error(request, e)
+            return self.p.respond(request, status, payload)
+
+        return handler
+
+    def _base_url(self, request: web.Request) -> str:
+        return self.state.public_url or f"{request.scheme}://{request.host}"
+
+    # --- trades -------------------------------------------------------------------------
+
+    async def create_trade(self, request: web.Request, m: Merchant, data: Json) -> Answer:
+        kind = request.match_info["kind"]
+        _check_mchid(m, _str(data, "mchid", 32))
+        appid = _str(data, "appid", 32)
+        description = _str(data, "description", 127)
+        out_trade_no = _str(data, "out_trade_no", 32)
+        if not _OUT_TRADE_NO.match(out_trade_no):
+            raise _param("out_trade_no must be 6-32 characters of [A-Za-z0-9_-|*@]")
+        notify_url = _url(data, "notify_url", required=True)
+        amount = _obj(data, "amount")
+        total = _int(amount, "total", "amount")
+        currency = _currency(amount)
+        attach = _str(data, "attach", 128, required=False)
+        payer_openid = ""
+        if kind == "jsapi":
+            payer_openid = _str(_obj(data, "payer"), "openid", 128)
+        if kind == "h5":
+            scene = _obj(data, "scene_info")
+            _str(scene, "payer_client_ip", 45)
+            _str(_obj(scene, "h5_info"), "type", 32)
+        expire_at = now() + _DEFAULT_EXPIRY
+        if data.get("time_expire"):
+            try:
+                expire_at = dt.datetime.fromisoformat(_str(data, "time_expire", 64))
+            except ValueError as e:
+                raise _param("time_expire must be RFC 3339 (2018-06-08T10:34:56+08:00)") from e
+            if expire_at.tzinfo is None:
+                raise _param("time_expire must carry a time zone offset")
+        _check_appid(m, appid)
+
+        fingerprint = _fingerprint({"kind": kind, **data})
+        trade = self.state.trade(CHANNEL, m.merchant_id, out_trade_no)
+        if trade is not None:
+            if trade.fingerprint != fingerprint:
+                raise WeChatError(400, "INVALID_REQUEST", "201 商户订单号重复")
+            if trade.status == TradeStatus.PAID:
+                raise WeChatError(400, "ORDERPAID", "该订单已支付")
+            if trade.status != TradeStatus.PENDING:
+                raise WeChatError(400, "ORDER_CLOSED", "订单已关闭")
+            return 200, trade.extra["answer"]
+        created = now()
+        trade = Trade(
+            channel=CHANNEL,
+            merchant_id=m.merchant_id,
+            out_trade_no=out_trade_no,
+            amount=total,
+            currency=currency,
+            subject=description,
+            method=kind,
+            notify_url=notify_url,
+            channel_trade_no="4200" + created.strftime("%Y%m%d") + random_digits(16),
+            fingerprint=fingerprint,
+            created_at=created,
+            expire_at=expire_at,
+            extra={"appid": appid, "attach": attach},
+        )
+        if payer_openid:
+            trade.extra["payer_openid"] = payer_openid
+        url = self.p.pay_url(trade, self._base_url(request))
+        prepay_id = "wx" + created.strftime("%d%H%M%S") + secrets.token_hex(13)
+        answer: Json = {
+            "native": {"code_url": url},
+            "h5": {"h5_url": url},
+        }.get(kind, {"prepay_id": prepay_id})
+        trade.extra.update(answer=answer, prepay_id=prepay_id)
+        self.state.trades[(CHANNEL, m.merchant_id, out_trade_no)] = trade
+        return 200, answer
+
+    def _query_mchid(self, request: web.Request, m: Merchant) -> None:
+        mchid = request.query.get("mchid")
+        if not mchid:
+            raise _param("输入源“/query/mchid”映射到字段“mchid”必填性规则校验失败，此字段为必填项")
+        _check_mchid(m, mchid)
+
+    async def query_trade(self, request: web.Request, m: Merchant, _data: Json) -> Answer:
+        self._query_mchid(request, m)
+        trade = self.state.trade(CHANNEL, m.merchant_id, request.match_info["no"])
+        if trade is None:
+            raise WeChatError(404, "ORDER_NOT_EXIST", "订单不存在")
+        return 200, views.transaction(trade)
+
+    async def query_trade_by_id(self, request: web.Request, m: Merchant, _data: Json) -> Answer:
+        self._query_mchid(request, m)
+        wanted = request.match_info["id"]
+        for trade in self.state.trades.values():
+            if (trade.channel, trade.merchant_id, trade.channel_trade_no) == (
+                CHANNEL,
+                m.merchant_id,
+                wanted,
+            ) and trade.status == TradeStatus.PAID:
+                return 200, views.transaction(trade)
+        raise WeChatError(404, "ORDER_NOT_EXIST", "订单不存在")
+
+    async def close_trade(self, request: web.Request, m: Merchant, data: Json) -> Answer:
+        _check_mchid(m, _str(data, "mchid", 32))
+        trade = self.state.trade(CHANNEL, m.merchant_id, request.match_info["no"])
+        if trade is None:
+            raise WeChatError(404, "ORDER_NOT_EXIST", "订单不存在")
+        if trade.status == TradeStatus.PAID:
+            raise WeChatError(400, "ORDERPAID", "订单已支付")
+        trade.status = TradeStatus.CLOSED
+        return 204, None
+
+    # --- refunds ------------------------------------------------------------------------
+
+    def _find_trade(self, m: Merchant, data: Json) -> Trade | None:
+        out_trade_no = _str(data, "out_trade_no", 32, required=False)
+        transaction_id = _str(data, "transaction_id", 32, required=False)
+        if not out_trade_no and not transaction_id:
+            raise _param("transaction_id or out_trade_no is required")
+        for trade in self.state.trades.values():
+            if trade.channel != CHANNEL or trade.merchant_id != m.merchant_id:
+                continue
+            if transaction_id and trade.channel_trade_no == transaction_id:
+                return trade
+            if out_trade_no and trade.out_trade_no == out_trade_no:
+                return trade
+        return None
+
+    async def create_refund(self, request: web.Request, m: Merchant, data: Json) -> Answer:
+        out_refund_no = _str(data, "out_refund_no", 64)
+        if not _OUT_REFUND_NO.match(out_refund_no):
+            raise _param("out_refund_no must be 1-64 characters of [A-Za-z0-9_-|*@]")
+        amount = _obj(data, "amount")
+        refund_amount = _int(amount, "refund", "amount")
+        total = _int(amount, "total", "amount")
+        currency = _currency(amount)
+        notify_url = _url(data, "notify_url", required=False)
+        _str(data, "reason", 80, required=False)
+        trade = self._find_trade(m, data)
+        key = (CHANNEL, m.merchant_id, out_refund_no)
+        fingerprint = _fingerprint(data)
+        existing = self.state.refunds.get(key)
+        if existing is not None:
+            if existing.fingerprint != fingerprint or trade is None:
+                raise WeChatError(400, "INVALID_REQUEST", "退款单号重复，且与之前的请求参数不一致")
+            return 200, views.refund(existing, trade)
+        if trade is None:
+            raise WeChatError(404, "RESOURCE_NOT_EXISTS", "订单不存在")
+        if trade.status != TradeStatus.PAID:
+            raise WeChatError(400, "INVALID_REQUEST", "订单未支付，不能退款")
+        if total != trade.amount:
+            raise _param("amount.total does not equal the order's amount")
+        if refund_amount > trade.amount - trade.refunded:
+            raise WeChatError(403, "NOT_ENOUGH", "申请退款金额超过订单可退金额")
+        refund = Refund(
+            channel=CHANNEL,
+            merchant_id=m.merchant_id,
+            out_refund_no=out_refund_no,
+            out_trade_no=trade.out_trade_no,
+            amount=refund_amount,
+            total=total,
+            currency=currency,
+            notify_url=notify_url,
+            channel_refund_no="5030" + now().strftime("%Y%m%d") + random_digits(20),
+            fingerprint=fingerprint,
+            extra={"funds_account": data.get("funds_account") or "AVAILABLE"},
+        )
+        trade.refunded += refund_amount
+        self.state.refunds[key] = refund
+        self.state.schedule_refund(refund, trade)
+        return 200, views.refund(refund, trade)
+
+    async def query_refund(self, request: web.Request, m: Merchant, _data: Json) -> Answer:
+        refund = self.state.refunds.get((CHANNEL, m.merchant_id, request.match_info["no"]))
+        trade = self.state.trade(CHANNEL, m.merchant_id, refund.out_trade_no) if refund else None
+        if refund is None or trade is None:
+            raise WeChatError(404, "RESOURCE_NOT_EXISTS", "退款单不存在")
+        return 200, views.refund(refund, trade)
+
+    # --- transfers ----------------------------------------------------------------------
+
+    async def create_transfer(self, request: web.Request, m: Merchant, data: Json) -> Answer:
+        appid = _str(data, "appid", 32)
+        out_bill_no = _str(data, "out_bill_no", 32)
+        if not _OUT_BILL_NO.match(out_bill_no):
+            raise _param("out_bill_no must be 5-32 letters or digits")
+        _str(data, "transfer_scene_id", 36)
+        openid = _str(data, "openid", 64)
+        amount = _int(data, "transfer_amount", "body")
+        remark = _str(data, "transfer_remark", 32)
+        notify_url = _url(data, "notify_url", required=False)
+        infos = data.get("transfer_scene_report_infos", [])
+        if not isinstance(infos, list):
+            raise _param("transfer_scene_report_infos must be a list")
+        _check_appid(m, appid)
+        key = (CHANNEL, m.merchant_id, out_bill_no)
+        fingerprint = _fingerprint(data)
+        existing = self.state.transfers.get(key)
+        if existing is not None:
+            if existing.fingerprint != fingerprint:
+                raise WeChatError(400, "INVALID_REQUEST", "商户单号重复，且与之前的请求参数不一致")
+            return 200, views.transfer_created(existing)
+        transfer = Transfer(
+            channel=CHANNEL,
+            merchant_id=m.merchant_id,
+            out_transfer_no=out_bill_no,
+            amount=amount,
+            payee=openid,
+            remark=remark,
+            notify_url=notify_url,
+            channel_transfer_no="1330" + now().strftime("%Y%m%d") + random_digits(24),
+            fingerprint=fingerprint,
+            extra={"appid": appid},
+        )
+        self.state.transfers[key] = transfer
+        answer = views.transfer_created(transfer)
+        self.state.schedule_transfer(transfer)
+        return 200, answer
+
+    async def query_transfer(self, request: web.Request, m: Merchant, _data: Json) -> Answer:
+        transfer = self.state.transfers.get((CHANNEL, m.merchant_id, request.match_info["no"]))
+        if transfer is None:
+            raise WeChatError(404, "NOT_FOUND", "记录不存在")
+        return 200, views.transfer(transfer)
+
+    # --- platform certificates ------------------------------------------------------------
+
+    async def certificates(self, request: web.Request, m: Merchant, _data: Json) -> Answer:
+        cert = self.p.platform
+        nonce = random_token(12)
+        ciphertext = aes_gcm_encrypt(m.extra["api_v3_key"], nonce, "certificate", cert.cert_pem)
+        entry = {
+            "serial_no": cert.serial_hex,
+            "effective_time": rfc3339(cert.cert.not_valid_before_utc),
+            "expire_time": rfc3339(cert.cert.not_valid_after_utc),
+            "encrypt_certificate": {
+                "algorithm": "AEAD_AES_256_GCM",
+                "nonce": nonce,
+                "associated_data": "certificate",
+                "ciphertext": ciphertext,
+            },
+        }
+        return 200, {"data": [entry]}
+
+
+__all__ = ["WeChatApi"]
