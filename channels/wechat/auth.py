@@ -140,6 +140,9 @@ def sign_request(
     }
     if body:
         headers["Content-Type"] = "application/json"
+    if account.platform_public_key_id:
+        # Public-key mode: naming the key asks WeChat to sign the answer with it.
+        headers["Wechatpay-Serial"] = account.platform_public_key_id
     headers.update(extra_headers or {})
     return HttpRequest(
         method=method.upper(), url=url, headers=headers, body=body, redact_keys=redact_keys
@@ -173,6 +176,27 @@ class SignedHeaders:
         return bool(self.timestamp or self.signature or self.serial)
 
 
+def _hex_value(serial: str) -> int | None:
+    try:
+        return int(serial, 16)
+    except ValueError:
+        return None
+
+
+def find_key(keys: PlatformKeys, serial: str) -> rsa.RSAPublicKey | None:
+    """The key named `serial`; certificate serials compare as hex numbers (case, zeros)."""
+    key = keys.get(serial) or keys.get(serial.upper())
+    if key is not None or serial.startswith(sign.PUBLIC_KEY_ID_PREFIX):
+        return key
+    wanted = _hex_value(serial)
+    if wanted is None:
+        return None
+    for name, candidate in keys.items():
+        if _hex_value(name) == wanted:
+            return candidate
+    return None
+
+
 def verify_signature(
     headers: Mapping[str, str], body: bytes, keys: PlatformKeys, now: datetime
 ) -> str:
@@ -189,7 +213,7 @@ def verify_signature(
         raise ResponseUnauthenticated("response timestamp malformed")
     if abs(int(now.timestamp()) - int(h.timestamp)) > MAX_SKEW_SECONDS:
         raise StaleTimestamp("response timestamp outside the 5 minute window")
-    key = keys.get(h.serial) or keys.get(h.serial.upper())
+    key = find_key(keys, h.serial)
     if key is None:
         raise UnknownSerial(h.serial)
     if not sign.rsa_verify(key, sign.response_message(h.timestamp, h.nonce, body), h.signature):
@@ -268,6 +292,7 @@ __all__ = [
     "build_certificates_request",
     "configured_platform_keys",
     "encrypt_sensitive",
+    "find_key",
     "merchant_key",
     "parse_certificates_response",
     "preferred_platform_serial",

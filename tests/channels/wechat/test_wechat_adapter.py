@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -553,3 +554,22 @@ def test_malformed_signed_body_is_unavailable(body: bytes) -> None:
     resp = HttpResponse(200, PLATFORM.signed_headers(body, NOW), body)
     with pytest.raises(ChannelUnavailable):
         adapter.parse_query_response(QREQ, resp, KEYS, NOW)
+
+
+def test_public_key_mode_names_the_key_in_requests() -> None:
+    http = adapter.build_query_request(QREQ, ACCOUNT, NOW, "N")
+    assert http.headers["Wechatpay-Serial"] == PLATFORM.serial
+    cert_platform = FakePlatform.with_certificate(NOW)
+    cert_account = make_account(cert_platform, MERCHANT_KEY, mode="certificates")
+    assert (
+        "Wechatpay-Serial" not in adapter.build_query_request(QREQ, cert_account, NOW, "N").headers
+    )
+
+
+@pytest.mark.parametrize("spelling", [str.lower, lambda s: "00" + s])
+def test_certificate_serial_matches_as_hex_number(spelling: Callable[[str], str]) -> None:
+    cert_platform = FakePlatform.with_certificate(NOW)
+    account = make_account(cert_platform, MERCHANT_KEY, mode="certificates")
+    keys = configured_platform_keys(account)
+    resp = cert_platform.response(200, TRANSACTION, NOW, serial=spelling(cert_platform.serial))
+    assert adapter.parse_query_response(QREQ, resp, keys, NOW).trade.state == pb.TRADE_STATE_PAID
