@@ -52,25 +52,34 @@ class OutboxClaims:
         """Lease up to ``batch`` publishable rows (oldest first); returns (token, rows)."""
         now = now or utcnow()
         token = secrets.token_hex(16)
-        async with self.sessions.begin() as s:
-            ids = list(
-                (
-                    await s.scalars(
-                        sa.select(OutboxEvent.event_id)
-                        .where(_unclaimed(now))
-                        .order_by(OutboxEvent.created_at, OutboxEvent.event_id)
-                        .limit(batch)
-                    )
-                ).all()
-            )
-            if not ids:
-                return token, []
-            await s.execute(
-                sa.update(OutboxEvent)
-                .where(OutboxEvent.event_id.in_(ids), _unclaimed(now))
-                .values(claim_token=token, claimed_until=now + timedelta(seconds=lease))
-                .execution_options(synchronize_session=False)
-            )
+        # Replicas that select the same candidates race on the UPDATE and one wins; the
+        # losers look again (the winners' claims are committed by then) a few times.
+        claimed = 0
+        for _ in range(3):
+            async with self.sessions.begin() as s:
+                ids = list(
+                    (
+                        await s.scalars(
+                            sa.select(OutboxEvent.event_id)
+                            .where(_unclaimed(now))
+                            .order_by(OutboxEvent.created_at, OutboxEvent.event_id)
+                            .limit(batch - claimed)
+                        )
+                    ).all()
+                )
+                if not ids:
+                    break
+                result = await s.execute(
+                    sa.update(OutboxEvent)
+                    .where(OutboxEvent.event_id.in_(ids), _unclaimed(now))
+                    .values(claim_token=token, claimed_until=now + timedelta(seconds=lease))
+                    .execution_options(synchronize_session=False)
+                )
+                claimed += int(getattr(result, "rowcount", 0))
+            if claimed >= batch:
+                break
+        if claimed == 0:
+            return token, []
         async with self.sessions() as s:
             rows = (
                 await s.scalars(

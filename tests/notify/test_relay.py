@@ -1,0 +1,148 @@
+"""Outbox relay on real MariaDB and real NATS JetStream."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import sqlalchemy as sa
+
+from paymesh.gateway.db.models import OutboxEvent, OutboxStatus
+from paymesh.notify.bus import MemoryBus
+from paymesh.notify.envelope import decode_event
+from paymesh.notify.outbox import OutboxClaims
+from paymesh.notify.relay import OutboxRelay, RelaySettings
+from paymesh.testing.processes import NatsServer
+from tests.notify.conftest import JsFactory, Sessions, add_rows, eventually, outbox_row
+
+
+async def _statuses(sessions: Sessions) -> Counter[str]:
+    async with sessions() as s:
+        return Counter((await s.scalars(sa.select(OutboxEvent.status))).all())
+
+
+async def test_relay_publishes_each_row_once_with_msg_id(
+    maria_sessions: Sessions, js_factory: JsFactory
+) -> None:
+    ids = await add_rows(maria_sessions, [outbox_row(i) for i in range(5)])
+    bus = js_factory()
+    relay = OutboxRelay(maria_sessions, bus, RelaySettings(subject_prefix=js_factory.prefix))
+    assert await relay.run_once() == 5
+    assert await relay.run_once() == 0
+    assert await _statuses(maria_sessions) == Counter({OutboxStatus.PUBLISHED.value: 5})
+
+    # A relay that crashed after publishing and before marking: the rows go out again,
+    # and the stream still holds one message per event.
+    async with maria_sessions.begin() as s:
+        await s.execute(
+            sa.update(OutboxEvent).values(status=OutboxStatus.PENDING.value, published_at=None)
+        )
+    assert await relay.run_once() == 5
+    stored = await js_factory.stream_messages()
+    assert sorted(msg_id for _, msg_id in stored) == sorted(ids)
+    assert {subj for subj, _ in stored} == {f"{js_factory.prefix}.order.paid"}
+
+    sub = await bus.subscribe("check", ack_wait=5)
+    msgs = await sub.fetch(10, 1.0)
+    events = [decode_event(m.data) for m in msgs]
+    assert [e.event_id for e in events] == ids  # oldest first
+    first = events[0]
+    assert first.app_id == "app1"
+    assert first.event_type == "order.paid"
+    assert first.notification.amount == 1234
+    assert dict(first.notification.metadata) == {"cart": "42", "note": "支付"}
+    assert first.created_at.seconds > 0
+    await sub.close()
+
+
+async def test_rows_wait_while_nats_is_down(
+    maria_sessions: Sessions, js_factory: JsFactory, nats_server: NatsServer
+) -> None:
+    bus = js_factory()
+    await bus.connect()
+    settings = RelaySettings(
+        subject_prefix=js_factory.prefix,
+        idle_poll_s=0.05,
+        backoff_initial_s=0.05,
+        backoff_max_s=0.3,
+    )
+    relay = OutboxRelay(maria_sessions, bus, settings)
+    nats_server.stop()
+    task = asyncio.create_task(relay.run())
+    try:
+        ids = await add_rows(maria_sessions, [outbox_row(i) for i in range(3)])
+        await asyncio.sleep(1.5)
+        assert not task.done()
+        assert await _statuses(maria_sessions) == Counter({OutboxStatus.PENDING.value: 3})
+        async with maria_sessions() as s:
+            attempts = (await s.scalars(sa.select(OutboxEvent.attempts))).all()
+        assert all(a >= 1 for a in attempts)
+
+        nats_server.start()
+
+        async def published() -> bool:
+            return await _statuses(maria_sessions) == Counter({OutboxStatus.PUBLISHED.value: 3})
+
+        await eventually(published, within=20)
+    finally:
+        relay.stop()
+        await asyncio.wait_for(task, 5)
+    stored = await js_factory.stream_messages()
+    assert sorted(msg_id for _, msg_id in stored) == sorted(ids)
+
+
+class RecordingBus(MemoryBus):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: Counter[str] = Counter()
+
+    async def publish(self, subject: str, data: bytes, msg_id: str) -> bool:
+        self.calls[msg_id] += 1
+        await asyncio.sleep(0.001)  # let the other relay run in between
+        return await super().publish(subject, data, msg_id)
+
+
+async def test_two_relays_never_double_claim(maria_sessions: Sessions) -> None:
+    ids = await add_rows(maria_sessions, [outbox_row(i) for i in range(120)])
+    bus = RecordingBus()
+    settings = RelaySettings(batch=7, idle_poll_s=0.05)
+    relays = [OutboxRelay(maria_sessions, bus, settings) for _ in range(2)]
+    tasks = [asyncio.create_task(r.run()) for r in relays]
+
+    async def all_published() -> bool:
+        return await _statuses(maria_sessions) == Counter({OutboxStatus.PUBLISHED.value: 120})
+
+    try:
+        await eventually(all_published, within=30)
+    finally:
+        for r in relays:
+            r.stop()
+        await asyncio.gather(*tasks)
+    assert set(bus.calls) == set(ids)
+    assert max(bus.calls.values()) == 1  # no row was published by both relays
+    assert all(r.published > 0 for r in relays)  # both did work
+
+
+async def test_concurrent_claims_are_disjoint(maria_sessions: Sessions) -> None:
+    await add_rows(maria_sessions, [outbox_row(i) for i in range(60)])
+    claims = [OutboxClaims(maria_sessions) for _ in range(4)]
+    seen: list[str] = []
+    for _ in range(5):
+        results = await asyncio.gather(*(c.claim(10, lease=30) for c in claims))
+        seen += [row.event_id for _, rows in results for row in rows]
+    assert len(seen) == len(set(seen)) == 60  # every row claimed, none twice
+    # Leased rows are not handed out again until the lease expires.
+    _, more = await claims[0].claim(20, lease=30)
+    assert more == []
+
+
+async def test_expired_lease_is_claimed_again(sqlite_sessions: Sessions) -> None:
+    (event_id,) = await add_rows(sqlite_sessions, [outbox_row(1)])
+    claims = OutboxClaims(sqlite_sessions)
+    token, rows = await claims.claim(10, lease=0.2)
+    assert [r.event_id for r in rows] == [event_id]
+    await asyncio.sleep(0.3)  # that relay died; its lease runs out
+    token2, rows2 = await claims.claim(10, lease=30)
+    assert [r.event_id for r in rows2] == [event_id]
+    assert await claims.mark_published(token, [event_id]) == 0  # the stale holder cannot
+    assert await claims.mark_published(token2, [event_id]) == 1
