@@ -1,15 +1,15 @@
 """The provider sandbox server: one aiohttp app for every provider, the control API and
 the payer page (DESIGN §4).
 
-Start it with `run_sandbox(host, port)` (blocking; what `paymesh sandbox --port N` calls),
-`await serve(host, port)` (runs until cancelled), or `await start_sandbox()` (returns a
-running `SandboxServer` on a free loopback port; for tests and `paymesh dev`).
+Start it with `await run_sandbox(host, port)` / `await serve(host, port)` (run until
+cancelled; `paymesh sandbox --port N` does `asyncio.run(run_sandbox(host, port))`), or
+`await start_sandbox(host, port=0, state=None)`, which returns a running `SandboxServer`
+(`.url`, `.state`, `await .close()`) on a free loopback port, for tests and `paymesh dev`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -120,7 +120,6 @@ async def serve(host: str, port: int) -> None:
         await server.close()
 
 
-def run_sandbox(host: str = "127.0.0.1", port: int = 8700) -> None:
-    """Blocking entry point for `paymesh sandbox --port N`."""
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(host, port))
+async def run_sandbox(host: str = "127.0.0.1", port: int = 8700) -> None:
+    """Entry point of `paymesh sandbox --port N` (`asyncio.run(run_sandbox(host, port))`)."""
+    await serve(host, port)

@@ -27,6 +27,7 @@ Errors: `{"error": CODE, "message": ..}` with HTTP 400, 404 or 409.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -250,7 +251,10 @@ async def list_callbacks(request: web.Request) -> dict[str, Any]:
     }
 
 
-def _json_handler(fn: Any) -> Any:
+JsonEndpoint = Callable[[web.Request], Awaitable[dict[str, Any]]]
+
+
+def _json_handler(fn: JsonEndpoint) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handler(request: web.Request) -> web.Response:
         try:
             return web.json_response(await fn(request), dumps=_dumps)

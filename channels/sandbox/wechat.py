@@ -82,7 +82,10 @@ class WeChatProvider(Provider):
     def routes(self) -> list[web.RouteDef]:
         from paymesh.channels.sandbox.wechat_api import WeChatApi
 
-        return WeChatApi(self).routes()
+        async def not_found(request: web.Request) -> web.StreamResponse:
+            return self.error(request, WeChatError(404, "NOT_FOUND", "无效的请求路径"))
+
+        return [*WeChatApi(self).routes(), web.route("*", "/v3/{tail:.*}", not_found)]
 
     # --- merchants --------------------------------------------------------------------
 

@@ -302,3 +302,12 @@ async def test_certificates_and_public_key_mode(
         "GET", f"/v3/pay/transactions/out-trade-no/X{unique()}?mchid={pk.mchid}"
     )
     assert a.headers["Wechatpay-Serial"] == reg["platform_public_key_id"]
+
+
+async def test_unknown_path_is_a_signed_404(client: WeChatClient, merchant: WeChatMerchant) -> None:
+    a = await client.call("GET", "/v3/pay/nothing-here")
+    assert a.status == 404
+    assert a.json()["code"] == "NOT_FOUND"
+    assert verify_platform_signature(a.headers, a.body, merchant.registration)
+    a = await client.call("GET", "/v3/refund/domestic/refunds")  # POST-only path
+    assert a.status == 404
