@@ -77,7 +77,7 @@ class JsFactory:
             out = []
             for seq in range(info.state.first_seq, info.state.last_seq + 1):
                 msg = await js.get_msg(self.stream, seq)
-                out.append((msg.subject, (msg.headers or {}).get("Nats-Msg-Id", "")))
+                out.append((msg.subject or "", (msg.headers or {}).get("Nats-Msg-Id", "")))
             return out
         finally:
             await nc.close()
@@ -137,6 +137,7 @@ class Merchant:
     hang: asyncio.Event | None = None  # when set: the next request hangs until released
     received: list[Received] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    gates: list[asyncio.Event] = field(default_factory=list)
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -144,6 +145,7 @@ class Merchant:
         self.arrived.set()
         if self.hang is not None:
             gate, self.hang = self.hang, None
+            self.gates.append(gate)
             await gate.wait()
         status, text = self.replies.pop(0) if self.replies else self.default
         return web.Response(status=status, text=text)
@@ -168,8 +170,8 @@ async def merchant() -> AsyncIterator[Merchant]:
     await site.start()
     m.url = f"http://127.0.0.1:{port}/notify"
     yield m
-    if m.hang is not None:
-        m.hang.set()
+    for gate in [*m.gates, *([m.hang] if m.hang else [])]:
+        gate.set()
     await runner.cleanup()
 
 
