@@ -154,6 +154,18 @@ class _JsSubscription(Subscription):
             await self._sub.unsubscribe()
 
 
+async def _on_error(err: Exception) -> None:
+    log.warning("nats_error", error=repr(err))
+
+
+async def _on_disconnected() -> None:
+    log.warning("nats_disconnected")
+
+
+async def _on_reconnected() -> None:
+    log.info("nats_reconnected")
+
+
 class JetStreamBus(Bus):
     """NATS JetStream: file-backed stream, ``Nats-Msg-Id`` dedupe, durable pull consumers.
 
@@ -183,16 +195,23 @@ class JetStreamBus(Bus):
     async def connect(self) -> None:
         async with self._lock:
             if self._nc is None:
-                self._nc = await nats.connect(
+                nc = await nats.connect(
                     self.url,
                     allow_reconnect=True,
-                    max_reconnect_attempts=-1,
+                    # Bounded for the first connect (nats-py would loop forever on -1);
+                    # unbounded once connected, see below.
+                    max_reconnect_attempts=1,
                     reconnect_time_wait=0.25,
                     connect_timeout=2,
                     # Do not buffer publishes while disconnected: fail, keep the outbox row.
                     pending_size=0,
                     name="paymesh-notify",
+                    error_cb=_on_error,
+                    disconnected_cb=_on_disconnected,
+                    reconnected_cb=_on_reconnected,
                 )
+                nc.options["max_reconnect_attempts"] = -1  # reconnect for ever from now on
+                self._nc = nc
                 self._js = self._nc.jetstream(timeout=self.publish_timeout)
             if not self._stream_ready:
                 await self._ensure_stream()
@@ -265,6 +284,10 @@ class JetStreamBus(Bus):
             max_ack_pending=10_000,
         )
         try:
+            try:  # create, or update the editable fields (ack_wait, max_deliver) of an old one
+                await js.add_consumer(self.stream, config)
+            except nats.js.errors.BadRequestError as e:
+                log.warning("jetstream_consumer_not_updated", durable=durable, error=str(e))
             sub = await js.pull_subscribe(
                 subject, durable=durable, stream=self.stream, config=config
             )

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import time
 
-from paymesh.notify.bus import Bus, subject_matches
-from tests.notify.conftest import subject
+import pytest
+
+from paymesh.notify.bus import Bus, BusUnavailable, JetStreamBus, subject_matches
+from paymesh.testing.ports import free_port
+from tests.notify.conftest import JsFactory, subject
 
 
 async def test_msg_id_dedupes(bus: Bus, prefix: str) -> None:
@@ -82,3 +85,29 @@ def test_subject_matches() -> None:
     assert subject_matches("a.*.c", "a.b.c")
     assert not subject_matches("a.*.c", "a.b.d")
     assert not subject_matches("a.b", "a.b.c")
+
+
+async def test_jetstream_consumer_config_follows_the_code(js_factory: JsFactory) -> None:
+    """A durable created with one ack_wait is updated when a new release asks for another."""
+    bus = js_factory()
+    await bus.publish(subject(js_factory.prefix), b"x", "E1")
+    sub = await bus.subscribe("dcfg", ack_wait=30)
+    await sub.close()
+    sub = await bus.subscribe("dcfg", ack_wait=0.5)
+    (msg,) = await sub.fetch(1, 1.0)
+    (again,) = await sub.fetch(1, 3.0)  # not settled: back after the new, short ack_wait
+    assert again.metadata.num_delivered == 2
+    assert msg.msg_id == again.msg_id
+    await again.ack()
+    await sub.close()
+
+
+async def test_jetstream_unreachable_fails_fast() -> None:
+    bus = JetStreamBus(f"nats://127.0.0.1:{free_port()}")
+    t0 = time.monotonic()
+    with pytest.raises(BusUnavailable):
+        await bus.publish("paymesh.events.order.paid", b"x", "E1")
+    with pytest.raises(BusUnavailable):
+        await bus.subscribe()
+    assert time.monotonic() - t0 < 5
+    await bus.close()

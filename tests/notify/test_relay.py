@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
+import pytest
 import sqlalchemy as sa
 
 from paymesh.gateway.db.models import OutboxEvent, OutboxStatus
@@ -55,11 +56,16 @@ async def test_relay_publishes_each_row_once_with_msg_id(
     await sub.close()
 
 
+@pytest.mark.parametrize("connected_before", [True, False])
 async def test_rows_wait_while_nats_is_down(
-    maria_sessions: Sessions, js_factory: JsFactory, nats_server: NatsServer
+    maria_sessions: Sessions,
+    js_factory: JsFactory,
+    nats_server: NatsServer,
+    connected_before: bool,
 ) -> None:
     bus = js_factory()
-    await bus.connect()
+    if connected_before:
+        await bus.connect()
     settings = RelaySettings(
         subject_prefix=js_factory.prefix,
         idle_poll_s=0.05,
