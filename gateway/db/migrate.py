@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import weakref
 from pathlib import Path
 
 from alembic import command
@@ -16,6 +18,20 @@ from paymesh.gateway.db.engine import create_engine, is_sqlite
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 LOCK_NAME = "paymesh_migrate"
 LOCK_TIMEOUT_S = 120
+
+
+# Alembic keeps its running context in module globals: one migration per process at a time.
+_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _process_lock() -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    lock = _LOCKS.get(loop)
+    if lock is None:
+        lock = _LOCKS[loop] = asyncio.Lock()
+    return lock
 
 
 def alembic_config(url: str) -> Config:
@@ -34,8 +50,14 @@ async def migrate(url: str, revision: str = "head") -> None:
     """Upgrade the database at ``url`` to ``revision``; safe to call from many replicas.
 
     MySQL-family: a named lock (GET_LOCK) serialises concurrent callers; SQLite: the
-    migration runs in one BEGIN IMMEDIATE transaction, which does the same.
+    migration runs in one BEGIN IMMEDIATE transaction, which does the same. Within one
+    process calls are serialised too (Alembic's context is process-global).
     """
+    async with _process_lock():
+        await _migrate(url, revision)
+
+
+async def _migrate(url: str, revision: str) -> None:
     cfg = alembic_config(url)
     engine = create_engine(url, poolclass=NullPool)
     try:

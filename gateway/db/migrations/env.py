@@ -16,9 +16,11 @@ from sqlalchemy.pool import NullPool
 
 from paymesh.gateway.db.engine import create_engine
 from paymesh.gateway.db.models import Base
+from paymesh.notify.models import NotifyBase
 
 config = context.config
-target_metadata = Base.metadata
+# Every table the migrations create, so `alembic revision --autogenerate` sees them all.
+target_metadata = [Base.metadata, NotifyBase.metadata]
 
 
 def _url() -> str:
