@@ -12,7 +12,9 @@ nothing secret, and sort lexically in time order because the width is fixed.
 Workers never share an id: in production each process leases its worker number from etcd
 (`EtcdWorkerLease`); the embedded backend uses lock files (`LocalWorkerAllocator`). A
 generator whose lease is lost stops issuing ids; a clock that moves backwards is waited
-out when the step is small and refused otherwise, so an id is never repeated.
+out when the step is small and refused otherwise, so an id is never repeated. A gracefully
+released etcd worker id leaves its high-water mark behind (``worker-floors/``) so the next
+holder, whose clock may lag, starts after it.
 """
 
 from __future__ import annotations
@@ -111,8 +113,10 @@ class IdGenerator:
         self.datacenter_id = datacenter_id
         self._clock = clock_ms
         self._max_backward_ms = max_backward_ms
+        # Ids start strictly after ``not_before_ms`` (a previous holder's high-water mark):
+        # a full sequence makes the first id in that millisecond wait for the next one.
         self._last_ms = max(not_before_ms - EPOCH_MS, -1)
-        self._sequence = 0
+        self._sequence = MAX_SEQUENCE
         self._lock = threading.Lock()
 
     @property
@@ -261,6 +265,8 @@ class EtcdWorkerLease:
     ) -> None:
         self._client = client
         self._dir = f"{prefix.rstrip('/')}/workers/{datacenter_id}/"
+        self._floor_dir = f"{prefix.rstrip('/')}/worker-floors/{datacenter_id}/"
+        self.floor_ms = 0
         self._ttl = ttl
         self._max = min(max_workers, MAX_WORKER + 1)
         self._margin = margin
@@ -313,6 +319,8 @@ class EtcdWorkerLease:
             )
             if resp.succeeded:
                 self._worker_id = n
+                floor = await kv.get(f"{self._floor_dir}{n}")
+                self.floor_ms = int(floor.kvs[0].value) if floor.kvs else 0
                 self._task = asyncio.create_task(self._keepalive(), name=f"worker-lease-{n}")
                 return n
         await lease.revoke(self._lease_id)
@@ -340,9 +348,17 @@ class EtcdWorkerLease:
                 _log.error("worker lease %s not renewed in time", self._lease_id)
                 self._lost.set()
 
-    async def release(self) -> None:
-        """Stop renewing and revoke the lease (the key goes with it)."""
+    async def release(self, high_water_ms: int = 0) -> None:
+        """Stop renewing and revoke the lease (the key goes with it).
+
+        ``high_water_ms`` (the generator's `last_ms`) is kept under ``worker-floors/`` so
+        the next holder of this worker id starts after it (`IdGenerator(not_before_ms=)`),
+        even if its clock is behind ours.
+        """
         self._lost.set()
+        if high_water_ms and self._worker_id >= 0:
+            with contextlib.suppress(Exception):
+                await self._client.kv.put(f"{self._floor_dir}{self._worker_id}", str(high_water_ms))
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -132,12 +132,16 @@ async def test_etcd_leases_distinct_and_reusable(etcd_server: EtcdServer, etcd_p
         gen1, gen2 = ids.IdGenerator(2, one), ids.IdGenerator(2, two)
         assert gen1.order_id() != gen2.order_id()
 
-        await one.release()
+        last = gen1.last_ms
+        await one.release(high_water_ms=last + 50)
         assert not one.is_valid()
         with pytest.raises(ids.WorkerLeaseLost):
             gen1.order_id()
         three = ids.EtcdWorkerLease(client, prefix=etcd_prefix, datacenter_id=2, ttl=5)
         assert await three.acquire() == 0  # released id is reusable
+        assert three.floor_ms == last + 50
+        gen3 = ids.IdGenerator(2, three, not_before_ms=three.floor_ms)
+        assert ids.parse_id(gen3.order_id()).unix_ms > last + 50  # waited past the floor
         for lease in (two, three, other_dc):
             await lease.release()
 
