@@ -13,6 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from paymesh.config.models import secret_field
 
 PAY_METHODS = ("qr", "h5", "page", "app", "jsapi", "barcode")
+# Route keys: a pay method, "transfer" (payouts), or "<channel>:<method>" when an app offers
+# the same method through several channels (the request's `channel` picks one).
+ROUTE_KINDS = (*PAY_METHODS, "transfer")
 
 # DESIGN §3: 15s 15s 30s 3m 10m 20m 30m 30m 30m 60m 3h 3h 3h 6h 6h (about 24 h).
 DEFAULT_RETRY_DELAYS: tuple[float, ...] = (
@@ -90,7 +93,10 @@ class AppConfig(BaseModel):
     routes: dict[str, RouteTarget] = Field(
         default_factory=dict,
         title="Routes",
-        description="Pay method (qr, h5, page, app, jsapi, barcode) -> channel account.",
+        description=(
+            "Pay method (qr, h5, page, app, jsapi, barcode) or transfer -> channel account; "
+            "<channel>:<method> keys let one app offer a method through several channels."
+        ),
     )
     notify_url: str | None = Field(
         None,
@@ -116,9 +122,16 @@ class AppConfig(BaseModel):
     @field_validator("routes")
     @classmethod
     def _check_routes(cls, routes: dict[str, RouteTarget]) -> dict[str, RouteTarget]:
-        unknown = sorted(set(routes) - set(PAY_METHODS))
+        unknown = sorted(k for k in routes if k.rpartition(":")[2] not in ROUTE_KINDS)
         if unknown:
-            raise ValueError(f"unknown pay methods {unknown}; expected one of {list(PAY_METHODS)}")
+            raise ValueError(
+                f"unknown route keys {unknown}; expected one of {list(ROUTE_KINDS)}"
+                " or <channel>:<method>"
+            )
+        for key, target in routes.items():
+            channel, sep, _ = key.partition(":")
+            if sep and channel != target.channel:
+                raise ValueError(f"route {key!r} must name a {channel} account")
         return routes
 
     @field_validator("public_key_pem")

@@ -21,17 +21,25 @@ class ServiceContext:
         self.services = services
         self._closers: list[Closer] = []
         self._cache: dict[str, Any] = {}
-        self._lock = asyncio.Lock()
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._claims: set[str] = set()
 
     def on_close(self, closer: Closer) -> None:
         self._closers.append(closer)
 
     async def shared(self, key: str, make: Callable[[], Awaitable[Any]]) -> Any:
         """Create a resource once per process (config repository, engine, channels...)."""
-        async with self._lock:
+        async with self._locks.setdefault(key, asyncio.Lock()):
             if key not in self._cache:
                 self._cache[key] = await make()
             return self._cache[key]
+
+    def claim(self, key: str) -> bool:
+        """True the first time `key` is claimed in this process (register something once)."""
+        if key in self._claims:
+            return False
+        self._claims.add(key)
+        return True
 
     def channel(self, target: str) -> grpc.aio.Channel:
         key = f"grpc:{target}"

@@ -27,18 +27,17 @@ class ServiceSpec:
         return fn
 
 
+_GATEWAY_NEEDS = ("database_url", "config_backend", "channel_targets", "callback_base_url")
+
 SPECS: dict[str, ServiceSpec] = {
     s.name: s
     for s in (
-        ServiceSpec(
-            "info", "paymesh.gateway.info:register", (), "version/info RPC (GET /v1/version)"
-        ),
-        ServiceSpec(
-            "pay",
-            "paymesh.gateway.pay:register",
-            ("database_url", "config_backend", "channel_targets"),
-            "PayService: CreateOrder, CloseOrder",
-        ),
+        ServiceSpec("info", "paymesh.gateway.info:register", (), "version RPC (GET /v1/version)"),
+        ServiceSpec("pay", "paymesh.gateway.servicers:register_pay", _GATEWAY_NEEDS),
+        ServiceSpec("query", "paymesh.gateway.servicers:register_query", _GATEWAY_NEEDS),
+        ServiceSpec("refund", "paymesh.gateway.servicers:register_refund", _GATEWAY_NEEDS),
+        ServiceSpec("transfer", "paymesh.gateway.servicers:register_transfer", _GATEWAY_NEEDS),
+        ServiceSpec("wechat", "paymesh.channels.serve:register", ("config_backend",)),
     )
 }
 

@@ -35,6 +35,9 @@ class Settings(BaseModel):
     # Where each channel service answers: channel -> gRPC target.
     channel_targets: dict[str, str] = Field(default_factory=dict)
     channel_timeout_seconds: float = 10.0
+    # The edge URL providers reach us at; channel notify URLs are
+    # {callback_base_url}/v1/callbacks/{channel}/{account_id}.
+    callback_base_url: str | None = None
     datacenter_id: int = 0
 
     def is_set(self, name: str) -> bool:

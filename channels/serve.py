@@ -1,0 +1,33 @@
+"""Registers the ChannelService for `paymesh serve wechat|alipay|unionpay`.
+
+All channels named on one command line share one servicer, which dispatches by
+`account.channel`; gateways reach each channel through `channel_targets`.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+from paymesh.channel.v1 import channel_service_pb2 as svc
+from paymesh.channel.v1 import channel_service_pb2_grpc as svc_grpc
+from paymesh.channels.registry import build_channels
+from paymesh.channels.service import ChannelServicer
+from paymesh.channels.transport import Transport
+from paymesh.runtime import resources
+from paymesh.runtime.context import ServiceContext
+
+SERVICE = svc.DESCRIPTOR.services_by_name["ChannelService"].full_name
+CHANNEL_SERVICES = ("wechat", "alipay", "unionpay")
+
+
+async def register(server: grpc.aio.Server, ctx: ServiceContext) -> list[str]:
+    if not ctx.claim("channel-service"):
+        return []  # a second channel name on the same command line: already served
+    names = [n for n in ctx.services if n in CHANNEL_SERVICES]
+    transport = Transport(timeout_seconds=ctx.settings.channel_timeout_seconds)
+    ctx.on_close(transport.close)
+    servicer = ChannelServicer(
+        await resources.config_repository(ctx), build_channels(transport, names)
+    )
+    svc_grpc.add_ChannelServiceServicer_to_server(servicer, server)
+    return [SERVICE]

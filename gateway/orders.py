@@ -1,0 +1,144 @@
+"""Pay orders: create, close, query (with sync), as the merchant API defines them."""
+
+from __future__ import annotations
+
+from google.protobuf import json_format, timestamp_pb2
+
+from paymesh.channel.v1 import channel_pb2
+from paymesh.channel.v1 import channel_service_pb2 as ch
+from paymesh.errors import (
+    ChannelError,
+    ChannelUnavailable,
+    InvalidArgument,
+    OrderNotFound,
+    OrderNotPayable,
+)
+from paymesh.gateway.apply import apply_trade
+from paymesh.gateway.db.convert import order_message
+from paymesh.gateway.db.models import OrderStatus, PayOrder
+from paymesh.gateway.db.orders import DEFAULT_EXPIRE_SECONDS, NewOrder
+from paymesh.gateway.deps import Deps, route
+from paymesh.gateway.validation import validate_create_order
+from paymesh.merchant.v1 import order_pb2
+from paymesh.merchant.v1 import pay_service_pb2 as pay_pb
+from paymesh.merchant.v1 import query_service_pb2 as query_pb
+from paymesh.runtime.logging import get_logger
+
+log = get_logger("paymesh.orders")
+TS = channel_pb2.TradeState
+
+
+def _account(order: PayOrder) -> channel_pb2.AccountRef:
+    return channel_pb2.AccountRef(channel=order.channel, account_id=order.account_id)
+
+
+async def create_order(deps: Deps, req: pay_pb.CreateOrderRequest) -> order_pb2.Order:
+    validate_create_order(req)
+    app = await deps.authenticated_app(req)
+    target = route(app, req.channel, req.method)
+    created = await deps.store.insert_order(
+        NewOrder(
+            app_id=req.app_id,
+            out_trade_no=req.out_trade_no,
+            amount=req.amount,
+            channel=target.channel,
+            account_id=target.account_id,
+            method=req.method,
+            currency=req.currency or "CNY",
+            subject=req.subject,
+            description=req.description,
+            notify_url=req.notify_url or app.notify_url or "",
+            return_url=req.return_url,
+            client_ip=req.client_ip,
+            payer_id=req.payer_id,
+            metadata=dict(req.metadata),
+            expire_seconds=req.expire_seconds or DEFAULT_EXPIRE_SECONDS,
+        )
+    )
+    order = created.row
+    if not created.created:
+        return order_message(order)  # a retry: no second channel call
+    expire = timestamp_pb2.Timestamp()
+    expire.FromDatetime(order.expire_time)
+    pay = ch.PayRequest(
+        account=_account(order),
+        method=order.method,
+        order_id=order.order_id,
+        amount=order.amount,
+        currency=order.currency,
+        subject=order.subject,
+        description=order.description,
+        notify_url=deps.callback_url(order.channel, order.account_id),
+        return_url=order.return_url,
+        expire_time=expire,
+        client_ip=order.client_ip,
+        payer_id=order.payer_id,
+        auth_code=req.auth_code,
+    )
+    try:
+        resp = await deps.channels.call("Pay", pay, kind="order", object_id=order.order_id)
+    except ChannelUnavailable:
+        log.warning("pay_outcome_unknown", order_id=order.order_id)
+        return order_message(order)  # PENDING: the monitor settles it
+    except ChannelError as e:
+        await deps.store.mark_failed(order.order_id, e.metadata.get("provider_code", e.message))
+        raise
+    pay_data = json_format.MessageToDict(resp.pay_data, preserving_proto_field_name=True)
+    stored = await deps.store.store_pay_data(order.order_id, pay_data, resp.trade.channel_trade_no)
+    order = stored.row
+    if resp.trade.state != TS.TRADE_STATE_PENDING:
+        order = (await apply_trade(deps.store, order, resp.trade, deps.clock())).row
+    return order_message(order)
+
+
+async def find_order(deps: Deps, app_id: str, order_id: str, out_trade_no: str) -> PayOrder:
+    if order_id:
+        order = await deps.store.get_order(order_id, app_id)
+    elif out_trade_no:
+        order = await deps.store.get_order_by_out_trade_no(app_id, out_trade_no)
+    else:
+        raise InvalidArgument("order_id or out_trade_no is required", field="order_id")
+    if order is None:
+        raise OrderNotFound("order not found", metadata={"order_id": order_id or out_trade_no})
+    return order
+
+
+async def sync_order(deps: Deps, order: PayOrder) -> PayOrder:
+    """Ask the channel about a PENDING order and apply the answer (unknown: unchanged)."""
+    if order.status != OrderStatus.PENDING.value:
+        return order
+    query = ch.QueryRequest(account=_account(order), order_id=order.order_id)
+    try:
+        resp = await deps.channels.call("Query", query, kind="order", object_id=order.order_id)
+    except (ChannelUnavailable, ChannelError) as e:
+        log.info("sync_query_inconclusive", order_id=order.order_id, reason=e.reason.value)
+        return order
+    return (await apply_trade(deps.store, order, resp.trade, deps.clock())).row
+
+
+async def query_order(deps: Deps, req: query_pb.QueryOrderRequest) -> order_pb2.Order:
+    if not req.app_id:
+        raise InvalidArgument("app_id is required", field="app_id")
+    await deps.authenticated_app(req)
+    order = await find_order(deps, req.app_id, req.order_id, req.out_trade_no)
+    if req.sync:
+        order = await sync_order(deps, order)
+    return order_message(order)
+
+
+async def close_order(deps: Deps, req: pay_pb.CloseOrderRequest) -> order_pb2.Order:
+    if not req.app_id:
+        raise InvalidArgument("app_id is required", field="app_id")
+    await deps.authenticated_app(req)
+    order = await find_order(deps, req.app_id, req.order_id, "")
+    if order.status == OrderStatus.CLOSED.value:
+        return order_message(order)
+    if order.status != OrderStatus.PENDING.value:
+        raise OrderNotPayable(f"order is {order.status} and cannot be closed")
+    close = ch.CloseRequest(account=_account(order), order_id=order.order_id)
+    # Channel first: if the provider cannot confirm the close, the order stays PENDING.
+    await deps.channels.call("Close", close, kind="order", object_id=order.order_id)
+    result = await deps.store.mark_closed(order.order_id, deps.clock())
+    if not result.changed and result.row.status != OrderStatus.CLOSED.value:
+        raise OrderNotPayable(f"order is {result.row.status} and cannot be closed")
+    return order_message(result.row)

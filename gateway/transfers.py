@@ -1,0 +1,108 @@
+"""Transfers (payouts): create and query (with sync)."""
+
+from __future__ import annotations
+
+from paymesh.channel.v1 import channel_pb2
+from paymesh.channel.v1 import channel_service_pb2 as ch
+from paymesh.errors import ChannelError, ChannelUnavailable, InvalidArgument, TransferNotFound
+from paymesh.gateway.apply import apply_transfer
+from paymesh.gateway.db.convert import transfer_message
+from paymesh.gateway.db.models import Transfer
+from paymesh.gateway.db.transfers import NewTransfer
+from paymesh.gateway.deps import Deps, route
+from paymesh.gateway.validation import validate_create_transfer
+from paymesh.merchant.v1 import query_service_pb2 as query_pb
+from paymesh.merchant.v1 import transfer_pb2
+from paymesh.merchant.v1 import transfer_service_pb2 as transfer_pb
+from paymesh.runtime.logging import get_logger
+
+log = get_logger("paymesh.transfers")
+
+TRANSFER_ROUTE = "transfer"
+
+
+def _account(t: Transfer) -> channel_pb2.AccountRef:
+    return channel_pb2.AccountRef(channel=t.channel, account_id=t.account_id)
+
+
+async def create_transfer(
+    deps: Deps, req: transfer_pb.CreateTransferRequest
+) -> transfer_pb2.Transfer:
+    validate_create_transfer(req)
+    app = await deps.authenticated_app(req)
+    target = route(app, req.channel, TRANSFER_ROUTE)
+    created = await deps.store.insert_transfer(
+        NewTransfer(
+            app_id=req.app_id,
+            out_transfer_no=req.out_transfer_no,
+            amount=req.amount,
+            channel=target.channel,
+            account_id=target.account_id,
+            payee_id=req.payee_id,
+            currency=req.currency or "CNY",
+            payee_name=req.payee_name,
+            remark=req.remark,
+            notify_url=req.notify_url or app.notify_url or "",
+            metadata=dict(req.metadata),
+        )
+    )
+    transfer = created.row
+    if not created.created:
+        return transfer_message(transfer)
+    call = ch.TransferRequest(
+        account=_account(transfer),
+        transfer_id=transfer.transfer_id,
+        amount=transfer.amount,
+        currency=transfer.currency,
+        payee_id=transfer.payee_id,
+        payee_name=transfer.payee_name,
+        remark=transfer.remark,
+        notify_url=deps.callback_url(transfer.channel, transfer.account_id),
+    )
+    try:
+        resp = await deps.channels.call(
+            "Transfer", call, kind="transfer", object_id=transfer.transfer_id
+        )
+    except ChannelUnavailable:
+        log.warning("transfer_outcome_unknown", transfer_id=transfer.transfer_id)
+        return transfer_message(transfer)
+    except ChannelError as e:
+        await deps.store.mark_transfer_failed(
+            transfer.transfer_id, e.metadata.get("provider_code", e.message), deps.clock()
+        )
+        raise
+    result = await apply_transfer(deps.store, transfer, resp.transfer, deps.clock())
+    return transfer_message(result.row)
+
+
+async def sync_transfer(deps: Deps, transfer: Transfer) -> Transfer:
+    if transfer.status != "PENDING":
+        return transfer
+    call = ch.QueryTransferRequest(account=_account(transfer), transfer_id=transfer.transfer_id)
+    try:
+        resp = await deps.channels.call(
+            "QueryTransfer", call, kind="transfer", object_id=transfer.transfer_id
+        )
+    except (ChannelUnavailable, ChannelError) as e:
+        log.info(
+            "sync_transfer_inconclusive", transfer_id=transfer.transfer_id, reason=e.reason.value
+        )
+        return transfer
+    return (await apply_transfer(deps.store, transfer, resp.transfer, deps.clock())).row
+
+
+async def query_transfer(deps: Deps, req: query_pb.QueryTransferRequest) -> transfer_pb2.Transfer:
+    if not req.app_id:
+        raise InvalidArgument("app_id is required", field="app_id")
+    await deps.authenticated_app(req)
+    if req.transfer_id:
+        transfer = await deps.store.get_transfer(req.transfer_id, req.app_id)
+    elif req.out_transfer_no:
+        transfer = await deps.store.get_transfer_by_out_transfer_no(req.app_id, req.out_transfer_no)
+    else:
+        raise InvalidArgument("transfer_id or out_transfer_no is required", field="transfer_id")
+    if transfer is None:
+        raise TransferNotFound("transfer not found")
+    if req.sync:
+        transfer = await sync_transfer(deps, transfer)
+    return transfer_message(transfer)

@@ -1,0 +1,142 @@
+"""Onboard demo merchants at the sandbox and write the matching config.
+
+Used by `paymesh dev` and by the end-to-end tests, so both exercise the same setup an
+operator would: register at the provider, store the channel account, create an app.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from pydantic import SecretStr
+
+from paymesh.channels.wechat.config import WechatAccount
+from paymesh.config.apps import AppConfig, RouteTarget, SignType
+from paymesh.config.repository import ConfigRepository
+
+DEMO_APP_ID = "demo"
+WECHAT_ACCOUNT = "wechat-demo"
+WECHAT_MCHID = "1900000109"
+WECHAT_APPID = "wxd678efh567hg6787"
+
+
+@dataclass(frozen=True)
+class DemoApp:
+    app_id: str
+    sign_type: str
+    secret: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"app_id": self.app_id, "sign_type": self.sign_type, "secret": self.secret}
+
+
+def private_key_pem(path: Path | None = None) -> str:
+    """A 2048-bit RSA merchant key, kept at `path` when given so restarts reuse it."""
+    if path is not None and path.exists():
+        return path.read_text()
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(pem)
+        path.chmod(0o600)
+    return pem
+
+
+def _public_pem(private_pem: str) -> str:
+    key = serialization.load_pem_private_key(private_pem.encode(), password=None)
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+def key_serial(private_pem: str) -> str:
+    """A stable certificate-style serial (40 uppercase hex) for a merchant key."""
+    return hashlib.sha1(_public_pem(private_pem).encode()).hexdigest().upper()  # noqa: S324
+
+
+async def register_at_sandbox(
+    sandbox_url: str, channel: str, merchant_id: str, app_id: str, private_pem: str
+) -> dict[str, Any]:
+    """POST /_sandbox/merchants (DESIGN §4 CONTRACT) and return the sandbox's answer."""
+    body = {
+        "channel": channel,
+        "merchant_id": merchant_id,
+        "app_id": app_id,
+        "public_key_pem": _public_pem(private_pem),
+        "serial_no": key_serial(private_pem),
+    }
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(f"{sandbox_url}/_sandbox/merchants", json=body) as r,
+    ):
+        r.raise_for_status()
+        answer: dict[str, Any] = await r.json()
+        return answer
+
+
+async def seed_wechat(
+    repo: ConfigRepository, sandbox_url: str, private_pem: str, account_id: str = WECHAT_ACCOUNT
+) -> WechatAccount:
+    reg = await register_at_sandbox(sandbox_url, "wechat", WECHAT_MCHID, WECHAT_APPID, private_pem)
+    account = WechatAccount(
+        account_id=account_id,
+        base_url=sandbox_url,
+        mchid=WECHAT_MCHID,
+        appid=WECHAT_APPID,
+        merchant_serial_no=reg["merchant_serial_no"],
+        private_key_pem=SecretStr(private_pem),
+        api_v3_key=SecretStr(reg["api_v3_key"]),
+        platform_public_key_id=reg["platform_public_key_id"],
+        platform_public_key_pem=reg["platform_public_key_pem"],
+    )
+    await repo.put_channel_account(account)
+    return account
+
+
+async def seed_app(
+    repo: ConfigRepository,
+    *,
+    app_id: str = DEMO_APP_ID,
+    secret: str | None = None,
+    sign_type: SignType = SignType.HMAC_SHA256,
+    public_key_pem: str | None = None,
+    notify_url: str | None = None,
+    wechat_account: str = WECHAT_ACCOUNT,
+    enabled: bool = True,
+) -> DemoApp:
+    secret = secret or secrets.token_hex(16)
+    wechat = RouteTarget(channel="wechat", account_id=wechat_account)
+    app = AppConfig(
+        app_id=app_id,
+        name=f"{app_id} app",
+        enabled=enabled,
+        sign_type=sign_type,
+        secret=SecretStr(secret) if sign_type is not SignType.RSA2 else None,
+        public_key_pem=public_key_pem,
+        routes={
+            "qr": wechat,
+            "h5": wechat,
+            "app": wechat,
+            "jsapi": wechat,
+            "wechat:qr": wechat,
+            "transfer": wechat,
+        },
+        notify_url=notify_url,
+        allow_private_notify_urls=True,
+    )
+    await repo.put_app(app)
+    return DemoApp(app_id, sign_type.value, secret)

@@ -1,0 +1,100 @@
+"""The whole mesh on the real column of DESIGN §8: MariaDB, etcd, Envoy, and the sandbox.
+
+One mesh per test session: gateways and the WeChat channel service in one `paymesh serve`
+style process (start_server), Envoy in front, the provider sandbox behind the channel.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+import pytest
+
+from paymesh.channels.sandbox.app import SandboxServer, start_sandbox
+from paymesh.config.crypto import MASTER_KEY_ENV
+from paymesh.config.etcd_store import EtcdConfigStore
+from paymesh.config.repository import ConfigRepository
+from paymesh.dev.seed import DemoApp, private_key_pem, seed_app, seed_wechat
+from paymesh.gateway.envoy.config import render_text
+from paymesh.runtime.server import RunningServer, start_server
+from paymesh.runtime.settings import Settings
+from paymesh.testing.ports import free_port
+from paymesh.testing.processes import EnvoyProcess, EtcdServer, MariaDBServer
+from tests.e2e.client import Merchant
+
+SERVICES = ["info", "pay", "query", "refund", "transfer", "wechat"]
+
+
+@dataclass
+class Mesh:
+    edge_url: str
+    sandbox_url: str
+    database_url: str
+    repo: ConfigRepository
+    server: RunningServer
+    app: DemoApp
+    sandbox: SandboxServer
+
+    def merchant(self, session: aiohttp.ClientSession, app: DemoApp | None = None) -> Merchant:
+        a = app or self.app
+        return Merchant(self.edge_url, a.app_id, a.sign_type, a.secret, session)
+
+
+@pytest.fixture(scope="session")
+async def mesh(etcd_server: EtcdServer, mariadb_server: MariaDBServer) -> AsyncIterator[Mesh]:
+    os.environ.setdefault(MASTER_KEY_ENV, base64.b64encode(secrets.token_bytes(32)).decode())
+    prefix = f"/e2e-{uuid.uuid4().hex[:8]}/config"
+    database_url = mariadb_server.create_database(f"mesh_{uuid.uuid4().hex[:8]}")
+    sandbox = await start_sandbox("127.0.0.1", 0)
+    store = EtcdConfigStore([etcd_server.endpoint])
+    repo = ConfigRepository(store, prefix)
+    await seed_wechat(repo, sandbox.url, private_key_pem())
+    app = await seed_app(repo)
+    grpc_port, edge_port = free_port(), free_port()
+    edge_url = f"http://127.0.0.1:{edge_port}"
+    settings = Settings(
+        listen=f"127.0.0.1:{grpc_port}",
+        database_url=database_url,
+        config_backend="etcd",
+        etcd_endpoints=[etcd_server.endpoint],
+        config_prefix=prefix,
+        channel_targets={"wechat": f"127.0.0.1:{grpc_port}"},
+        callback_base_url=edge_url,
+        channel_timeout_seconds=3.0,
+        drain_seconds=1.0,
+    )
+    server = await start_server(SERVICES, settings)
+    envoy = EnvoyProcess(
+        render_text(
+            listen_port=edge_port,
+            admin_port=free_port(),
+            upstreams={"*": f"127.0.0.1:{server.port}"},
+        ),
+        log_level="warning",
+    )
+    envoy.start()
+    try:
+        yield Mesh(edge_url, sandbox.url, database_url, repo, server, app, sandbox)
+    finally:
+        envoy.close()
+        await server.drain(1)
+        await repo.close()
+        await store.close()
+        await sandbox.close()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+def merchant(mesh: Mesh, http: aiohttp.ClientSession) -> Merchant:
+    return mesh.merchant(http)
