@@ -23,12 +23,16 @@ class Edge:
 
 
 @pytest.fixture(scope="module")
-async def edge() -> AsyncIterator[Edge]:
+async def edge(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Edge]:
+    # The embedded column of DESIGN §8 (SQLite file, file config store) behind real Envoy.
+    state = tmp_path_factory.mktemp("edge")
     settings = Settings(
         listen="127.0.0.1:0",
-        database_url="sqlite+aiosqlite:///:memory:",
+        database_url=f"sqlite+aiosqlite:///{state / 'paymesh.db'}",
         config_backend="file",
+        config_file=str(state / "config.json"),
         channel_targets={"wechat": "127.0.0.1:1"},
+        callback_base_url="http://127.0.0.1:1",
     )
     server = await start_server(["info", "pay"], settings)
     port = free_port()

@@ -6,9 +6,6 @@ style process (start_server), Envoy in front, the provider sandbox behind the ch
 
 from __future__ import annotations
 
-import base64
-import os
-import secrets
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -17,7 +14,6 @@ import aiohttp
 import pytest
 
 from paymesh.channels.sandbox.app import SandboxServer, start_sandbox
-from paymesh.config.crypto import MASTER_KEY_ENV
 from paymesh.config.etcd_store import EtcdConfigStore
 from paymesh.config.repository import ConfigRepository
 from paymesh.dev.seed import DemoApp, private_key_pem, seed_app, seed_wechat
@@ -48,7 +44,6 @@ class Mesh:
 
 @pytest.fixture(scope="session")
 async def mesh(etcd_server: EtcdServer, mariadb_server: MariaDBServer) -> AsyncIterator[Mesh]:
-    os.environ.setdefault(MASTER_KEY_ENV, base64.b64encode(secrets.token_bytes(32)).decode())
     prefix = f"/e2e-{uuid.uuid4().hex[:8]}/config"
     database_url = mariadb_server.create_database(f"mesh_{uuid.uuid4().hex[:8]}")
     sandbox = await start_sandbox("127.0.0.1", 0)
