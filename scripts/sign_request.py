@@ -6,7 +6,8 @@ import json
 import sys
 import time
 
-dev = json.load(open(sys.argv[2] if len(sys.argv) > 2 else ".paymesh/dev.json"))
+with open(sys.argv[2] if len(sys.argv) > 2 else ".paymesh/dev.json") as fh:
+    dev = json.load(fh)
 app = dev["demo_app"]
 body = {
     "app_id": app["app_id"],
