@@ -20,6 +20,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import nats
 import nats.errors
@@ -40,6 +41,8 @@ DUPLICATE_WINDOW_S = 120.0
 ACK_WAIT_S = 60.0
 MAX_DELIVER = 1000
 MSG_ID_HEADER = "Nats-Msg-Id"
+# Longer than the whole retry schedule (about 24 h) plus time to fix a broken notifier.
+MAX_AGE_S = 7 * 24 * 3600.0
 
 
 class BusUnavailable(Exception):
@@ -180,9 +183,11 @@ class JetStreamBus(Bus):
         stream: str = STREAM,
         subject_prefix: str = SUBJECT_PREFIX,
         duplicate_window: float = DUPLICATE_WINDOW_S,
+        max_age: float = MAX_AGE_S,
         publish_timeout: float = 2.0,
     ) -> None:
         self.url = url
+        self.max_age = max_age
         self.stream = stream
         self.subject_prefix = subject_prefix
         self.duplicate_window = duplicate_window
@@ -224,6 +229,7 @@ class JetStreamBus(Bus):
             subjects=[f"{self.subject_prefix}.>"],
             storage=StorageType.FILE,
             duplicate_window=self.duplicate_window,
+            max_age=self.max_age,
         )
         try:
             await self._js.add_stream(config)
@@ -463,9 +469,19 @@ class MemoryBus(Bus):
         pass
 
 
+def open_bus(url: str, **kwargs: Any) -> Bus:
+    """``memory://`` -> MemoryBus (``paymesh dev``); ``nats://...`` -> JetStreamBus."""
+    if url.startswith("memory:"):
+        return MemoryBus()
+    if url.startswith(("nats://", "tls://", "ws://", "wss://")):
+        return JetStreamBus(url, **kwargs)
+    raise ValueError(f"unsupported bus URL {url!r} (memory:// or nats://host:port)")
+
+
 __all__ = [
     "ACK_WAIT_S",
     "DURABLE",
+    "MAX_AGE_S",
     "MAX_DELIVER",
     "MSG_ID_HEADER",
     "STREAM",
@@ -477,5 +493,6 @@ __all__ = [
     "MemoryBus",
     "MessageMetadata",
     "Subscription",
+    "open_bus",
     "subject_matches",
 ]

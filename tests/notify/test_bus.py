@@ -6,7 +6,14 @@ import time
 
 import pytest
 
-from paymesh.notify.bus import Bus, BusUnavailable, JetStreamBus, subject_matches
+from paymesh.notify.bus import (
+    Bus,
+    BusUnavailable,
+    JetStreamBus,
+    MemoryBus,
+    open_bus,
+    subject_matches,
+)
 from paymesh.testing.ports import free_port
 from tests.notify.conftest import JsFactory, subject
 
@@ -111,3 +118,12 @@ async def test_jetstream_unreachable_fails_fast() -> None:
         await bus.subscribe()
     assert time.monotonic() - t0 < 5
     await bus.close()
+
+
+def test_open_bus() -> None:
+    assert isinstance(open_bus("memory://"), MemoryBus)
+    js = open_bus("nats://127.0.0.1:4222", stream="X")
+    assert isinstance(js, JetStreamBus)
+    assert js.stream == "X"
+    with pytest.raises(ValueError, match="unsupported"):
+        open_bus("kafka://x")
