@@ -72,7 +72,8 @@ class ChannelClient:
                 latency_ms=int((time.perf_counter() - started) * 1000),
             )
             raise err from e
-        await self._log(kind, object_id, rpc, account, response.exchanges)
+        has_log = "exchanges" in response.DESCRIPTOR.fields_by_name
+        await self._log(kind, object_id, rpc, account, response.exchanges if has_log else [])
         return response
 
     @staticmethod

@@ -69,7 +69,12 @@ def key_serial(private_pem: str) -> str:
 
 
 async def register_at_sandbox(
-    sandbox_url: str, channel: str, merchant_id: str, app_id: str, private_pem: str
+    sandbox_url: str,
+    channel: str,
+    merchant_id: str,
+    app_id: str,
+    private_pem: str,
+    **extra: str,
 ) -> dict[str, Any]:
     """POST /_sandbox/merchants (DESIGN §4 CONTRACT) and return the sandbox's answer."""
     body = {
@@ -78,6 +83,7 @@ async def register_at_sandbox(
         "app_id": app_id,
         "public_key_pem": _public_pem(private_pem),
         "serial_no": key_serial(private_pem),
+        **extra,
     }
     async with (
         aiohttp.ClientSession() as s,
@@ -91,7 +97,15 @@ async def register_at_sandbox(
 async def seed_wechat(
     repo: ConfigRepository, sandbox_url: str, private_pem: str, account_id: str = WECHAT_ACCOUNT
 ) -> WechatAccount:
-    reg = await register_at_sandbox(sandbox_url, "wechat", WECHAT_MCHID, WECHAT_APPID, private_pem)
+    # Public-key mode (WeChat's current default): the platform signs with PUB_KEY_ID_...
+    reg = await register_at_sandbox(
+        sandbox_url,
+        "wechat",
+        WECHAT_MCHID,
+        WECHAT_APPID,
+        private_pem,
+        platform_key_mode="public_key",
+    )
     account = WechatAccount(
         account_id=account_id,
         base_url=sandbox_url,

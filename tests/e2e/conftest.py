@@ -17,14 +17,16 @@ from paymesh.channels.sandbox.app import SandboxServer, start_sandbox
 from paymesh.config.etcd_store import EtcdConfigStore
 from paymesh.config.repository import ConfigRepository
 from paymesh.dev.seed import DemoApp, private_key_pem, seed_app, seed_wechat
+from paymesh.gateway.db.store import Store
 from paymesh.gateway.envoy.config import render_text
+from paymesh.runtime import resources
 from paymesh.runtime.server import RunningServer, start_server
 from paymesh.runtime.settings import Settings
 from paymesh.testing.ports import free_port
 from paymesh.testing.processes import EnvoyProcess, EtcdServer, MariaDBServer
 from tests.e2e.client import Merchant
 
-SERVICES = ["info", "pay", "query", "refund", "transfer", "wechat"]
+SERVICES = ["info", "pay", "query", "refund", "transfer", "callback", "wechat"]
 
 
 @dataclass
@@ -36,6 +38,10 @@ class Mesh:
     server: RunningServer
     app: DemoApp
     sandbox: SandboxServer
+
+    async def store(self) -> Store:
+        """The store the running services share (same engine, same ids)."""
+        return await resources.store(self.server.context)
 
     def merchant(self, session: aiohttp.ClientSession, app: DemoApp | None = None) -> Merchant:
         a = app or self.app

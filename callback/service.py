@@ -1,0 +1,177 @@
+"""CallbackService: provider notifications -> verified, conditional state transitions.
+
+The channel verifies and normalises (ParseNotify); this service applies the event through the
+same `apply_*` code as sync queries and the monitor, stores the raw callback for audit, and
+answers with the provider's own ack. Duplicate and late callbacks are no-ops that still ack;
+forged or mismatched ones change nothing and get a failure answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+from google.api import httpbody_pb2
+
+from paymesh.channel.v1 import channel_pb2
+from paymesh.channel.v1 import channel_service_pb2 as ch
+from paymesh.errors import InvalidArgument, SignatureInvalid
+from paymesh.gateway.apply import apply_refund, apply_trade, apply_transfer
+from paymesh.gateway.db.audit import RawCallback
+from paymesh.gateway.db.models import OrderStatus, RefundStatus, TransferStatus
+from paymesh.gateway.deps import Deps, build_deps
+from paymesh.merchant.v1 import callback_service_pb2 as pb
+from paymesh.merchant.v1 import callback_service_pb2_grpc as pb_grpc
+from paymesh.runtime.context import ServiceContext
+from paymesh.runtime.logging import get_logger
+
+log = get_logger("paymesh.callback")
+
+TS = channel_pb2.TradeState
+RS = channel_pb2.ResultState
+_SKIP_HEADERS = frozenset({"user-agent", "content-length", "te", "grpc-accept-encoding"})
+
+
+class Rejected(Exception):
+    """The event cannot be applied; answer with the provider's failure reply."""
+
+
+def _reply(r: channel_pb2.Reply) -> httpbody_pb2.HttpBody:
+    return httpbody_pb2.HttpBody(content_type=r.content_type or "text/plain", data=r.body)
+
+
+def _headers(context: grpc.aio.ServicerContext[Any, Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in context.invocation_metadata() or ():
+        if key.startswith(":") or key in _SKIP_HEADERS or key.endswith("-bin"):
+            continue
+        out[key] = value if isinstance(value, str) else value.decode("latin-1")
+    return out
+
+
+class CallbackServicer(pb_grpc.CallbackServiceServicer):
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    async def HandleCallback(
+        self, request: pb.HandleCallbackRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> httpbody_pb2.HttpBody:
+        if not request.channel or not request.account_id:
+            raise InvalidArgument("channel and account_id are required")
+        headers = _headers(context)
+        parse = ch.ParseNotifyRequest(
+            account=channel_pb2.AccountRef(channel=request.channel, account_id=request.account_id),
+            http_method="POST",
+            headers=headers,
+            body=request.body.data,
+            content_type=request.body.content_type,
+        )
+        audit = {
+            "channel": request.channel,
+            "account_id": request.account_id,
+            "body": request.body.data,
+            "content_type": request.body.content_type,
+            "headers": headers,
+        }
+        resp = await self.deps.channels.call(
+            "ParseNotify", parse, kind="callback", object_id=request.account_id
+        )
+        if resp.reject_reason or resp.WhichOneof("event") is None:
+            verified = not resp.reject_reason
+            await self._record(
+                audit,
+                verified,
+                "rejected" if not verified else "ignored",
+                "",
+                "",
+                resp.reject_reason,
+            )
+            if not verified:
+                log.warning("callback_rejected", channel=request.channel, reason=resp.reject_reason)
+                return self._fail(
+                    resp, SignatureInvalid(f"callback rejected: {resp.reject_reason}")
+                )
+            return _reply(resp.ack)  # authentic but nothing for us (an event type we ignore)
+        try:
+            kind, object_id = await self._apply(resp)
+        except Rejected as e:
+            await self._record(audit, True, "mismatch", "", "", str(e))
+            log.error("callback_not_applied", channel=request.channel, error=str(e))
+            return self._fail(resp, InvalidArgument(f"callback not applied: {e}"))
+        await self._record(audit, True, "applied", kind, object_id, "")
+        return _reply(resp.ack)
+
+    @staticmethod
+    def _fail(resp: ch.ParseNotifyResponse, err: Exception) -> httpbody_pb2.HttpBody:
+        # A 200 failure answer (Alipay's "fail") goes back as is; any other status needs a
+        # gRPC error, which the edge turns into that HTTP status class.
+        if resp.HasField("nack") and resp.nack.http_status == 200:
+            return _reply(resp.nack)
+        raise err
+
+    async def _apply(self, resp: ch.ParseNotifyResponse) -> tuple[str, str]:
+        deps, now = self.deps, self.deps.clock()
+        which = resp.WhichOneof("event")
+        if which == "trade":
+            order = await deps.store.get_order(resp.trade.order_id)
+            if order is None:
+                raise Rejected(f"unknown order {resp.trade.order_id}")
+            if resp.trade.state != TS.TRADE_STATE_PAID:
+                await apply_trade(deps.store, order, resp.trade, now)
+                return "order", order.order_id
+            order = (await apply_trade(deps.store, order, resp.trade, now)).row
+            amount = resp.trade.amount or order.amount
+            if order.status != OrderStatus.PAID.value or amount != order.amount:
+                raise Rejected(
+                    f"order {order.order_id} is {order.status} for {order.amount}, "
+                    f"callback says PAID {amount}"
+                )
+            return "order", order.order_id
+        if which == "refund":
+            refund = await deps.store.get_refund(resp.refund.refund_id)
+            if refund is None:
+                raise Rejected(f"unknown refund {resp.refund.refund_id}")
+            refund = (await apply_refund(deps.store, refund, resp.refund, now)).row
+            if resp.refund.amount and resp.refund.amount != refund.amount:
+                raise Rejected(f"refund {refund.refund_id} amount differs")
+            if resp.refund.state == RS.RESULT_STATE_SUCCEEDED and (
+                refund.status != RefundStatus.SUCCEEDED.value
+            ):
+                raise Rejected(f"refund {refund.refund_id} is {refund.status}")
+            return "refund", refund.refund_id
+        transfer = await deps.store.get_transfer(resp.transfer.transfer_id)
+        if transfer is None:
+            raise Rejected(f"unknown transfer {resp.transfer.transfer_id}")
+        transfer = (await apply_transfer(deps.store, transfer, resp.transfer, now)).row
+        if resp.transfer.amount and resp.transfer.amount != transfer.amount:
+            raise Rejected(f"transfer {transfer.transfer_id} amount differs")
+        if resp.transfer.state == RS.RESULT_STATE_SUCCEEDED and (
+            transfer.status != TransferStatus.SUCCEEDED.value
+        ):
+            raise Rejected(f"transfer {transfer.transfer_id} is {transfer.status}")
+        return "transfer", transfer.transfer_id
+
+    async def _record(
+        self, audit: dict[str, Any], verified: bool, outcome: str, kind: str, oid: str, error: str
+    ) -> None:
+        try:
+            await self.deps.store.record_callback(
+                RawCallback(
+                    **audit,
+                    verified=verified,
+                    outcome=outcome,
+                    object_kind=kind,
+                    object_id=oid,
+                    error=error,
+                )
+            )
+        except Exception:  # audit must not turn an applied payment into a provider retry
+            log.exception("callback_audit_failed")
+
+
+async def register(server: grpc.aio.Server, ctx: ServiceContext) -> list[str]:
+    pb_grpc.add_CallbackServiceServicer_to_server(CallbackServicer(await build_deps(ctx)), server)
+    return [pb.DESCRIPTOR.services_by_name["CallbackService"].full_name]
+
+
+__all__ = ["CallbackServicer", "register"]
