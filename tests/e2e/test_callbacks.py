@@ -28,7 +28,7 @@ async def test_payment_callback_settles_the_order_without_a_query(
     )
 
     async def paid() -> bool:
-        return (await query_order(merchant, oid))["status"] == "PAID"
+        return bool((await query_order(merchant, oid))["status"] == "PAID")
 
     await eventually(paid)
     (delivery,) = await _deliveries(http, mesh, oid)
