@@ -1,7 +1,7 @@
 """Sends provider callbacks to notify URLs, with retries, and records every attempt.
 
 Providers build and sign the body; this module applies the callback faults
-(`drop_callbacks`, `duplicate_callbacks`), posts, retries on anything but 2xx, and keeps a
+(`drop_callbacks`, `duplicate_callbacks`, `delay_callbacks`), posts, retries on anything but 2xx, and keeps a
 `Delivery` per copy sent, listed by `GET /_sandbox/callbacks`.
 """
 
@@ -126,13 +126,16 @@ class CallbackSender:
             self._state.deliveries.append(d)
             return d
 
-        if not probe and faults.take_callback(channel, "drop_callbacks", out_trade_no):
+        if not probe and faults.take(channel, "drop_callbacks", out_trade_no):
             log.info("callback dropped by fault", channel=channel, event_type=event_type)
             return [record(dropped=True)]
         copies = 1
         if not probe:
-            dup = faults.take_callback(channel, "duplicate_callbacks", out_trade_no)
+            dup = faults.take(channel, "duplicate_callbacks", out_trade_no)
             copies = dup.times if dup else 1
+        delay = None if probe else faults.take(channel, "delay_callbacks", out_trade_no)
+        if delay is not None:
+            await faults.hang(delay.seconds)
         deliveries = [record() for _ in range(copies)]
         delays = () if probe else self._state.callback_retry_delays
         await asyncio.gather(*(self._deliver(d, body, sign, delays) for d in deliveries))

@@ -6,7 +6,8 @@ armed faults, `DELETE /_sandbox/faults[?channel=..]` clears them (and releases h
 
 Common optional fields:
 - `count`: how many times the fault fires before it disarms itself; `null` = until cleared.
-  Defaults: 1, except `duplicate_callbacks` and `drop_callbacks` (until cleared).
+  Defaults: 1, except `duplicate_callbacks`, `drop_callbacks` and `delay_callbacks`
+  (until cleared).
 
 Request faults (applied to provider API requests, never to `/_sandbox/`):
 - `path`: only requests whose path (no query) starts with this; `method`: only this method.
@@ -22,9 +23,16 @@ Request faults (applied to provider API requests, never to `/_sandbox/`):
 Callback faults (applied when the sandbox sends a provider callback):
 - `duplicate_callbacks`: `{"times": 2}`: send each callback `times` times concurrently.
 - `drop_callbacks`: `{}`: record the callback as dropped and do not send it.
+- `delay_callbacks`: `{"seconds": 2.0}`: wait before the first attempt of each callback.
 - `amount_mismatch`: `{"delta": 1}` or `{"amount": 123}`: the next callback carries a
   different amount (total / refund / transfer amount) than the stored one.
-- `out_trade_no`: optional filter for these three: only callbacks about that order.
+- `out_trade_no`: optional filter for these: only callbacks about that order (for a
+  transfer: its out_bill_no).
+
+Outcome faults (applied when a refund or transfer reaches its final state):
+- `fail_refunds`: `{}`: the next refund fails (WeChat `ABNORMAL`, `REFUND.ABNORMAL` callback)
+  instead of succeeding; `out_trade_no` filters by the refunded order.
+- `fail_transfers`: `{"reason": "..."}`: the next transfer ends `FAIL` with that fail_reason.
 
 Actions (performed at once, not armed):
 - `probe_callback`: `{"out_trade_no": "..", "merchant_id": "..", "notify_url": ".."}`:
@@ -41,10 +49,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 REQUEST_FAULTS = frozenset({"delay", "http_500", "timeout"})
-CALLBACK_FAULTS = frozenset({"duplicate_callbacks", "drop_callbacks", "amount_mismatch"})
+CALLBACK_FAULTS = frozenset(
+    {"duplicate_callbacks", "drop_callbacks", "delay_callbacks", "amount_mismatch"}
+)
+OUTCOME_FAULTS = frozenset({"fail_refunds", "fail_transfers"})
 ACTION_FAULTS = frozenset({"probe_callback"})
-ALL_FAULTS = REQUEST_FAULTS | CALLBACK_FAULTS | ACTION_FAULTS
-_UNTIL_CLEARED_BY_DEFAULT = frozenset({"duplicate_callbacks", "drop_callbacks"})
+ALL_FAULTS = REQUEST_FAULTS | CALLBACK_FAULTS | OUTCOME_FAULTS | ACTION_FAULTS
+_UNTIL_CLEARED_BY_DEFAULT = frozenset({"duplicate_callbacks", "drop_callbacks", "delay_callbacks"})
 
 
 class FaultError(ValueError):
@@ -127,6 +138,10 @@ def parse_fault(body: dict[str, Any], fault_id: str) -> Fault:
     elif kind == "http_500":
         f.status = _int(body, "status", 500, 500, 599)
         f.process = bool(body.get("process", False))
+    elif kind == "delay_callbacks":
+        f.seconds = _num(body, "seconds", 1.0, 0.0, 3600.0)
+    elif kind == "fail_transfers":
+        f.extra = {"reason": str(body.get("reason") or "PAYEE_ACCOUNT_ABNORMAL")}
     elif kind == "duplicate_callbacks":
         f.times = _int(body, "times", 2, 2, 100)
     elif kind == "amount_mismatch":
@@ -186,7 +201,7 @@ class FaultBook:
             fired.append(self._fire(f))
         return fired
 
-    def take_callback(self, channel: str, kind: str, out_trade_no: str = "") -> Fault | None:
+    def take(self, channel: str, kind: str, out_trade_no: str = "") -> Fault | None:
         for f in self._faults:
             if f.channel == channel and f.fault == kind:
                 if f.out_trade_no and f.out_trade_no != out_trade_no:

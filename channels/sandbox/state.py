@@ -226,24 +226,35 @@ class SandboxState:
             raise ValueError("outcome must be paid, fail or cancel")
 
     def schedule_refund(self, refund: Refund, trade: Trade) -> None:
-        """PENDING -> SUCCEEDED now (refund_delay 0) or after refund_delay, then notify."""
+        """PENDING -> SUCCEEDED (or FAILED, by fault) now or after refund_delay; notify."""
 
         def finish() -> None:
-            if refund.status == ItemStatus.PENDING:
+            if refund.status != ItemStatus.PENDING:
+                return
+            if self.faults.take(refund.channel, "fail_refunds", trade.out_trade_no):
+                refund.status = ItemStatus.FAILED
+                trade.refunded -= refund.amount
+            else:
                 refund.status = ItemStatus.SUCCEEDED
                 refund.success_at = now()
-                self.providers[refund.channel].on_refund_done(refund, trade)
+            self.providers[refund.channel].on_refund_done(refund, trade)
 
         self._later(self.refund_delay, finish)
 
     def schedule_transfer(self, transfer: Transfer) -> None:
-        """PENDING -> SUCCEEDED now (transfer_delay 0) or after transfer_delay, then notify."""
+        """PENDING -> SUCCEEDED (or FAILED, by fault) now or after transfer_delay; notify."""
 
         def finish() -> None:
-            if transfer.status == ItemStatus.PENDING:
+            if transfer.status != ItemStatus.PENDING:
+                return
+            fault = self.faults.take(transfer.channel, "fail_transfers", transfer.out_transfer_no)
+            if fault is not None:
+                transfer.status = ItemStatus.FAILED
+                transfer.fail_reason = str(fault.extra.get("reason", ""))
+            else:
                 transfer.status = ItemStatus.SUCCEEDED
-                transfer.updated_at = now()
-                self.providers[transfer.channel].on_transfer_done(transfer)
+            transfer.updated_at = now()
+            self.providers[transfer.channel].on_transfer_done(transfer)
 
         self._later(self.transfer_delay, finish)
 

@@ -276,7 +276,7 @@ class WeChatProvider(Provider):
         )
 
     def _mismatch(self, out_trade_no: str, amount: int) -> int | None:
-        f = self.state.faults.take_callback(CHANNEL, "amount_mismatch", out_trade_no)
+        f = self.state.faults.take(CHANNEL, "amount_mismatch", out_trade_no)
         if f is None:
             return None
         return f.amount if f.amount is not None else amount + f.delta

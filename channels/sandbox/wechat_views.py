@@ -106,14 +106,13 @@ def refund(r: Refund, trade: Trade, refund_amount: int | None = None) -> dict[st
 def refund_resource(r: Refund, trade: Trade, refund_amount: int | None = None) -> dict[str, Any]:
     """REFUND.SUCCESS callback resource."""
     amount = r.amount if refund_amount is None else refund_amount
-    return {
+    out: dict[str, Any] = {
         "mchid": r.merchant_id,
         "out_trade_no": r.out_trade_no,
         "transaction_id": trade.channel_trade_no,
         "out_refund_no": r.out_refund_no,
         "refund_id": r.channel_refund_no,
         "refund_status": refund_state(r),
-        "success_time": rfc3339(r.success_at),
         "user_received_account": "支付用户零钱",
         "amount": {
             "total": r.total,
@@ -122,6 +121,9 @@ def refund_resource(r: Refund, trade: Trade, refund_amount: int | None = None) -
             "payer_refund": amount,
         },
     }
+    if r.success_at:
+        out["success_time"] = rfc3339(r.success_at)
+    return out
 
 
 def transfer_created(t: Transfer) -> dict[str, Any]:

@@ -225,3 +225,63 @@ async def test_fault_api_validation_and_listing(
     assert f["count"] is None
     async with http.delete(sandbox.url + "/_sandbox/faults", params={"channel": "wechat"}) as resp:
         assert (await resp.json())["cleared"] == 1
+
+
+async def test_delay_callbacks(
+    client: WeChatClient, receiver: Receiver, http: aiohttp.ClientSession, sandbox: SandboxServer
+) -> None:
+    no = await new_trade(client, receiver.url)
+    await arm(http, sandbox, fault="delay_callbacks", seconds=0.6)
+    started = time.monotonic()
+    await pay(http, sandbox, no)
+    await asyncio.sleep(0.3)
+    assert receiver.got == []
+    await receiver.wait_for(1)
+    assert time.monotonic() - started >= 0.55
+
+
+async def test_fail_refunds_and_transfers(
+    client: WeChatClient,
+    merchant: WeChatMerchant,
+    receiver: Receiver,
+    http: aiohttp.ClientSession,
+    sandbox: SandboxServer,
+) -> None:
+    no = await new_trade(client, receiver.url, total=100)
+    await pay(http, sandbox, no)
+    await receiver.wait_for(1)
+    await arm(http, sandbox, fault="fail_refunds")
+    refund = {
+        "out_trade_no": no,
+        "out_refund_no": "R" + no,
+        "notify_url": receiver.url,
+        "amount": {"refund": 100, "total": 100, "currency": "CNY"},
+    }
+    assert (await client.call("POST", "/v3/refund/domestic/refunds", refund)).status == 200
+    [_, rcb] = await receiver.wait_for(2)
+    assert json.loads(rcb.body)["event_type"] == "REFUND.ABNORMAL"
+    assert decrypt(rcb.body, merchant.api_v3_key)["refund_status"] == "ABNORMAL"
+    q = await client.call("GET", f"/v3/refund/domestic/refunds/R{no}")
+    assert q.json()["status"] == "ABNORMAL"
+    # the failed refund gave the amount back: a new full refund is accepted
+    again = {**refund, "out_refund_no": "S" + no}
+    assert (await client.call("POST", "/v3/refund/domestic/refunds", again)).status == 200
+
+    await arm(http, sandbox, fault="fail_transfers", reason="NAME_NOT_CORRECT")
+    bill = unique("B")
+    body = {
+        "appid": merchant.appid,
+        "out_bill_no": bill,
+        "transfer_scene_id": "1000",
+        "openid": "o-payee",
+        "transfer_amount": 30,
+        "transfer_remark": "r",
+        "notify_url": receiver.url,
+    }
+    assert (
+        await client.call("POST", "/v3/fund-app/mch-transfer/transfer-bills", body)
+    ).status == 200
+    got = await receiver.wait_for(4)
+    [tcb] = [g for g in got if b"MCHTRANSFER" in g.body]
+    res = decrypt(tcb.body, merchant.api_v3_key)
+    assert (res["state"], res["fail_reason"]) == ("FAIL", "NAME_NOT_CORRECT")
