@@ -277,7 +277,10 @@ class FileConfigStore(ConfigStore):
                     queue.put_nowait(old)
             while not self._closed:
                 try:
-                    ev = await asyncio.wait_for(queue.get(), self._poll_interval)
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a
+                    # cancellation that races with the queue, and the watch never ends.
+                    async with asyncio.timeout(self._poll_interval):
+                        ev = await queue.get()
                 except TimeoutError:
                     if not self._closed:
                         self._refresh()

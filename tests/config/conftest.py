@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
+from pydantic import Field, SecretStr
 
+from paymesh.config.crypto import SecretCipher
 from paymesh.config.etcd_store import EtcdConfigStore
 from paymesh.config.file_store import FileConfigStore
+from paymesh.config.models import ChannelAccountBase, secret_field
+from paymesh.config.registry import register_channel, unregister_channel
 from paymesh.config.store import ConfigStore
 from paymesh.testing.servers import EtcdServer
 
@@ -39,3 +45,27 @@ async def stores(
 @pytest.fixture
 def store(stores: list[ConfigStore]) -> ConfigStore:
     return stores[0]
+
+
+class DemoAccount(ChannelAccountBase):
+    """A channel account model for tests (channel "demo")."""
+
+    channel: ClassVar[str] = "demo"
+
+    merchant_id: str = Field(title="Merchant id", description="Provider's merchant number.")
+    api_key: SecretStr = secret_field("API key", "Signs requests.", min_length=16)
+    private_key_pem: SecretStr | None = secret_field("Private key", default=None)
+
+
+@pytest.fixture
+def demo_channel() -> Iterator[type[DemoAccount]]:
+    register_channel(DemoAccount)
+    try:
+        yield DemoAccount
+    finally:
+        unregister_channel("demo")
+
+
+@pytest.fixture
+def cipher() -> SecretCipher:
+    return SecretCipher(os.urandom(32))

@@ -1,0 +1,398 @@
+"""ConfigRepository: typed, validated, decrypted access to the config under one prefix.
+
+Services construct one, `await start()` it, and call `get_app` / `get_channel_account` /
+`get_notify_config` on every request: reads come from an in-memory cache that a background
+watch keeps current, so edits made in etcd (ops console, another process) apply without a
+restart. Writes validate, encrypt secret fields (AES-256-GCM, `crypto.py`), and support
+compare-and-swap through `expected_revision`.
+
+Before `start()` (or after `close()`) every read goes to the store directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from paymesh.config import keys
+from paymesh.config.apps import AppConfig, NotifyConfig
+from paymesh.config.crypto import SecretCipher, is_encrypted
+from paymesh.config.models import ChannelAccountBase, secret_field_names
+from paymesh.config.registry import channel_model
+from paymesh.config.store import ConfigStore, Entry, WatchEvent
+from paymesh.errors import AppNotFound, ConfigInvalid, ConfigNotFound
+from paymesh.runtime.logging import get_logger
+
+log = get_logger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+ChangeListener = Callable[[WatchEvent], Awaitable[None] | None]
+
+MASK = "****"
+
+
+@dataclass(frozen=True, slots=True)
+class Versioned(Generic[M]):
+    """A model with the store revision it was read at (pass it back as expected_revision)."""
+
+    model: M
+    revision: int
+
+
+def mask_secret(value: str) -> str:
+    """`****` plus the last four characters when the secret is long enough to spare them."""
+    return MASK + value[-4:] if len(value) >= 12 else MASK
+
+
+def public_view(model: BaseModel) -> dict[str, Any]:
+    """The model as JSON-ready data with every secret field masked (never the secret)."""
+    data: dict[str, Any] = model.model_dump(mode="json")
+    for name in secret_field_names(type(model)):
+        value = getattr(model, name)
+        data[name] = mask_secret(value.get_secret_value()) if isinstance(value, SecretStr) else None
+    return data
+
+
+def config_invalid(what: str, err: ValidationError) -> ConfigInvalid:
+    """ConfigInvalid naming the failing fields (never echoing the submitted values)."""
+    problems: list[str] = []
+    fields: list[str] = []
+    for e in err.errors(include_url=False, include_input=False, include_context=False):
+        loc = ".".join(str(p) for p in e["loc"])
+        if loc and loc not in fields:
+            fields.append(loc)
+        problems.append(f"{loc}: {e['msg']}" if loc else str(e["msg"]))
+    return ConfigInvalid(
+        f"invalid {what}: " + "; ".join(problems), metadata={"fields": ",".join(fields)}
+    )
+
+
+class ConfigRepository:
+    """Typed config under `prefix` (DESIGN §5) over any ConfigStore."""
+
+    def __init__(
+        self,
+        store: ConfigStore,
+        prefix: str = keys.DEFAULT_PREFIX,
+        cipher: SecretCipher | None = None,
+    ) -> None:
+        self.store = store
+        self.prefix = keys.normalize_prefix(prefix)
+        self._cipher = cipher if cipher is not None else SecretCipher.from_env()
+        self._watch_prefix = self.prefix + "/"
+        self._entries: dict[str, Entry] = {}
+        self._tombstones: dict[str, int] = {}
+        self._models: dict[str, tuple[int, BaseModel]] = {}
+        self._revision = 0
+        self._changed = asyncio.Condition()
+        self._listeners: list[ChangeListener] = []
+        self._task: asyncio.Task[None] | None = None
+        self._live = False
+
+    # ---- lifecycle and cache ----
+
+    async def start(self) -> None:
+        """Load everything under the prefix and follow changes in the background."""
+        if self._task is not None:
+            return
+        start = await self._resync()
+        self._live = True
+        self._task = asyncio.create_task(self._follow(start), name=f"config-watch {self.prefix}")
+
+    async def close(self) -> None:
+        """Stop the background watch (the store is the caller's to close)."""
+        task, self._task = self._task, None
+        self._live = False
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    @property
+    def revision(self) -> int:
+        """The highest store revision the cache has applied."""
+        return self._revision
+
+    def add_listener(self, listener: ChangeListener) -> None:
+        """Call `listener(event)` after each change under the prefix is applied to the cache."""
+        self._listeners.append(listener)
+
+    async def wait_for_revision(self, revision: int) -> None:
+        """Wait until the cache has applied `revision` (wrap in `asyncio.timeout`)."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: self._revision >= revision)
+
+    async def _resync(self) -> int:
+        snap = await self.store.snapshot(self._watch_prefix)
+        self._entries = {e.key: e for e in snap.entries}
+        self._tombstones.clear()
+        self._models.clear()
+        await self._advance(snap.revision)
+        return snap.revision + 1
+
+    async def _follow(self, start: int) -> None:
+        while True:
+            try:
+                async for ev in self.store.watch(self._watch_prefix, start_revision=start):
+                    await self._apply(ev)
+                    start = ev.revision + 1
+                    await self._notify(ev)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # the store reconnects itself; this is a last resort
+                log.error("config_watch_failed", prefix=self.prefix, error=repr(e))
+                await asyncio.sleep(1.0)
+                with contextlib.suppress(Exception):
+                    start = await self._resync()
+
+    async def _apply(self, ev: WatchEvent) -> None:
+        current = self._entries.get(ev.key)
+        seen = max(current.revision if current else 0, self._tombstones.get(ev.key, 0))
+        if ev.revision > seen:
+            if ev.kind == "put" and ev.value is not None:
+                self._entries[ev.key] = Entry(ev.key, ev.value, ev.revision)
+                self._tombstones.pop(ev.key, None)
+            else:
+                self._entries.pop(ev.key, None)
+                self._tombstones[ev.key] = ev.revision
+            self._models.pop(ev.key, None)
+        await self._advance(ev.revision)
+
+    async def _advance(self, revision: int) -> None:
+        async with self._changed:
+            if revision > self._revision:
+                self._revision = revision
+            self._changed.notify_all()
+
+    async def _notify(self, ev: WatchEvent) -> None:
+        for listener in list(self._listeners):
+            try:
+                result = listener(ev)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception as e:
+                log.error("config_listener_failed", key=ev.key, error=repr(e))
+
+    async def _entry(self, key: str) -> Entry | None:
+        if self._live:
+            return self._entries.get(key)
+        return await self.store.get(key)
+
+    async def _entries_under(self, prefix: str) -> list[Entry]:
+        if self._live:
+            return [e for k, e in sorted(self._entries.items()) if k.startswith(prefix)]
+        return await self.store.list(prefix)
+
+    # ---- encoding ----
+
+    def _context(self, key: str, field: str) -> str:
+        return f"{key.removeprefix(self._watch_prefix)}#{field}"
+
+    def _decode(self, entry: Entry, model: type[M], what: str) -> M:
+        cached = self._models.get(entry.key)
+        if cached is not None and cached[0] == entry.revision and isinstance(cached[1], model):
+            return cached[1].model_copy(deep=True)
+        try:
+            data = json.loads(entry.value)
+        except (UnicodeDecodeError, ValueError) as e:
+            raise ConfigInvalid(f"{what} at {entry.key} is not JSON") from e
+        if not isinstance(data, dict):
+            raise ConfigInvalid(f"{what} at {entry.key} is not a JSON object")
+        for name in secret_field_names(model):
+            value = data.get(name)
+            if is_encrypted(value):
+                data[name] = self._cipher.decrypt(value, context=self._context(entry.key, name))
+            elif isinstance(value, str):
+                log.warning("config_secret_not_encrypted", key=entry.key, field=name)
+        try:
+            parsed = model.model_validate(data)
+        except ValidationError as e:
+            raise config_invalid(f"{what} stored at {entry.key}", e) from e
+        if self._live:
+            self._models[entry.key] = (entry.revision, parsed)
+        return parsed.model_copy(deep=True)
+
+    def _encode(self, key: str, model: BaseModel) -> bytes:
+        data = model.model_dump(mode="json")
+        for name in secret_field_names(type(model)):
+            value = getattr(model, name)
+            if isinstance(value, SecretStr):
+                data[name] = self._cipher.encrypt(
+                    value.get_secret_value(), context=self._context(key, name)
+                )
+            else:
+                data[name] = None
+        return json.dumps(data, ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+    def _validate(
+        self, model: type[M], data: M | Mapping[str, Any], what: str, existing: M | None
+    ) -> M:
+        """Validate a model or a form's data; secrets the form left out (or sent back
+        masked) keep their stored value."""
+        if isinstance(data, BaseModel):
+            raw: dict[str, Any] = data.model_dump()
+        else:
+            raw = dict(data)
+            for name in secret_field_names(model):
+                value = raw.get(name)
+                keep = name not in raw or (isinstance(value, str) and value.startswith(MASK))
+                if keep and existing is not None:
+                    raw[name] = getattr(existing, name)
+        try:
+            return model.model_validate(raw)
+        except ValidationError as e:
+            raise config_invalid(what, e) from e
+
+    async def _put(self, key: str, model: BaseModel, expected_revision: int | None) -> int:
+        value = self._encode(key, model)
+        revision = await self.store.put(key, value, expected_revision=expected_revision)
+        # Read-your-writes: apply our own change now rather than when the watch echoes it.
+        if self._live:
+            await self._apply(WatchEvent("put", key, value, revision))
+        return revision
+
+    async def _delete(self, key: str, expected_revision: int | None) -> bool:
+        deleted = await self.store.delete(key, expected_revision=expected_revision)
+        current = self._entries.pop(key, None) if self._live else None
+        if current is not None:  # read-your-writes; the watch brings the delete's revision
+            self._tombstones[key] = max(self._tombstones.get(key, 0), current.revision)
+            self._models.pop(key, None)
+        return deleted
+
+    # ---- apps ----
+
+    async def get_app_versioned(self, app_id: str) -> Versioned[AppConfig]:
+        try:
+            key = keys.app_key(self.prefix, app_id)
+        except ValueError:
+            raise AppNotFound(f"app {app_id!r} not found", metadata={"app_id": app_id}) from None
+        entry = await self._entry(key)
+        if entry is None:
+            raise AppNotFound(f"app {app_id!r} not found", metadata={"app_id": app_id})
+        return Versioned(self._decode(entry, AppConfig, "app config"), entry.revision)
+
+    async def get_app(self, app_id: str) -> AppConfig:
+        """The app (AppNotFound if absent). Whether it is enabled is the caller's check."""
+        return (await self.get_app_versioned(app_id)).model
+
+    async def list_apps(self) -> list[AppConfig]:
+        entries = await self._entries_under(keys.apps_prefix(self.prefix))
+        return [self._decode(e, AppConfig, "app config") for e in entries]
+
+    async def put_app(
+        self, app: AppConfig | Mapping[str, Any], *, expected_revision: int | None = None
+    ) -> int:
+        """Validate and store an app; returns its new revision (ConfigConflict on a lost CAS)."""
+        app_id = app.app_id if isinstance(app, AppConfig) else str(app.get("app_id", ""))
+        existing = None
+        if not isinstance(app, AppConfig):
+            with contextlib.suppress(AppNotFound):
+                existing = await self.get_app(app_id)
+        model = self._validate(AppConfig, app, "app config", existing)
+        return await self._put(keys.app_key(self.prefix, model.app_id), model, expected_revision)
+
+    async def delete_app(self, app_id: str, *, expected_revision: int | None = None) -> bool:
+        return await self._delete(keys.app_key(self.prefix, app_id), expected_revision)
+
+    # ---- channel accounts ----
+
+    def _account_key(self, channel: str, account_id: str) -> str:
+        try:
+            return keys.channel_account_key(self.prefix, channel, account_id)
+        except ValueError as e:
+            raise ConfigNotFound(
+                str(e), metadata={"channel": channel, "account_id": account_id}
+            ) from None
+
+    async def get_channel_account_versioned(
+        self, channel: str, account_id: str
+    ) -> Versioned[ChannelAccountBase]:
+        model = channel_model(channel)
+        entry = await self._entry(self._account_key(channel, account_id))
+        if entry is None:
+            raise ConfigNotFound(
+                f"channel account {channel}/{account_id} not found",
+                metadata={"channel": channel, "account_id": account_id},
+            )
+        account = self._decode(entry, model, f"{channel} account config")
+        if account.account_id != account_id:
+            raise ConfigInvalid(f"{entry.key} holds account_id {account.account_id!r}")
+        return Versioned(account, entry.revision)
+
+    async def get_channel_account(self, channel: str, account_id: str) -> ChannelAccountBase:
+        """The account as the channel's registered model (ConfigNotFound if absent)."""
+        return (await self.get_channel_account_versioned(channel, account_id)).model
+
+    async def list_channel_accounts(self, channel: str) -> list[ChannelAccountBase]:
+        model = channel_model(channel)
+        entries = await self._entries_under(keys.channels_prefix(self.prefix, channel))
+        return [self._decode(e, model, f"{channel} account config") for e in entries]
+
+    async def put_channel_account(
+        self,
+        account: ChannelAccountBase | Mapping[str, Any],
+        *,
+        channel: str | None = None,
+        expected_revision: int | None = None,
+    ) -> int:
+        """Validate against the channel's schema and store; returns the new revision.
+
+        Pass a model instance, or a form's data plus `channel`.
+        """
+        if isinstance(account, ChannelAccountBase):
+            channel = channel or type(account).channel
+        if not channel:
+            raise ConfigInvalid("channel is required", metadata={"fields": "channel"})
+        model = channel_model(channel)
+        existing = None
+        if not isinstance(account, ChannelAccountBase):
+            with contextlib.suppress(ConfigNotFound):
+                existing = await self.get_channel_account(
+                    channel, str(account.get("account_id", ""))
+                )
+        elif not isinstance(account, model):
+            raise ConfigInvalid(f"{type(account).__name__} is not the {channel} account model")
+        valid = self._validate(model, account, f"{channel} account config", existing)
+        key = self._account_key(channel, valid.account_id)
+        return await self._put(key, valid, expected_revision)
+
+    async def delete_channel_account(
+        self, channel: str, account_id: str, *, expected_revision: int | None = None
+    ) -> bool:
+        return await self._delete(self._account_key(channel, account_id), expected_revision)
+
+    # ---- notify ----
+
+    async def get_notify_config(self) -> NotifyConfig:
+        """Notifier defaults (DESIGN §3 schedule when nothing is stored)."""
+        return (await self.get_notify_config_versioned()).model
+
+    async def get_notify_config_versioned(self) -> Versioned[NotifyConfig]:
+        entry = await self._entry(keys.notify_key(self.prefix))
+        if entry is None:
+            return Versioned(NotifyConfig(), 0)
+        return Versioned(self._decode(entry, NotifyConfig, "notify config"), entry.revision)
+
+    async def put_notify_config(
+        self, config: NotifyConfig | Mapping[str, Any], *, expected_revision: int | None = None
+    ) -> int:
+        model = self._validate(NotifyConfig, config, "notify config", None)
+        return await self._put(keys.notify_key(self.prefix), model, expected_revision)
+
+
+__all__ = [
+    "MASK",
+    "ConfigRepository",
+    "Versioned",
+    "config_invalid",
+    "mask_secret",
+    "public_view",
+]
