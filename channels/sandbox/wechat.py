@@ -5,10 +5,12 @@ The endpoints themselves are in `wechat_api`, the wire views in `wechat_views`.
 Platform keys: one RSA key pair per sandbox, with a certificate issued by the sandbox CA.
 The same key is offered both ways WeChat offers it: as the platform certificate (named by
 its uppercase hex serial, listed by `GET /v3/certificates`) and as the newer "platform
-public key" (named `PUB_KEY_ID_...`). Answers and callbacks are signed with it and carry in
-`Wechatpay-Serial` the public key id when the request named it in its own
-`Wechatpay-Serial` header or the merchant registered with `"platform_key_mode":
-"public_key"`, and the certificate serial otherwise.
+public key" (named `PUB_KEY_ID_...`). Answers and callbacks are signed with it; the serial
+they carry in `Wechatpay-Serial` is, in order: the one the request named in its own
+`Wechatpay-Serial` header (answers only); the one the merchant named last in a request
+(so a client configured in one mode gets callbacks it can verify); the public key id if
+the merchant registered with `"platform_key_mode": "public_key"`; else the certificate
+serial (the default, which certificate-mode clients such as wechatpayv3 need).
 """
 
 from __future__ import annotations
@@ -155,19 +157,36 @@ class WeChatProvider(Provider):
         if not rsa_verify(merchant.public_key, message, auth["signature"]):
             raise WeChatError(401, "SIGN_ERROR", "签名错误: signature does not verify")
         request[MERCHANT_KEY] = merchant
-        named = request.headers.get("Wechatpay-Serial")
-        if named and named.upper() not in (self.platform.serial_hex, self.public_key_id.upper()):
+        named = self._named_serial(request)
+        if named == "":
             raise WeChatError(400, "PARAM_ERROR", "Wechatpay-Serial names no platform key")
+        if named is not None:
+            merchant.extra["last_named_serial"] = named
         return merchant, body
 
     # --- signed answers -------------------------------------------------------------------
 
+    def _named_serial(self, request: web.Request) -> str | None:
+        """The platform serial the request names (None: none; "": an unknown one)."""
+        named = request.headers.get("Wechatpay-Serial")
+        if not named:
+            return None
+        for serial in (self.platform.serial_hex, self.public_key_id):
+            if named.upper() == serial.upper():
+                return serial
+        return ""
+
     def serial_for(self, merchant: Merchant | None, request: web.Request | None = None) -> str:
-        named = request.headers.get("Wechatpay-Serial", "") if request is not None else ""
-        if named.upper() == self.public_key_id.upper():
-            return self.public_key_id
-        if merchant is not None and merchant.extra.get("platform_key_mode") == "public_key":
-            return self.public_key_id
+        """The serial to sign an answer (with `request`) or a callback with (module doc)."""
+        named = self._named_serial(request) if request is not None else None
+        if named:
+            return named
+        if merchant is not None:
+            learned = merchant.extra.get("last_named_serial")
+            if learned:
+                return str(learned)
+            if merchant.extra.get("platform_key_mode") == "public_key":
+                return self.public_key_id
         return self.platform.serial_hex
 
     def sign_headers(self, body: bytes, serial: str) -> dict[str, str]:

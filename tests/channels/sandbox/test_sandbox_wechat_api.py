@@ -311,3 +311,27 @@ async def test_unknown_path_is_a_signed_404(client: WeChatClient, merchant: WeCh
     assert verify_platform_signature(a.headers, a.body, merchant.registration)
     a = await client.call("GET", "/v3/refund/domestic/refunds")  # POST-only path
     assert a.status == 404
+
+
+async def test_callbacks_follow_the_serial_the_merchant_names(
+    http: aiohttp.ClientSession, sandbox: SandboxServer, receiver: Receiver
+) -> None:
+    """A client that names the public key id in its requests gets callbacks under it."""
+    m = await register(http, sandbox)
+    c = WeChatClient(sandbox.url, m, http)
+    key_id = m.registration["platform_public_key_id"]
+    no = unique()
+    a = await c.call(
+        "POST",
+        "/v3/pay/transactions/native",
+        c.native_order(no, 7, receiver.url),
+        headers={"Wechatpay-Serial": key_id},
+    )
+    assert a.headers["Wechatpay-Serial"] == key_id
+    async with http.post(
+        sandbox.url + "/_sandbox/pay", json={"channel": "wechat", "out_trade_no": no}
+    ) as resp:
+        assert resp.status == 200
+    [cb] = await receiver.wait_for(1)
+    assert cb.headers["Wechatpay-Serial"] == key_id
+    assert verify_platform_signature(cb.headers, cb.body, m.registration)
