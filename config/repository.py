@@ -51,13 +51,33 @@ def mask_secret(value: str) -> str:
     return MASK + value[-4:] if len(value) >= 12 else MASK
 
 
+def _map_secrets(py: Any, js: Any, path: str, fn: Callable[[str, str], Any]) -> Any:
+    """Walk a model's python-mode and JSON-mode dumps together; where the python value is a
+    SecretStr (at any depth), put `fn(path, secret)` into the JSON value."""
+    if isinstance(py, SecretStr):
+        return fn(path, py.get_secret_value())
+    if isinstance(py, dict) and isinstance(js, dict):
+        return {
+            k: _map_secrets(py.get(k), v, f"{path}.{k}" if path else str(k), fn)
+            for k, v in js.items()
+        }
+    if isinstance(py, list | tuple) and isinstance(js, list) and len(py) == len(js):
+        return [
+            _map_secrets(p, j, f"{path}.{i}", fn)
+            for i, (p, j) in enumerate(zip(py, js, strict=True))
+        ]
+    return js
+
+
 def public_view(model: BaseModel) -> dict[str, Any]:
-    """The model as JSON-ready data with every secret field masked (never the secret)."""
-    data: dict[str, Any] = model.model_dump(mode="json")
-    for name in secret_field_names(type(model)):
-        value = getattr(model, name)
-        data[name] = mask_secret(value.get_secret_value()) if isinstance(value, SecretStr) else None
-    return data
+    """The model as JSON-ready data with every secret masked (never the secret itself).
+
+    A secret becomes `mask_secret(value)`; an unset optional secret stays None.
+    """
+    view: dict[str, Any] = _map_secrets(
+        model.model_dump(), model.model_dump(mode="json"), "", lambda _p, v: mask_secret(v)
+    )
+    return view
 
 
 def config_invalid(what: str, err: ValidationError) -> ConfigInvalid:
@@ -207,11 +227,9 @@ class ConfigRepository:
         if not isinstance(data, dict):
             raise ConfigInvalid(f"{what} at {entry.key} is not a JSON object")
         for name in secret_field_names(model):
-            value = data.get(name)
-            if is_encrypted(value):
-                data[name] = self._cipher.decrypt(value, context=self._context(entry.key, name))
-            elif isinstance(value, str):
+            if isinstance(data.get(name), str):
                 log.warning("config_secret_not_encrypted", key=entry.key, field=name)
+        data = self._decrypt_tree(entry.key, data, "")
         try:
             parsed = model.model_validate(data)
         except ValidationError as e:
@@ -221,16 +239,26 @@ class ConfigRepository:
         return parsed.model_copy(deep=True)
 
     def _encode(self, key: str, model: BaseModel) -> bytes:
-        data = model.model_dump(mode="json")
-        for name in secret_field_names(type(model)):
-            value = getattr(model, name)
-            if isinstance(value, SecretStr):
-                data[name] = self._cipher.encrypt(
-                    value.get_secret_value(), context=self._context(key, name)
-                )
-            else:
-                data[name] = None
+        """JSON with every SecretStr (at any depth) replaced by its encrypted form."""
+        data = _map_secrets(
+            model.model_dump(),
+            model.model_dump(mode="json"),
+            "",
+            lambda path, v: self._cipher.encrypt(v, context=self._context(key, path)),
+        )
         return json.dumps(data, ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+    def _decrypt_tree(self, key: str, value: Any, path: str) -> Any:
+        if is_encrypted(value):
+            return self._cipher.decrypt(value, context=self._context(key, path))
+        if isinstance(value, dict):
+            return {
+                k: self._decrypt_tree(key, v, f"{path}.{k}" if path else str(k))
+                for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [self._decrypt_tree(key, v, f"{path}.{i}") for i, v in enumerate(value)]
+        return value
 
     def _validate(
         self, model: type[M], data: M | Mapping[str, Any], what: str, existing: M | None

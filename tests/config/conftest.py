@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 
 from paymesh.config.crypto import SecretCipher
 from paymesh.config.etcd_store import EtcdConfigStore
@@ -47,6 +47,11 @@ def store(stores: list[ConfigStore]) -> ConfigStore:
     return stores[0]
 
 
+class DemoSubKey(BaseModel):
+    serial: str
+    key: SecretStr
+
+
 class DemoAccount(ChannelAccountBase):
     """A channel account model for tests (channel "demo")."""
 
@@ -55,6 +60,7 @@ class DemoAccount(ChannelAccountBase):
     merchant_id: str = Field(title="Merchant id", description="Provider's merchant number.")
     api_key: SecretStr = secret_field("API key", "Signs requests.", min_length=16)
     private_key_pem: SecretStr | None = secret_field("Private key", default=None)
+    sub_keys: list[DemoSubKey] = Field(default_factory=list, title="Nested secrets")
 
 
 @pytest.fixture

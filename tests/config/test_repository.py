@@ -217,3 +217,24 @@ async def test_reads_are_copies(repo: ConfigRepository) -> None:
     a = await repo.get_app("app1")
     a.name = "mutated"
     assert (await repo.get_app("app1")).name == "Shop"
+
+
+async def test_nested_secrets_are_encrypted_and_masked(
+    repo: ConfigRepository,
+    demo_channel: type[DemoAccount],
+    stores: list[ConfigStore],
+    etcd_prefix: str,
+) -> None:
+    nested = "nested-secret-value-9876"
+    await repo.put_channel_account(_account(sub_keys=[{"serial": "S1", "key": nested}]))
+    raw = await stores[1].get(etcd_prefix + "channels/demo/acc1")
+    assert raw is not None
+    assert nested.encode() not in raw.value
+    assert "$enc" in json.loads(raw.value)["sub_keys"][0]["key"]
+    reader = ConfigRepository(stores[1], etcd_prefix, repo._cipher)
+    got = await reader.get_channel_account("demo", "acc1")
+    assert isinstance(got, DemoAccount)
+    assert got.sub_keys[0].key.get_secret_value() == nested
+    view = public_view(got)
+    assert view["sub_keys"] == [{"serial": "S1", "key": "****9876"}]
+    assert nested not in json.dumps(view)
