@@ -186,7 +186,7 @@ async def register(
     http: aiohttp.ClientSession, sandbox: SandboxServer, **extra: Any
 ) -> WeChatMerchant:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    mchid = unique("19")[:20]
+    mchid = f"19{int(time.time()) % 10**8:08d}{next(_counter):06d}"
     appid = "wx" + uuid.uuid4().hex[:16]
     serial = uuid.uuid4().hex.upper()[:40]
     body = {
