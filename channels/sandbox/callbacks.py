@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 log = get_logger("paymesh.sandbox.callbacks")
 
 MAX_RECORDED_BODY = 2000
+MAX_DELIVERIES = 10_000
 
 SignFn = Callable[[bytes], dict[str, str]]
 """Given the body, the headers to send with it (signed afresh for each attempt)."""
@@ -123,7 +124,10 @@ class CallbackSender:
                 probe=probe,
                 **kw,
             )
-            self._state.deliveries.append(d)
+            deliveries = self._state.deliveries
+            deliveries.append(d)
+            if len(deliveries) > MAX_DELIVERIES:
+                del deliveries[: len(deliveries) - MAX_DELIVERIES]
             return d
 
         if not probe and faults.take(channel, "drop_callbacks", out_trade_no):

@@ -17,9 +17,16 @@
   `{"trades": [TRADE], "refunds": [REFUND], "transfers": [TRANSFER]}` where TRADE is
   `{"channel", "merchant_id", "out_trade_no", "channel_trade_no", "amount", "currency",
   "subject", "method", "status" (PENDING PAID CLOSED FAILED), "state" (the provider's own,
-  e.g. NOTPAY), "notify_url", "created_at", "paid_at", "refunded_amount", "pay_url"}`.
-- `GET /_sandbox/callbacks[?channel=&subject=]` answers `{"callbacks": [DELIVERY]}`, each
-  with its attempts (`status`, `body`, `error`).
+  e.g. NOTPAY), "notify_url", "created_at", "paid_at", "expire_at", "refunded_amount",
+  "pay_url"}`, REFUND `{"channel", "merchant_id", "out_refund_no", "out_trade_no",
+  "channel_refund_no", "amount", "total", "status" (PENDING SUCCEEDED FAILED), "state",
+  "notify_url", "created_at", "success_at"}` and TRANSFER `{"channel", "merchant_id",
+  "out_transfer_no", "channel_transfer_no", "amount", "payee", "status", "state",
+  "notify_url", "created_at", "updated_at"}`.
+- `GET /_sandbox/callbacks[?channel=&subject=]` answers `{"callbacks": [DELIVERY]}`:
+  `{"id", "channel", "merchant_id", "event_type", "event_id", "url", "subject" (the
+  out_trade_no / out_refund_no / out_bill_no), "request_body", "probe", "dropped",
+  "delivered", "attempts": [{"at", "status", "body", "error"}]}`, oldest first.
 
 Errors: `{"error": CODE, "message": ..}` with HTTP 400, 404 or 409.
 """

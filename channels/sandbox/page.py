@@ -4,6 +4,7 @@
 with Pay / Cancel / Fail buttons (plain forms posting back, no JavaScript). The `code_url`
 and `h5_url` the sandbox hands out point here (an http URL rather than WeChat's
 `weixin://wxpay/bizpayurl?pr=..`, so that a QR code made from it opens in any browser).
+JSAPI and app trades only get a `prepay_id`; they are paid from the list of open trades.
 """
 
 from __future__ import annotations
