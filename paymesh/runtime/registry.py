@@ -38,6 +38,7 @@ SPECS: dict[str, ServiceSpec] = {
         ServiceSpec("refund", "paymesh.gateway.servicers:register_refund", _GATEWAY_NEEDS),
         ServiceSpec("transfer", "paymesh.gateway.servicers:register_transfer", _GATEWAY_NEEDS),
         ServiceSpec("callback", "paymesh.callback.service:register", _GATEWAY_NEEDS),
+        ServiceSpec("monitor", "paymesh.order_monitor.service:register", _GATEWAY_NEEDS),
         ServiceSpec("wechat", "paymesh.channels.serve:register", ("config_backend",)),
     )
 }

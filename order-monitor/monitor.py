@@ -1,0 +1,297 @@
+"""The order monitor: settles what callbacks missed (DESIGN §2 Monitor, §7 Reliability).
+
+A sweep asks the channel about PENDING orders, refunds and transfers older than
+``pending_after`` and applies each answer through the shared ``apply_*`` transitions, the
+same code callbacks and sync queries use, so a record gets the same outbox event whoever
+settles it first; a lost race is a no-op. Orders past their ``expire_time`` that the
+provider still reports unpaid are closed at the channel first, and only a close the channel
+confirmed becomes CLOSED here. Anything unclear leaves the record PENDING for a later
+sweep, with a per-record exponential backoff so a stuck record neither hammers the channel
+nor blocks the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from paymesh.channel.v1 import channel_pb2
+from paymesh.channel.v1 import channel_service_pb2 as ch
+from paymesh.errors import ChannelError, PaymeshError
+from paymesh.gateway.apply import apply_refund, apply_trade, apply_transfer
+from paymesh.gateway.db.models import (
+    OrderStatus,
+    PayOrder,
+    Refund,
+    RefundStatus,
+    Transfer,
+    TransferStatus,
+)
+from paymesh.gateway.deps import Deps
+from paymesh.order_monitor.backoff import Backoff
+from paymesh.runtime.logging import get_logger
+
+log = get_logger("paymesh.order_monitor")
+TS = channel_pb2.TradeState
+
+DEFAULT_PENDING_AFTER = timedelta(seconds=60)
+DEFAULT_INTERVAL = 10.0
+DEFAULT_BATCH = 100
+DEFAULT_CONCURRENCY = 4
+DEFAULT_BACKOFF_CAP = 300.0
+# Records in backoff are fetched but skipped; fetch at most this many batches' worth extra
+# so that records waiting out their backoff never crowd the due ones out of a sweep.
+_MAX_EXTRA_BATCHES = 10
+
+Check = Callable[[], Awaitable["Outcome"]]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The record's status after a check; ``changed`` when this check made the transition."""
+
+    status: str
+    changed: bool
+    open: bool
+
+
+@dataclass
+class SweepReport:
+    checked: list[str] = field(default_factory=list)
+    """Ids asked at the channel in this sweep (orders, refunds, transfers)."""
+    settled: dict[str, str] = field(default_factory=dict)
+    """Id -> new status, for records whose transition this sweep made."""
+    deferred: list[str] = field(default_factory=list)
+    """Ids skipped: their backoff has not elapsed, or the sweep's batch was full."""
+    failed: list[str] = field(default_factory=list)
+    """Ids whose check ended in an error (channel unavailable or refused, anything else)."""
+
+
+def _account(channel: str, account_id: str) -> channel_pb2.AccountRef:
+    return channel_pb2.AccountRef(channel=channel, account_id=account_id)
+
+
+class OrderMonitor:
+    def __init__(
+        self,
+        deps: Deps,
+        *,
+        pending_after: timedelta = DEFAULT_PENDING_AFTER,
+        interval: float = DEFAULT_INTERVAL,
+        batch: int = DEFAULT_BATCH,
+        clock: Callable[[], datetime] | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        backoff_base: float | None = None,
+        backoff_cap: float = DEFAULT_BACKOFF_CAP,
+    ) -> None:
+        if batch <= 0 or concurrency <= 0 or interval <= 0:
+            raise ValueError("batch, concurrency and interval must be positive")
+        self.deps = deps
+        self.pending_after = pending_after
+        self.interval = interval
+        self.batch = batch
+        self.clock = clock or deps.clock
+        self.concurrency = concurrency
+        base = interval if backoff_base is None else backoff_base
+        self.backoff = Backoff(base, max(base, backoff_cap))
+        self._stop = asyncio.Event()
+
+    # --- loop -----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Sweep every ``interval`` seconds until ``stop()``; a failed sweep is logged."""
+        self._stop.clear()
+        log.info("monitor_started", interval=self.interval, pending_after=str(self.pending_after))
+        while not self._stop.is_set():
+            try:
+                report = await self.sweep_once()
+            except Exception:
+                log.exception("monitor_sweep_failed")
+            else:
+                if report.checked or report.failed:
+                    log.info(
+                        "monitor_sweep",
+                        checked=len(report.checked),
+                        settled=len(report.settled),
+                        deferred=len(report.deferred),
+                        failed=len(report.failed),
+                    )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=self.interval)
+        log.info("monitor_stopped")
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    # --- one sweep ------------------------------------------------------------------------
+
+    async def sweep_once(self) -> SweepReport:
+        now = self.clock()
+        self.backoff.prune(now)
+        report = SweepReport()
+        stale_before = now - self.pending_after
+        limit = self.batch + min(len(self.backoff), self.batch * _MAX_EXTRA_BATCHES)
+        store = self.deps.store
+        jobs: list[tuple[str, str, Check]] = []
+
+        # Expired orders first (they hold the merchant's stock), then the merely stale ones.
+        orders: dict[str, PayOrder] = {}
+        for o in await store.list_orders(OrderStatus.PENDING, expire_before=now, limit=limit):
+            orders[o.order_id] = o
+        for o in await store.list_orders(
+            OrderStatus.PENDING, created_before=stale_before, limit=limit
+        ):
+            orders.setdefault(o.order_id, o)
+        for order in orders.values():
+            jobs.append(("order", order.order_id, self._order_check(order, now)))
+        for r in await store.list_refunds(
+            status=RefundStatus.PENDING, created_before=stale_before, limit=limit
+        ):
+            jobs.append(("refund", r.refund_id, self._refund_check(r, now)))
+        for t in await store.list_transfers(
+            TransferStatus.PENDING, created_before=stale_before, limit=limit
+        ):
+            jobs.append(("transfer", t.transfer_id, self._transfer_check(t, now)))
+
+        due: list[tuple[str, str, Check]] = []
+        per_kind: dict[str, int] = {}
+        for kind, record_id, check in jobs:
+            if self.backoff.due(f"{kind}:{record_id}", now) and per_kind.get(kind, 0) < self.batch:
+                per_kind[kind] = per_kind.get(kind, 0) + 1
+                due.append((kind, record_id, check))
+            else:
+                report.deferred.append(record_id)
+        limiter = asyncio.Semaphore(self.concurrency)
+        await asyncio.gather(*(self._run(limiter, report, now, *job) for job in due))
+        return report
+
+    async def _run(
+        self,
+        limiter: asyncio.Semaphore,
+        report: SweepReport,
+        now: datetime,
+        kind: str,
+        record_id: str,
+        check: Check,
+    ) -> None:
+        key = f"{kind}:{record_id}"
+        async with limiter:
+            report.checked.append(record_id)
+            try:
+                outcome = await check()
+            except PaymeshError as e:
+                at = self.backoff.retry_later(key, now)
+                report.failed.append(record_id)
+                log.info(
+                    "monitor_check_inconclusive",
+                    kind=kind,
+                    id=record_id,
+                    reason=e.reason.value,
+                    error=e.message,
+                    next_check_at=at.isoformat(),
+                )
+                return
+            except Exception:
+                at = self.backoff.retry_later(key, now)
+                report.failed.append(record_id)
+                log.exception(
+                    "monitor_check_failed", kind=kind, id=record_id, next_check_at=at.isoformat()
+                )
+                return
+        if outcome.changed:
+            report.settled[record_id] = outcome.status
+            log.info("monitor_settled", kind=kind, id=record_id, status=outcome.status)
+        if outcome.open:
+            self.backoff.retry_later(key, now)
+        else:
+            self.backoff.forget(key)
+
+    # --- orders ---------------------------------------------------------------------------
+
+    def _order_check(self, order: PayOrder, now: datetime) -> Check:
+        return lambda: self._check_order(order, now)
+
+    async def _check_order(self, order: PayOrder, now: datetime) -> Outcome:
+        deps = self.deps
+        account = _account(order.channel, order.account_id)
+        expired = order.expire_time <= now
+        try:
+            resp = await deps.channels.call(
+                "Query",
+                ch.QueryRequest(account=account, order_id=order.order_id),
+                kind="order",
+                object_id=order.order_id,
+            )
+        except ChannelError as e:
+            if not expired:
+                raise
+            # The provider answered (e.g. it never saw the order): closing is still its call.
+            log.info("monitor_query_refused", order_id=order.order_id, error=e.message)
+        else:
+            moved = await apply_trade(deps.store, order, resp.trade, now)
+            order = moved.row
+            if moved.changed or order.status != OrderStatus.PENDING.value:
+                return Outcome(order.status, moved.changed, False)
+            if resp.trade.state == TS.TRADE_STATE_PAID:
+                # Paid at the provider but not applicable here (amount mismatch, logged by
+                # apply_trade): never close it; it stays PENDING for a person to look at.
+                return Outcome(order.status, False, True)
+        if not expired:
+            return Outcome(order.status, False, True)
+        # Past expiry and not paid: the channel closes first; if it cannot confirm (it says
+        # the order was paid meanwhile, or it is unreachable) the order stays PENDING and
+        # the next sweep queries again. Never close blindly.
+        await deps.channels.call(
+            "Close",
+            ch.CloseRequest(account=account, order_id=order.order_id),
+            kind="order",
+            object_id=order.order_id,
+        )
+        closed = await deps.store.mark_closed(order.order_id, now)
+        status = closed.row.status
+        return Outcome(status, closed.changed, status == OrderStatus.PENDING.value)
+
+    # --- refunds and transfers ------------------------------------------------------------
+
+    def _refund_check(self, refund: Refund, now: datetime) -> Check:
+        return lambda: self._check_refund(refund, now)
+
+    async def _check_refund(self, refund: Refund, now: datetime) -> Outcome:
+        resp = await self.deps.channels.call(
+            "QueryRefund",
+            ch.QueryRefundRequest(
+                account=_account(refund.channel, refund.account_id),
+                order_id=refund.order_id,
+                refund_id=refund.refund_id,
+            ),
+            kind="refund",
+            object_id=refund.refund_id,
+        )
+        moved = await apply_refund(self.deps.store, refund, resp.refund, now)
+        status = moved.row.status
+        changed = moved.changed and status != RefundStatus.PENDING.value
+        return Outcome(status, changed, status == RefundStatus.PENDING.value)
+
+    def _transfer_check(self, transfer: Transfer, now: datetime) -> Check:
+        return lambda: self._check_transfer(transfer, now)
+
+    async def _check_transfer(self, transfer: Transfer, now: datetime) -> Outcome:
+        resp = await self.deps.channels.call(
+            "QueryTransfer",
+            ch.QueryTransferRequest(
+                account=_account(transfer.channel, transfer.account_id),
+                transfer_id=transfer.transfer_id,
+            ),
+            kind="transfer",
+            object_id=transfer.transfer_id,
+        )
+        moved = await apply_transfer(self.deps.store, transfer, resp.transfer, now)
+        status = moved.row.status
+        changed = moved.changed and status != TransferStatus.PENDING.value
+        return Outcome(status, changed, status == TransferStatus.PENDING.value)
+
+
+__all__ = ["OrderMonitor", "Outcome", "SweepReport"]
