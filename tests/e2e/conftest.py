@@ -9,13 +9,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 import pytest
 
 from paymesh.channels.sandbox.app import SandboxServer, start_sandbox
 from paymesh.config.etcd_store import EtcdConfigStore
+from paymesh.config.file_store import FileConfigStore
 from paymesh.config.repository import ConfigRepository
+from paymesh.config.store import ConfigStore
 from paymesh.dev.seed import DemoApp, private_key_pem, seed_app, seed_wechat
 from paymesh.gateway.db.store import Store
 from paymesh.gateway.envoy.config import render_text
@@ -48,12 +51,29 @@ class Mesh:
         return Merchant(self.edge_url, a.app_id, a.sign_type, a.secret, session)
 
 
-@pytest.fixture(scope="session")
-async def mesh(etcd_server: EtcdServer, mariadb_server: MariaDBServer) -> AsyncIterator[Mesh]:
+@pytest.fixture(scope="session", params=["mariadb+etcd", "sqlite+file"])
+async def mesh(
+    request: pytest.FixtureRequest,
+    etcd_server: EtcdServer,
+    mariadb_server: MariaDBServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[Mesh]:
+    """The real column (MariaDB + etcd) and the embedded one (SQLite + file store)."""
     prefix = f"/e2e-{uuid.uuid4().hex[:8]}/config"
-    database_url = mariadb_server.create_database(f"mesh_{uuid.uuid4().hex[:8]}")
+    store: ConfigStore
+    if request.param == "mariadb+etcd":
+        database_url = mariadb_server.create_database(f"mesh_{uuid.uuid4().hex[:8]}")
+        store = EtcdConfigStore([etcd_server.endpoint])
+        backend: dict[str, Any] = {
+            "config_backend": "etcd",
+            "etcd_endpoints": [etcd_server.endpoint],
+        }
+    else:
+        state = tmp_path_factory.mktemp("embedded")
+        database_url = f"sqlite+aiosqlite:///{state / 'paymesh.db'}"
+        store = FileConfigStore(state / "config.json")
+        backend = {"config_backend": "file", "config_file": str(state / "config.json")}
     sandbox = await start_sandbox("127.0.0.1", 0)
-    store = EtcdConfigStore([etcd_server.endpoint])
     repo = ConfigRepository(store, prefix)
     await seed_wechat(repo, sandbox.url, private_key_pem())
     app = await seed_app(repo)
@@ -62,13 +82,12 @@ async def mesh(etcd_server: EtcdServer, mariadb_server: MariaDBServer) -> AsyncI
     settings = Settings(
         listen=f"127.0.0.1:{grpc_port}",
         database_url=database_url,
-        config_backend="etcd",
-        etcd_endpoints=[etcd_server.endpoint],
         config_prefix=prefix,
         channel_targets={"wechat": f"127.0.0.1:{grpc_port}"},
         callback_base_url=edge_url,
         channel_timeout_seconds=3.0,
         drain_seconds=1.0,
+        **backend,
     )
     server = await start_server(SERVICES, settings)
     envoy = EnvoyProcess(
