@@ -265,6 +265,8 @@ class EtcdConfigStore(ConfigStore):
             try:
                 return await self.snapshot(prefix)
             except ConfigStoreUnavailable as e:
+                if self._closed:
+                    raise
                 log.warning("config_watch_list_failed", prefix=prefix, error=str(e))
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
