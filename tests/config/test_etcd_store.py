@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from paymesh.config.etcd_store import EtcdConfigStore
 from paymesh.config.store import ConfigStoreUnavailable, WatchEvent
@@ -100,3 +101,31 @@ async def test_watch_after_compaction_relists(etcd_server: EtcdServer, etcd_pref
         assert got[-1] == WatchEvent("put", etcd_prefix + "a", b"2", r)
     finally:
         await store.close()
+
+
+async def test_repository_cache_survives_etcd_restart(own_etcd: EtcdServer) -> None:
+    from paymesh.config.apps import AppConfig
+    from paymesh.config.crypto import SecretCipher
+    from paymesh.config.repository import ConfigRepository
+
+    cipher = SecretCipher.dev()
+    reader_store = EtcdConfigStore([own_etcd.endpoint], timeout=2.0)
+    writer_store = EtcdConfigStore([own_etcd.endpoint], timeout=2.0)
+    reader = ConfigRepository(reader_store, "/paymesh/config", cipher)
+    writer = ConfigRepository(writer_store, "/paymesh/config", cipher)
+    app = AppConfig(app_id="a1", name="v1", sign_type="MD5", secret=SecretStr("0123456789ab"))
+    try:
+        await writer.put_app(app)
+        await reader.start()
+        assert (await reader.get_app("a1")).name == "v1"
+        await asyncio.to_thread(own_etcd.stop, kill=True)
+        assert (await reader.get_app("a1")).name == "v1"  # served from the cache while down
+        await asyncio.to_thread(own_etcd.start)
+        rev = await writer.put_app(app.model_copy(update={"name": "v2"}))
+        async with asyncio.timeout(20):
+            await reader.wait_for_revision(rev)
+        assert (await reader.get_app("a1")).name == "v2"
+    finally:
+        await reader.close()
+        await reader_store.close()
+        await writer_store.close()
