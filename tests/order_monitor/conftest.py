@@ -1,0 +1,54 @@
+"""The order monitor runs against the real mesh of the end-to-end suite (MariaDB, etcd,
+sandbox, every service, Envoy); each test builds its own OrderMonitor on the mesh's Deps."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from paymesh.gateway.deps import Deps, build_deps
+from paymesh.order_monitor.monitor import OrderMonitor
+from tests.e2e.conftest import Mesh, http, merchant, mesh  # noqa: F401
+
+
+class Clock:
+    """Wall-clock time plus an offset the test moves forward (backoff, expiry)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += timedelta(seconds=seconds)
+
+
+MonitorFactory = Callable[[Deps], OrderMonitor]
+
+
+@pytest.fixture
+async def deps(mesh: Mesh) -> Deps:  # noqa: F811
+    return await build_deps(mesh.server.context)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def make_monitor(clock: Clock) -> MonitorFactory:
+    """A monitor on the given Deps: no age threshold, the test's clock, 10 s first backoff."""
+
+    def make(deps: Deps) -> OrderMonitor:
+        return OrderMonitor(deps, pending_after=timedelta(0), interval=10.0, batch=50, clock=clock)
+
+    return make
+
+
+@pytest.fixture
+def monitor(deps: Deps, make_monitor: MonitorFactory) -> OrderMonitor:
+    return make_monitor(deps)
