@@ -103,7 +103,6 @@ class OrderMonitor:
 
     async def run(self) -> None:
         """Sweep every ``interval`` seconds until ``stop()``; a failed sweep is logged."""
-        self._stop.clear()
         log.info("monitor_started", interval=self.interval, pending_after=str(self.pending_after))
         while not self._stop.is_set():
             try:
@@ -137,7 +136,7 @@ class OrderMonitor:
         store = self.deps.store
         jobs: list[tuple[str, str, Check]] = []
 
-        # Expired orders first (they hold the merchant's stock), then the merely stale ones.
+        # Expired orders first (they are due a close), then the merely stale ones.
         orders: dict[str, PayOrder] = {}
         for o in await store.list_orders(OrderStatus.PENDING, expire_before=now, limit=limit):
             orders[o.order_id] = o
