@@ -35,7 +35,7 @@ from paymesh.testing.processes import EnvoyProcess
 
 log = get_logger("paymesh.dev")
 
-SERVICES = ["info", "pay", "query", "refund", "transfer", "callback", "wechat"]
+SERVICES = ["info", "pay", "query", "refund", "transfer", "callback", "wechat", "monitor"]
 HOST = "127.0.0.1"
 
 
