@@ -443,3 +443,38 @@ async def test_each_sign_type_accepts_good_and_rejects_wrong_or_stale(
         timestamp=int(time.time()) - 400,
     )
     assert (status, reason(body)) == (401, "TIMESTAMP_EXPIRED")
+
+
+async def test_close_while_the_channel_is_unavailable_is_503_and_changes_nothing(
+    mesh: Mesh, merchant: Merchant, http: aiohttp.ClientSession
+) -> None:
+    order = await create_qr_order(merchant, 72)
+    oid = order["order_id"]
+    await sandbox(
+        http,
+        mesh.sandbox_url,
+        "/_sandbox/faults",
+        {
+            "channel": "wechat",
+            "fault": "http_500",
+            "path": f"/v3/pay/transactions/out-trade-no/{oid}/close",
+            "count": 1,
+        },
+    )
+    status, body = await merchant.post(f"/v1/orders/{oid}:close", {"order_id": oid}, CloseOrder)
+    assert (status, reason(body)) == (503, "CHANNEL_UNAVAILABLE")
+    assert (await query_order(merchant, oid))["status"] == "PENDING"
+    assert await (await mesh.store()).list_events(oid) == []
+
+
+async def test_unknown_refund_and_transfer_are_not_found(merchant: Merchant) -> None:
+    status, body = await merchant.get(
+        "/v1/refunds:lookup", {"out_refund_no": out_no("r")}, query_service_pb2.QueryRefundRequest
+    )
+    assert (status, reason(body)) == (404, "REFUND_NOT_FOUND")
+    status, body = await merchant.get(
+        "/v1/transfers:lookup",
+        {"out_transfer_no": out_no("x")},
+        query_service_pb2.QueryTransferRequest,
+    )
+    assert (status, reason(body)) == (404, "TRANSFER_NOT_FOUND")
