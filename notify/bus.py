@@ -146,10 +146,10 @@ class _JsSubscription(Subscription):
     async def fetch(self, batch: int = 1, max_wait: float = 1.0) -> list[BusMessage]:
         try:
             msgs = await self._sub.fetch(batch, timeout=max_wait)
-        except nats.errors.TimeoutError:
+        except (nats.errors.TimeoutError, TimeoutError):
             return []
-        except (nats.errors.ConnectionClosedError, nats.errors.NoRespondersError) as e:
-            raise BusUnavailable(str(e)) from e
+        except (nats.errors.Error, OSError) as e:
+            raise BusUnavailable(f"fetch failed: {e!r}") from e
         return [_JsMessage(m) for m in msgs]
 
     async def close(self) -> None:
@@ -267,7 +267,8 @@ class JetStreamBus(Bus):
                 headers={MSG_ID_HEADER: msg_id},
             )
         except (nats.errors.Error, TimeoutError, OSError) as e:
-            raise BusUnavailable(f"publish failed: {e}") from e
+            self._stream_ready = False  # re-check the stream on the next call
+            raise BusUnavailable(f"publish failed: {e!r}") from e
         return not ack.duplicate
 
     async def subscribe(

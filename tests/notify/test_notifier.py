@@ -15,15 +15,17 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from paymesh.config.apps import NotifyConfig
 from paymesh.events.v1.events_pb2 import Notification
 from paymesh.gateway.signing import canonical_from_mapping, verify
-from paymesh.notify.bus import Bus, MemoryBus
+from paymesh.notify.bus import Bus, BusUnavailable, MemoryBus
 from paymesh.notify.envelope import encode_event, subject_for
 from paymesh.notify.models import DeliveryStatus
 from paymesh.notify.notifier import Notifier, NotifierSettings
 from paymesh.notify.resend import Resender
 from paymesh.notify.store import SqlDeliveryStore
+from paymesh.testing.processes import NatsServer
 from tests.notify.conftest import (
     SECRET,
     Apps,
+    JsFactory,
     Merchant,
     Sessions,
     add_rows,
@@ -346,3 +348,31 @@ async def test_relay_and_notifier_end_to_end_on_memory_bus(
         relay.stop()
         await relay_task
     assert sorted(r.body["event_id"] for r in merchant.received) == sorted(ids)
+
+
+async def test_notifier_survives_a_nats_restart(
+    js_factory: JsFactory, nats_server: NatsServer, store: SqlDeliveryStore, merchant: Merchant
+) -> None:
+    bus = js_factory()
+    await bus.connect()
+    settings = NotifierSettings(fetch_wait_s=0.2, ack_wait_s=5.0, bus_retry_s=0.2)
+    notifier = Notifier(bus, Apps(make_app()), store, settings=settings)
+    async with running(notifier) as task:
+        first = await publish_event(bus, merchant.url, n=1)
+        await wait_status(store, first, DeliveryStatus.DELIVERED)
+        nats_server.stop()
+        await asyncio.sleep(1.0)
+        assert not task.done()
+        nats_server.start()
+        publisher = js_factory()  # a relay elsewhere publishes once NATS is back
+
+        async def published() -> bool:
+            try:
+                await publish_event(publisher, merchant.url, n=2)
+            except BusUnavailable:
+                return False
+            return True
+
+        await eventually(published, within=15)
+        await merchant.wait_for(2, within=15)
+    assert len(merchant.received) == 2
