@@ -35,7 +35,7 @@ from paymesh.testing.processes import EnvoyProcess
 
 log = get_logger("paymesh.dev")
 
-SERVICES = ["info", "pay", "query", "refund", "transfer", "callback", "wechat", "monitor"]
+SERVICES = ["info", "pay", "query", "refund", "transfer", "callback", "wechat", "monitor", "notify"]
 HOST = "127.0.0.1"
 
 
@@ -106,6 +106,7 @@ async def run_dev(state_dir: str = ".paymesh", edge_port: int = 8080) -> None:
             config_file=str(state / "config.json"),
             channel_targets={"wechat": f"{HOST}:{ports['grpc']}"},
             callback_base_url=urls["edge"],
+            nats_url="memory://",
             drain_seconds=2.0,
         )
         server = await start_server(SERVICES, settings)

@@ -39,6 +39,11 @@ SPECS: dict[str, ServiceSpec] = {
         ServiceSpec("transfer", "paymesh.gateway.servicers:register_transfer", _GATEWAY_NEEDS),
         ServiceSpec("callback", "paymesh.callback.service:register", _GATEWAY_NEEDS),
         ServiceSpec("monitor", "paymesh.order_monitor.service:register", _GATEWAY_NEEDS),
+        ServiceSpec(
+            "notify",
+            "paymesh.notify.service:register",
+            ("database_url", "config_backend", "nats_url"),
+        ),
         ServiceSpec("wechat", "paymesh.channels.serve:register", ("config_backend",)),
     )
 }
