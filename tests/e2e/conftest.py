@@ -13,12 +13,14 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from paymesh.channels.sandbox.app import SandboxServer, start_sandbox
 from paymesh.config.etcd_store import EtcdConfigStore
 from paymesh.config.file_store import FileConfigStore
 from paymesh.config.repository import ConfigRepository
 from paymesh.config.store import ConfigStore
+from paymesh.dev.merchant import DemoMerchant
 from paymesh.dev.seed import DemoApp, private_key_pem, seed_app, seed_wechat
 from paymesh.gateway.db.store import Store
 from paymesh.gateway.envoy.config import render_text
@@ -26,10 +28,10 @@ from paymesh.runtime import resources
 from paymesh.runtime.server import RunningServer, start_server
 from paymesh.runtime.settings import Settings
 from paymesh.testing.ports import free_port
-from paymesh.testing.processes import EnvoyProcess, EtcdServer, MariaDBServer
+from paymesh.testing.processes import EnvoyProcess, EtcdServer, MariaDBServer, NatsServer
 from tests.e2e.client import Merchant
 
-SERVICES = ["info", "pay", "query", "refund", "transfer", "callback", "wechat"]
+SERVICES = ["info", "pay", "query", "refund", "transfer", "callback", "wechat", "notify"]
 
 
 @dataclass
@@ -41,6 +43,9 @@ class Mesh:
     server: RunningServer
     app: DemoApp
     sandbox: SandboxServer
+    demo_merchant: DemoMerchant
+    notify_url: str
+    backend: str
 
     async def store(self) -> Store:
         """The store the running services share (same engine, same ids)."""
@@ -56,6 +61,7 @@ async def mesh(
     request: pytest.FixtureRequest,
     etcd_server: EtcdServer,
     mariadb_server: MariaDBServer,
+    nats_server: NatsServer,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Mesh]:
     """The real column (MariaDB + etcd) and the embedded one (SQLite + file store)."""
@@ -67,16 +73,26 @@ async def mesh(
         backend: dict[str, Any] = {
             "config_backend": "etcd",
             "etcd_endpoints": [etcd_server.endpoint],
+            "nats_url": nats_server.url,
         }
     else:
         state = tmp_path_factory.mktemp("embedded")
         database_url = f"sqlite+aiosqlite:///{state / 'paymesh.db'}"
         store = FileConfigStore(state / "config.json")
-        backend = {"config_backend": "file", "config_file": str(state / "config.json")}
+        backend = {
+            "config_backend": "file",
+            "config_file": str(state / "config.json"),
+            "nats_url": "memory://",
+        }
     sandbox = await start_sandbox("127.0.0.1", 0)
     repo = ConfigRepository(store, prefix)
     await seed_wechat(repo, sandbox.url, private_key_pem())
     app = await seed_app(repo)
+    demo_merchant = DemoMerchant(app.sign_type, app.secret)
+    merchant_runner = web.AppRunner(demo_merchant.app(), access_log=None)
+    await merchant_runner.setup()
+    merchant_port = free_port()
+    await web.TCPSite(merchant_runner, "127.0.0.1", merchant_port).start()
     grpc_port, edge_port = free_port(), free_port()
     edge_url = f"http://127.0.0.1:{edge_port}"
     settings = Settings(
@@ -100,13 +116,25 @@ async def mesh(
     )
     envoy.start()
     try:
-        yield Mesh(edge_url, sandbox.url, database_url, repo, server, app, sandbox)
+        yield Mesh(
+            edge_url,
+            sandbox.url,
+            database_url,
+            repo,
+            server,
+            app,
+            sandbox,
+            demo_merchant,
+            f"http://127.0.0.1:{merchant_port}/notify",
+            request.param,
+        )
     finally:
         envoy.close()
         await server.drain(1)
         await repo.close()
         await store.close()
         await sandbox.close()
+        await merchant_runner.cleanup()
 
 
 @pytest.fixture
