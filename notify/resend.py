@@ -6,12 +6,9 @@ drop it; its attempts are numbered from 1 and follow the full schedule again.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-import grpc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from paymesh.errors import PaymeshError, Reason
+from paymesh.errors import EventNotFound
 from paymesh.notify.bus import SUBJECT_PREFIX, Bus
 from paymesh.notify.envelope import RESEND_SEPARATOR, encode_event, resend_msg_id, subject_for
 from paymesh.notify.outbox import OutboxClaims
@@ -19,11 +16,6 @@ from paymesh.notify.store import SqlDeliveryStore
 from paymesh.runtime.logging import get_logger
 
 log = get_logger(__name__)
-
-
-class EventNotFound(PaymeshError):
-    code: ClassVar[grpc.StatusCode] = grpc.StatusCode.NOT_FOUND
-    reason: ClassVar[Reason] = Reason.INVALID_ARGUMENT
 
 
 def next_round(round_id: str | None) -> int:

@@ -9,19 +9,49 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 import grpc
 
+from paymesh.errors import InvalidArgument
 from paymesh.gateway.db.engine import session_factory
 from paymesh.notify.bus import JetStreamBus, open_bus
 from paymesh.notify.notifier import Notifier
 from paymesh.notify.relay import OutboxRelay
+from paymesh.notify.resend import Resender
 from paymesh.notify.store import SqlDeliveryStore
+from paymesh.ops.v1 import notify_admin_service_pb2 as admin_pb
+from paymesh.ops.v1 import notify_admin_service_pb2_grpc as admin_grpc
 from paymesh.runtime import resources
 from paymesh.runtime.context import ServiceContext
 from paymesh.runtime.logging import get_logger
 
 log = get_logger("paymesh.notify.service")
+
+Ctx = grpc.aio.ServicerContext[Any, Any]
+
+
+class NotifyAdminServicer(admin_grpc.NotifyAdminServiceServicer):
+    def __init__(self, resender: Resender) -> None:
+        self.resender = resender
+
+    async def ResendEvent(
+        self, request: admin_pb.ResendEventRequest, context: Ctx
+    ) -> admin_pb.ResendEventResponse:
+        if not request.event_id:
+            raise InvalidArgument("event_id is required", field="event_id")
+        msg_id = await self.resender.resend(request.event_id)
+        log.info("notification_resent", event_id=request.event_id, msg_id=msg_id)
+        return admin_pb.ResendEventResponse(event_id=request.event_id, message_id=msg_id)
+
+    async def ResendFailedEvents(
+        self, request: admin_pb.ResendFailedEventsRequest, context: Ctx
+    ) -> admin_pb.ResendFailedEventsResponse:
+        if not request.app_id:
+            raise InvalidArgument("app_id is required", field="app_id")
+        ids = await self.resender.resend_failed(request.app_id)
+        log.info("failed_notifications_resent", app_id=request.app_id, count=len(ids))
+        return admin_pb.ResendFailedEventsResponse(event_ids=ids)
 
 
 async def register(server: grpc.aio.Server, ctx: ServiceContext) -> list[str]:
@@ -54,5 +84,8 @@ async def register(server: grpc.aio.Server, ctx: ServiceContext) -> list[str]:
         await bus.close()
 
     ctx.on_close(stop)
+    admin_grpc.add_NotifyAdminServiceServicer_to_server(
+        NotifyAdminServicer(Resender(sessions, bus)), server
+    )
     log.info("notify_started", bus=url.split("://", 1)[0])
-    return []
+    return [admin_pb.DESCRIPTOR.services_by_name["NotifyAdminService"].full_name]

@@ -27,6 +27,7 @@ class Reason(StrEnum):
     ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
     REFUND_NOT_FOUND = "REFUND_NOT_FOUND"
     TRANSFER_NOT_FOUND = "TRANSFER_NOT_FOUND"
+    EVENT_NOT_FOUND = "EVENT_NOT_FOUND"
     ORDER_NOT_PAYABLE = "ORDER_NOT_PAYABLE"
     ORDER_NOT_REFUNDABLE = "ORDER_NOT_REFUNDABLE"
     REFUND_EXCEEDS_PAID = "REFUND_EXCEEDS_PAID"
@@ -118,6 +119,13 @@ class RefundNotFound(PaymeshError):
 class TransferNotFound(PaymeshError):
     code = grpc.StatusCode.NOT_FOUND
     reason = Reason.TRANSFER_NOT_FOUND
+
+
+class EventNotFound(PaymeshError):
+    """No notification event with that id (operator re-send)."""
+
+    code = grpc.StatusCode.NOT_FOUND
+    reason = Reason.EVENT_NOT_FOUND
 
 
 class OrderNotPayable(PaymeshError):

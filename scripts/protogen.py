@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO = ROOT / "proto"
-AREAS = ("common", "merchant", "channel", "events")
+AREAS = ("common", "merchant", "channel", "events", "ops")
 DESCRIPTOR = Path("gateway/envoy/paymesh.pb")
 RPC_TYPES = ("google/rpc/status.proto", "google/rpc/error_details.proto")
 

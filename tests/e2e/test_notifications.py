@@ -6,7 +6,12 @@ import asyncio
 from typing import Any
 
 import aiohttp
+import grpc
+import pytest
 
+from paymesh.ops.v1 import notify_admin_service_pb2 as admin_pb
+from paymesh.ops.v1 import notify_admin_service_pb2_grpc as admin_grpc
+from paymesh.runtime.status import error_info
 from tests.e2e.client import Merchant
 from tests.e2e.conftest import Mesh
 from tests.e2e.helpers import create_qr_order, eventually, sandbox
@@ -92,3 +97,33 @@ async def test_nats_down_during_payment_is_delivered_after_restart(
     await eventually(notified, within=30)
     await asyncio.sleep(1.0)
     assert [b["event_type"] for b in received(mesh, oid)] == ["order.paid"]
+
+
+async def test_operator_resend_over_grpc(
+    mesh: Mesh, merchant: Merchant, http: aiohttp.ClientSession
+) -> None:
+    oid = await _paid_and_notified(mesh, merchant, http)
+    (first,) = received(mesh, oid)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{mesh.server.port}") as channel:
+        admin = admin_grpc.NotifyAdminServiceStub(channel)
+        resp = await admin.ResendEvent(admin_pb.ResendEventRequest(event_id=first["event_id"]))
+        assert resp.message_id.startswith(first["event_id"])
+
+        async def twice() -> bool:
+            return len(received(mesh, oid)) == 2
+
+        await eventually(twice, within=20)
+        again = received(mesh, oid)[1]
+        assert again["event_id"] == first["event_id"]  # same event, so the merchant can dedupe
+
+        with pytest.raises(grpc.aio.AioRpcError) as exc:
+            await admin.ResendEvent(admin_pb.ResendEventRequest(event_id="E404"))
+        assert exc.value.code() == grpc.StatusCode.NOT_FOUND
+        info = error_info(exc.value)
+        assert info is not None
+        assert info.reason == "EVENT_NOT_FOUND"
+
+        failed = await admin.ResendFailedEvents(
+            admin_pb.ResendFailedEventsRequest(app_id=mesh.app.app_id)
+        )
+        assert list(failed.event_ids) == []  # every event of the demo app was delivered
