@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
 import grpc
 import pytest
 
+from paymesh.gateway.deps import build_deps
 from paymesh.ops.v1 import notify_admin_service_pb2 as admin_pb
 from paymesh.ops.v1 import notify_admin_service_pb2_grpc as admin_grpc
+from paymesh.order_monitor.monitor import OrderMonitor
 from paymesh.runtime.status import error_info
 from tests.e2e.client import Merchant
 from tests.e2e.conftest import Mesh
@@ -127,3 +130,22 @@ async def test_operator_resend_over_grpc(
             admin_pb.ResendFailedEventsRequest(app_id=mesh.app.app_id)
         )
         assert list(failed.event_ids) == []  # every event of the demo app was delivered
+
+
+async def test_expired_order_closed_by_the_monitor_is_notified_as_closed(
+    mesh: Mesh, merchant: Merchant, http: aiohttp.ClientSession
+) -> None:
+    order = await create_qr_order(merchant, 66, notify_url=mesh.notify_url, expire_seconds=60)
+    oid = str(order["order_id"])
+    deps = await build_deps(mesh.server.context)
+    later = datetime.now(UTC) + timedelta(minutes=5)  # past the order's expiry
+    monitor = OrderMonitor(deps, pending_after=timedelta(0), clock=lambda: later)
+    await monitor.sweep_once()
+
+    async def notified() -> bool:
+        return bool(received(mesh, oid))
+
+    await eventually(notified, within=20)
+    (body,) = received(mesh, oid)
+    assert body["event_type"] == "order.closed"
+    assert body["status"] == "CLOSED"
