@@ -7,7 +7,7 @@ from paymesh.channel.v1 import channel_service_pb2 as ch
 from paymesh.errors import ChannelError, ChannelUnavailable, InvalidArgument, TransferNotFound
 from paymesh.gateway.apply import apply_transfer
 from paymesh.gateway.db.convert import transfer_message
-from paymesh.gateway.db.models import Transfer
+from paymesh.gateway.db.models import Transfer, TransferStatus
 from paymesh.gateway.db.transfers import NewTransfer
 from paymesh.gateway.deps import Deps, route
 from paymesh.gateway.validation import validate_create_transfer
@@ -76,7 +76,7 @@ async def create_transfer(
 
 
 async def sync_transfer(deps: Deps, transfer: Transfer) -> Transfer:
-    if transfer.status != "PENDING":
+    if transfer.status != TransferStatus.PENDING.value:
         return transfer
     call = ch.QueryTransferRequest(account=_account(transfer), transfer_id=transfer.transfer_id)
     try:
