@@ -63,16 +63,44 @@ def redaction_processor(
     return event_dict
 
 
+def _add_logger_name(
+    logger: Any, _name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    record = event_dict.get("_record")
+    if record is not None and "logger_name" not in event_dict:
+        event_dict["logger_name"] = record.name
+    return event_dict
+
+
 def configure(level: str = "INFO", stream: Any = None) -> None:
-    """Configure structlog (and stdlib logging) to emit one JSON object per line."""
+    """One JSON object per line for structlog and stdlib loggers (alembic, aiohttp...) alike."""
     out = stream or sys.stderr
     lvl = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
-    logging.basicConfig(stream=out, level=lvl, format="%(message)s", force=True)
+    shared: list[Any] = [
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
+    ]
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, _add_logger_name],
+            processors=[
+                _add_logger_name,
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                redaction_processor,
+                structlog.processors.JSONRenderer(ensure_ascii=False, default=str),
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(lvl)
+    logging.getLogger("alembic").setLevel(max(lvl, logging.WARNING))
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
+            *shared,
             structlog.processors.format_exc_info,
             redaction_processor,
             structlog.processors.JSONRenderer(ensure_ascii=False, default=str),

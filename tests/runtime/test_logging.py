@@ -38,3 +38,18 @@ def test_digit_runs_that_fail_luhn_are_kept() -> None:
     # Provider trade numbers are long digit runs; only card-like (Luhn-valid) ones are masked.
     assert plog.redact_text("4200001234202611220000") == "4200001234202611220000"
     assert plog.redact_text("pan 4111111111111111") == f"pan {plog.REDACTED}"
+
+
+def test_stdlib_loggers_are_json_and_redacted_too() -> None:
+    import logging
+
+    out = io.StringIO()
+    plog.configure("INFO", stream=out)
+    logging.getLogger("some.library").warning(
+        "connecting with %s", "password=hunter2 card 4111111111111111"
+    )
+    line = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert line["level"] == "warning"
+    assert line["logger_name"] == "some.library"
+    assert "4111111111111111" not in line["event"]
+    assert "ts" in line
