@@ -1,0 +1,1 @@
+"""Alipay OpenAPI channel."""

@@ -1,0 +1,196 @@
+"""Alipay OpenAPI app account config (`{prefix}/channels/alipay/{account_id}`).
+
+Two ways to trust Alipay's answers, as Alipay's open platform offers them:
+- `public_key` mode: `alipay_public_key_pem` (the "支付宝公钥");
+- `certificate` mode: `app_cert_pem` (appCertPublicKey), `alipay_public_cert_pem`
+  (alipayCertPublicKey_RSA2) and `alipay_root_cert_pem` (alipayRootCert); every request then
+  carries `app_cert_sn` and `alipay_root_cert_sn`, computed here once at validation.
+Keys may be PEM or the bare base64 Alipay's key tool prints.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
+
+from paymesh.channels.alipay import sign
+from paymesh.config.models import ChannelAccountBase, secret_field
+
+AlipayMethod = Literal["qr", "page", "h5", "app", "barcode"]
+
+DEFAULT_BASE_URL = "https://openapi.alipay.com/gateway.do"
+ALIPAY_METHODS: tuple[AlipayMethod, ...] = ("qr", "page", "h5", "app", "barcode")
+
+
+class AlipayAccount(ChannelAccountBase):
+    """An Alipay open-platform application (自研/直连商户应用) signing with RSA2."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        validate_assignment=True,
+        title="Alipay account",
+    )
+
+    channel: ClassVar[str] = "alipay"
+
+    base_url: str = Field(
+        DEFAULT_BASE_URL,
+        title="Gateway URL",
+        description="Alipay's gateway.do URL; point it at the sandbox for testing.",
+        pattern=r"^https?://[^\s?#]+$",
+    )
+    enabled_methods: list[AlipayMethod] = Field(  # type: ignore[assignment]
+        default_factory=lambda: list(ALIPAY_METHODS),
+        title="Enabled methods",
+        description="Pay methods this account offers: qr (precreate), page, h5 (wap), app, "
+        "barcode.",
+    )
+    app_id: str = Field(
+        title="App id",
+        description="The Alipay open-platform application id.",
+        pattern=r"^[0-9]{1,32}$",
+    )
+    private_key_pem: SecretStr = secret_field(
+        "App private key",
+        "The application's RSA2 private key (PEM, or the bare base64 of Alipay's key tool).",
+    )
+    sign_type: Literal["RSA2"] = Field(
+        "RSA2", title="Sign type", description="Only RSA2 (SHA256withRSA) is supported."
+    )
+    mode: Literal["public_key", "certificate"] = Field(
+        "public_key",
+        title="Key mode",
+        description="public_key: trust the Alipay public key; certificate: public-key "
+        "certificates (公钥证书).",
+    )
+    alipay_public_key_pem: str = Field(
+        "",
+        title="Alipay public key",
+        description="public_key mode: the Alipay public key (PEM or bare base64).",
+        json_schema_extra={"format": "textarea"},
+    )
+    app_cert_pem: str = Field(
+        "",
+        title="App public-key certificate",
+        description="certificate mode: appCertPublicKey_<app_id>.crt (PEM).",
+        json_schema_extra={"format": "textarea"},
+    )
+    alipay_public_cert_pem: str = Field(
+        "",
+        title="Alipay public-key certificate",
+        description="certificate mode: alipayCertPublicKey_RSA2.crt (PEM).",
+        json_schema_extra={"format": "textarea"},
+    )
+    alipay_root_cert_pem: str = Field(
+        "",
+        title="Alipay root certificate",
+        description="certificate mode: alipayRootCert.crt (PEM bundle).",
+        json_schema_extra={"format": "textarea"},
+    )
+    request_timeout_seconds: float = Field(
+        10.0,
+        title="Request timeout (s)",
+        description="Total time allowed for one call to Alipay.",
+        gt=0,
+        le=60,
+    )
+    notify_url: str = Field(
+        "",
+        title="Default notify URL",
+        description="Async notify URL used when a request does not carry one.",
+    )
+    transfer_order_title: str = Field(
+        "transfer",
+        title="Transfer title",
+        description="order_title sent with alipay.fund.trans.uni.transfer.",
+        max_length=64,
+    )
+
+    _app_cert_sn: str = PrivateAttr("")
+    _alipay_root_cert_sn: str = PrivateAttr("")
+
+    @field_validator("private_key_pem")
+    @classmethod
+    def _check_private_key(cls, v: SecretStr) -> SecretStr:
+        try:
+            sign.load_private_key(v.get_secret_value())
+        except (ValueError, TypeError) as e:
+            raise ValueError("private_key_pem is not an RSA private key") from e
+        return v
+
+    @field_validator("alipay_public_key_pem")
+    @classmethod
+    def _check_public_key(cls, v: str) -> str:
+        if v:
+            try:
+                sign.load_public_key(v)
+            except (ValueError, TypeError) as e:
+                raise ValueError("alipay_public_key_pem is not an RSA public key") from e
+        return v
+
+    @model_validator(mode="after")
+    def _check_mode(self) -> AlipayAccount:
+        if self.mode == "public_key":
+            if not self.alipay_public_key_pem:
+                raise ValueError("public_key mode needs alipay_public_key_pem")
+            self._app_cert_sn = ""
+            self._alipay_root_cert_sn = ""
+            return self
+        missing = [
+            n
+            for n in ("app_cert_pem", "alipay_public_cert_pem", "alipay_root_cert_pem")
+            if not getattr(self, n)
+        ]
+        if missing:
+            raise ValueError(f"certificate mode needs {', '.join(missing)}")
+        try:
+            app_cert = sign.load_certificates(self.app_cert_pem)[0]
+            self._app_cert_sn = sign.cert_sn(app_cert)
+        except (ValueError, IndexError) as e:
+            raise ValueError("app_cert_pem is not a certificate") from e
+        try:
+            sign.public_key_of(sign.load_certificates(self.alipay_public_cert_pem)[0])
+        except (ValueError, IndexError) as e:
+            raise ValueError("alipay_public_cert_pem is not an RSA certificate") from e
+        try:
+            self._alipay_root_cert_sn = sign.root_cert_sn(self.alipay_root_cert_pem)
+        except ValueError as e:
+            raise ValueError("alipay_root_cert_pem holds no RSA-signed certificate") from e
+        app_key = sign.public_key_of(app_cert)
+        own = sign.load_private_key(self.private_key_pem.get_secret_value()).public_key()
+        if app_key.public_numbers() != own.public_numbers():
+            raise ValueError("app_cert_pem does not certify private_key_pem")
+        return self
+
+    @property
+    def app_cert_sn(self) -> str:
+        """certificate mode: `app_cert_sn` request parameter ("" in public_key mode)."""
+        return self._app_cert_sn
+
+    @property
+    def alipay_root_cert_sn(self) -> str:
+        """certificate mode: `alipay_root_cert_sn` request parameter."""
+        return self._alipay_root_cert_sn
+
+    def app_private_key(self) -> rsa.RSAPrivateKey:
+        return sign.load_private_key(self.private_key_pem.get_secret_value())
+
+    def alipay_public_key(self) -> rsa.RSAPublicKey:
+        """The key that verifies Alipay's responses and notifies."""
+        if self.mode == "certificate":
+            return sign.load_public_key(self.alipay_public_cert_pem)  # cached per PEM
+        return sign.load_public_key(self.alipay_public_key_pem)
+
+
+def register() -> None:
+    """Register the model with the config schema registry (idempotent)."""
+    from paymesh.config.registry import register_channel
+
+    register_channel(AlipayAccount)
+
+
+register()
+
+__all__ = ["ALIPAY_METHODS", "DEFAULT_BASE_URL", "AlipayAccount", "AlipayMethod"]

@@ -1,0 +1,241 @@
+"""Alipay OpenAPI wire shapes and their conversions to and from paymesh's types.
+
+Alipay counts money in yuan strings ("0.01"); paymesh in integer fen. The conversion lives
+here and only here, with `Decimal` (never float). Alipay writes local times
+`yyyy-MM-dd HH:mm:ss` in China time (UTC+8, no DST). Each Alipay status has one explicit
+map; whatever is not in a map is PENDING (only explicit success or failure is terminal).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any, Final
+
+from google.protobuf import timestamp_pb2
+
+from paymesh.channel.v1 import channel_pb2
+from paymesh.channels.base import (
+    RESULT_FAILED,
+    RESULT_PENDING,
+    RESULT_SUCCEEDED,
+    TRADE_CLOSED,
+    TRADE_FAILED,
+    TRADE_PAID,
+    TRADE_PENDING,
+    map_state,
+    to_timestamp,
+)
+
+CHINA_TZ: Final = timezone(timedelta(hours=8))
+
+MAX_FEN: Final = 10**10  # Alipay's ceiling: 100,000,000.00 yuan per trade
+_YUAN = re.compile(r"^(0|[1-9][0-9]*)(\.[0-9]{1,2})?$")
+_CENT: Final = Decimal("0.01")
+
+# Response `code` of the OpenAPI gateway.
+CODE_SUCCESS: Final = "10000"
+CODE_WAITING: Final = "10003"  # alipay.trade.pay: the buyer is confirming (password etc.)
+CODE_UNKNOWN: Final = "20000"  # service unavailable: outcome unknown, query
+CODE_BUSINESS_FAILED: Final = "40004"
+
+# trade_status of alipay.trade.query and of trade notifies.
+TRADE_STATUS_MAP: Final[Mapping[str, channel_pb2.TradeState]] = {
+    "WAIT_BUYER_PAY": TRADE_PENDING,
+    "TRADE_SUCCESS": TRADE_PAID,
+    "TRADE_FINISHED": TRADE_PAID,
+    "TRADE_CLOSED": TRADE_CLOSED,
+}
+
+# `code` of alipay.trade.pay (barcode). 20000 is PENDING here: the caller queries.
+BARCODE_CODE_MAP: Final[Mapping[str, channel_pb2.TradeState]] = {
+    CODE_SUCCESS: TRADE_PAID,
+    CODE_WAITING: TRADE_PENDING,
+    CODE_UNKNOWN: TRADE_PENDING,
+    CODE_BUSINESS_FAILED: TRADE_FAILED,
+}
+
+# refund_status of alipay.trade.fastpay.refund.query; absent = not refunded (yet).
+REFUND_STATUS_MAP: Final[Mapping[str, channel_pb2.ResultState]] = {
+    "REFUND_SUCCESS": RESULT_SUCCEEDED,
+}
+
+# status of alipay.fund.trans.uni.transfer / alipay.fund.trans.common.query.
+TRANSFER_STATUS_MAP: Final[Mapping[str, channel_pb2.ResultState]] = {
+    "SUCCESS": RESULT_SUCCEEDED,
+    "FAIL": RESULT_FAILED,
+    "CLOSED": RESULT_FAILED,
+    "REFUND": RESULT_FAILED,  # 退票: the payee's bank returned the money
+    "DEALING": RESULT_PENDING,
+    "WAIT_PAY": RESULT_PENDING,
+    "INIT": RESULT_PENDING,
+}
+
+# Personal data in Alipay bodies: kept out of the channel log.
+REDACT_KEYS: Final = frozenset(
+    {"buyer_logon_id", "buyer_user_id", "buyer_id", "buyer_open_id", "auth_code", "identity",
+     "name", "payee_info", "sign"}
+)  # fmt: skip
+
+
+def trade_state(provider_state: str) -> channel_pb2.TradeState:
+    return map_state(TRADE_STATUS_MAP, provider_state, TRADE_PENDING)
+
+
+def barcode_state(code: str) -> channel_pb2.TradeState:
+    return map_state(BARCODE_CODE_MAP, code, TRADE_PENDING)
+
+
+def refund_state(provider_state: str) -> channel_pb2.ResultState:
+    return map_state(REFUND_STATUS_MAP, provider_state, RESULT_PENDING)
+
+
+def transfer_state(provider_state: str) -> channel_pb2.ResultState:
+    return map_state(TRANSFER_STATUS_MAP, provider_state, RESULT_PENDING)
+
+
+# --- money ----------------------------------------------------------------------------------
+
+
+def fen_to_yuan(fen: int) -> str:
+    """1 -> "0.01", 10**10 -> "100000000.00". Raises ValueError outside 1..MAX_FEN."""
+    if isinstance(fen, bool) or not isinstance(fen, int):
+        raise ValueError("amount must be an integer number of fen")
+    if not 0 < fen <= MAX_FEN:
+        raise ValueError(f"amount must be between 1 and {MAX_FEN} fen")
+    return str((Decimal(fen) / 100).quantize(_CENT))
+
+
+def yuan_to_fen(yuan: str) -> int:
+    """ "0.01" -> 1, "12" -> 1200, "9.9" -> 990. Raises ValueError for anything else
+    (signs, exponents, more than two decimals, floats)."""
+    if not isinstance(yuan, str) or not _YUAN.match(yuan):
+        raise ValueError(f"not a yuan amount: {yuan!r}")
+    fen = Decimal(yuan) * 100
+    return int(fen)
+
+
+def optional_fen(data: Mapping[str, Any], key: str) -> int:
+    """A yuan field as fen; 0 when absent or malformed (the provider did not say)."""
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        return 0
+    try:
+        return yuan_to_fen(value)
+    except ValueError:
+        return 0
+
+
+# --- times ----------------------------------------------------------------------------------
+
+
+def format_time(value: datetime) -> str:
+    """An aware datetime as Alipay writes times: `2026-11-22 12:00:00` (China time)."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime")
+    return value.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def format_timestamp(ts: timestamp_pb2.Timestamp) -> str:
+    return format_time(ts.ToDatetime(tzinfo=CHINA_TZ))
+
+
+def parse_time(value: str) -> datetime | None:
+    """`2026-11-22 12:00:00` (optionally with `.mmm`) in China time; None if empty/invalid."""
+    if not value:
+        return None
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f"):
+        try:
+            return datetime.strptime(value, fmt).replace(tzinfo=CHINA_TZ)
+        except ValueError:
+            continue
+    return None
+
+
+def timestamp(value: str) -> timestamp_pb2.Timestamp | None:
+    return to_timestamp(parse_time(value))
+
+
+# --- field access ---------------------------------------------------------------------------
+
+
+def get_str(data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return ""
+
+
+# --- results --------------------------------------------------------------------------------
+
+
+def trade_result(data: Mapping[str, Any]) -> channel_pb2.TradeResult:
+    """A trade: alipay.trade.query / .pay answer, or a trade notify's parameters."""
+    provider_state = get_str(data, "trade_status")
+    result = channel_pb2.TradeResult(
+        state=trade_state(provider_state),
+        order_id=get_str(data, "out_trade_no"),
+        channel_trade_no=get_str(data, "trade_no"),
+        amount=optional_fen(data, "total_amount"),
+        currency="CNY",
+        payer_id=get_str(data, "buyer_open_id")
+        or get_str(data, "buyer_user_id")
+        or get_str(data, "buyer_id"),
+        provider_state=provider_state,
+    )
+    if result.state == TRADE_PAID:
+        paid_at = timestamp(get_str(data, "gmt_payment") or get_str(data, "send_pay_date"))
+        if paid_at is not None:
+            result.paid_at.CopyFrom(paid_at)
+    return result
+
+
+def transfer_result(data: Mapping[str, Any], amount: int = 0) -> channel_pb2.TransferResult:
+    """A transfer (uni.transfer answer or common.query answer)."""
+    provider_state = get_str(data, "status")
+    result = channel_pb2.TransferResult(
+        state=transfer_state(provider_state),
+        transfer_id=get_str(data, "out_biz_no"),
+        channel_transfer_no=get_str(data, "order_id"),
+        amount=optional_fen(data, "trans_amount") or amount,
+        fail_reason=get_str(data, "fail_reason") or get_str(data, "error_code"),
+        provider_state=provider_state,
+    )
+    if result.state == RESULT_SUCCEEDED:
+        done = timestamp(get_str(data, "pay_date") or get_str(data, "trans_date"))
+        if done is not None:
+            result.succeeded_at.CopyFrom(done)
+    return result
+
+
+__all__ = [
+    "BARCODE_CODE_MAP",
+    "CHINA_TZ",
+    "CODE_BUSINESS_FAILED",
+    "CODE_SUCCESS",
+    "CODE_UNKNOWN",
+    "CODE_WAITING",
+    "MAX_FEN",
+    "REDACT_KEYS",
+    "REFUND_STATUS_MAP",
+    "TRADE_STATUS_MAP",
+    "TRANSFER_STATUS_MAP",
+    "barcode_state",
+    "fen_to_yuan",
+    "format_time",
+    "format_timestamp",
+    "get_str",
+    "optional_fen",
+    "parse_time",
+    "refund_state",
+    "timestamp",
+    "trade_result",
+    "trade_state",
+    "transfer_result",
+    "transfer_state",
+    "yuan_to_fen",
+]
