@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -64,8 +65,16 @@ async def register(server: grpc.aio.Server, ctx: ServiceContext) -> list[str]:
         await bus.connect()
     sessions = session_factory(store.engine)
     relay = OutboxRelay(sessions, bus)
+    key_file = ctx.settings.notify_signing_key_file
+    rsa_key = Path(key_file).read_text() if key_file else None  # noqa: ASYNC240 (startup)
+    if rsa_key is None:
+        log.warning("no_notify_signing_key", effect="RSA2 apps' notifications cannot be signed")
     notifier = Notifier(
-        bus, config, SqlDeliveryStore(sessions), notify_config=await config.get_notify_config()
+        bus,
+        config,
+        SqlDeliveryStore(sessions),
+        notify_config=await config.get_notify_config(),
+        rsa_private_key=rsa_key,
     )
     tasks = [
         asyncio.create_task(relay.run(), name="outbox-relay"),

@@ -24,7 +24,7 @@ from paymesh.config.file_store import FileConfigStore
 from paymesh.config.repository import ConfigRepository
 from paymesh.dev.console import console_app
 from paymesh.dev.merchant import DemoMerchant
-from paymesh.dev.seed import DEMO_APP_ID, private_key_pem, seed_app, seed_wechat
+from paymesh.dev.seed import DEMO_APP_ID, private_key_pem, public_key_pem, seed_app, seed_wechat
 from paymesh.errors import AppNotFound
 from paymesh.gateway.envoy.config import render_text
 from paymesh.runtime.logging import get_logger
@@ -99,6 +99,8 @@ async def run_dev(state_dir: str = ".paymesh", edge_port: int = 8080) -> None:
         cleanups.append((await _serve_http(merchant.app(), ports["merchant"])).cleanup)
         cleanups.append((await _serve_http(console_app(repo), ports["console"])).cleanup)
 
+        notify_key = state / "keys" / "notify-signing.pem"
+        private_key_pem(notify_key)  # created once, kept across restarts
         settings = Settings(
             listen=f"{HOST}:{ports['grpc']}",
             database_url=f"sqlite+aiosqlite:///{state / 'paymesh.db'}",
@@ -107,6 +109,7 @@ async def run_dev(state_dir: str = ".paymesh", edge_port: int = 8080) -> None:
             channel_targets={"wechat": f"{HOST}:{ports['grpc']}"},
             callback_base_url=urls["edge"],
             nats_url="memory://",
+            notify_signing_key_file=str(notify_key),
             drain_seconds=2.0,
         )
         server = await start_server(SERVICES, settings)
@@ -132,6 +135,7 @@ async def run_dev(state_dir: str = ".paymesh", edge_port: int = 8080) -> None:
             "sandbox_payer_page": f"{sandbox.url}/_sandbox/",
             "merchant_demo_url": merchant_url,
             "merchant_notify_url": f"{merchant_url}/notify",
+            "notify_public_key_pem": public_key_pem(notify_key.read_text()),
             "envoy_admin_url": urls["admin"],
             "demo_app": demo.as_json(),
             "services": SERVICES,

@@ -54,7 +54,7 @@ def private_key_pem(path: Path | None = None) -> str:
     return pem
 
 
-def _public_pem(private_pem: str) -> str:
+def public_key_pem(private_pem: str) -> str:
     key = serialization.load_pem_private_key(private_pem.encode(), password=None)
     return (
         key.public_key()
@@ -65,7 +65,7 @@ def _public_pem(private_pem: str) -> str:
 
 def key_serial(private_pem: str) -> str:
     """A stable certificate-style serial (40 uppercase hex) for a merchant key."""
-    return hashlib.sha1(_public_pem(private_pem).encode()).hexdigest().upper()  # noqa: S324
+    return hashlib.sha1(public_key_pem(private_pem).encode()).hexdigest().upper()  # noqa: S324
 
 
 async def register_at_sandbox(
@@ -81,7 +81,7 @@ async def register_at_sandbox(
         "channel": channel,
         "merchant_id": merchant_id,
         "app_id": app_id,
-        "public_key_pem": _public_pem(private_pem),
+        "public_key_pem": public_key_pem(private_pem),
         "serial_no": key_serial(private_pem),
         **extra,
     }

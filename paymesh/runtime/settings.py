@@ -32,6 +32,9 @@ class Settings(BaseModel):
     config_file: str | None = None
     config_prefix: str = "/paymesh/config"
     nats_url: str | None = None
+    # PEM RSA private key paymesh signs RSA2 apps' notifications with (DESIGN §3); merchants
+    # verify with its public key.
+    notify_signing_key_file: str | None = None
     # Where each channel service answers: channel -> gRPC target.
     channel_targets: dict[str, str] = Field(default_factory=dict)
     channel_timeout_seconds: float = 10.0

@@ -21,7 +21,7 @@ from paymesh.config.file_store import FileConfigStore
 from paymesh.config.repository import ConfigRepository
 from paymesh.config.store import ConfigStore
 from paymesh.dev.merchant import DemoMerchant
-from paymesh.dev.seed import DemoApp, private_key_pem, seed_app, seed_wechat
+from paymesh.dev.seed import DemoApp, private_key_pem, public_key_pem, seed_app, seed_wechat
 from paymesh.gateway.db.store import Store
 from paymesh.gateway.envoy.config import render_text
 from paymesh.runtime import resources
@@ -46,6 +46,7 @@ class Mesh:
     demo_merchant: DemoMerchant
     notify_url: str
     backend: str
+    notify_public_key_pem: str
 
     async def store(self) -> Store:
         """The store the running services share (same engine, same ids)."""
@@ -93,6 +94,8 @@ async def mesh(
     await merchant_runner.setup()
     merchant_port = free_port()
     await web.TCPSite(merchant_runner, "127.0.0.1", merchant_port).start()
+    notify_key = tmp_path_factory.mktemp("keys") / "notify-signing.pem"
+    private_key_pem(notify_key)
     grpc_port, edge_port = free_port(), free_port()
     edge_url = f"http://127.0.0.1:{edge_port}"
     settings = Settings(
@@ -103,6 +106,7 @@ async def mesh(
         callback_base_url=edge_url,
         channel_timeout_seconds=3.0,
         drain_seconds=1.0,
+        notify_signing_key_file=str(notify_key),
         **backend,
     )
     server = await start_server(SERVICES, settings)
@@ -127,6 +131,7 @@ async def mesh(
             demo_merchant,
             f"http://127.0.0.1:{merchant_port}/notify",
             request.param,
+            public_key_pem(notify_key.read_text()),
         )
     finally:
         envoy.close()

@@ -9,11 +9,19 @@ from typing import Any
 import aiohttp
 import grpc
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
+from paymesh.config.apps import SignType
+from paymesh.dev.seed import seed_app
+from paymesh.errors import AppNotFound
+from paymesh.events.v1.events_pb2 import Notification
 from paymesh.gateway.deps import build_deps
+from paymesh.gateway.signing import canonical_from_mapping, verify
 from paymesh.ops.v1 import notify_admin_service_pb2 as admin_pb
 from paymesh.ops.v1 import notify_admin_service_pb2_grpc as admin_grpc
 from paymesh.order_monitor.monitor import OrderMonitor
+from paymesh.runtime import resources
 from paymesh.runtime.status import error_info
 from tests.e2e.client import Merchant
 from tests.e2e.conftest import Mesh
@@ -149,3 +157,35 @@ async def test_expired_order_closed_by_the_monitor_is_notified_as_closed(
     (body,) = received(mesh, oid)
     assert body["event_type"] == "order.closed"
     assert body["status"] == "CLOSED"
+
+
+async def test_rsa2_app_notifications_are_signed_with_paymesh_key(
+    mesh: Mesh, http: aiohttp.ClientSession
+) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    await seed_app(mesh.repo, app_id="rsa2-notify", sign_type=SignType.RSA2, public_key_pem=public)
+    served = await resources.config_repository(mesh.server.context)
+
+    async def app_seen() -> bool:
+        try:
+            await served.get_app("rsa2-notify")
+        except AppNotFound:
+            return False
+        return True
+
+    await eventually(app_seen)
+    rsa_merchant = Merchant(mesh.edge_url, "rsa2-notify", "RSA2", private, http)
+    oid = await _paid_and_notified(mesh, rsa_merchant, http)
+    body = received(mesh, oid)[0]
+    assert body["sign_type"] == "RSA2"
+    canonical = canonical_from_mapping(body, Notification)
+    assert verify(canonical, "RSA2", body["sign"], mesh.notify_public_key_pem)
+    assert not verify(canonical, "RSA2", body["sign"], public)  # not the merchant's own key
