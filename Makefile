@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps venv proto proto-check lint test test-fast dev clean
+.PHONY: setup system-deps venv proto proto-check lint test test-fast dev bench clean
 
 setup: system-deps venv
 
@@ -41,6 +41,9 @@ test-fast: venv
 
 dev: setup
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/paymesh dev
+
+bench: setup
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/paymesh bench
 
 clean:
 	rm -rf $(VENV) .paymesh .mypy_cache .ruff_cache .pytest_cache build *.egg-info

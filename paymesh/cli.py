@@ -54,6 +54,14 @@ def _cmd_dev(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from paymesh.bench import run_bench
+
+    plog.configure("WARNING")
+    asyncio.run(run_bench(args.seconds, args.concurrency))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="paymesh", description="aggregated payment gateway")
     p.add_argument("--version", action="version", version=f"paymesh {__version__}")
@@ -86,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--state-dir", default=".paymesh")
     d.add_argument("--port", type=int, default=8080, help="edge (Envoy) port")
     d.set_defaults(func=_cmd_dev)
+    b = sub.add_parser("bench", help="CreateOrder via the edge and gRPC vs a grpc.aio echo")
+    b.add_argument("--seconds", type=float, default=10.0)
+    b.add_argument("--concurrency", type=int, default=50)
+    b.set_defaults(func=_cmd_bench)
     return p
 
 
