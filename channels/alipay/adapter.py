@@ -1,0 +1,588 @@
+"""Alipay OpenAPI adapter: pure `build_*` / `parse_*` functions.
+
+No I/O and no clock: `now` (aware datetime) is passed in. Every call is a form POST of the
+common parameters plus `biz_content` (JSON) to `gateway.do`, signed RSA2 with the app key.
+Every parse cuts the `<method>_response` (or `error_response`) object out of the body and
+verifies Alipay's signature over its exact bytes first:
+- a bad signature, or none on anything but a request-level refusal (40001/40002/40006,
+  which Alipay leaves unsigned when it cannot tell which app asked) -> `ResponseUnauthenticated`
+  (ChannelUnavailable: never terminal);
+- code 10000 -> ok; 20000, `*.SYSTEM_ERROR` / `isp.*` sub codes and non-200 HTTP ->
+  ChannelUnavailable (outcome unknown); other codes (40004 ...) ->
+  ChannelError(provider_code=sub_code, provider_message=sub_msg).
+page.pay / wap.pay / app.pay complete client-side: `build_client_pay_data` signs them
+without a server call.
+
+Our ids are Alipay's merchant numbers: order_id -> out_trade_no, refund_id ->
+out_request_no, transfer_id -> out_biz_no.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Final
+from urllib.parse import urlencode
+
+from paymesh.channel.v1 import channel_pb2
+from paymesh.channel.v1 import channel_service_pb2 as svc
+from paymesh.channels.alipay import sign
+from paymesh.channels.alipay.config import AlipayAccount
+from paymesh.channels.alipay.transformers import (
+    CODE_SUCCESS,
+    CODE_UNKNOWN,
+    CODE_WAITING,
+    REDACT_KEYS,
+    barcode_state,
+    fen_to_yuan,
+    format_time,
+    format_timestamp,
+    get_str,
+    optional_fen,
+    refund_state,
+    timestamp,
+    trade_result,
+    transfer_result,
+)
+from paymesh.channels.base import RESULT_SUCCEEDED, TRADE_CLOSED, TRADE_PAID, TRADE_PENDING
+from paymesh.channels.transport import HttpRequest, HttpResponse
+from paymesh.common.v1 import pay_data_pb2
+from paymesh.errors import ChannelError, ChannelUnavailable, InvalidArgument
+
+M_PRECREATE: Final = "alipay.trade.precreate"
+M_PAGE_PAY: Final = "alipay.trade.page.pay"
+M_WAP_PAY: Final = "alipay.trade.wap.pay"
+M_APP_PAY: Final = "alipay.trade.app.pay"
+M_PAY: Final = "alipay.trade.pay"
+M_QUERY: Final = "alipay.trade.query"
+M_CLOSE: Final = "alipay.trade.close"
+M_CANCEL: Final = "alipay.trade.cancel"
+M_REFUND: Final = "alipay.trade.refund"
+M_REFUND_QUERY: Final = "alipay.trade.fastpay.refund.query"
+M_TRANSFER: Final = "alipay.fund.trans.uni.transfer"
+M_TRANSFER_QUERY: Final = "alipay.fund.trans.common.query"
+
+SERVER_METHODS: Final[Mapping[str, str]] = {"qr": M_PRECREATE, "barcode": M_PAY}
+CLIENT_METHODS: Final[Mapping[str, str]] = {"page": M_PAGE_PAY, "h5": M_WAP_PAY, "app": M_APP_PAY}
+PRODUCT_CODES: Final[Mapping[str, str]] = {
+    M_PRECREATE: "FACE_TO_FACE_PAYMENT",
+    M_PAY: "FACE_TO_FACE_PAYMENT",
+    M_PAGE_PAY: "FAST_INSTANT_TRADE_PAY",
+    M_WAP_PAY: "QUICK_WAP_WAY",
+    M_APP_PAY: "QUICK_MSECURITY_PAY",
+}
+TRANSFER_PRODUCT: Final = "TRANS_ACCOUNT_NO_PWD"
+TRANSFER_SCENE: Final = "DIRECT_TRANSFER"
+
+# Request-level refusals Alipay may answer unsigned (it cannot tell which app asked).
+UNSIGNED_REFUSALS: Final = frozenset({"40001", "40002", "40006", "20001"})
+# Sub codes meaning "we do not know yet, query": never a refusal.
+UNKNOWN_SUB_CODES: Final = frozenset({"ACQ.SYSTEM_ERROR", "SYSTEM_ERROR", "ACQ.TRADE_HAS_SUCCESS"})
+TRADE_NOT_EXIST: Final = "ACQ.TRADE_NOT_EXIST"
+
+SUBJECT_MAX = 256
+FORM_CONTENT_TYPE: Final = "application/x-www-form-urlencoded;charset=utf-8"
+
+
+class ResponseUnauthenticated(ChannelUnavailable):
+    """Alipay's answer is unsigned or its signature does not verify: outcome unknown."""
+
+
+# --- common request parameters ---------------------------------------------------------------
+
+
+def dumps(obj: Mapping[str, Any]) -> str:
+    """Compact JSON, non-ASCII kept: the `biz_content` value."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def signed_params(
+    account: AlipayAccount,
+    method: str,
+    biz: Mapping[str, Any],
+    now: datetime,
+    *,
+    notify_url: str = "",
+    return_url: str = "",
+) -> dict[str, str]:
+    """Common parameters + biz_content + `sign` for one call."""
+    params: dict[str, str] = {
+        "app_id": account.app_id,
+        "method": method,
+        "format": "JSON",
+        "charset": "utf-8",
+        "sign_type": sign.SIGN_TYPE,
+        "timestamp": format_time(now),
+        "version": "1.0",
+        "biz_content": dumps(biz),
+    }
+    if notify_url:
+        params["notify_url"] = notify_url
+    if return_url:
+        params["return_url"] = return_url
+    if account.mode == "certificate":
+        params["app_cert_sn"] = account.app_cert_sn
+        params["alipay_root_cert_sn"] = account.alipay_root_cert_sn
+    params["sign"] = sign.sign_params(account.app_private_key(), params)
+    return params
+
+
+def post(account: AlipayAccount, params: Mapping[str, str]) -> HttpRequest:
+    return HttpRequest(
+        method="POST",
+        url=account.base_url,
+        headers={"Content-Type": FORM_CONTENT_TYPE, "Accept": "application/json"},
+        body=urlencode(params).encode("ascii"),
+        redact_keys=REDACT_KEYS,
+    )
+
+
+def _required_id(value: str, field: str) -> str:
+    if not value:
+        raise InvalidArgument(f"{field} is required", field=field)
+    return value
+
+
+def _yuan(amount: int, field: str) -> str:
+    try:
+        return fen_to_yuan(amount)
+    except ValueError as e:
+        raise InvalidArgument(str(e), field=field) from e
+
+
+def _check_currency(currency: str) -> None:
+    if (currency or "CNY") != "CNY":
+        raise InvalidArgument("Alipay (domestic) accepts CNY only", field="currency")
+
+
+def _notify_url(request_url: str, account: AlipayAccount) -> str:
+    return request_url or account.notify_url
+
+
+# --- common response handling ----------------------------------------------------------------
+
+
+def checked_content(resp: HttpResponse, account: AlipayAccount, method: str) -> dict[str, Any]:
+    """Authenticate `resp` and return the response object when its code is 10000.
+
+    Raises ChannelError for a refusal, ChannelUnavailable for everything uncertain.
+    """
+    content = verified_content(resp, account, method)
+    raise_for_code(content)
+    return content
+
+
+def verified_content(resp: HttpResponse, account: AlipayAccount, method: str) -> dict[str, Any]:
+    """Authenticate `resp` and return the response object, whatever its code."""
+    if resp.status != 200:
+        raise ChannelUnavailable(
+            f"Alipay answered HTTP {resp.status}", metadata={"http_status": str(resp.status)}
+        )
+    try:
+        signed = sign.split_response(resp.body, method)
+    except (UnicodeDecodeError, ValueError) as e:
+        raise ChannelUnavailable("malformed Alipay response") from e
+    content = dict(signed.content)
+    if signed.sign:
+        if not sign.verify_response(account.alipay_public_key(), signed):
+            raise ResponseUnauthenticated("Alipay response signature does not verify")
+    elif get_str(content, "code") not in UNSIGNED_REFUSALS:
+        raise ResponseUnauthenticated("Alipay response is not signed")
+    return content
+
+
+def raise_for_code(content: Mapping[str, Any]) -> None:
+    code = get_str(content, "code")
+    if code == CODE_SUCCESS:
+        return
+    sub_code = get_str(content, "sub_code")
+    sub_msg = get_str(content, "sub_msg")
+    md = {"code": code}
+    if (
+        code == CODE_UNKNOWN
+        or not code
+        or sub_code in UNKNOWN_SUB_CODES
+        or sub_code.startswith(("isp.", "aop.ACQ.SYSTEM_ERROR"))
+    ):
+        raise ChannelUnavailable(
+            f"Alipay outcome unknown: {sub_code or code or 'no code'}",
+            metadata={**md, "provider_code": sub_code or code, "provider_message": sub_msg},
+        )
+    raise ChannelError(
+        f"Alipay refused: {sub_code or code}",
+        provider_code=sub_code or code,
+        provider_message=sub_msg or get_str(content, "msg"),
+        metadata=md,
+    )
+
+
+def _expect_same(field: str, sent: str, got: str) -> None:
+    if got and got != sent:
+        raise ChannelUnavailable(f"Alipay answered for another {field}")
+
+
+# --- pay -----------------------------------------------------------------------------------
+
+
+def pay_biz(req: svc.PayRequest, method: str) -> dict[str, Any]:
+    _required_id(req.order_id, "order_id")
+    _check_currency(req.currency)
+    subject = (req.subject or req.description).strip()
+    if not subject:
+        raise InvalidArgument("subject is required by Alipay", field="subject")
+    biz: dict[str, Any] = {
+        "out_trade_no": req.order_id,
+        "total_amount": _yuan(req.amount, "amount"),
+        "subject": subject[:SUBJECT_MAX],
+        "product_code": PRODUCT_CODES[method],
+    }
+    if req.description and req.subject:
+        biz["body"] = req.description[:128]
+    if req.HasField("expire_time"):
+        biz["time_expire"] = format_timestamp(req.expire_time)
+    if method == M_PAY:
+        biz["scene"] = "bar_code"
+        biz["auth_code"] = _required_id(req.auth_code, "auth_code")
+    return biz
+
+
+def build_pay_request(req: svc.PayRequest, account: AlipayAccount, now: datetime) -> HttpRequest:
+    """qr (alipay.trade.precreate) and barcode (alipay.trade.pay): server calls."""
+    method = SERVER_METHODS.get(req.method)
+    if method is None:
+        raise InvalidArgument(f"Alipay makes no server call for {req.method!r}", field="method")
+    params = signed_params(
+        account, method, pay_biz(req, method), now, notify_url=_notify_url(req.notify_url, account)
+    )
+    return post(account, params)
+
+
+def build_client_pay_data(
+    req: svc.PayRequest, account: AlipayAccount, now: datetime
+) -> pay_data_pb2.PayData:
+    """page (signed GET URL + auto-submit form), h5 (signed URL), app (order string)."""
+    method = CLIENT_METHODS.get(req.method)
+    if method is None:
+        raise InvalidArgument(f"{req.method!r} is not a client-side Alipay method", field="method")
+    params = signed_params(
+        account,
+        method,
+        pay_biz(req, method),
+        now,
+        notify_url=_notify_url(req.notify_url, account),
+        return_url=req.return_url if method != M_APP_PAY else "",
+    )
+    pay_data = pay_data_pb2.PayData()
+    if method == M_APP_PAY:
+        pay_data.app_params["order_string"] = urlencode(params)
+        return pay_data
+    pay_data.pay_url = f"{account.base_url}?{urlencode(params)}"
+    if method == M_PAGE_PAY:
+        pay_data.form_html = auto_submit_form(f"{account.base_url}?charset=utf-8", params)
+    return pay_data
+
+
+def auto_submit_form(action: str, params: Mapping[str, str]) -> str:
+    inputs = "".join(
+        f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}"/>'
+        for k, v in params.items()
+    )
+    return (
+        f'<form id="alipaysubmit" name="alipaysubmit" action="{html.escape(action)}" '
+        f'method="POST">{inputs}<input type="submit" value="ok" style="display:none"/></form>'
+        "<script>document.forms['alipaysubmit'].submit();</script>"
+    )
+
+
+def pending_trade(req: svc.PayRequest, channel_trade_no: str = "") -> channel_pb2.TradeResult:
+    return channel_pb2.TradeResult(
+        state=TRADE_PENDING,
+        order_id=req.order_id,
+        channel_trade_no=channel_trade_no,
+        amount=req.amount,
+        currency=req.currency or "CNY",
+    )
+
+
+def parse_pay_response(
+    req: svc.PayRequest, account: AlipayAccount, resp: HttpResponse
+) -> svc.PayResponse:
+    """qr: `qr_code` as code_url. barcode: 10000 PAID, 10003 PENDING (the buyer confirms),
+    20000 / system errors raise ChannelUnavailable (the channel queries), 40004 ChannelError."""
+    method = SERVER_METHODS.get(req.method, M_PRECREATE)
+    content = verified_content(resp, account, method)
+    code = get_str(content, "code")
+    if req.method == "barcode" and code == CODE_WAITING:
+        _expect_same("out_trade_no", req.order_id, get_str(content, "out_trade_no"))
+        trade = pending_trade(req, get_str(content, "trade_no"))
+        trade.provider_state = code
+        return svc.PayResponse(trade=trade)
+    raise_for_code(content)
+    _expect_same("out_trade_no", req.order_id, get_str(content, "out_trade_no"))
+    if req.method == "barcode":
+        trade = trade_result(content)
+        trade.state = barcode_state(code)
+        trade.provider_state = "TRADE_SUCCESS"
+        trade.order_id = req.order_id
+        if trade.state == TRADE_PAID and not trade.HasField("paid_at"):
+            paid_at = timestamp(get_str(content, "gmt_payment"))
+            if paid_at is not None:
+                trade.paid_at.CopyFrom(paid_at)
+        return svc.PayResponse(trade=trade)
+    qr_code = get_str(content, "qr_code")
+    if not qr_code:
+        raise ChannelUnavailable("malformed Alipay response: no qr_code")
+    return svc.PayResponse(
+        pay_data=pay_data_pb2.PayData(code_url=qr_code), trade=pending_trade(req)
+    )
+
+
+# --- query / close / cancel --------------------------------------------------------------------
+
+
+def build_query_request(
+    req: svc.QueryRequest, account: AlipayAccount, now: datetime
+) -> HttpRequest:
+    biz = {"out_trade_no": _required_id(req.order_id, "order_id")}
+    return post(account, signed_params(account, M_QUERY, biz, now))
+
+
+def parse_query_response(
+    req: svc.QueryRequest, account: AlipayAccount, resp: HttpResponse
+) -> svc.QueryResponse:
+    """ACQ.TRADE_NOT_EXIST is PENDING: page/wap/app trades exist at Alipay only once the
+    payer opened them (the order's time_expire keeps a late payer out)."""
+    content = verified_content(resp, account, M_QUERY)
+    if get_str(content, "sub_code") == TRADE_NOT_EXIST:
+        trade = channel_pb2.TradeResult(
+            state=TRADE_PENDING, order_id=req.order_id, provider_state="TRADE_NOT_EXIST"
+        )
+        return svc.QueryResponse(trade=trade)
+    raise_for_code(content)
+    trade = trade_result(content)
+    _expect_same("out_trade_no", req.order_id, trade.order_id)
+    if not trade.provider_state:
+        raise ChannelUnavailable("malformed Alipay response: no trade_status")
+    trade.order_id = req.order_id
+    return svc.QueryResponse(trade=trade)
+
+
+def build_close_request(
+    req: svc.CloseRequest, account: AlipayAccount, now: datetime
+) -> HttpRequest:
+    biz = {"out_trade_no": _required_id(req.order_id, "order_id")}
+    return post(account, signed_params(account, M_CLOSE, biz, now))
+
+
+def parse_close_response(account: AlipayAccount, resp: HttpResponse) -> svc.CloseResponse:
+    """Closed; also when Alipay never saw the trade (ACQ.TRADE_NOT_EXIST): nothing can be
+    paid on it after its time_expire."""
+    content = verified_content(resp, account, M_CLOSE)
+    if get_str(content, "sub_code") != TRADE_NOT_EXIST:
+        raise_for_code(content)
+    return svc.CloseResponse()
+
+
+def build_cancel_request(order_id: str, account: AlipayAccount, now: datetime) -> HttpRequest:
+    """alipay.trade.cancel (barcode whose outcome stayed unknown): closes or reverses it."""
+    biz = {"out_trade_no": _required_id(order_id, "order_id")}
+    return post(account, signed_params(account, M_CANCEL, biz, now))
+
+
+def parse_cancel_response(
+    order_id: str, account: AlipayAccount, resp: HttpResponse
+) -> channel_pb2.TradeResult:
+    """CLOSED once Alipay cancelled (closed, or refunded a payment that went through);
+    ChannelUnavailable when Alipay asks to retry (`retry_flag` Y) or did not say."""
+    content = verified_content(resp, account, M_CANCEL)
+    if get_str(content, "code") != CODE_SUCCESS and get_str(content, "retry_flag") == "Y":
+        raise ChannelUnavailable(
+            "Alipay asks to retry the cancel",
+            metadata={"provider_code": get_str(content, "sub_code")},
+        )
+    raise_for_code(content)
+    return channel_pb2.TradeResult(
+        state=TRADE_CLOSED,
+        order_id=order_id,
+        channel_trade_no=get_str(content, "trade_no"),
+        provider_state="CANCELLED:" + (get_str(content, "action") or "close"),
+    )
+
+
+# --- refunds ------------------------------------------------------------------------------------
+
+
+def build_refund_request(
+    req: svc.RefundRequest, account: AlipayAccount, now: datetime
+) -> HttpRequest:
+    _check_currency(req.currency)
+    biz: dict[str, Any] = {
+        "out_trade_no": _required_id(req.order_id, "order_id"),
+        "out_request_no": _required_id(req.refund_id, "refund_id"),
+        "refund_amount": _yuan(req.amount, "amount"),
+    }
+    if req.total_amount and req.total_amount < req.amount:
+        raise InvalidArgument("total_amount must cover the refund", field="total_amount")
+    if req.reason:
+        biz["refund_reason"] = req.reason[:256]
+    return post(account, signed_params(account, M_REFUND, biz, now))
+
+
+def parse_refund_response(
+    req: svc.RefundRequest, account: AlipayAccount, resp: HttpResponse
+) -> svc.RefundResponse:
+    """Refunds settle synchronously: `fund_change` Y = SUCCEEDED. N (e.g. a repeated
+    out_request_no) stays PENDING for a refund query to settle."""
+    content = checked_content(resp, account, M_REFUND)
+    _expect_same("out_trade_no", req.order_id, get_str(content, "out_trade_no"))
+    done = get_str(content, "fund_change") == "Y"
+    refund = channel_pb2.RefundResult(
+        state=RESULT_SUCCEEDED if done else refund_state(""),
+        refund_id=req.refund_id,
+        order_id=req.order_id,
+        channel_refund_no=get_str(content, "trade_no"),
+        amount=req.amount,
+        provider_state="fund_change=" + (get_str(content, "fund_change") or "?"),
+    )
+    if done:
+        at = timestamp(get_str(content, "gmt_refund_pay"))
+        if at is not None:
+            refund.succeeded_at.CopyFrom(at)
+    return svc.RefundResponse(refund=refund)
+
+
+def build_query_refund_request(
+    req: svc.QueryRefundRequest, account: AlipayAccount, now: datetime
+) -> HttpRequest:
+    biz: dict[str, Any] = {
+        "out_trade_no": _required_id(req.order_id, "order_id"),
+        "out_request_no": _required_id(req.refund_id, "refund_id"),
+        "query_options": ["gmt_refund_pay"],
+    }
+    return post(account, signed_params(account, M_REFUND_QUERY, biz, now))
+
+
+def parse_query_refund_response(
+    req: svc.QueryRefundRequest, account: AlipayAccount, resp: HttpResponse
+) -> svc.QueryRefundResponse:
+    """`refund_status` REFUND_SUCCESS = SUCCEEDED; absent = not refunded (yet): PENDING."""
+    content = checked_content(resp, account, M_REFUND_QUERY)
+    _expect_same("out_request_no", req.refund_id, get_str(content, "out_request_no"))
+    provider_state = get_str(content, "refund_status")
+    refund = channel_pb2.RefundResult(
+        state=refund_state(provider_state),
+        refund_id=req.refund_id,
+        order_id=req.order_id,
+        channel_refund_no=get_str(content, "trade_no"),
+        amount=optional_fen(content, "refund_amount"),
+        provider_state=provider_state or "NOT_REFUNDED",
+    )
+    if refund.state == RESULT_SUCCEEDED:
+        at = timestamp(get_str(content, "gmt_refund_pay"))
+        if at is not None:
+            refund.succeeded_at.CopyFrom(at)
+    return svc.QueryRefundResponse(refund=refund)
+
+
+# --- transfers -----------------------------------------------------------------------------------
+
+
+def payee_info(payee_id: str, payee_name: str) -> dict[str, str]:
+    """2088... (16 digits) is an Alipay user id; a phone number or e-mail a logon id (the
+    real name is then required); anything else an open id."""
+    if not payee_id:
+        raise InvalidArgument("payee_id is required", field="payee_id")
+    if len(payee_id) == 16 and payee_id.isdigit() and payee_id.startswith("2088"):
+        info = {"identity": payee_id, "identity_type": "ALIPAY_USER_ID"}
+    elif "@" in payee_id or payee_id.isdigit():
+        if not payee_name:
+            raise InvalidArgument("payee_name is required for a logon id", field="payee_name")
+        info = {"identity": payee_id, "identity_type": "ALIPAY_LOGON_ID"}
+    else:
+        info = {"identity": payee_id, "identity_type": "ALIPAY_OPEN_ID"}
+    if payee_name:
+        info["name"] = payee_name
+    return info
+
+
+def build_transfer_request(
+    req: svc.TransferRequest, account: AlipayAccount, now: datetime
+) -> HttpRequest:
+    _check_currency(req.currency)
+    biz: dict[str, Any] = {
+        "out_biz_no": _required_id(req.transfer_id, "transfer_id"),
+        "trans_amount": _yuan(req.amount, "amount"),
+        "product_code": TRANSFER_PRODUCT,
+        "biz_scene": TRANSFER_SCENE,
+        "order_title": account.transfer_order_title,
+        "payee_info": payee_info(req.payee_id, req.payee_name),
+    }
+    if req.remark:
+        biz["remark"] = req.remark[:200]
+    return post(account, signed_params(account, M_TRANSFER, biz, now))
+
+
+def parse_transfer_response(
+    req: svc.TransferRequest, account: AlipayAccount, resp: HttpResponse
+) -> svc.TransferResponse:
+    content = checked_content(resp, account, M_TRANSFER)
+    transfer = transfer_result(content, amount=req.amount)
+    _expect_same("out_biz_no", req.transfer_id, transfer.transfer_id)
+    transfer.transfer_id = req.transfer_id
+    return svc.TransferResponse(transfer=transfer)
+
+
+def build_query_transfer_request(
+    req: svc.QueryTransferRequest, account: AlipayAccount, now: datetime
+) -> HttpRequest:
+    biz = {
+        "out_biz_no": _required_id(req.transfer_id, "transfer_id"),
+        "product_code": TRANSFER_PRODUCT,
+        "biz_scene": TRANSFER_SCENE,
+    }
+    return post(account, signed_params(account, M_TRANSFER_QUERY, biz, now))
+
+
+def parse_query_transfer_response(
+    req: svc.QueryTransferRequest, account: AlipayAccount, resp: HttpResponse
+) -> svc.QueryTransferResponse:
+    content = checked_content(resp, account, M_TRANSFER_QUERY)
+    transfer = transfer_result(content)
+    _expect_same("out_biz_no", req.transfer_id, transfer.transfer_id)
+    if not transfer.provider_state:
+        raise ChannelUnavailable("malformed Alipay response: no transfer status")
+    transfer.transfer_id = req.transfer_id
+    return svc.QueryTransferResponse(transfer=transfer)
+
+
+__all__ = [
+    "CLIENT_METHODS",
+    "SERVER_METHODS",
+    "ResponseUnauthenticated",
+    "auto_submit_form",
+    "build_cancel_request",
+    "build_client_pay_data",
+    "build_close_request",
+    "build_pay_request",
+    "build_query_refund_request",
+    "build_query_request",
+    "build_query_transfer_request",
+    "build_refund_request",
+    "build_transfer_request",
+    "checked_content",
+    "parse_cancel_response",
+    "parse_close_response",
+    "parse_pay_response",
+    "parse_query_refund_response",
+    "parse_query_response",
+    "parse_query_transfer_response",
+    "parse_refund_response",
+    "parse_transfer_response",
+    "pay_biz",
+    "payee_info",
+    "raise_for_code",
+    "signed_params",
+    "verified_content",
+]

@@ -1,0 +1,216 @@
+"""AlipayChannel: the Alipay OpenAPI `Channel`, gluing the pure adapter to the `Transport`.
+
+Stateless. page/h5/app are signed locally (no HTTP call). Barcode (alipay.trade.pay) whose
+outcome is unknown (20000, system error, timeout, 5xx) follows Alipay's guidance: one
+alipay.trade.query; PAID or still WAIT_BUYER_PAY is reported as such, anything else
+(not found, closed, or the query itself inconclusive) is cancelled with
+alipay.trade.cancel so that no money can move after we answered. A cancel that does not
+go through leaves the outcome unknown (ChannelUnavailable: the order stays PENDING).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from paymesh.channel.v1 import channel_pb2
+from paymesh.channel.v1 import channel_service_pb2 as svc
+from paymesh.channels.alipay import adapter
+from paymesh.channels.alipay.config import ALIPAY_METHODS, AlipayAccount
+from paymesh.channels.alipay.notify import parse_notify
+from paymesh.channels.base import TRADE_PAID
+from paymesh.channels.transport import HttpRequest, HttpResponse, Transport
+from paymesh.config.models import ChannelAccountBase
+from paymesh.errors import ChannelError, ChannelUnavailable
+from paymesh.runtime.logging import get_logger
+
+log = get_logger("paymesh.channels.alipay")
+
+T = TypeVar("T")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class AlipayChannel:
+    """Alipay OpenAPI (RSA2; public-key or certificate mode)."""
+
+    def __init__(self, transport: Transport, *, clock: Callable[[], datetime] = utc_now) -> None:
+        self._transport = transport
+        self._clock = clock
+
+    @property
+    def name(self) -> str:
+        return AlipayAccount.channel
+
+    @property
+    def account_model(self) -> type[ChannelAccountBase]:
+        return AlipayAccount
+
+    @property
+    def methods(self) -> frozenset[str]:
+        return frozenset(ALIPAY_METHODS)
+
+    async def aclose(self) -> None:
+        await self._transport.close()
+
+    async def _call(
+        self,
+        account: AlipayAccount,
+        request: HttpRequest,
+        parse: Callable[[HttpResponse], T],
+        exchanges: list[channel_pb2.Exchange],
+    ) -> T:
+        response = await self._transport.send(
+            request, timeout_seconds=account.request_timeout_seconds, exchanges=exchanges
+        )
+        return parse(response)
+
+    # --- pay -------------------------------------------------------------------------------
+
+    async def pay(self, account: AlipayAccount, request: svc.PayRequest) -> svc.PayResponse:
+        now = self._clock()
+        if request.method in adapter.CLIENT_METHODS:
+            pay_data = adapter.build_client_pay_data(request, account, now)
+            return svc.PayResponse(pay_data=pay_data, trade=adapter.pending_trade(request))
+        ex: list[channel_pb2.Exchange] = []
+        http = adapter.build_pay_request(request, account, now)
+        try:
+            out = await self._call(
+                account, http, lambda r: adapter.parse_pay_response(request, account, r), ex
+            )
+        except ChannelUnavailable as e:
+            if request.method != "barcode":
+                raise
+            log.warning(
+                "alipay_barcode_unknown", account_id=account.account_id, order_id=request.order_id
+            )
+            trade = await self._settle_barcode(account, request, ex, e)
+            out = svc.PayResponse(trade=trade)
+        out.exchanges.extend(ex)
+        return out
+
+    async def _settle_barcode(
+        self,
+        account: AlipayAccount,
+        request: svc.PayRequest,
+        ex: list[channel_pb2.Exchange],
+        cause: ChannelUnavailable,
+    ) -> channel_pb2.TradeResult:
+        query = svc.QueryRequest(account=request.account, order_id=request.order_id)
+        try:
+            found = await self._call(
+                account,
+                adapter.build_query_request(query, account, self._clock()),
+                lambda r: adapter.parse_query_response(query, account, r),
+                ex,
+            )
+        except (ChannelUnavailable, ChannelError):
+            found = None
+        if found is not None and found.trade.state == TRADE_PAID:
+            return found.trade
+        if found is not None and found.trade.provider_state == "WAIT_BUYER_PAY":
+            return found.trade  # the buyer is confirming: the monitor keeps asking
+        try:
+            return await self._call(
+                account,
+                adapter.build_cancel_request(request.order_id, account, self._clock()),
+                lambda r: adapter.parse_cancel_response(request.order_id, account, r),
+                ex,
+            )
+        except (ChannelUnavailable, ChannelError) as e:
+            log.warning(
+                "alipay_barcode_cancel_failed",
+                account_id=account.account_id,
+                order_id=request.order_id,
+                error=e.message,
+            )
+            raise ChannelUnavailable(
+                "Alipay barcode outcome unknown and the cancel did not go through",
+                metadata=dict(cause.metadata),
+            ) from e
+
+    # --- follow-ups ---------------------------------------------------------------------------
+
+    async def query(self, account: AlipayAccount, request: svc.QueryRequest) -> svc.QueryResponse:
+        ex: list[channel_pb2.Exchange] = []
+        http = adapter.build_query_request(request, account, self._clock())
+        out = await self._call(
+            account, http, lambda r: adapter.parse_query_response(request, account, r), ex
+        )
+        out.exchanges.extend(ex)
+        return out
+
+    async def close(self, account: AlipayAccount, request: svc.CloseRequest) -> svc.CloseResponse:
+        ex: list[channel_pb2.Exchange] = []
+        http = adapter.build_close_request(request, account, self._clock())
+        out = await self._call(
+            account, http, lambda r: adapter.parse_close_response(account, r), ex
+        )
+        out.exchanges.extend(ex)
+        return out
+
+    async def refund(
+        self, account: AlipayAccount, request: svc.RefundRequest
+    ) -> svc.RefundResponse:
+        ex: list[channel_pb2.Exchange] = []
+        http = adapter.build_refund_request(request, account, self._clock())
+        out = await self._call(
+            account, http, lambda r: adapter.parse_refund_response(request, account, r), ex
+        )
+        out.exchanges.extend(ex)
+        return out
+
+    async def query_refund(
+        self, account: AlipayAccount, request: svc.QueryRefundRequest
+    ) -> svc.QueryRefundResponse:
+        ex: list[channel_pb2.Exchange] = []
+        http = adapter.build_query_refund_request(request, account, self._clock())
+        out = await self._call(
+            account, http, lambda r: adapter.parse_query_refund_response(request, account, r), ex
+        )
+        out.exchanges.extend(ex)
+        return out
+
+    async def transfer(
+        self, account: AlipayAccount, request: svc.TransferRequest
+    ) -> svc.TransferResponse:
+        ex: list[channel_pb2.Exchange] = []
+        http = adapter.build_transfer_request(request, account, self._clock())
+        out = await self._call(
+            account, http, lambda r: adapter.parse_transfer_response(request, account, r), ex
+        )
+        out.exchanges.extend(ex)
+        return out
+
+    async def query_transfer(
+        self, account: AlipayAccount, request: svc.QueryTransferRequest
+    ) -> svc.QueryTransferResponse:
+        ex: list[channel_pb2.Exchange] = []
+        http = adapter.build_query_transfer_request(request, account, self._clock())
+        out = await self._call(
+            account,
+            http,
+            lambda r: adapter.parse_query_transfer_response(request, account, r),
+            ex,
+        )
+        out.exchanges.extend(ex)
+        return out
+
+    async def parse_notify(
+        self, account: AlipayAccount, request: svc.ParseNotifyRequest
+    ) -> svc.ParseNotifyResponse:
+        out = parse_notify(request, account)
+        if out.reject_reason:
+            log.warning(
+                "alipay_notify_rejected",
+                account_id=account.account_id,
+                reason=out.reject_reason,
+                event_id=out.provider_event_id,
+            )
+        return out
+
+
+__all__ = ["AlipayChannel", "utc_now"]
