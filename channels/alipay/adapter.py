@@ -1,15 +1,7 @@
-"""Alipay OpenAPI adapter: pure `build_*` / `parse_*` functions.
+"""Alipay OpenAPI adapter: pure `build_*` / `parse_*` functions per API.
 
-No I/O and no clock: `now` (aware datetime) is passed in. Every call is a form POST of the
-common parameters plus `biz_content` (JSON) to `gateway.do`, signed RSA2 with the app key.
-Every parse cuts the `<method>_response` (or `error_response`) object out of the body and
-verifies Alipay's signature over its exact bytes first:
-- a bad signature, or none on anything but a request-level refusal (40001/40002/40006,
-  which Alipay leaves unsigned when it cannot tell which app asked) -> `ResponseUnauthenticated`
-  (ChannelUnavailable: never terminal);
-- code 10000 -> ok; 20000, `*.SYSTEM_ERROR` / `isp.*` sub codes and non-200 HTTP ->
-  ChannelUnavailable (outcome unknown); other codes (40004 ...) ->
-  ChannelError(provider_code=sub_code, provider_message=sub_msg).
+No I/O and no clock: `now` (aware datetime) is passed in. Signing, the form POST and the
+authentication of answers live in `openapi` (every parse goes through it first).
 page.pay / wap.pay / app.pay complete client-side: `build_client_pay_data` signs them
 without a server call.
 
@@ -20,7 +12,6 @@ out_request_no, transfer_id -> out_biz_no.
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
@@ -28,16 +19,21 @@ from urllib.parse import urlencode
 
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as svc
-from paymesh.channels.alipay import sign
 from paymesh.channels.alipay.config import AlipayAccount
+from paymesh.channels.alipay.openapi import (
+    ResponseUnauthenticated,
+    checked_content,
+    expect_same,
+    post,
+    raise_for_code,
+    signed_params,
+    verified_content,
+)
 from paymesh.channels.alipay.transformers import (
     CODE_SUCCESS,
-    CODE_UNKNOWN,
     CODE_WAITING,
-    REDACT_KEYS,
     barcode_state,
     fen_to_yuan,
-    format_time,
     format_timestamp,
     get_str,
     optional_fen,
@@ -49,7 +45,7 @@ from paymesh.channels.alipay.transformers import (
 from paymesh.channels.base import RESULT_SUCCEEDED, TRADE_CLOSED, TRADE_PAID, TRADE_PENDING
 from paymesh.channels.transport import HttpRequest, HttpResponse
 from paymesh.common.v1 import pay_data_pb2
-from paymesh.errors import ChannelError, ChannelUnavailable, InvalidArgument
+from paymesh.errors import ChannelUnavailable, InvalidArgument
 
 M_PRECREATE: Final = "alipay.trade.precreate"
 M_PAGE_PAY: Final = "alipay.trade.page.pay"
@@ -76,67 +72,9 @@ PRODUCT_CODES: Final[Mapping[str, str]] = {
 TRANSFER_PRODUCT: Final = "TRANS_ACCOUNT_NO_PWD"
 TRANSFER_SCENE: Final = "DIRECT_TRANSFER"
 
-# Request-level refusals Alipay may answer unsigned (it cannot tell which app asked).
-UNSIGNED_REFUSALS: Final = frozenset({"40001", "40002", "40006", "20001"})
-# Sub codes meaning "we do not know yet, query": never a refusal.
-UNKNOWN_SUB_CODES: Final = frozenset({"ACQ.SYSTEM_ERROR", "SYSTEM_ERROR", "ACQ.TRADE_HAS_SUCCESS"})
 TRADE_NOT_EXIST: Final = "ACQ.TRADE_NOT_EXIST"
 
 SUBJECT_MAX = 256
-FORM_CONTENT_TYPE: Final = "application/x-www-form-urlencoded;charset=utf-8"
-
-
-class ResponseUnauthenticated(ChannelUnavailable):
-    """Alipay's answer is unsigned or its signature does not verify: outcome unknown."""
-
-
-# --- common request parameters ---------------------------------------------------------------
-
-
-def dumps(obj: Mapping[str, Any]) -> str:
-    """Compact JSON, non-ASCII kept: the `biz_content` value."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
-
-
-def signed_params(
-    account: AlipayAccount,
-    method: str,
-    biz: Mapping[str, Any],
-    now: datetime,
-    *,
-    notify_url: str = "",
-    return_url: str = "",
-) -> dict[str, str]:
-    """Common parameters + biz_content + `sign` for one call."""
-    params: dict[str, str] = {
-        "app_id": account.app_id,
-        "method": method,
-        "format": "JSON",
-        "charset": "utf-8",
-        "sign_type": sign.SIGN_TYPE,
-        "timestamp": format_time(now),
-        "version": "1.0",
-        "biz_content": dumps(biz),
-    }
-    if notify_url:
-        params["notify_url"] = notify_url
-    if return_url:
-        params["return_url"] = return_url
-    if account.mode == "certificate":
-        params["app_cert_sn"] = account.app_cert_sn
-        params["alipay_root_cert_sn"] = account.alipay_root_cert_sn
-    params["sign"] = sign.sign_params(account.app_private_key(), params)
-    return params
-
-
-def post(account: AlipayAccount, params: Mapping[str, str]) -> HttpRequest:
-    return HttpRequest(
-        method="POST",
-        url=account.base_url,
-        headers={"Content-Type": FORM_CONTENT_TYPE, "Accept": "application/json"},
-        body=urlencode(params).encode("ascii"),
-        redact_keys=REDACT_KEYS,
-    )
 
 
 def _required_id(value: str, field: str) -> str:
@@ -159,68 +97,6 @@ def _check_currency(currency: str) -> None:
 
 def _notify_url(request_url: str, account: AlipayAccount) -> str:
     return request_url or account.notify_url
-
-
-# --- common response handling ----------------------------------------------------------------
-
-
-def checked_content(resp: HttpResponse, account: AlipayAccount, method: str) -> dict[str, Any]:
-    """Authenticate `resp` and return the response object when its code is 10000.
-
-    Raises ChannelError for a refusal, ChannelUnavailable for everything uncertain.
-    """
-    content = verified_content(resp, account, method)
-    raise_for_code(content)
-    return content
-
-
-def verified_content(resp: HttpResponse, account: AlipayAccount, method: str) -> dict[str, Any]:
-    """Authenticate `resp` and return the response object, whatever its code."""
-    if resp.status != 200:
-        raise ChannelUnavailable(
-            f"Alipay answered HTTP {resp.status}", metadata={"http_status": str(resp.status)}
-        )
-    try:
-        signed = sign.split_response(resp.body, method)
-    except (UnicodeDecodeError, ValueError) as e:
-        raise ChannelUnavailable("malformed Alipay response") from e
-    content = dict(signed.content)
-    if signed.sign:
-        if not sign.verify_response(account.alipay_public_key(), signed):
-            raise ResponseUnauthenticated("Alipay response signature does not verify")
-    elif get_str(content, "code") not in UNSIGNED_REFUSALS:
-        raise ResponseUnauthenticated("Alipay response is not signed")
-    return content
-
-
-def raise_for_code(content: Mapping[str, Any]) -> None:
-    code = get_str(content, "code")
-    if code == CODE_SUCCESS:
-        return
-    sub_code = get_str(content, "sub_code")
-    sub_msg = get_str(content, "sub_msg")
-    md = {"code": code}
-    if (
-        code == CODE_UNKNOWN
-        or not code
-        or sub_code in UNKNOWN_SUB_CODES
-        or sub_code.startswith(("isp.", "aop.ACQ.SYSTEM_ERROR"))
-    ):
-        raise ChannelUnavailable(
-            f"Alipay outcome unknown: {sub_code or code or 'no code'}",
-            metadata={**md, "provider_code": sub_code or code, "provider_message": sub_msg},
-        )
-    raise ChannelError(
-        f"Alipay refused: {sub_code or code}",
-        provider_code=sub_code or code,
-        provider_message=sub_msg or get_str(content, "msg"),
-        metadata=md,
-    )
-
-
-def _expect_same(field: str, sent: str, got: str) -> None:
-    if got and got != sent:
-        raise ChannelUnavailable(f"Alipay answered for another {field}")
 
 
 # --- pay -----------------------------------------------------------------------------------
@@ -256,7 +132,7 @@ def build_pay_request(req: svc.PayRequest, account: AlipayAccount, now: datetime
     params = signed_params(
         account, method, pay_biz(req, method), now, notify_url=_notify_url(req.notify_url, account)
     )
-    return post(account, params)
+    return post(account, params, personal_data=method == M_PAY)
 
 
 def build_client_pay_data(
@@ -315,12 +191,12 @@ def parse_pay_response(
     content = verified_content(resp, account, method)
     code = get_str(content, "code")
     if req.method == "barcode" and code == CODE_WAITING:
-        _expect_same("out_trade_no", req.order_id, get_str(content, "out_trade_no"))
+        expect_same("out_trade_no", req.order_id, get_str(content, "out_trade_no"))
         trade = pending_trade(req, get_str(content, "trade_no"))
         trade.provider_state = code
         return svc.PayResponse(trade=trade)
     raise_for_code(content)
-    _expect_same("out_trade_no", req.order_id, get_str(content, "out_trade_no"))
+    expect_same("out_trade_no", req.order_id, get_str(content, "out_trade_no"))
     if req.method == "barcode":
         trade = trade_result(content)
         trade.state = barcode_state(code)
@@ -362,7 +238,7 @@ def parse_query_response(
         return svc.QueryResponse(trade=trade)
     raise_for_code(content)
     trade = trade_result(content)
-    _expect_same("out_trade_no", req.order_id, trade.order_id)
+    expect_same("out_trade_no", req.order_id, trade.order_id)
     if not trade.provider_state:
         raise ChannelUnavailable("malformed Alipay response: no trade_status")
     trade.order_id = req.order_id
@@ -436,7 +312,7 @@ def parse_refund_response(
     """Refunds settle synchronously: `fund_change` Y = SUCCEEDED. N (e.g. a repeated
     out_request_no) stays PENDING for a refund query to settle."""
     content = checked_content(resp, account, M_REFUND)
-    _expect_same("out_trade_no", req.order_id, get_str(content, "out_trade_no"))
+    expect_same("out_trade_no", req.order_id, get_str(content, "out_trade_no"))
     done = get_str(content, "fund_change") == "Y"
     refund = channel_pb2.RefundResult(
         state=RESULT_SUCCEEDED if done else refund_state(""),
@@ -469,7 +345,7 @@ def parse_query_refund_response(
 ) -> svc.QueryRefundResponse:
     """`refund_status` REFUND_SUCCESS = SUCCEEDED; absent = not refunded (yet): PENDING."""
     content = checked_content(resp, account, M_REFUND_QUERY)
-    _expect_same("out_request_no", req.refund_id, get_str(content, "out_request_no"))
+    expect_same("out_request_no", req.refund_id, get_str(content, "out_request_no"))
     provider_state = get_str(content, "refund_status")
     refund = channel_pb2.RefundResult(
         state=refund_state(provider_state),
@@ -521,7 +397,7 @@ def build_transfer_request(
     }
     if req.remark:
         biz["remark"] = req.remark[:200]
-    return post(account, signed_params(account, M_TRANSFER, biz, now))
+    return post(account, signed_params(account, M_TRANSFER, biz, now), personal_data=True)
 
 
 def parse_transfer_response(
@@ -529,7 +405,7 @@ def parse_transfer_response(
 ) -> svc.TransferResponse:
     content = checked_content(resp, account, M_TRANSFER)
     transfer = transfer_result(content, amount=req.amount)
-    _expect_same("out_biz_no", req.transfer_id, transfer.transfer_id)
+    expect_same("out_biz_no", req.transfer_id, transfer.transfer_id)
     transfer.transfer_id = req.transfer_id
     return svc.TransferResponse(transfer=transfer)
 
@@ -550,7 +426,7 @@ def parse_query_transfer_response(
 ) -> svc.QueryTransferResponse:
     content = checked_content(resp, account, M_TRANSFER_QUERY)
     transfer = transfer_result(content)
-    _expect_same("out_biz_no", req.transfer_id, transfer.transfer_id)
+    expect_same("out_biz_no", req.transfer_id, transfer.transfer_id)
     if not transfer.provider_state:
         raise ChannelUnavailable("malformed Alipay response: no transfer status")
     transfer.transfer_id = req.transfer_id

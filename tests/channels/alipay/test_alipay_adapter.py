@@ -16,7 +16,7 @@ from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channels.alipay import adapter, sign
 from paymesh.channels.alipay.adapter import ResponseUnauthenticated
 from paymesh.channels.alipay.testing import FakeAlipay, make_account, new_rsa_key
-from paymesh.channels.transport import HttpRequest, HttpResponse
+from paymesh.channels.transport import HttpRequest, HttpResponse, make_exchange
 from paymesh.errors import ChannelError, ChannelUnavailable, InvalidArgument
 
 NOW = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)
@@ -582,3 +582,17 @@ def test_forged_success_is_never_terminal(
     forged = FakeAlipay().response(method, {"code": "10000", "msg": "Success"})
     with pytest.raises(ResponseUnauthenticated):
         parse(forged)
+
+
+def test_personal_data_stays_out_of_the_channel_log() -> None:
+    req = pay_request("barcode", auth_code="28763443825664394")
+    logged = make_exchange(adapter.build_pay_request(req, ACCOUNT, NOW)).request_body
+    assert "28763443825664394" not in logged
+    transfer = svc.TransferRequest(
+        account=REF, transfer_id="T1", amount=1, payee_id="13800000000", payee_name="张三"
+    )
+    logged = make_exchange(adapter.build_transfer_request(transfer, ACCOUNT, NOW)).request_body
+    assert "13800000000" not in logged
+    assert "张三" not in logged
+    query = adapter.build_query_request(svc.QueryRequest(order_id=ORDER), ACCOUNT, NOW)
+    assert ORDER in make_exchange(query).request_body  # non-personal bodies stay readable
