@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from paymesh.channels.sandbox import control, page
+from paymesh.channels.sandbox.alipay import AlipayProvider
 from paymesh.channels.sandbox.provider import Provider
 from paymesh.channels.sandbox.state import SandboxState
 from paymesh.channels.sandbox.wechat import WeChatProvider
@@ -23,8 +24,11 @@ from paymesh.runtime.logging import get_logger
 
 log = get_logger("paymesh.sandbox")
 
-PROVIDERS: dict[str, Callable[[SandboxState], Provider]] = {"wechat": WeChatProvider}
-"""Provider modules by channel; alipay and unionpay join here."""
+PROVIDERS: dict[str, Callable[[SandboxState], Provider]] = {
+    "wechat": WeChatProvider,
+    "alipay": AlipayProvider,
+}
+"""Provider modules by channel; unionpay joins here."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

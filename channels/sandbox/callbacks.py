@@ -1,7 +1,8 @@
 """Sends provider callbacks to notify URLs, with retries, and records every attempt.
 
 Providers build and sign the body; this module applies the callback faults
-(`drop_callbacks`, `duplicate_callbacks`, `delay_callbacks`), posts, retries on anything but 2xx, and keeps a
+(`drop_callbacks`, `duplicate_callbacks`, `delay_callbacks`), posts, retries until the receiver
+accepts (any 2xx by default; a provider may ask more, e.g. Alipay's body `success`), and keeps a
 `Delivery` per copy sent, listed by `GET /_sandbox/callbacks`.
 """
 
@@ -28,6 +29,13 @@ MAX_DELIVERIES = 10_000
 
 SignFn = Callable[[bytes], dict[str, str]]
 """Given the body, the headers to send with it (signed afresh for each attempt)."""
+
+AcceptFn = Callable[[int, str], bool]
+"""Given the receiver's HTTP status and body, whether it took the callback."""
+
+
+def accept_2xx(status: int, _body: str) -> bool:
+    return 200 <= status < 300
 
 
 @dataclass
@@ -104,6 +112,7 @@ class CallbackSender:
         sign: SignFn,
         out_trade_no: str = "",
         probe: bool = False,
+        accept: AcceptFn = accept_2xx,
     ) -> list[Delivery]:
         """Deliver one callback (honouring callback faults); returns the deliveries made.
 
@@ -142,11 +151,16 @@ class CallbackSender:
             await faults.hang(delay.seconds)
         deliveries = [record() for _ in range(copies)]
         delays = () if probe else self._state.callback_retry_delays
-        await asyncio.gather(*(self._deliver(d, body, sign, delays) for d in deliveries))
+        await asyncio.gather(*(self._deliver(d, body, sign, delays, accept) for d in deliveries))
         return deliveries
 
     async def _deliver(
-        self, d: Delivery, body: bytes, sign: SignFn, delays: tuple[float, ...]
+        self,
+        d: Delivery,
+        body: bytes,
+        sign: SignFn,
+        delays: tuple[float, ...],
+        accept: AcceptFn = accept_2xx,
     ) -> None:
         for attempt in range(len(delays) + 1):
             if attempt:
@@ -157,7 +171,7 @@ class CallbackSender:
                 async with self._client().post(d.url, data=body, headers=headers) as resp:
                     text = (await resp.text(errors="replace"))[:MAX_RECORDED_BODY]
                     d.attempts.append(Attempt(at=at, status=resp.status, body=text))
-                    if 200 <= resp.status < 300:
+                    if accept(resp.status, text):
                         d.delivered = True
                         return
             except (aiohttp.ClientError, TimeoutError, OSError) as e:

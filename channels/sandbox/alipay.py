@@ -1,0 +1,488 @@
+"""Alipay OpenAPI in the sandbox (DESIGN §4): keys, the `/gateway.do` gateway, signed answers,
+async notifies. The methods themselves are in `alipay_api`, the wire views in `alipay_views`.
+
+Keys: one "Alipay" RSA key pair per sandbox, certified by an Alipay root of its own (its
+names carry an OU, as Alipay's do, so every SDK's SN algorithm agrees; key material via `pki`). A merchant (an
+Alipay app, `merchant_id` = its app_id) registers its app public key and picks a key mode:
+- `public_key` (default): requests are signed with the app key; answers and notifies are
+  verified with `alipay_public_key_pem`.
+- `certificate` (`"key_mode": "certificate"`, or `public_key_pem` is itself a certificate):
+  the sandbox CA issues `app_cert_pem` for the app key (unless one is given); requests must
+  carry `app_cert_sn` (MD5 of the issuer's RFC 4514 name followed by the decimal serial, as
+  Alipay's Java SDK computes it) and an `alipay_root_cert_sn` naming the sandbox root; answers
+  carry `alipay_cert_sn`.
+
+Gateway errors (unknown method or app_id, missing or invalid common parameters, a bad
+signature) answer `{"error_response": {"code", "msg", "sub_code", "sub_msg"}, "sign": ..}`;
+business errors answer under the method's own `<method_with_underscores>_response` key. Every
+answer is HTTP 200, signed over the exact bytes of the response object, `"sign"` right after it.
+The `http_500` / `timeout` faults answer a signed `20000` system error with the fault's status.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import json
+import uuid
+from collections.abc import Coroutine, Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
+
+from paymesh.channels.sandbox import alipay_views as views
+from paymesh.channels.sandbox.callbacks import Delivery
+from paymesh.channels.sandbox.pki import Issued, cert_pem, new_key
+from paymesh.channels.sandbox.provider import Provider, RegistrationError
+from paymesh.channels.sandbox.state import (
+    Merchant,
+    Refund,
+    SandboxState,
+    Trade,
+    Transfer,
+    random_digits,
+)
+
+CHANNEL = "alipay"
+GATEWAY_PATH = "/gateway.do"
+KEY_MODES = ("public_key", "certificate")
+NOTIFY_CONTENT_TYPE = "application/x-www-form-urlencoded; charset=utf-8"
+PARAMS_KEY = web.RequestKey("alipay_params", dict)
+
+
+class AlipayError(Exception):
+    """An Alipay error answer; `gateway` errors go under `error_response`."""
+
+    def __init__(
+        self, code: str, msg: str, sub_code: str, sub_msg: str, *, gateway: bool = False
+    ) -> None:
+        super().__init__(f"{code} {sub_code}: {sub_msg}")
+        self.code = code
+        self.msg = msg
+        self.sub_code = sub_code
+        self.sub_msg = sub_msg
+        self.gateway = gateway
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "msg": self.msg,
+            "sub_code": self.sub_code,
+            "sub_msg": self.sub_msg,
+        }
+
+
+def missing(name: str, sub_msg: str) -> AlipayError:
+    return AlipayError("40001", "Missing Required Arguments", name, sub_msg, gateway=True)
+
+
+def invalid(name: str, sub_msg: str) -> AlipayError:
+    return AlipayError("40002", "Invalid Arguments", name, sub_msg, gateway=True)
+
+
+def business(sub_code: str, sub_msg: str) -> AlipayError:
+    return AlipayError("40004", "Business Failed", sub_code, sub_msg)
+
+
+SYSTEM_ERROR = AlipayError("20000", "Service Currently Unavailable", "isp.unknow-error", "系统繁忙")
+
+
+# --- signatures ------------------------------------------------------------------------
+
+
+def sign_content(params: Mapping[str, str], exclude: tuple[str, ...] = ("sign",)) -> str:
+    """Alipay's string to sign: sorted `k=v` of non-empty params except `exclude`, `&`-joined."""
+    return "&".join(f"{k}={params[k]}" for k in sorted(params) if k not in exclude and params[k])
+
+
+def rsa2_sign(key: rsa.RSAPrivateKey, data: str | bytes) -> str:
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    return base64.b64encode(key.sign(raw, padding.PKCS1v15(), hashes.SHA256())).decode("ascii")
+
+
+def rsa2_verify(key: rsa.RSAPublicKey, data: str | bytes, signature_b64: str) -> bool:
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        sig = base64.b64decode(signature_b64, validate=True)
+        key.verify(sig, raw, padding.PKCS1v15(), hashes.SHA256())
+    except (binascii.Error, ValueError, InvalidSignature):
+        return False
+    return True
+
+
+def load_public_key(text: str) -> tuple[rsa.RSAPublicKey, x509.Certificate | None]:
+    """An RSA key from a PEM public key, a PEM certificate or Alipay's bare base64 form."""
+    text = text.strip()
+    cert = None
+    key: object
+    if "CERTIFICATE" in text:
+        cert = x509.load_pem_x509_certificate(text.encode("ascii"))
+        key = cert.public_key()
+    elif "-----BEGIN" in text:
+        key = serialization.load_pem_public_key(text.encode("ascii"))
+    else:
+        key = serialization.load_der_public_key(base64.b64decode("".join(text.split())))
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise ValueError("not an RSA key")
+    return key, cert
+
+
+def public_key_pem(key: rsa.RSAPublicKey) -> str:
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode("ascii")
+
+
+def cert_sn(cert: x509.Certificate) -> str:
+    """Alipay's certificate SN: md5(issuer DN in RFC 2253/4514 order + decimal serial)."""
+    text = cert.issuer.rfc4514_string() + str(cert.serial_number)
+    return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def _name(common_name: str) -> x509.Name:
+    """Subject names with all of C, O, OU and CN, so that the SN is the same whether
+    computed from the RFC 2253 name (Java SDK) or as `CN=..,OU=..,O=..,C=..` (Python SDKs)."""
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "paymesh sandbox"),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "Alipay sandbox"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+
+
+def _builder(subject: x509.Name, key: rsa.RSAPublicKey, days: int) -> x509.CertificateBuilder:
+    now = dt.datetime.now(dt.UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .public_key(key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=days))
+    )
+
+
+def new_root() -> Issued:
+    """The sandbox's Alipay root certificate (Alipay's `alipayRootCert.crt`)."""
+    key = new_key()
+    name = _name("Alipay sandbox root CA")
+    cert = (
+        _builder(name, key.public_key(), 3650)
+        .issuer_name(name)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return Issued(key, cert)
+
+
+def issue_for(root: Issued, common_name: str, key: rsa.RSAPublicKey) -> x509.Certificate:
+    """A certificate for a public key (an app's key: its private key stays with the app)."""
+    return (
+        _builder(_name(common_name), key, 1825)
+        .issuer_name(root.cert.subject)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(root.key, hashes.SHA256())
+    )
+
+
+def response_key(method: str) -> str:
+    return method.replace(".", "_") + "_response"
+
+
+# --- the provider -----------------------------------------------------------------------
+
+
+class AlipayProvider(Provider):
+    channel = CHANNEL
+    path_prefixes = (GATEWAY_PATH,)
+
+    def __init__(self, state: SandboxState) -> None:
+        super().__init__(state)
+        self._root: Issued | None = None
+        self._alipay: Issued | None = None
+
+    @property
+    def root(self) -> Issued:
+        """The Alipay root CA of this sandbox (made on first use: key generation is slow)."""
+        if self._root is None:
+            self._root = new_root()
+        return self._root
+
+    @property
+    def alipay(self) -> Issued:
+        """The sandbox's Alipay key and its certificate issued by `root`."""
+        if self._alipay is None:
+            key = new_key()
+            cert = issue_for(self.root, "Alipay sandbox public key", key.public_key())
+            self._alipay = Issued(key, cert)
+        return self._alipay
+
+    def routes(self) -> list[web.RouteDef]:
+        from paymesh.channels.sandbox.alipay_api import AlipayApi
+
+        api = AlipayApi(self)
+        return [web.get(GATEWAY_PATH, api.gateway), web.post(GATEWAY_PATH, api.gateway)]
+
+    # --- merchants --------------------------------------------------------------------
+
+    def register(self, body: dict[str, Any], existing: Merchant | None) -> Merchant:
+        app_id = str(body["merchant_id"])
+        if body.get("app_id") and str(body["app_id"]) != app_id:
+            raise RegistrationError("alipay: app_id must equal merchant_id (the Alipay app_id)")
+        pem = body.get("public_key_pem")
+        if not isinstance(pem, str) or not pem.strip():
+            raise RegistrationError("public_key_pem is required")
+        try:
+            key, cert = load_public_key(pem)
+        except ValueError as e:
+            raise RegistrationError(f"public_key_pem is not an RSA key or certificate: {e}") from e
+        given_cert = body.get("app_cert_pem")
+        if given_cert:
+            if not isinstance(given_cert, str):
+                raise RegistrationError("app_cert_pem must be a PEM string")
+            try:
+                key, cert = load_public_key(given_cert)
+            except ValueError as e:
+                raise RegistrationError(f"app_cert_pem is not an RSA certificate: {e}") from e
+        mode = body.get("key_mode") or ("certificate" if cert is not None else "public_key")
+        if mode not in KEY_MODES:
+            raise RegistrationError(f"key_mode must be one of {list(KEY_MODES)}")
+        extra: dict[str, Any] = {
+            "key_mode": mode,
+            "seller_id": existing.extra["seller_id"] if existing else "2088" + random_digits(12),
+        }
+        if mode == "certificate":
+            if cert is None:
+                cert = issue_for(self.root, f"Alipay app {app_id}", key)
+            extra.update(app_cert_pem=cert_pem(cert), app_cert_sn=cert_sn(cert))
+        return Merchant(
+            channel=CHANNEL,
+            merchant_id=app_id,
+            app_id=app_id,
+            public_key_pem=pem,
+            public_key=key,
+            extra=extra,
+        )
+
+    def registration_answer(self, merchant: Merchant) -> dict[str, Any]:
+        answer: dict[str, Any] = {
+            "alipay_public_key_pem": public_key_pem(self.alipay.key.public_key()),
+            "key_mode": merchant.extra["key_mode"],
+            "seller_id": merchant.extra["seller_id"],
+            "gateway_path": GATEWAY_PATH,
+        }
+        if merchant.extra["key_mode"] == "certificate":
+            answer.update(
+                app_cert_pem=merchant.extra["app_cert_pem"],
+                app_cert_sn=merchant.extra["app_cert_sn"],
+                alipay_public_cert_pem=self.alipay.cert_pem,
+                alipay_cert_sn=self.alipay_cert_sn,
+                alipay_root_cert_pem=self.root.cert_pem,
+                alipay_root_cert_sn=self.root_cert_sn,
+            )
+        return answer
+
+    @property
+    def alipay_cert_sn(self) -> str:
+        return cert_sn(self.alipay.cert)
+
+    @property
+    def root_cert_sn(self) -> str:
+        return cert_sn(self.root.cert)
+
+    # --- request authentication ---------------------------------------------------------
+
+    def authenticate(self, params: Mapping[str, str]) -> Merchant:
+        """Check the common parameters and the RSA2 signature; returns the merchant."""
+        app_id = params.get("app_id", "")
+        if not app_id:
+            raise missing("isv.missing-app-id", "缺少AppID参数")
+        merchant = self.state.merchant(CHANNEL, app_id)
+        if merchant is None:
+            raise invalid("isv.invalid-app-id", "无效的AppID参数")
+        if not params.get("sign"):
+            raise missing("isv.missing-signature", "缺少签名参数")
+        sign_type = params.get("sign_type", "")
+        if not sign_type:
+            raise missing("isv.missing-signature-type", "缺少签名类型参数")
+        if sign_type != "RSA2":
+            raise invalid("isv.invalid-signature-type", "无效的签名类型参数 (the sandbox: RSA2)")
+        charset = params.get("charset", "utf-8")
+        if charset.lower() not in ("utf-8", "utf8"):
+            raise invalid("isv.invalid-charset", "字符集错误 (the sandbox: utf-8)")
+        if params.get("format", "JSON").upper() != "JSON":
+            raise invalid("isv.invalid-format", "无效的数据格式参数")
+        timestamp = params.get("timestamp", "")
+        if not timestamp:
+            raise missing("isv.missing-timestamp", "缺少时间戳参数")
+        try:
+            dt.datetime.strptime(timestamp, "%Y-%m-%d %H:%M:%S")
+        except ValueError as e:
+            raise invalid("isv.invalid-timestamp", "非法的时间戳参数 (yyyy-MM-dd HH:mm:ss)") from e
+        version = params.get("version", "")
+        if not version:
+            raise missing("isv.missing-version", "缺少版本参数")
+        if version != "1.0":
+            raise invalid("isv.invalid-parameter", "version must be 1.0")
+        content = sign_content(params)
+        if not rsa2_verify(merchant.public_key, content, params["sign"]):
+            raise invalid(
+                "isv.invalid-signature",
+                "验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配，"
+                f"网关生成的验签字符串为：{content}",
+            )
+        if merchant.extra["key_mode"] == "certificate":
+            sn = params.get("app_cert_sn", "")
+            if not sn:
+                raise missing("isv.missing-app-cert-sn", "缺少应用公钥证书序列号")
+            if sn != merchant.extra["app_cert_sn"]:
+                raise invalid("isv.invalid-app-cert-sn", "应用公钥证书序列号不匹配")
+            root = params.get("alipay_root_cert_sn", "")
+            if not root:
+                raise missing("isv.missing-alipay-root-cert-sn", "缺少支付宝根证书序列号")
+            if self.root_cert_sn not in root.split("_"):
+                raise invalid("isv.invalid-alipay-root-cert-sn", "支付宝根证书序列号不匹配")
+        return merchant
+
+    # --- signed answers -----------------------------------------------------------------
+
+    def signed_body(self, key: str, payload: Mapping[str, Any], cert_mode: bool) -> bytes:
+        """`{"<key>": payload, "sign": RSA2 over payload's exact bytes[, "alipay_cert_sn"]}`."""
+        inner = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        sign = rsa2_sign(self.alipay.key, inner)
+        tail = f',"sign":"{sign}"'
+        if cert_mode:
+            tail += f',"alipay_cert_sn":"{self.alipay_cert_sn}"'
+        return b"{" + json.dumps(key).encode() + b":" + inner + tail.encode() + b"}"
+
+    def respond(self, key: str, payload: Mapping[str, Any], merchant: Merchant | None = None,
+                status: int = 200) -> web.Response:  # fmt: skip
+        cert_mode = merchant is not None and merchant.extra["key_mode"] == "certificate"
+        return web.Response(
+            status=status,
+            body=self.signed_body(key, payload, cert_mode),
+            content_type="application/json",
+            charset="utf-8",
+        )
+
+    def error(self, method: str, err: AlipayError, merchant: Merchant | None) -> web.Response:
+        key = "error_response" if err.gateway or not method else response_key(method)
+        return self.respond(key, err.payload(), merchant)
+
+    def fault_response(self, request: web.Request, status: int) -> web.StreamResponse:
+        params: dict[str, str] = request.get(PARAMS_KEY) or dict(request.query)
+        method = params.get("method", "")
+        merchant = self.state.merchant(CHANNEL, params.get("app_id", ""))
+        key = response_key(method) if method else "error_response"
+        return self.respond(key, SYSTEM_ERROR.payload(), merchant, status=status)
+
+    # --- trades and the payer page ---------------------------------------------------------
+
+    def trade_state(self, trade: Trade) -> str:
+        return views.trade_status(trade, self.state.refunds_of(trade))
+
+    def refund_state(self, refund: Refund) -> str:
+        return views.refund_state(refund)
+
+    def transfer_state(self, transfer: Transfer) -> str:
+        return views.transfer_status(transfer)
+
+    def pay_url(self, trade: Trade, base_url: str) -> str:
+        return f"{base_url}/_sandbox/pay/{CHANNEL}/{trade.out_trade_no}?merchant_id={trade.merchant_id}"
+
+    # --- notifies -----------------------------------------------------------------------
+
+    def _notify(
+        self,
+        merchant: Merchant,
+        url: str,
+        params: dict[str, str],
+        subject: str,
+        out_trade_no: str,
+        probe: bool = False,
+    ) -> Coroutine[Any, Any, list[Delivery]]:
+        params = {k: v for k, v in params.items() if v != ""}
+        params.update(app_id=merchant.app_id, charset="utf-8", sign_type="RSA2")
+        params.setdefault("notify_id", uuid.uuid4().hex + random_digits(8))
+        params.setdefault("version", "1.0")
+        content = sign_content(params, exclude=("sign", "sign_type"))
+        if probe:
+            params["sign"] = base64.b64encode(uuid.uuid4().bytes * 16).decode("ascii")
+        else:
+            params["sign"] = rsa2_sign(self.alipay.key, content)
+        body = urlencode(params).encode("utf-8")
+        event_type = params.get("notify_type") or params.get("msg_method") or "notify"
+        return self.state.sender.send(
+            channel=CHANNEL,
+            merchant_id=merchant.merchant_id,
+            event_type=event_type,
+            event_id=params["notify_id"],
+            url=url,
+            subject=subject,
+            out_trade_no=out_trade_no,
+            body=body,
+            sign=lambda _body: {"Content-Type": NOTIFY_CONTENT_TYPE},
+            accept=lambda status, text: status == 200 and text == "success",
+            probe=probe,
+        )
+
+    def _mismatch(self, out_trade_no: str, amount: int) -> int | None:
+        f = self.state.faults.take(CHANNEL, "amount_mismatch", out_trade_no)
+        if f is None:
+            return None
+        return f.amount if f.amount is not None else amount + f.delta
+
+    def on_trade_paid(self, trade: Trade) -> None:
+        merchant = self.state.merchant(CHANNEL, trade.merchant_id)
+        if merchant is None or not trade.notify_url:
+            return
+        total = self._mismatch(trade.out_trade_no, trade.amount)
+        params = views.trade_notify(trade, merchant, [], total=total)
+        self.state.spawn(
+            self._notify(merchant, trade.notify_url, params, trade.out_trade_no, trade.out_trade_no)
+        )
+
+    def on_refund_done(self, refund: Refund, trade: Trade) -> None:
+        merchant = self.state.merchant(CHANNEL, refund.merchant_id)
+        if merchant is None or not refund.notify_url or not refund.success_at:
+            return
+        refunds = self.state.refunds_of(trade)
+        refunded = views.refunded(refunds)
+        fee = self._mismatch(trade.out_trade_no, refunded)
+        params = views.trade_notify(trade, merchant, refunds, refund=refund, refund_fee=fee)
+        self.state.spawn(
+            self._notify(merchant, refund.notify_url, params, refund.out_refund_no,
+                         trade.out_trade_no)
+        )  # fmt: skip
+
+    def on_transfer_done(self, transfer: Transfer) -> None:
+        merchant = self.state.merchant(CHANNEL, transfer.merchant_id)
+        if merchant is None or not transfer.notify_url:
+            return
+        amount = self._mismatch(transfer.out_transfer_no, transfer.amount)
+        params = views.transfer_notify(transfer, amount=amount)
+        self.state.spawn(
+            self._notify(merchant, transfer.notify_url, params, transfer.out_transfer_no,
+                         transfer.out_transfer_no)
+        )  # fmt: skip
+
+    async def probe_callback(
+        self, trade: Trade | None, merchant: Merchant, notify_url: str
+    ) -> list[Delivery]:
+        if trade is not None:
+            params = views.trade_notify(trade, merchant, [], paid=True)
+            subject = trade.out_trade_no
+        else:
+            subject = "PROBE" + random_digits(16)
+            params = views.probe_notify(merchant, subject)
+        return await self._notify(merchant, notify_url, params, subject, subject, probe=True)

@@ -1,0 +1,522 @@
+"""Alipay OpenAPI methods of the sandbox's `/gateway.do` (DESIGN §4).
+
+The gateway takes GET (every parameter in the query string) and POST (a form, with the common
+parameters possibly in the query string, as the official SDKs send them). Every request is
+authenticated (`AlipayProvider.authenticate`) before anything else; every answer is signed.
+
+Methods: `alipay.trade.precreate` (its `qr_code` is the payer page),
+`alipay.trade.page.pay` / `wap.pay` / `app.pay` (a browser opening the signed URL or form is
+redirected to the payer page of the trade, created then), `alipay.trade.pay` (barcode; the
+`auth_code` picks the outcome: starting `10003` -> code 10003, the buyer has to confirm (pay
+it from the payer page or `/_sandbox/pay`); `20000` -> code 20000, outcome unknown (the trade
+exists, open); `40004` -> code 40004 `ACQ.PAYMENT_AUTH_CODE_INVALID`, no trade; anything else
+-> paid at once, code 10000), `alipay.trade.query`, `alipay.trade.close`,
+`alipay.trade.refund` (`out_request_no`, default the out_trade_no; a repeat answers
+`fund_change` N; a failed one may be retried), `alipay.trade.fastpay.refund.query`
+(`refund_status` REFUND_SUCCESS only once succeeded), `alipay.fund.trans.uni.transfer`
+(at least 0.10 yuan) and `alipay.fund.trans.common.query`. An open trade past its expiry
+(`timeout_express` / `time_expire`, default 2 h) is closed when next looked at.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Awaitable, Callable
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from paymesh.channels.sandbox import alipay_views as views
+from paymesh.channels.sandbox.alipay import (
+    CHANNEL,
+    PARAMS_KEY,
+    AlipayError,
+    business,
+    invalid,
+    missing,
+    response_key,
+)
+from paymesh.channels.sandbox.state import (
+    CHINA_TZ,
+    ItemStatus,
+    Merchant,
+    Refund,
+    Trade,
+    TradeStatus,
+    Transfer,
+    now,
+    random_digits,
+)
+
+if TYPE_CHECKING:
+    from paymesh.channels.sandbox.alipay import AlipayProvider
+
+Json = dict[str, Any]
+Params = dict[str, str]
+Method = Callable[[web.Request, Merchant, Params, Json], Awaitable[Json]]
+
+PAGE_METHODS = {
+    "alipay.trade.page.pay": ("page", "FAST_INSTANT_TRADE_PAY"),
+    "alipay.trade.wap.pay": ("wap", "QUICK_WAP_WAY"),
+    "alipay.trade.app.pay": ("app", "QUICK_MSECURITY_PAY"),
+}
+_OUT_NO = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+_TIMEOUT_EXPRESS = re.compile(r"^([1-9]\d*)([mhd])$")
+_DEFAULT_EXPIRY = dt.timedelta(hours=2)
+_MAX_AMOUNT = 100_000_000_00
+_MIN_TRANSFER = 10
+
+
+def ok(**fields: Any) -> Json:
+    return {"code": "10000", "msg": "Success", **fields}
+
+
+def _bad(message: str, prefix: str = "ACQ.") -> AlipayError:
+    return business(prefix + "INVALID_PARAMETER", f"参数无效: {message}")
+
+
+def _str(biz: Json, key: str, max_len: int, required: bool = True, prefix: str = "ACQ.") -> str:
+    value = biz.get(key)
+    if value is None or value == "":
+        if required:
+            raise _bad(f"{key} is required", prefix)
+        return ""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or len(value) > max_len:
+        raise _bad(f"{key} must be a string of at most {max_len} characters", prefix)
+    return value
+
+
+def _out_no(biz: Json, key: str, required: bool = True, prefix: str = "ACQ.") -> str:
+    value = _str(biz, key, 64, required, prefix)
+    if value and not _OUT_NO.match(value):
+        raise _bad(f"{key} must be letters, digits or _", prefix)
+    return value
+
+
+def _amount(biz: Json, key: str, prefix: str = "ACQ.") -> int:
+    text = _str(biz, key, 16, True, prefix)
+    fen = views.fen(text)
+    if fen is None or not 0 < fen <= _MAX_AMOUNT:
+        raise _bad(f"{key} must be yuan with at most 2 decimals, 0.01 to 100000000", prefix)
+    return fen
+
+
+def _expiry(biz: Json) -> dt.datetime:
+    created = now()
+    if biz.get("time_expire"):
+        try:
+            local = dt.datetime.strptime(_str(biz, "time_expire", 32), "%Y-%m-%d %H:%M:%S")
+        except ValueError as e:
+            raise _bad("time_expire must be yyyy-MM-dd HH:mm:ss") from e
+        return local.replace(tzinfo=CHINA_TZ)
+    express = _str(biz, "timeout_express", 8, required=False)
+    if not express:
+        return created + _DEFAULT_EXPIRY
+    if express == "1c":
+        return (created + dt.timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    m = _TIMEOUT_EXPRESS.match(express)
+    if m is None:
+        raise _bad("timeout_express must be like 90m, 2h, 1d or 1c")
+    unit = {"m": "minutes", "h": "hours", "d": "days"}[m.group(2)]
+    delta = dt.timedelta(**{unit: int(m.group(1))})
+    if delta > dt.timedelta(days=15):
+        raise _bad("timeout_express is at most 15d")
+    return created + delta
+
+
+def _fingerprint(data: Json) -> str:
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+async def read_params(request: web.Request) -> Params:
+    """The query string's params, then (POST) the form's, decoded as UTF-8."""
+    params: Params = {k: v for k, v in request.query.items()}
+    if request.method == "POST":
+        form = await request.post()
+        for k, v in form.items():
+            if isinstance(v, str):
+                params[k] = v
+    return params
+
+
+def _biz(params: Params) -> Json:
+    text = params.get("biz_content", "")
+    if not text:
+        return {}
+    try:
+        biz = json.loads(text)
+    except ValueError as e:
+        raise invalid("isv.invalid-biz-content", "biz_content 不是合法的JSON") from e
+    if not isinstance(biz, dict):
+        raise invalid("isv.invalid-biz-content", "biz_content 必须是JSON对象")
+    return biz
+
+
+def _error_page(err: AlipayError) -> web.Response:
+    body = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>支付宝 - 错误</title></head>"
+        f"<body><h1>{escape(err.msg)}</h1><p>错误代码 {escape(err.sub_code)}</p>"
+        f"<p>{escape(err.sub_msg)}</p></body></html>"
+    )
+    return web.Response(text=body, content_type="text/html", status=400)
+
+
+class AlipayApi:
+    def __init__(self, provider: AlipayProvider) -> None:
+        self.p = provider
+        self.state = provider.state
+        self.methods: dict[str, Method] = {
+            "alipay.trade.precreate": self.precreate,
+            "alipay.trade.pay": self.pay,
+            "alipay.trade.query": self.query,
+            "alipay.trade.close": self.close,
+            "alipay.trade.refund": self.refund,
+            "alipay.trade.fastpay.refund.query": self.refund_query,
+            "alipay.fund.trans.uni.transfer": self.transfer,
+            "alipay.fund.trans.common.query": self.transfer_query,
+        }
+
+    async def gateway(self, request: web.Request) -> web.StreamResponse:
+        params = await read_params(request)
+        request[PARAMS_KEY] = params
+        method = params.get("method", "")
+        merchant: Merchant | None = None
+        try:
+            if not method:
+                raise missing("isv.missing-method", "缺少方法名参数")
+            if method not in self.methods and method not in PAGE_METHODS:
+                raise invalid("isv.invalid-method", "不存在的方法名")
+            merchant = self.p.authenticate(params)
+            biz = _biz(params)
+            if method in PAGE_METHODS:
+                return await self.page_pay(request, merchant, params, biz)
+            payload = await self.methods[method](request, merchant, params, biz)
+        except AlipayError as e:
+            if method in PAGE_METHODS:
+                return _error_page(e)
+            return self.p.error(method, e, merchant)
+        return self.p.respond(response_key(method), payload, merchant)
+
+    def _base_url(self, request: web.Request) -> str:
+        return self.state.public_url or f"{request.scheme}://{request.host}"
+
+    # --- trades -------------------------------------------------------------------------
+
+    def _find_trade(self, m: Merchant, biz: Json) -> Trade | None:
+        out_trade_no = _str(biz, "out_trade_no", 64, required=False)
+        trade_no = _str(biz, "trade_no", 64, required=False)
+        if not out_trade_no and not trade_no:
+            raise _bad("out_trade_no or trade_no is required")
+        for trade in self.state.trades.values():
+            if trade.channel != CHANNEL or trade.merchant_id != m.merchant_id:
+                continue
+            if trade_no and trade.channel_trade_no != trade_no:
+                continue
+            if out_trade_no and trade.out_trade_no != out_trade_no:
+                continue
+            self._expire(trade)
+            return trade
+        return None
+
+    def _trade(self, m: Merchant, biz: Json) -> Trade:
+        trade = self._find_trade(m, biz)
+        if trade is None:
+            raise business("ACQ.TRADE_NOT_EXIST", "交易不存在")
+        return trade
+
+    @staticmethod
+    def _expire(trade: Trade) -> None:
+        if (
+            trade.status == TradeStatus.PENDING
+            and trade.expire_at is not None
+            and now() > trade.expire_at
+        ):
+            trade.status = TradeStatus.CLOSED
+
+    def _open_trade(
+        self, m: Merchant, params: Params, biz: Json, kind: str, with_expiry: bool = True
+    ) -> tuple[Trade, bool]:
+        """The trade `biz` describes: (an existing identical one, False) or (a new one, True)."""
+        out_trade_no = _out_no(biz, "out_trade_no")
+        total = _amount(biz, "total_amount")
+        subject = _str(biz, "subject", 256)
+        body = _str(biz, "body", 128, required=False)
+        passback = _str(biz, "passback_params", 512, required=False)
+        notify_url = params.get("notify_url", "")
+        if notify_url and not notify_url.startswith(("http://", "https://")):
+            raise invalid("isv.invalid-notify-url", "notify_url must be an http(s) URL")
+        expire_at = _expiry(biz) if with_expiry else None
+        fingerprint = _fingerprint({"total": total, "subject": subject})
+        trade = self.state.trade(CHANNEL, m.merchant_id, out_trade_no)
+        if trade is not None:
+            self._expire(trade)
+            if trade.fingerprint != fingerprint:
+                raise business("ACQ.CONTEXT_INCONSISTENT", "交易信息被篡改")
+            if trade.status == TradeStatus.PAID:
+                raise business("ACQ.TRADE_HAS_SUCCESS", "交易已被支付")
+            if trade.status != TradeStatus.PENDING:
+                raise business("ACQ.TRADE_HAS_CLOSE", "交易已经关闭")
+            return trade, False
+        created = now()
+        trade = Trade(
+            channel=CHANNEL,
+            merchant_id=m.merchant_id,
+            out_trade_no=out_trade_no,
+            amount=total,
+            currency="CNY",
+            subject=subject,
+            method=kind,
+            notify_url=notify_url,
+            channel_trade_no=created.strftime("%Y%m%d") + "22001" + random_digits(15),
+            fingerprint=fingerprint,
+            created_at=created,
+            expire_at=expire_at,
+            extra={
+                "body": body,
+                "passback_params": passback,
+                "buyer_id": "2088" + random_digits(12),
+                "buyer_logon_id": f"{random_digits(3)}***@sandbox.alipay.com",
+            },
+        )
+        self.state.trades[(CHANNEL, m.merchant_id, out_trade_no)] = trade
+        return trade, True
+
+    async def precreate(self, request: web.Request, m: Merchant, params: Params, biz: Json) -> Json:
+        trade, _new = self._open_trade(m, params, biz, "qr")
+        return ok(out_trade_no=trade.out_trade_no,
+                  qr_code=self.p.pay_url(trade, self._base_url(request)))  # fmt: skip
+
+    async def page_pay(
+        self, request: web.Request, m: Merchant, params: Params, biz: Json
+    ) -> web.StreamResponse:
+        kind, product_code = PAGE_METHODS[params["method"]]
+        trade, new = self._open_trade(m, params, biz, kind)
+        if new:
+            trade.extra.update(
+                product_code=_str(biz, "product_code", 64, required=False) or product_code,
+                return_url=params.get("return_url", ""),
+            )
+        raise web.HTTPFound(self.p.pay_url(trade, self._base_url(request)))
+
+    def _paid_fields(self, trade: Trade) -> Json:
+        return {
+            "trade_no": trade.channel_trade_no,
+            "out_trade_no": trade.out_trade_no,
+            "buyer_logon_id": trade.extra.get("buyer_logon_id", ""),
+            "buyer_user_id": trade.extra.get("buyer_id", ""),
+            "total_amount": views.yuan(trade.amount),
+        }
+
+    async def pay(self, request: web.Request, m: Merchant, params: Params, biz: Json) -> Json:
+        scene = _str(biz, "scene", 32, required=False) or "bar_code"
+        if scene not in ("bar_code", "security_code"):
+            raise _bad("scene must be bar_code or security_code")
+        auth_code = _str(biz, "auth_code", 64)
+        existing = self.state.trade(CHANNEL, m.merchant_id, _out_no(biz, "out_trade_no"))
+        if existing is not None:
+            self._expire(existing)
+            if existing.status == TradeStatus.PAID and existing.method == "barcode":
+                return self._pay_success(existing)
+        if auth_code.startswith("40004"):
+            raise business(
+                "ACQ.PAYMENT_AUTH_CODE_INVALID",
+                "支付失败，获取顾客账户信息失败，请顾客刷新付款码后重新收款",
+            )
+        trade, new = self._open_trade(m, params, biz, "barcode")
+        if new:
+            trade.extra["auth_code"] = auth_code
+        if auth_code.startswith("20000"):
+            return {"code": "20000", "msg": "Service Currently Unavailable",
+                    "sub_code": "ACQ.SYSTEM_ERROR", "sub_msg": "系统异常，请重新查询"}  # fmt: skip
+        if auth_code.startswith("10003") or trade.extra.get("auth_code", "").startswith("10003"):
+            return {"code": "10003", "msg": "Order success pay inprocess",
+                    **self._paid_fields(trade)}  # fmt: skip
+        try:
+            self.state.settle(trade, "paid")
+        except ValueError as e:
+            raise business("ACQ.TRADE_HAS_CLOSE", f"交易已经关闭: {e}") from e
+        return self._pay_success(trade)
+
+    def _pay_success(self, trade: Trade) -> Json:
+        amount = views.yuan(trade.amount)
+        return ok(
+            **self._paid_fields(trade),
+            receipt_amount=amount,
+            buyer_pay_amount=amount,
+            point_amount="0.00",
+            invoice_amount=amount,
+            gmt_payment=views.alipay_time(trade.paid_at),
+            fund_bill_list=[{"fund_channel": "ALIPAYACCOUNT", "amount": amount}],
+        )
+
+    async def query(self, request: web.Request, m: Merchant, params: Params, biz: Json) -> Json:
+        trade = self._trade(m, biz)
+        return ok(**views.trade_query(trade, self.state.refunds_of(trade)))
+
+    async def close(self, request: web.Request, m: Merchant, params: Params, biz: Json) -> Json:
+        trade = self._trade(m, biz)
+        if trade.status == TradeStatus.PAID:
+            raise business("ACQ.TRADE_STATUS_ERROR", "交易状态不合法")
+        trade.status = TradeStatus.CLOSED
+        return ok(trade_no=trade.channel_trade_no, out_trade_no=trade.out_trade_no)
+
+    # --- refunds ------------------------------------------------------------------------
+
+    async def refund(self, request: web.Request, m: Merchant, params: Params, biz: Json) -> Json:
+        amount = _amount(biz, "refund_amount")
+        trade = self._trade(m, biz)
+        out_request_no = _out_no(biz, "out_request_no", required=False) or trade.out_trade_no
+        reason = _str(biz, "refund_reason", 256, required=False)
+        key = (CHANNEL, m.merchant_id, f"{trade.out_trade_no}|{out_request_no}")
+        fingerprint = _fingerprint({"amount": amount})
+        existing = self.state.refunds.get(key)
+        if existing is not None and existing.status != ItemStatus.FAILED:
+            if existing.fingerprint != fingerprint:
+                raise business("ACQ.DISCORDANT_REPEAT_REQUEST", "再次请求的参数与前一次不一致")
+            return self._refund_answer(trade, existing, fund_change="N")
+        if trade.status != TradeStatus.PAID:
+            raise business("ACQ.TRADE_STATUS_ERROR", "交易状态不合法")
+        if amount > trade.amount - trade.refunded:
+            raise business("ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", "退款金额超限")
+        refund = Refund(
+            channel=CHANNEL,
+            merchant_id=m.merchant_id,
+            out_refund_no=out_request_no,
+            out_trade_no=trade.out_trade_no,
+            amount=amount,
+            total=trade.amount,
+            currency=trade.currency,
+            notify_url=trade.notify_url,
+            channel_refund_no=trade.channel_trade_no + random_digits(6),
+            fingerprint=fingerprint,
+            extra={"reason": reason},
+        )
+        trade.refunded += amount
+        self.state.refunds[key] = refund
+        self.state.schedule_refund(refund, trade)
+        if refund.status == ItemStatus.FAILED:
+            raise business("ACQ.SYSTEM_ERROR", "退款失败，请使用相同的退款请求号重试")
+        return self._refund_answer(trade, refund, fund_change="Y")
+
+    def _refund_answer(self, trade: Trade, refund: Refund, fund_change: str) -> Json:
+        return ok(
+            trade_no=trade.channel_trade_no,
+            out_trade_no=trade.out_trade_no,
+            buyer_logon_id=trade.extra.get("buyer_logon_id", ""),
+            buyer_user_id=trade.extra.get("buyer_id", ""),
+            fund_change=fund_change,
+            refund_fee=views.yuan(trade.refunded),
+            send_back_fee=views.yuan(refund.amount),
+            gmt_refund_pay=views.alipay_time(refund.success_at or refund.created_at),
+        )
+
+    async def refund_query(
+        self, request: web.Request, m: Merchant, params: Params, biz: Json
+    ) -> Json:
+        out_request_no = _out_no(biz, "out_request_no")
+        trade = self._trade(m, biz)
+        refund = self.state.refunds.get(
+            (CHANNEL, m.merchant_id, f"{trade.out_trade_no}|{out_request_no}")
+        )
+        if refund is None:
+            return ok()
+        out = ok(
+            trade_no=trade.channel_trade_no,
+            out_trade_no=trade.out_trade_no,
+            out_request_no=out_request_no,
+            total_amount=views.yuan(trade.amount),
+            refund_amount=views.yuan(refund.amount),
+        )
+        if refund.status == ItemStatus.SUCCEEDED:
+            out["refund_status"] = "REFUND_SUCCESS"
+            options = biz.get("query_options")
+            if isinstance(options, list) and "gmt_refund_pay" in options:
+                out["gmt_refund_pay"] = views.alipay_time(refund.success_at)
+        return out
+
+    # --- transfers ----------------------------------------------------------------------
+
+    async def transfer(self, request: web.Request, m: Merchant, params: Params, biz: Json) -> Json:
+        out_biz_no = _out_no(biz, "out_biz_no", prefix="")
+        amount = _amount(biz, "trans_amount", prefix="")
+        product_code = _str(biz, "product_code", 64, prefix="")
+        if product_code != "TRANS_ACCOUNT_NO_PWD":
+            raise _bad("product_code must be TRANS_ACCOUNT_NO_PWD", "")
+        biz_scene = _str(biz, "biz_scene", 64, required=False, prefix="") or "DIRECT_TRANSFER"
+        title = _str(biz, "order_title", 128, prefix="")
+        remark = _str(biz, "remark", 200, required=False, prefix="")
+        payee = biz.get("payee_info")
+        if not isinstance(payee, dict):
+            raise _bad("payee_info is required", "")
+        identity = _str(payee, "identity", 100, prefix="")
+        identity_type = _str(payee, "identity_type", 32, prefix="")
+        if identity_type not in ("ALIPAY_USER_ID", "ALIPAY_LOGON_ID", "ALIPAY_OPEN_ID"):
+            raise _bad("payee_info.identity_type must be ALIPAY_USER_ID or ALIPAY_LOGON_ID", "")
+        if identity_type == "ALIPAY_LOGON_ID" and not _str(payee, "name", 64, False, ""):
+            raise _bad("payee_info.name is required for ALIPAY_LOGON_ID", "")
+        if amount < _MIN_TRANSFER:
+            raise business("EXCEED_LIMIT_SM_MIN_AMOUNT", "单笔最低转账金额0.1元")
+        key = (CHANNEL, m.merchant_id, out_biz_no)
+        fingerprint = _fingerprint({"amount": amount, "payee": payee, "scene": biz_scene})
+        existing = self.state.transfers.get(key)
+        if existing is not None:
+            if existing.fingerprint != fingerprint:
+                raise business("PAYMENT_INFO_INCONSISTENCY", "两次请求商户单号一样，但是参数不一致")
+            return self._transfer_answer(existing)
+        created = now()
+        transfer = Transfer(
+            channel=CHANNEL,
+            merchant_id=m.merchant_id,
+            out_transfer_no=out_biz_no,
+            amount=amount,
+            payee=identity,
+            remark=remark or title,
+            notify_url=params.get("notify_url", ""),
+            channel_transfer_no=created.strftime("%Y%m%d") + "1100" + random_digits(22),
+            fingerprint=fingerprint,
+            extra={
+                "pay_fund_order_id": created.strftime("%Y%m%d") + "1100" + random_digits(22),
+                "biz_scene": biz_scene,
+                "product_code": product_code,
+                "order_title": title,
+                "identity_type": identity_type,
+            },
+        )
+        self.state.transfers[key] = transfer
+        self.state.schedule_transfer(transfer)
+        return self._transfer_answer(transfer)
+
+    @staticmethod
+    def _transfer_answer(transfer: Transfer) -> Json:
+        if transfer.status == ItemStatus.FAILED:
+            reason = transfer.fail_reason or "PAYEE_ACCOUNT_ABNORMAL"
+            raise business(reason, f"转账失败: {reason}")
+        return ok(**views.transfer_answer(transfer))
+
+    async def transfer_query(
+        self, request: web.Request, m: Merchant, params: Params, biz: Json
+    ) -> Json:
+        out_biz_no = _str(biz, "out_biz_no", 64, required=False, prefix="")
+        order_id = _str(biz, "order_id", 64, required=False, prefix="")
+        fund_id = _str(biz, "pay_fund_order_id", 64, required=False, prefix="")
+        if not (out_biz_no or order_id or fund_id):
+            raise _bad("out_biz_no, order_id or pay_fund_order_id is required", "")
+        for t in self.state.transfers.values():
+            if t.channel != CHANNEL or t.merchant_id != m.merchant_id:
+                continue
+            if out_biz_no and t.out_transfer_no != out_biz_no:
+                continue
+            if order_id and t.channel_transfer_no != order_id:
+                continue
+            if fund_id and t.extra.get("pay_fund_order_id") != fund_id:
+                continue
+            return ok(**views.transfer_query(t))
+        raise business("ORDER_NOT_EXIST", "转账订单不存在")
+
+
+__all__ = ["AlipayApi"]
