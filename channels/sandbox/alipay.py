@@ -22,9 +22,7 @@ The `http_500` / `timeout` faults answer a signed `20000` system error with the 
 from __future__ import annotations
 
 import base64
-import binascii
 import datetime as dt
-import hashlib
 import json
 import uuid
 from collections.abc import Coroutine, Mapping
@@ -33,11 +31,12 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from paymesh.channels.alipay import sign
+from paymesh.channels.alipay.sign import cert_sn, response_key
 from paymesh.channels.sandbox import alipay_views as views
 from paymesh.channels.sandbox.callbacks import Delivery
 from paymesh.channels.sandbox.pki import Issued, cert_pem, new_key
@@ -95,56 +94,14 @@ def business(sub_code: str, sub_msg: str) -> AlipayError:
 SYSTEM_ERROR = AlipayError("20000", "Service Currently Unavailable", "isp.unknow-error", "系统繁忙")
 
 
-# --- signatures ------------------------------------------------------------------------
+# --- certificates ----------------------------------------------------------------------
 
 
-def sign_content(params: Mapping[str, str], exclude: tuple[str, ...] = ("sign",)) -> str:
-    """Alipay's string to sign: sorted `k=v` of non-empty params except `exclude`, `&`-joined."""
-    return "&".join(f"{k}={params[k]}" for k in sorted(params) if k not in exclude and params[k])
-
-
-def rsa2_sign(key: rsa.RSAPrivateKey, data: str | bytes) -> str:
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    return base64.b64encode(key.sign(raw, padding.PKCS1v15(), hashes.SHA256())).decode("ascii")
-
-
-def rsa2_verify(key: rsa.RSAPublicKey, data: str | bytes, signature_b64: str) -> bool:
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    try:
-        sig = base64.b64decode(signature_b64, validate=True)
-        key.verify(sig, raw, padding.PKCS1v15(), hashes.SHA256())
-    except (binascii.Error, ValueError, InvalidSignature):
-        return False
-    return True
-
-
-def load_public_key(text: str) -> tuple[rsa.RSAPublicKey, x509.Certificate | None]:
-    """An RSA key from a PEM public key, a PEM certificate or Alipay's bare base64 form."""
-    text = text.strip()
-    cert = None
-    key: object
-    if "CERTIFICATE" in text:
-        cert = x509.load_pem_x509_certificate(text.encode("ascii"))
-        key = cert.public_key()
-    elif "-----BEGIN" in text:
-        key = serialization.load_pem_public_key(text.encode("ascii"))
-    else:
-        key = serialization.load_der_public_key(base64.b64decode("".join(text.split())))
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise ValueError("not an RSA key")
+def load_key_and_cert(text: str) -> tuple[rsa.RSAPublicKey, x509.Certificate | None]:
+    """An RSA key from a PEM public key, a PEM certificate (also returned) or bare base64."""
+    key = sign.load_public_key(text)
+    cert = sign.load_certificates(text)[0] if "CERTIFICATE" in text else None
     return key, cert
-
-
-def public_key_pem(key: rsa.RSAPublicKey) -> str:
-    return key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode("ascii")
-
-
-def cert_sn(cert: x509.Certificate) -> str:
-    """Alipay's certificate SN: md5(issuer DN in RFC 2253/4514 order + decimal serial)."""
-    text = cert.issuer.rfc4514_string() + str(cert.serial_number)
-    return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
 def _name(common_name: str) -> x509.Name:
@@ -195,10 +152,6 @@ def issue_for(root: Issued, common_name: str, key: rsa.RSAPublicKey) -> x509.Cer
     )
 
 
-def response_key(method: str) -> str:
-    return method.replace(".", "_") + "_response"
-
-
 # --- the provider -----------------------------------------------------------------------
 
 
@@ -243,7 +196,7 @@ class AlipayProvider(Provider):
         if not isinstance(pem, str) or not pem.strip():
             raise RegistrationError("public_key_pem is required")
         try:
-            key, cert = load_public_key(pem)
+            key, cert = load_key_and_cert(pem)
         except ValueError as e:
             raise RegistrationError(f"public_key_pem is not an RSA key or certificate: {e}") from e
         given_cert = body.get("app_cert_pem")
@@ -251,7 +204,7 @@ class AlipayProvider(Provider):
             if not isinstance(given_cert, str):
                 raise RegistrationError("app_cert_pem must be a PEM string")
             try:
-                key, cert = load_public_key(given_cert)
+                key, cert = load_key_and_cert(given_cert)
             except ValueError as e:
                 raise RegistrationError(f"app_cert_pem is not an RSA certificate: {e}") from e
         mode = body.get("key_mode") or ("certificate" if cert is not None else "public_key")
@@ -276,7 +229,7 @@ class AlipayProvider(Provider):
 
     def registration_answer(self, merchant: Merchant) -> dict[str, Any]:
         answer: dict[str, Any] = {
-            "alipay_public_key_pem": public_key_pem(self.alipay.key.public_key()),
+            "alipay_public_key_pem": sign.public_key_pem(self.alipay.key.public_key()),
             "key_mode": merchant.extra["key_mode"],
             "seller_id": merchant.extra["seller_id"],
             "gateway_path": GATEWAY_PATH,
@@ -334,8 +287,8 @@ class AlipayProvider(Provider):
             raise missing("isv.missing-version", "缺少版本参数")
         if version != "1.0":
             raise invalid("isv.invalid-parameter", "version must be 1.0")
-        content = sign_content(params)
-        if not rsa2_verify(merchant.public_key, content, params["sign"]):
+        content = sign.canonical(params)
+        if not sign.rsa_verify(merchant.public_key, content, params["sign"]):
             raise invalid(
                 "isv.invalid-signature",
                 "验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配，"
@@ -359,8 +312,8 @@ class AlipayProvider(Provider):
     def signed_body(self, key: str, payload: Mapping[str, Any], cert_mode: bool) -> bytes:
         """`{"<key>": payload, "sign": RSA2 over payload's exact bytes[, "alipay_cert_sn"]}`."""
         inner = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        sign = rsa2_sign(self.alipay.key, inner)
-        tail = f',"sign":"{sign}"'
+        signature = sign.rsa_sign(self.alipay.key, inner)
+        tail = f',"sign":"{signature}"'
         if cert_mode:
             tail += f',"alipay_cert_sn":"{self.alipay_cert_sn}"'
         return b"{" + json.dumps(key).encode() + b":" + inner + tail.encode() + b"}"
@@ -415,11 +368,10 @@ class AlipayProvider(Provider):
         params.update(app_id=merchant.app_id, charset="utf-8", sign_type="RSA2")
         params.setdefault("notify_id", uuid.uuid4().hex + random_digits(8))
         params.setdefault("version", "1.0")
-        content = sign_content(params, exclude=("sign", "sign_type"))
         if probe:
             params["sign"] = base64.b64encode(uuid.uuid4().bytes * 16).decode("ascii")
         else:
-            params["sign"] = rsa2_sign(self.alipay.key, content)
+            params["sign"] = sign.rsa_sign(self.alipay.key, sign.notify_canonical(params))
         body = urlencode(params).encode("utf-8")
         event_type = params.get("notify_type") or params.get("msg_method") or "notify"
         return self.state.sender.send(

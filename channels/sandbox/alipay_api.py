@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from paymesh.channels.alipay.sign import response_key
 from paymesh.channels.sandbox import alipay_views as views
 from paymesh.channels.sandbox.alipay import (
     CHANNEL,
@@ -37,7 +38,6 @@ from paymesh.channels.sandbox.alipay import (
     business,
     invalid,
     missing,
-    response_key,
 )
 from paymesh.channels.sandbox.state import (
     CHINA_TZ,

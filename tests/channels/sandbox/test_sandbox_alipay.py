@@ -23,6 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from paymesh.channels.alipay import sign as channel_sign
 from paymesh.channels.sandbox import SandboxServer
 from tests.channels.sandbox.conftest import unique
 
@@ -618,3 +619,28 @@ async def test_certificate_mode(http: aiohttp.ClientSession, sandbox: SandboxSer
     r = await client.call("alipay.trade.query", {"out_trade_no": "X1"},
                           **{**sns, "alipay_root_cert_sn": "0" * 32})  # fmt: skip
     assert r.data["sub_code"] == "isv.invalid-alipay-root-cert-sn"
+
+
+async def test_paymesh_channel_parser_accepts_sandbox_answers(
+    client: AlipayClient, http: aiohttp.ClientSession, sandbox: SandboxServer
+) -> None:
+    """channels/alipay/sign.py (what paymesh's Alipay channel verifies with) agrees."""
+    raw = await client.send(client.params("alipay.trade.precreate", order(unique("V"))))
+    ok = channel_sign.split_response(raw, "alipay.trade.precreate")
+    assert channel_sign.verify_response(client.app.alipay_pem, ok)
+    bad = client.params("alipay.trade.query", {"out_trade_no": "X1"}, notify_url="x")
+    bad["notify_url"] = "y"
+    err = channel_sign.split_response(await client.send(bad), "alipay.trade.query")
+    assert err.key == "error_response"
+    assert channel_sign.verify_response(client.app.alipay_pem, err)
+
+    cert_app = await register_app(http, sandbox, key_mode="certificate")
+    reg = cert_app.registration
+    cert_client = AlipayClient(sandbox.url, cert_app, http)
+    sns = {"app_cert_sn": reg["app_cert_sn"], "alipay_root_cert_sn": reg["alipay_root_cert_sn"]}
+    raw = await cert_client.send(cert_client.params("alipay.trade.query", {"trade_no": "1"}, **sns))
+    answer = channel_sign.split_response(raw, "alipay.trade.query")
+    assert answer.cert_sn == reg["alipay_cert_sn"]
+    assert channel_sign.verify_response(reg["alipay_public_cert_pem"], answer)
+    assert channel_sign.cert_sn(reg["app_cert_pem"]) == reg["app_cert_sn"]
+    assert channel_sign.root_cert_sn(reg["alipay_root_cert_pem"]) == reg["alipay_root_cert_sn"]
