@@ -4,17 +4,18 @@ The gateway takes GET (every parameter in the query string) and POST (a form, wi
 parameters possibly in the query string, as the official SDKs send them). Every request is
 authenticated (`AlipayProvider.authenticate`) before anything else; every answer is signed.
 
-Methods: `alipay.trade.precreate` (its `qr_code` is the payer page),
+Methods: `alipay.trade.precreate` (its `qr_code` is the payer page);
 `alipay.trade.page.pay` / `wap.pay` / `app.pay` (a browser opening the signed URL or form is
-redirected to the payer page of the trade, created then), `alipay.trade.pay` (barcode; the
+redirected to the payer page of the trade, created then); `alipay.trade.pay` (barcode; the
 `auth_code` picks the outcome: starting `10003` -> code 10003, the buyer has to confirm (pay
 it from the payer page or `/_sandbox/pay`); `20000` -> code 20000, outcome unknown (the trade
 exists, open); `40004` -> code 40004 `ACQ.PAYMENT_AUTH_CODE_INVALID`, no trade; anything else
--> paid at once, code 10000), `alipay.trade.query`, `alipay.trade.close`,
-`alipay.trade.refund` (`out_request_no`, default the out_trade_no; a repeat answers
-`fund_change` N; a failed one may be retried), `alipay.trade.fastpay.refund.query`
-(`refund_status` REFUND_SUCCESS only once succeeded), `alipay.fund.trans.uni.transfer`
-(at least 0.10 yuan) and `alipay.fund.trans.common.query`. An open trade past its expiry
+-> paid at once, code 10000); `alipay.trade.query`; `alipay.trade.close`;
+`alipay.trade.cancel` (closes an open trade, `action` close; refunds a paid one in full,
+`action` refund); `alipay.trade.refund` (`out_request_no`, default the out_trade_no; a repeat
+answers `fund_change` N; a failed one may be retried); `alipay.trade.fastpay.refund.query`
+(`refund_status` REFUND_SUCCESS only once succeeded); `alipay.fund.trans.uni.transfer` (at
+least 0.10 yuan); `alipay.fund.trans.common.query`. An open trade past its expiry
 (`timeout_express` / `time_expire`, default 2 h) is closed when next looked at.
 """
 
@@ -175,6 +176,7 @@ class AlipayApi:
             "alipay.trade.pay": self.pay,
             "alipay.trade.query": self.query,
             "alipay.trade.close": self.close,
+            "alipay.trade.cancel": self.cancel,
             "alipay.trade.refund": self.refund,
             "alipay.trade.fastpay.refund.query": self.refund_query,
             "alipay.fund.trans.uni.transfer": self.transfer,
@@ -365,7 +367,43 @@ class AlipayApi:
         trade.status = TradeStatus.CLOSED
         return ok(trade_no=trade.channel_trade_no, out_trade_no=trade.out_trade_no)
 
+    async def cancel(self, request: web.Request, m: Merchant, params: Params, biz: Json) -> Json:
+        """Close an open trade; refund a paid one in full (barcode reversal)."""
+        trade = self._trade(m, biz)
+        action = "close"
+        if trade.status == TradeStatus.PAID:
+            action = "refund"
+            remaining = trade.amount - trade.refunded
+            key = (CHANNEL, m.merchant_id, f"{trade.out_trade_no}|CANCEL")
+            if remaining > 0 and key not in self.state.refunds:
+                refund = self._new_refund(m, trade, "CANCEL", remaining, "cancel", "")
+                self.state.refunds[key] = refund
+                self.state.schedule_refund(refund, trade)
+        else:
+            trade.status = TradeStatus.CLOSED
+        return ok(trade_no=trade.channel_trade_no, out_trade_no=trade.out_trade_no,
+                  retry_flag="N", action=action)  # fmt: skip
+
     # --- refunds ------------------------------------------------------------------------
+
+    @staticmethod
+    def _new_refund(
+        m: Merchant, trade: Trade, out_request_no: str, amount: int, fingerprint: str, reason: str
+    ) -> Refund:
+        trade.refunded += amount
+        return Refund(
+            channel=CHANNEL,
+            merchant_id=m.merchant_id,
+            out_refund_no=out_request_no,
+            out_trade_no=trade.out_trade_no,
+            amount=amount,
+            total=trade.amount,
+            currency=trade.currency,
+            notify_url=trade.notify_url,
+            channel_refund_no=trade.channel_trade_no + random_digits(6),
+            fingerprint=fingerprint,
+            extra={"reason": reason},
+        )
 
     async def refund(self, request: web.Request, m: Merchant, params: Params, biz: Json) -> Json:
         amount = _amount(biz, "refund_amount")
@@ -383,20 +421,7 @@ class AlipayApi:
             raise business("ACQ.TRADE_STATUS_ERROR", "交易状态不合法")
         if amount > trade.amount - trade.refunded:
             raise business("ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", "退款金额超限")
-        refund = Refund(
-            channel=CHANNEL,
-            merchant_id=m.merchant_id,
-            out_refund_no=out_request_no,
-            out_trade_no=trade.out_trade_no,
-            amount=amount,
-            total=trade.amount,
-            currency=trade.currency,
-            notify_url=trade.notify_url,
-            channel_refund_no=trade.channel_trade_no + random_digits(6),
-            fingerprint=fingerprint,
-            extra={"reason": reason},
-        )
-        trade.refunded += amount
+        refund = self._new_refund(m, trade, out_request_no, amount, fingerprint, reason)
         self.state.refunds[key] = refund
         self.state.schedule_refund(refund, trade)
         if refund.status == ItemStatus.FAILED:

@@ -644,3 +644,26 @@ async def test_paymesh_channel_parser_accepts_sandbox_answers(
     assert channel_sign.verify_response(reg["alipay_public_cert_pem"], answer)
     assert channel_sign.cert_sn(reg["app_cert_pem"]) == reg["app_cert_sn"]
     assert channel_sign.root_cert_sn(reg["alipay_root_cert_pem"]) == reg["alipay_root_cert_sn"]
+
+
+async def test_cancel_closes_or_refunds(client: AlipayClient, sandbox: SandboxServer) -> None:
+    def pay(no: str, code: str) -> dict[str, Any]:
+        return {**order(no, "4.00"), "scene": "bar_code", "auth_code": code}
+
+    unknown = unique("K")
+    r = await client.call("alipay.trade.pay", pay(unknown, "200001234567890123"))
+    assert r.data["code"] == "20000"
+    c = await client.call("alipay.trade.cancel", {"out_trade_no": unknown})
+    assert (c.data["code"], c.data["action"], c.data["retry_flag"]) == ("10000", "close", "N")
+    q = await client.call("alipay.trade.query", {"out_trade_no": unknown})
+    assert q.data["trade_status"] == "TRADE_CLOSED"
+
+    paid = unique("K")
+    await client.call("alipay.trade.pay", pay(paid, "281234567890123456"))
+    c = await client.call("alipay.trade.cancel", {"out_trade_no": paid}, "POST")
+    assert (c.data["code"], c.data["action"]) == ("10000", "refund")
+    await sandbox.state.idle()
+    q = await client.call("alipay.trade.query", {"out_trade_no": paid})
+    assert q.data["trade_status"] == "TRADE_CLOSED"
+    missing = await client.call("alipay.trade.cancel", {"out_trade_no": "NOSUCH1"})
+    assert missing.data["sub_code"] == "ACQ.TRADE_NOT_EXIST"
