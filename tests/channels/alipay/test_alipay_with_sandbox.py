@@ -219,3 +219,44 @@ async def test_unknown_app_is_a_channel_error(
     account = account.model_copy(update={"app_id": "2021000000000999"})
     with pytest.raises(ChannelError):
         await channel.query(account, svc.QueryRequest(account=REF, order_id="P1"))
+
+
+@pytest.mark.parametrize(
+    ("auth_code", "state"),
+    [
+        ("28763443825664394", pb.TRADE_STATE_PAID),
+        ("10003443825664394", pb.TRADE_STATE_PENDING),
+        ("20000443825664394", pb.TRADE_STATE_PENDING),  # unknown -> query: buyer still paying
+    ],
+)
+async def test_barcode_against_sandbox(
+    auth_code: str, state: int, sandbox: SandboxServer, channel: AlipayChannel
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        account = await account_for(http, sandbox, "public_key", "http://127.0.0.1:9/x")
+    req = svc.PayRequest(
+        account=REF,
+        method="barcode",
+        order_id=unique("B"),
+        amount=1,
+        subject="s",
+        auth_code=auth_code,
+    )
+    out = await channel.pay(account, req)
+    assert out.trade.state == state
+    if auth_code.startswith("20000"):
+        assert len(out.exchanges) == 2  # pay, then one query
+
+
+async def test_barcode_refused_against_sandbox(
+    sandbox: SandboxServer, channel: AlipayChannel
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        account = await account_for(http, sandbox, "public_key", "http://127.0.0.1:9/x")
+    req = svc.PayRequest(
+        account=REF, method="barcode", order_id=unique("B"), amount=1, subject="s",
+        auth_code="40004443825664394",
+    )  # fmt: skip
+    with pytest.raises(ChannelError) as info:
+        await channel.pay(account, req)
+    assert info.value.metadata["provider_code"] == "ACQ.PAYMENT_AUTH_CODE_INVALID"
