@@ -24,7 +24,14 @@ from paymesh.config.file_store import FileConfigStore
 from paymesh.config.repository import ConfigRepository
 from paymesh.dev.console import console_app
 from paymesh.dev.merchant import DemoMerchant
-from paymesh.dev.seed import DEMO_APP_ID, private_key_pem, public_key_pem, seed_app, seed_wechat
+from paymesh.dev.seed import (
+    DEMO_APP_ID,
+    private_key_pem,
+    public_key_pem,
+    seed_alipay,
+    seed_app,
+    seed_wechat,
+)
 from paymesh.errors import AppNotFound
 from paymesh.gateway.envoy.config import render_text
 from paymesh.runtime.logging import get_logger
@@ -35,7 +42,18 @@ from paymesh.testing.processes import EnvoyProcess
 
 log = get_logger("paymesh.dev")
 
-SERVICES = ["info", "pay", "query", "refund", "transfer", "callback", "wechat", "monitor", "notify"]
+SERVICES = [
+    "info",
+    "pay",
+    "query",
+    "refund",
+    "transfer",
+    "callback",
+    "wechat",
+    "alipay",
+    "monitor",
+    "notify",
+]
 HOST = "127.0.0.1"
 
 
@@ -91,6 +109,7 @@ async def run_dev(state_dir: str = ".paymesh", edge_port: int = 8080) -> None:
         await seed_wechat(
             repo, sandbox.url, private_key_pem(state / "keys" / "wechat-merchant.pem")
         )
+        await seed_alipay(repo, sandbox.url, private_key_pem(state / "keys" / "alipay-app.pem"))
         merchant_url = urls["merchant"]
         demo = await seed_app(
             repo, secret=await _demo_secret(repo), notify_url=f"{merchant_url}/notify"
@@ -106,7 +125,7 @@ async def run_dev(state_dir: str = ".paymesh", edge_port: int = 8080) -> None:
             database_url=f"sqlite+aiosqlite:///{state / 'paymesh.db'}",
             config_backend="file",
             config_file=str(state / "config.json"),
-            channel_targets={"wechat": f"{HOST}:{ports['grpc']}"},
+            channel_targets={c: f"{HOST}:{ports['grpc']}" for c in ("wechat", "alipay")},
             callback_base_url=urls["edge"],
             nats_url="memory://",
             notify_signing_key_file=str(notify_key),

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 
+from paymesh.channels.alipay.config import AlipayAccount
 from paymesh.channels.wechat.config import WechatAccount
 from paymesh.config.apps import AppConfig, RouteTarget, SignType
 from paymesh.config.repository import ConfigRepository
@@ -25,6 +26,8 @@ DEMO_APP_ID = "demo"
 WECHAT_ACCOUNT = "wechat-demo"
 WECHAT_MCHID = "1900000109"
 WECHAT_APPID = "wxd678efh567hg6787"
+ALIPAY_ACCOUNT = "alipay-demo"
+ALIPAY_APP_ID = "2021000000000001"
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,24 @@ async def seed_wechat(
     return account
 
 
+async def seed_alipay(
+    repo: ConfigRepository, sandbox_url: str, private_pem: str, account_id: str = ALIPAY_ACCOUNT
+) -> AlipayAccount:
+    reg = await register_at_sandbox(
+        sandbox_url, "alipay", ALIPAY_APP_ID, ALIPAY_APP_ID, private_pem
+    )
+    account = AlipayAccount(
+        account_id=account_id,
+        base_url=sandbox_url + reg.get("gateway_path", "/gateway.do"),
+        app_id=ALIPAY_APP_ID,
+        private_key_pem=SecretStr(private_pem),
+        mode="public_key",
+        alipay_public_key_pem=reg["alipay_public_key_pem"],
+    )
+    await repo.put_channel_account(account)
+    return account
+
+
 async def seed_app(
     repo: ConfigRepository,
     *,
@@ -130,10 +151,28 @@ async def seed_app(
     public_key_pem: str | None = None,
     notify_url: str | None = None,
     wechat_account: str = WECHAT_ACCOUNT,
+    alipay_account: str | None = ALIPAY_ACCOUNT,
     enabled: bool = True,
 ) -> DemoApp:
     secret = secret or secrets.token_hex(16)
     wechat = RouteTarget(channel="wechat", account_id=wechat_account)
+    routes = {
+        "qr": wechat,
+        "h5": wechat,
+        "app": wechat,
+        "jsapi": wechat,
+        "wechat:qr": wechat,
+        "wechat:h5": wechat,
+        "wechat:app": wechat,
+        "transfer": wechat,
+    }
+    if alipay_account:
+        alipay = RouteTarget(channel="alipay", account_id=alipay_account)
+        routes |= {
+            "page": alipay,
+            "barcode": alipay,
+            **{f"alipay:{m}": alipay for m in ("qr", "page", "h5", "app", "barcode", "transfer")},
+        }
     app = AppConfig(
         app_id=app_id,
         name=f"{app_id} app",
@@ -141,14 +180,7 @@ async def seed_app(
         sign_type=sign_type,
         secret=SecretStr(secret) if sign_type is not SignType.RSA2 else None,
         public_key_pem=public_key_pem,
-        routes={
-            "qr": wechat,
-            "h5": wechat,
-            "app": wechat,
-            "jsapi": wechat,
-            "wechat:qr": wechat,
-            "transfer": wechat,
-        },
+        routes=routes,
         notify_url=notify_url,
         allow_private_notify_urls=True,
     )

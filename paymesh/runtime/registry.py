@@ -45,6 +45,7 @@ SPECS: dict[str, ServiceSpec] = {
             ("database_url", "config_backend", "nats_url"),
         ),
         ServiceSpec("wechat", "paymesh.channels.serve:register", ("config_backend",)),
+        ServiceSpec("alipay", "paymesh.channels.serve:register", ("config_backend",)),
     )
 }
 

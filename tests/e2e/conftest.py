@@ -21,7 +21,14 @@ from paymesh.config.file_store import FileConfigStore
 from paymesh.config.repository import ConfigRepository
 from paymesh.config.store import ConfigStore
 from paymesh.dev.merchant import DemoMerchant
-from paymesh.dev.seed import DemoApp, private_key_pem, public_key_pem, seed_app, seed_wechat
+from paymesh.dev.seed import (
+    DemoApp,
+    private_key_pem,
+    public_key_pem,
+    seed_alipay,
+    seed_app,
+    seed_wechat,
+)
 from paymesh.gateway.db.store import Store
 from paymesh.gateway.envoy.config import render_text
 from paymesh.runtime import resources
@@ -31,7 +38,7 @@ from paymesh.testing.ports import free_port
 from paymesh.testing.processes import EnvoyProcess, EtcdServer, MariaDBServer, NatsServer
 from tests.e2e.client import Merchant
 
-SERVICES = ["info", "pay", "query", "refund", "transfer", "callback", "wechat", "notify"]
+SERVICES = ["info", "pay", "query", "refund", "transfer", "callback", "wechat", "alipay", "notify"]
 
 
 @dataclass
@@ -88,6 +95,7 @@ async def mesh(
     sandbox = await start_sandbox("127.0.0.1", 0)
     repo = ConfigRepository(store, prefix)
     await seed_wechat(repo, sandbox.url, private_key_pem())
+    await seed_alipay(repo, sandbox.url, private_key_pem())
     app = await seed_app(repo)
     demo_merchant = DemoMerchant(app.sign_type, app.secret)
     merchant_runner = web.AppRunner(demo_merchant.app(), access_log=None)
@@ -102,7 +110,7 @@ async def mesh(
         listen=f"127.0.0.1:{grpc_port}",
         database_url=database_url,
         config_prefix=prefix,
-        channel_targets={"wechat": f"127.0.0.1:{grpc_port}"},
+        channel_targets={c: f"127.0.0.1:{grpc_port}" for c in ("wechat", "alipay")},
         callback_base_url=edge_url,
         channel_timeout_seconds=3.0,
         drain_seconds=1.0,

@@ -220,13 +220,17 @@ async def test_app_errors(mesh: Mesh, http: aiohttp.ClientSession) -> None:
     assert (status, reason(body)) == (403, "APP_DISABLED")
 
 
-async def test_validation_and_routing_errors(merchant: Merchant) -> None:
+async def test_validation_and_routing_errors(
+    mesh: Mesh, merchant: Merchant, http: aiohttp.ClientSession
+) -> None:
     base = {"out_trade_no": out_no(), "amount": 1, "subject": "s", "method": "qr"}
     status, body = await merchant.post("/v1/orders", {**base, "amount": -5}, CreateOrder)
     assert (status, reason(body)) == (400, "INVALID_ARGUMENT")
-    status, body = await merchant.post("/v1/orders", {**base, "method": "page"}, CreateOrder)
+    wechat_only = await add_app(mesh, app_id="wechat-only", alipay_account=None)
+    narrow = mesh.merchant(http, wechat_only)
+    status, body = await narrow.post("/v1/orders", {**base, "method": "page"}, CreateOrder)
     assert (status, reason(body)) == (400, "CHANNEL_NOT_ENABLED")
-    status, body = await merchant.post("/v1/orders", {**base, "channel": "alipay"}, CreateOrder)
+    status, body = await merchant.post("/v1/orders", {**base, "channel": "unionpay"}, CreateOrder)
     assert (status, reason(body)) == (400, "CHANNEL_NOT_ENABLED")
     status, body = await merchant.get(
         "/v1/orders/P000000000000000000001",

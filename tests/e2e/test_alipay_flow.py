@@ -1,0 +1,88 @@
+"""The whole merchant flow for Alipay through Envoy: create, pay, notify, refund."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from paymesh.merchant.v1 import pay_service_pb2, query_service_pb2, refund_service_pb2
+from tests.e2e.client import Merchant
+from tests.e2e.conftest import Mesh
+from tests.e2e.helpers import eventually, out_no, query_order, sandbox
+
+
+async def test_alipay_qr_order_paid_notified_and_refunded(
+    mesh: Mesh, merchant: Merchant, http: aiohttp.ClientSession
+) -> None:
+    status, body = await merchant.post(
+        "/v1/orders",
+        {
+            "out_trade_no": out_no(),
+            "amount": 1999,
+            "subject": "支付宝 test",
+            "method": "qr",
+            "channel": "alipay",
+            "notify_url": mesh.notify_url,
+        },
+        pay_service_pb2.CreateOrderRequest,
+    )
+    assert status == 200, body
+    order = body["order"]
+    assert order["channel"] == "alipay"
+    assert order["status"] == "PENDING"
+    assert order["pay_data"]["code_url"]
+    oid = order["order_id"]
+
+    await sandbox(
+        http, mesh.sandbox_url, "/_sandbox/pay", {"channel": "alipay", "out_trade_no": oid}
+    )
+
+    async def paid() -> bool:  # settled by Alipay's form notify through /v1/callbacks/alipay/...
+        return bool((await query_order(merchant, oid))["status"] == "PAID")
+
+    await eventually(paid)
+    deliveries = (await sandbox(http, mesh.sandbox_url, "/_sandbox/callbacks"))["callbacks"]
+    (notify,) = [d for d in deliveries if d["channel"] == "alipay" and d["subject"] == oid]
+    assert notify["delivered"]
+    assert notify["attempts"][-1]["body"] == "success"
+
+    async def merchant_notified() -> bool:
+        return any(r.body.get("order_id") == oid for r in mesh.demo_merchant.received)
+
+    await eventually(merchant_notified, within=20)
+
+    refund_no = out_no("r")
+    status, body = await merchant.post(
+        "/v1/refunds",
+        {"order_id": oid, "out_refund_no": refund_no, "amount": 999},
+        refund_service_pb2.CreateRefundRequest,
+    )
+    assert status == 200, body
+
+    async def refunded() -> bool:
+        status, body = await merchant.get(
+            "/v1/refunds:lookup",
+            {"out_refund_no": refund_no, "sync": "true"},
+            query_service_pb2.QueryRefundRequest,
+        )
+        assert status == 200, body
+        return bool(body["refund"]["status"] == "SUCCEEDED")
+
+    await eventually(refunded)
+
+
+async def test_alipay_page_pay_is_a_signed_url_without_a_server_call(merchant: Merchant) -> None:
+    status, body = await merchant.post(
+        "/v1/orders",
+        {
+            "out_trade_no": out_no(),
+            "amount": 500,
+            "subject": "page",
+            "method": "page",
+            "return_url": "https://shop.example/done",
+        },
+        pay_service_pb2.CreateOrderRequest,
+    )
+    assert status == 200, body
+    pay_data = body["order"]["pay_data"]
+    assert "alipay.trade.page.pay" in pay_data["pay_url"]
+    assert "sign=" in pay_data["pay_url"]
