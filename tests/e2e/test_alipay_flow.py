@@ -86,3 +86,63 @@ async def test_alipay_page_pay_is_a_signed_url_without_a_server_call(merchant: M
     pay_data = body["order"]["pay_data"]
     assert "alipay.trade.page.pay" in pay_data["pay_url"]
     assert "sign=" in pay_data["pay_url"]
+
+
+async def _alipay_order(merchant: Merchant, amount: int) -> str:
+    status, body = await merchant.post(
+        "/v1/orders",
+        {
+            "out_trade_no": out_no(),
+            "amount": amount,
+            "subject": "neg",
+            "method": "qr",
+            "channel": "alipay",
+        },
+        pay_service_pb2.CreateOrderRequest,
+    )
+    assert status == 200, body
+    return str(body["order"]["order_id"])
+
+
+async def test_alipay_forged_notify_changes_nothing(
+    mesh: Mesh, merchant: Merchant, http: aiohttp.ClientSession
+) -> None:
+    oid = await _alipay_order(merchant, 300)
+    answer = await sandbox(
+        http,
+        mesh.sandbox_url,
+        "/_sandbox/faults",
+        {"channel": "alipay", "fault": "probe_callback", "out_trade_no": oid},
+    )
+    (delivery,) = answer["deliveries"]
+    assert not delivery["delivered"]
+    assert delivery["attempts"][0]["body"] != "success"
+    assert (await query_order(merchant, oid))["status"] == "PENDING"
+    assert await (await mesh.store()).list_events(oid) == []
+
+
+async def test_alipay_notify_with_another_amount_changes_nothing(
+    mesh: Mesh, merchant: Merchant, http: aiohttp.ClientSession
+) -> None:
+    oid = await _alipay_order(merchant, 400)
+    await sandbox(
+        http,
+        mesh.sandbox_url,
+        "/_sandbox/faults",
+        {"channel": "alipay", "fault": "amount_mismatch", "delta": 1, "out_trade_no": oid},
+    )
+    await sandbox(
+        http, mesh.sandbox_url, "/_sandbox/pay", {"channel": "alipay", "out_trade_no": oid}
+    )
+
+    async def answered() -> bool:
+        ds = (await sandbox(http, mesh.sandbox_url, "/_sandbox/callbacks"))["callbacks"]
+        return any(d["subject"] == oid and d["attempts"] for d in ds)
+
+    await eventually(answered)
+    ds = (await sandbox(http, mesh.sandbox_url, "/_sandbox/callbacks"))["callbacks"]
+    (delivery, *_) = [d for d in ds if d["subject"] == oid]
+    assert not delivery["delivered"]
+    assert delivery["attempts"][0]["body"] != "success"
+    assert (await query_order(merchant, oid))["status"] == "PENDING"
+    assert await (await mesh.store()).list_events(oid) == []
