@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import aiohttp
+import pytest
 
 from paymesh.merchant.v1 import pay_service_pb2, query_service_pb2, refund_service_pb2
 from tests.e2e.client import Merchant
@@ -146,3 +147,38 @@ async def test_alipay_notify_with_another_amount_changes_nothing(
     assert delivery["attempts"][0]["body"] != "success"
     assert (await query_order(merchant, oid))["status"] == "PENDING"
     assert await (await mesh.store()).list_events(oid) == []
+
+
+@pytest.mark.parametrize(
+    ("method", "api"),
+    [
+        ("page", "alipay.trade.page.pay"),
+        ("h5", "alipay.trade.wap.pay"),
+        ("app", "alipay.trade.app.pay"),
+    ],
+)
+async def test_alipay_client_side_methods_are_accepted_by_the_provider(
+    mesh: Mesh, merchant: Merchant, http: aiohttp.ClientSession, method: str, api: str
+) -> None:
+    status, body = await merchant.post(
+        "/v1/orders",
+        {
+            "out_trade_no": out_no(),
+            "amount": 700,
+            "subject": "签名",
+            "method": method,
+            "channel": "alipay",
+        },
+        pay_service_pb2.CreateOrderRequest,
+    )
+    assert status == 200, body
+    pay_data = body["order"]["pay_data"]
+    if method == "app":
+        url = f"{mesh.sandbox_url}/gateway.do?{pay_data['app_params']['order_string']}"
+    else:
+        url = pay_data["pay_url"]
+    assert api in url
+    async with http.get(url, allow_redirects=False) as r:
+        assert r.status == 302, await r.text()  # signature verified; on to the payer page
+    async with http.get(url.replace("sign=", "sign=AAAA"), allow_redirects=False) as r:
+        assert r.status == 400  # a tampered signature is refused
