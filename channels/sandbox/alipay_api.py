@@ -40,6 +40,7 @@ from paymesh.channels.sandbox.alipay import (
     invalid,
     missing,
 )
+from paymesh.channels.sandbox.control import base_url as control_base_url
 from paymesh.channels.sandbox.state import (
     CHINA_TZ,
     ItemStatus,
@@ -205,7 +206,7 @@ class AlipayApi:
         return self.p.respond(response_key(method), payload, merchant)
 
     def _base_url(self, request: web.Request) -> str:
-        return self.state.public_url or f"{request.scheme}://{request.host}"
+        return control_base_url(request)
 
     # --- trades -------------------------------------------------------------------------
 

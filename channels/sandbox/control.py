@@ -61,8 +61,12 @@ class ControlError(Exception):
 
 
 def base_url(request: web.Request) -> str:
+    """The sandbox's own URL as the client reached it. The Host header keeps the port even for
+    absolute-form request targets (`POST http://host:port/gateway.do`, as the official Alipay
+    SDK sends), where aiohttp's `request.host` drops it."""
     state = request.app[STATE_KEY]
-    return state.public_url or f"{request.scheme}://{request.host}"
+    host = request.headers.get("Host") or request.host
+    return state.public_url or f"{request.scheme}://{host}"
 
 
 def provider_of(state: SandboxState, channel: Any) -> Provider:

@@ -175,9 +175,10 @@ async def check_official_sdk(
     p = verified_body(pre)
     assert (p["code"], p["out_trade_no"]) == ("10000", no), p
     assert pre["is_success"]
-    # the SDK sends an absolute-form target (`POST http://host:port/gateway.do?..`), for which
-    # aiohttp's `request.host` is the URL's host without its port: so is the qr_code's
+    # the SDK sends an absolute-form target (`POST http://host:port/gateway.do?..`); the
+    # sandbox's URLs must still carry the port (taken from the Host header)
     assert urlparse(p["qr_code"]).path == f"/_sandbox/pay/alipay/{no}", p
+    assert p["qr_code"].startswith(url + "/"), p
     qb = verified_body(q)
     assert (qb["code"], qb["trade_status"], qb["total_amount"]) == (
         "10000",
