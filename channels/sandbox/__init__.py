@@ -1,4 +1,4 @@
-"""The provider sandbox (DESIGN §4): WeChat Pay v3 today, Alipay and UnionPay later.
+"""The provider sandbox (DESIGN §4): WeChat Pay v3 and Alipay OpenAPI; UnionPay ACP later.
 
 Modules: `app` (server and entry points), `state` (records), `faults`, `callbacks`
 (sender), `control` (the `/_sandbox/` JSON API), `page` (payer page), `pki` (sandbox CA),

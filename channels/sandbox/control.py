@@ -7,8 +7,12 @@
   `{"channel", "merchant_id", "app_id", "base_url", ...provider fields}`; WeChat's fields:
   `platform_serial_no`, `platform_certificate_pem`, `platform_public_key_pem`,
   `platform_public_key_id`, `platform_key_mode`, `api_v3_key`, `merchant_serial_no`,
-  `trust_roots_pem`. (Alipay will add `alipay_public_key_pem`; UnionPay
-  `signing_cert_pkcs12_b64`, `signing_cert_password`, `cert_id`, `trust_roots_pem`.)
+  `trust_roots_pem`. Alipay's (`merchant_id` is the Alipay app_id; optional
+  `key_mode`: `public_key` | `certificate`): `alipay_public_key_pem`, `key_mode`, `seller_id`,
+  `gateway_path`, and in certificate mode `app_cert_pem`, `app_cert_sn`,
+  `alipay_public_cert_pem`, `alipay_cert_sn`, `alipay_root_cert_pem`, `alipay_root_cert_sn`.
+  (UnionPay will add `signing_cert_pkcs12_b64`, `signing_cert_password`, `cert_id`,
+  `trust_roots_pem`.)
 - `POST /_sandbox/pay` `{"channel", "out_trade_no", "merchant_id"?, "outcome"?}` (outcome
   `paid` (default) | `fail` | `cancel`) acts as the payer; answers `{"trade": TRADE}`.
 - `POST /_sandbox/faults` `{"channel", "fault", ...}` arms a fault (see `faults`);
