@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from paymesh.errors import PaymeshError
 from paymesh.gateway.db.models import Base, OutboxEvent, OutboxStatus, utcnow
 from paymesh.gateway.ids import IdGenerator
 
@@ -88,6 +89,36 @@ class StoreBase:
                     raise
                 await asyncio.sleep(random.uniform(0.005, 0.02) * 2**attempt)
         raise AssertionError("unreachable")
+
+    async def _insert_idempotent(
+        self,
+        build: Callable[[], M],
+        find_existing: Callable[[], Awaitable[M | None]],
+        same: Callable[[M], bool],
+        duplicate: Callable[[M], PaymeshError],
+    ) -> Created[M]:
+        """Insert a new row, or return the row a retried request already created.
+
+        A unique-key violation means the merchant's number exists: the same request gets the
+        existing row (`created=False`), different values get `duplicate(existing)`. `build`
+        runs inside the transaction, so a retried transaction inserts a fresh object.
+        """
+
+        async def tx(s: AsyncSession) -> M:
+            row = build()
+            s.add(row)
+            await s.flush()
+            return row
+
+        try:
+            return Created(await self._run(tx), True)
+        except IntegrityError:
+            existing = await find_existing()
+            if existing is None:
+                raise
+        if same(existing):
+            return Created(existing, False)
+        raise duplicate(existing)
 
     @staticmethod
     async def _load(session: AsyncSession, model: type[M], key: str) -> M | None:

@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paymesh.errors import DuplicateOutTradeNo, InvalidArgument, OrderNotFound
@@ -65,8 +64,8 @@ class OrderStore(StoreBase):
         now = self.clock()
         order_id = new.order_id or self.ids.order_id()
 
-        async def tx(s: AsyncSession) -> PayOrder:
-            row = PayOrder(
+        def build() -> PayOrder:
+            return PayOrder(
                 order_id=order_id,
                 app_id=new.app_id,
                 out_trade_no=new.out_trade_no,
@@ -93,21 +92,15 @@ class OrderStore(StoreBase):
                 updated_at=now,
                 version=1,
             )
-            s.add(row)
-            await s.flush()
-            return row
 
-        try:
-            return Created(await self._run(tx), True)
-        except IntegrityError:
-            existing = await self.get_order_by_out_trade_no(new.app_id, new.out_trade_no)
-            if existing is None:
-                raise
-        if same_order(existing, new):
-            return Created(existing, False)
-        raise DuplicateOutTradeNo(
-            "out_trade_no already used with a different amount, currency, channel or method",
-            metadata={"out_trade_no": new.out_trade_no, "order_id": existing.order_id},
+        return await self._insert_idempotent(
+            build,
+            lambda: self.get_order_by_out_trade_no(new.app_id, new.out_trade_no),
+            lambda existing: same_order(existing, new),
+            lambda existing: DuplicateOutTradeNo(
+                "out_trade_no already used with a different amount, currency, channel or method",
+                metadata={"out_trade_no": new.out_trade_no, "order_id": existing.order_id},
+            ),
         )
 
     async def get_order(self, order_id: str, app_id: str | None = None) -> PayOrder | None:

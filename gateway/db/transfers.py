@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paymesh.errors import DuplicateOutTransferNo, InvalidArgument, TransferNotFound
@@ -50,8 +49,8 @@ class TransferStore(StoreBase):
         now = self.clock()
         transfer_id = new.transfer_id or self.ids.transfer_id()
 
-        async def tx(s: AsyncSession) -> Transfer:
-            row = Transfer(
+        def build() -> Transfer:
+            return Transfer(
                 transfer_id=transfer_id,
                 app_id=new.app_id,
                 out_transfer_no=new.out_transfer_no,
@@ -71,21 +70,18 @@ class TransferStore(StoreBase):
                 updated_at=now,
                 version=1,
             )
-            s.add(row)
-            await s.flush()
-            return row
 
-        try:
-            return Created(await self._run(tx), True)
-        except IntegrityError:
-            existing = await self.get_transfer_by_out_transfer_no(new.app_id, new.out_transfer_no)
-            if existing is None:
-                raise
-        if same_transfer(existing, new):
-            return Created(existing, False)
-        raise DuplicateOutTransferNo(
-            "out_transfer_no already used with a different amount, channel or payee",
-            metadata={"out_transfer_no": new.out_transfer_no, "transfer_id": existing.transfer_id},
+        return await self._insert_idempotent(
+            build,
+            lambda: self.get_transfer_by_out_transfer_no(new.app_id, new.out_transfer_no),
+            lambda existing: same_transfer(existing, new),
+            lambda existing: DuplicateOutTransferNo(
+                "out_transfer_no already used with a different amount, channel or payee",
+                metadata={
+                    "out_transfer_no": new.out_transfer_no,
+                    "transfer_id": existing.transfer_id,
+                },
+            ),
         )
 
     async def get_transfer(self, transfer_id: str, app_id: str | None = None) -> Transfer | None:
