@@ -23,6 +23,7 @@ from enum import StrEnum
 from typing import Protocol, TypeVar, runtime_checkable
 
 from google.protobuf import timestamp_pb2
+from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as svc
@@ -39,6 +40,13 @@ TRADE_FAILED = channel_pb2.TRADE_STATE_FAILED
 RESULT_PENDING = channel_pb2.RESULT_STATE_PENDING
 RESULT_SUCCEEDED = channel_pb2.RESULT_STATE_SUCCEEDED
 RESULT_FAILED = channel_pb2.RESULT_STATE_FAILED
+
+
+class LoggedResponse(Protocol):
+    """A ChannelService response: carries the provider exchanges made to produce it."""
+
+    @property
+    def exchanges(self) -> RepeatedCompositeFieldContainer[channel_pb2.Exchange]: ...
 
 
 class PayMethod(StrEnum):

@@ -19,7 +19,7 @@ from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channels.alipay import adapter
 from paymesh.channels.alipay.config import ALIPAY_METHODS, AlipayAccount
 from paymesh.channels.alipay.notify import parse_notify
-from paymesh.channels.base import TRADE_PAID
+from paymesh.channels.base import TRADE_PAID, LoggedResponse
 from paymesh.channels.transport import HttpRequest, HttpResponse, Transport
 from paymesh.config.models import ChannelAccountBase
 from paymesh.errors import ChannelError, ChannelUnavailable
@@ -28,6 +28,7 @@ from paymesh.runtime.logging import get_logger
 log = get_logger("paymesh.channels.alipay")
 
 T = TypeVar("T")
+R = TypeVar("R", bound=LoggedResponse)
 
 
 def utc_now() -> datetime:
@@ -55,6 +56,15 @@ class AlipayChannel:
 
     async def aclose(self) -> None:
         await self._transport.close()
+
+    async def _logged(
+        self, account: AlipayAccount, request: HttpRequest, parse: Callable[[HttpResponse], R]
+    ) -> R:
+        """One provider round trip; its exchanges are attached to the response it returns."""
+        ex: list[channel_pb2.Exchange] = []
+        out = await self._call(account, request, parse, ex)
+        out.exchanges.extend(ex)
+        return out
 
     async def _call(
         self,
@@ -135,69 +145,46 @@ class AlipayChannel:
     # --- follow-ups ---------------------------------------------------------------------------
 
     async def query(self, account: AlipayAccount, request: svc.QueryRequest) -> svc.QueryResponse:
-        ex: list[channel_pb2.Exchange] = []
         http = adapter.build_query_request(request, account, self._clock())
-        out = await self._call(
-            account, http, lambda r: adapter.parse_query_response(request, account, r), ex
+        return await self._logged(
+            account, http, lambda r: adapter.parse_query_response(request, account, r)
         )
-        out.exchanges.extend(ex)
-        return out
 
     async def close(self, account: AlipayAccount, request: svc.CloseRequest) -> svc.CloseResponse:
-        ex: list[channel_pb2.Exchange] = []
         http = adapter.build_close_request(request, account, self._clock())
-        out = await self._call(
-            account, http, lambda r: adapter.parse_close_response(account, r), ex
-        )
-        out.exchanges.extend(ex)
-        return out
+        return await self._logged(account, http, lambda r: adapter.parse_close_response(account, r))
 
     async def refund(
         self, account: AlipayAccount, request: svc.RefundRequest
     ) -> svc.RefundResponse:
-        ex: list[channel_pb2.Exchange] = []
         http = adapter.build_refund_request(request, account, self._clock())
-        out = await self._call(
-            account, http, lambda r: adapter.parse_refund_response(request, account, r), ex
+        return await self._logged(
+            account, http, lambda r: adapter.parse_refund_response(request, account, r)
         )
-        out.exchanges.extend(ex)
-        return out
 
     async def query_refund(
         self, account: AlipayAccount, request: svc.QueryRefundRequest
     ) -> svc.QueryRefundResponse:
-        ex: list[channel_pb2.Exchange] = []
         http = adapter.build_query_refund_request(request, account, self._clock())
-        out = await self._call(
-            account, http, lambda r: adapter.parse_query_refund_response(request, account, r), ex
+        return await self._logged(
+            account, http, lambda r: adapter.parse_query_refund_response(request, account, r)
         )
-        out.exchanges.extend(ex)
-        return out
 
     async def transfer(
         self, account: AlipayAccount, request: svc.TransferRequest
     ) -> svc.TransferResponse:
-        ex: list[channel_pb2.Exchange] = []
         http = adapter.build_transfer_request(request, account, self._clock())
-        out = await self._call(
-            account, http, lambda r: adapter.parse_transfer_response(request, account, r), ex
+        return await self._logged(
+            account, http, lambda r: adapter.parse_transfer_response(request, account, r)
         )
-        out.exchanges.extend(ex)
-        return out
 
     async def query_transfer(
         self, account: AlipayAccount, request: svc.QueryTransferRequest
     ) -> svc.QueryTransferResponse:
-        ex: list[channel_pb2.Exchange] = []
         http = adapter.build_query_transfer_request(request, account, self._clock())
-        out = await self._call(
-            account,
-            http,
-            lambda r: adapter.parse_query_transfer_response(request, account, r),
-            ex,
+        return await self._logged(
+            account, http, lambda r: adapter.parse_query_transfer_response(request, account, r)
         )
-        out.exchanges.extend(ex)
-        return out
 
     async def parse_notify(
         self, account: AlipayAccount, request: svc.ParseNotifyRequest

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as svc
+from paymesh.channels.base import LoggedResponse
 from paymesh.channels.transport import HttpRequest, HttpResponse, Transport
 from paymesh.channels.wechat import adapter, auth
 from paymesh.channels.wechat.auth import PlatformKeys, UnknownSerial
@@ -30,6 +31,7 @@ from paymesh.runtime.logging import get_logger
 log = get_logger("paymesh.channels.wechat")
 
 T = TypeVar("T")
+R = TypeVar("R", bound=LoggedResponse)
 
 CERT_TTL_SECONDS = 12 * 3600
 MIN_REFRESH_SECONDS = 60.0
@@ -124,6 +126,18 @@ class WechatChannel:
             request, timeout_seconds=account.request_timeout_seconds, exchanges=exchanges
         )
 
+    async def _logged(
+        self,
+        account: WechatAccount,
+        request: HttpRequest,
+        parse: Callable[[HttpResponse, PlatformKeys], R],
+    ) -> R:
+        """One provider round trip; its exchanges are attached to the response it returns."""
+        ex: list[channel_pb2.Exchange] = []
+        out = await self._call(account, request, parse, ex)
+        out.exchanges.extend(ex)
+        return out
+
     async def _call(
         self,
         account: WechatAccount,
@@ -160,53 +174,34 @@ class WechatChannel:
         return out
 
     async def query(self, account: WechatAccount, request: svc.QueryRequest) -> svc.QueryResponse:
-        ex: list[channel_pb2.Exchange] = []
         http = adapter.build_query_request(request, account, self._clock(), self._nonce())
-        out = await self._call(
-            account,
-            http,
-            lambda r, k: adapter.parse_query_response(request, r, k, self._clock()),
-            ex,
+        return await self._logged(
+            account, http, lambda r, k: adapter.parse_query_response(request, r, k, self._clock())
         )
-        out.exchanges.extend(ex)
-        return out
 
     async def close(self, account: WechatAccount, request: svc.CloseRequest) -> svc.CloseResponse:
-        ex: list[channel_pb2.Exchange] = []
         http = adapter.build_close_request(request, account, self._clock(), self._nonce())
-        out = await self._call(
-            account, http, lambda r, k: adapter.parse_close_response(r, k, self._clock()), ex
+        return await self._logged(
+            account, http, lambda r, k: adapter.parse_close_response(r, k, self._clock())
         )
-        out.exchanges.extend(ex)
-        return out
 
     async def refund(
         self, account: WechatAccount, request: svc.RefundRequest
     ) -> svc.RefundResponse:
-        ex: list[channel_pb2.Exchange] = []
         http = adapter.build_refund_request(request, account, self._clock(), self._nonce())
-        out = await self._call(
-            account,
-            http,
-            lambda r, k: adapter.parse_refund_response(request, r, k, self._clock()),
-            ex,
+        return await self._logged(
+            account, http, lambda r, k: adapter.parse_refund_response(request, r, k, self._clock())
         )
-        out.exchanges.extend(ex)
-        return out
 
     async def query_refund(
         self, account: WechatAccount, request: svc.QueryRefundRequest
     ) -> svc.QueryRefundResponse:
-        ex: list[channel_pb2.Exchange] = []
         http = adapter.build_query_refund_request(request, account, self._clock(), self._nonce())
-        out = await self._call(
+        return await self._logged(
             account,
             http,
             lambda r, k: adapter.parse_query_refund_response(request, r, k, self._clock()),
-            ex,
         )
-        out.exchanges.extend(ex)
-        return out
 
     async def transfer(
         self, account: WechatAccount, request: svc.TransferRequest
@@ -226,16 +221,12 @@ class WechatChannel:
     async def query_transfer(
         self, account: WechatAccount, request: svc.QueryTransferRequest
     ) -> svc.QueryTransferResponse:
-        ex: list[channel_pb2.Exchange] = []
         http = adapter.build_query_transfer_request(request, account, self._clock(), self._nonce())
-        out = await self._call(
+        return await self._logged(
             account,
             http,
             lambda r, k: adapter.parse_query_transfer_response(request, r, k, self._clock()),
-            ex,
         )
-        out.exchanges.extend(ex)
-        return out
 
     async def parse_notify(
         self, account: WechatAccount, request: svc.ParseNotifyRequest
