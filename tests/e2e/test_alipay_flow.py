@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 import pytest
+import sqlalchemy as sa
 
 from paymesh.merchant.v1 import pay_service_pb2, query_service_pb2, refund_service_pb2
 from tests.e2e.client import Merchant
@@ -58,6 +59,19 @@ async def test_alipay_qr_order_paid_notified_and_refunded(
         refund_service_pb2.CreateRefundRequest,
     )
     assert status == 200, body
+    store = await mesh.store()
+    async with store.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                sa.text(
+                    "SELECT http_status, url FROM channel_requests"
+                    " WHERE object_id = :o AND rpc = 'Refund'"
+                ),
+                {"o": body["refund"]["refund_id"]},
+            )
+        ).all()
+    # The provider exchange itself is logged, not only the RPC.
+    assert [(r.http_status, "gateway.do" in r.url) for r in rows] == [(200, True)]
 
     async def refunded() -> bool:
         status, body = await merchant.get(
