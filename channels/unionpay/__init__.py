@@ -1,0 +1,1 @@
+"""UnionPay online payment (ACP 5.1.0) channel."""
