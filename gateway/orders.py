@@ -18,7 +18,7 @@ from paymesh.gateway.db.convert import order_message
 from paymesh.gateway.db.models import OrderStatus, PayOrder
 from paymesh.gateway.db.orders import DEFAULT_EXPIRE_SECONDS, NewOrder
 from paymesh.gateway.deps import Deps, route
-from paymesh.gateway.validation import validate_create_order
+from paymesh.gateway.validation import validate_close_order, validate_create_order, validate_query
 from paymesh.merchant.v1 import order_pb2
 from paymesh.merchant.v1 import pay_service_pb2 as pay_pb
 from paymesh.merchant.v1 import query_service_pb2 as query_pb
@@ -117,8 +117,7 @@ async def sync_order(deps: Deps, order: PayOrder) -> PayOrder:
 
 
 async def query_order(deps: Deps, req: query_pb.QueryOrderRequest) -> order_pb2.Order:
-    if not req.app_id:
-        raise InvalidArgument("app_id is required", field="app_id")
+    validate_query(req)
     await deps.authenticated_app(req)
     order = await find_order(deps, req.app_id, req.order_id, req.out_trade_no)
     if req.sync:
@@ -127,8 +126,7 @@ async def query_order(deps: Deps, req: query_pb.QueryOrderRequest) -> order_pb2.
 
 
 async def close_order(deps: Deps, req: pay_pb.CloseOrderRequest) -> order_pb2.Order:
-    if not req.app_id:
-        raise InvalidArgument("app_id is required", field="app_id")
+    validate_close_order(req)
     await deps.authenticated_app(req)
     order = await find_order(deps, req.app_id, req.order_id, "")
     if order.status == OrderStatus.CLOSED.value:

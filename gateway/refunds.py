@@ -11,7 +11,7 @@ from paymesh.gateway.db.models import Refund, RefundStatus
 from paymesh.gateway.db.refunds import NewRefund
 from paymesh.gateway.deps import Deps
 from paymesh.gateway.orders import find_order
-from paymesh.gateway.validation import validate_create_refund
+from paymesh.gateway.validation import validate_create_refund, validate_query
 from paymesh.merchant.v1 import query_service_pb2 as query_pb
 from paymesh.merchant.v1 import refund_pb2
 from paymesh.merchant.v1 import refund_service_pb2 as refund_pb
@@ -82,8 +82,7 @@ async def sync_refund(deps: Deps, refund: Refund) -> Refund:
 
 
 async def query_refund(deps: Deps, req: query_pb.QueryRefundRequest) -> refund_pb2.Refund:
-    if not req.app_id:
-        raise InvalidArgument("app_id is required", field="app_id")
+    validate_query(req)
     await deps.authenticated_app(req)
     if req.refund_id:
         refund = await deps.store.get_refund(req.refund_id, req.app_id)

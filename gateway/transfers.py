@@ -10,7 +10,7 @@ from paymesh.gateway.db.convert import transfer_message
 from paymesh.gateway.db.models import Transfer, TransferStatus
 from paymesh.gateway.db.transfers import NewTransfer
 from paymesh.gateway.deps import Deps, route
-from paymesh.gateway.validation import validate_create_transfer
+from paymesh.gateway.validation import validate_create_transfer, validate_query
 from paymesh.merchant.v1 import query_service_pb2 as query_pb
 from paymesh.merchant.v1 import transfer_pb2
 from paymesh.merchant.v1 import transfer_service_pb2 as transfer_pb
@@ -92,8 +92,7 @@ async def sync_transfer(deps: Deps, transfer: Transfer) -> Transfer:
 
 
 async def query_transfer(deps: Deps, req: query_pb.QueryTransferRequest) -> transfer_pb2.Transfer:
-    if not req.app_id:
-        raise InvalidArgument("app_id is required", field="app_id")
+    validate_query(req)
     await deps.authenticated_app(req)
     if req.transfer_id:
         transfer = await deps.store.get_transfer(req.transfer_id, req.app_id)

@@ -1,27 +1,98 @@
-"""Request validation for the merchant API: pure, before anything is read or written."""
+"""Request validation for the merchant API: pure, before anything is read or written.
+
+Every string field of a merchant request has a maximum length (DESIGN §3 Limits); the
+same numbers are written in the proto comments and the OpenAPI document, and a test holds
+the three together. Lengths are counted in characters, as MySQL's utf8mb4 VARCHAR does.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
 
 from paymesh.errors import InvalidArgument
 from paymesh.merchant.v1 import pay_service_pb2 as pay_pb
+from paymesh.merchant.v1 import query_service_pb2 as query_pb
 from paymesh.merchant.v1 import refund_service_pb2 as refund_pb
 from paymesh.merchant.v1 import transfer_service_pb2 as transfer_pb
 
 MERCHANT_NO = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+NONCE = re.compile(r"^[A-Za-z0-9]{8,32}$")
 CHANNELS = frozenset({"wechat", "alipay", "unionpay"})
 METHODS = frozenset({"qr", "h5", "page", "app", "jsapi", "barcode"})
 CURRENCIES = frozenset({"CNY"})
 SIGN_TYPES = frozenset({"HMAC-SHA256", "MD5", "RSA2"})
 MAX_AMOUNT = 10**12  # fen; far above any single payment the providers accept
 MAX_EXPIRE_SECONDS = 7 * 24 * 3600
-MAX_METADATA = 16
+
+# Maximum length in characters of every string field of a merchant request, by field name.
+MAX_LENGTH: dict[str, int] = {
+    "app_id": 64,
+    "out_trade_no": 64,
+    "out_refund_no": 64,
+    "out_transfer_no": 64,
+    "order_id": 32,
+    "refund_id": 32,
+    "transfer_id": 32,
+    "currency": 3,
+    "subject": 128,
+    "description": 1024,
+    "channel": 16,
+    "method": 16,
+    "notify_url": 512,
+    "return_url": 512,
+    "client_ip": 64,
+    "payer_id": 128,
+    "auth_code": 128,
+    "reason": 256,
+    "payee_id": 128,
+    "payee_name": 128,
+    "remark": 256,
+    "sign_type": 16,
+    "sign": 1024,
+    "nonce": 32,
+}
+MAX_METADATA_KEYS = 20
+MAX_METADATA_KEY = 64
+MAX_METADATA_VALUE = 512
 
 
 def _require(value: str, field: str) -> None:
     if not value:
         raise InvalidArgument(f"{field} is required", field=field)
+
+
+def _metadata(md: Mapping[str, str]) -> None:
+    if len(md) > MAX_METADATA_KEYS:
+        raise InvalidArgument(f"metadata has more than {MAX_METADATA_KEYS} keys", field="metadata")
+    for key, value in md.items():
+        if not key or len(key) > MAX_METADATA_KEY:
+            raise InvalidArgument(
+                f"metadata keys must be 1-{MAX_METADATA_KEY} characters", field="metadata"
+            )
+        if len(value) > MAX_METADATA_VALUE:
+            raise InvalidArgument(
+                f"metadata values must be at most {MAX_METADATA_VALUE} characters",
+                field=f"metadata.{key}",
+            )
+
+
+def check_lengths(msg: Message) -> None:
+    """Every string field within its limit, metadata within its caps (any request)."""
+    for field, value in msg.ListFields():
+        if field.type == FieldDescriptor.TYPE_STRING and not field.is_repeated:
+            limit = MAX_LENGTH[field.name]  # a KeyError here is a field without a limit
+            if len(value) > limit:
+                raise InvalidArgument(
+                    f"{field.name} is longer than {limit} characters",
+                    field=field.name,
+                    metadata={"max_length": str(limit)},
+                )
+        elif field.name == "metadata":
+            _metadata(value)
 
 
 def _merchant_no(value: str, field: str) -> None:
@@ -37,29 +108,35 @@ def _amount(value: int, field: str = "amount") -> None:
         raise InvalidArgument(f"{field} is too large", field=field)
 
 
-def _auth_fields(app_id: str, sign_type: str, sign: str, timestamp: int) -> None:
-    _require(app_id, "app_id")
-    if sign_type not in SIGN_TYPES:
+def _auth_fields(msg: Message) -> None:
+    check_lengths(msg)
+    _require(getattr(msg, "app_id"), "app_id")  # noqa: B009
+    if getattr(msg, "sign_type") not in SIGN_TYPES:  # noqa: B009
         raise InvalidArgument(f"sign_type must be one of {sorted(SIGN_TYPES)}", field="sign_type")
-    _require(sign, "sign")
-    if timestamp <= 0:
+    _require(getattr(msg, "sign"), "sign")  # noqa: B009
+    if getattr(msg, "timestamp") <= 0:  # noqa: B009
         raise InvalidArgument("timestamp (unix seconds) is required", field="timestamp")
 
 
-def _metadata(md: dict[str, str] | object) -> None:
-    if len(md) > MAX_METADATA:  # type: ignore[arg-type]
-        raise InvalidArgument(f"metadata has more than {MAX_METADATA} keys", field="metadata")
+def _mutating(msg: Message) -> None:
+    """A mutating request: the auth fields plus a signed nonce (DESIGN §3)."""
+    _auth_fields(msg)
+    if not NONCE.match(getattr(msg, "nonce")):  # noqa: B009
+        raise InvalidArgument("nonce must be 8-32 of [A-Za-z0-9]", field="nonce")
+
+
+def _url(value: str, field: str) -> None:
+    if value and not value.startswith(("http://", "https://")):
+        raise InvalidArgument(f"{field} must be an http(s) URL", field=field)
 
 
 def validate_create_order(req: pay_pb.CreateOrderRequest) -> None:
-    _auth_fields(req.app_id, req.sign_type, req.sign, req.timestamp)
+    _mutating(req)
     _merchant_no(req.out_trade_no, "out_trade_no")
     _amount(req.amount)
     if req.currency and req.currency not in CURRENCIES:
         raise InvalidArgument("currency must be CNY", field="currency")
     _require(req.subject, "subject")
-    if len(req.subject) > 128:
-        raise InvalidArgument("subject is longer than 128 characters", field="subject")
     if req.channel and req.channel not in CHANNELS:
         raise InvalidArgument(f"channel must be one of {sorted(CHANNELS)}", field="channel")
     if req.method not in METHODS:
@@ -70,22 +147,26 @@ def validate_create_order(req: pay_pb.CreateOrderRequest) -> None:
         _require(req.payer_id, "payer_id")
     if req.method == "barcode":
         _require(req.auth_code, "auth_code")
-    if req.notify_url and not req.notify_url.startswith(("http://", "https://")):
-        raise InvalidArgument("notify_url must be an http(s) URL", field="notify_url")
-    _metadata(req.metadata)
+    _url(req.notify_url, "notify_url")
+    _url(req.return_url, "return_url")
+
+
+def validate_close_order(req: pay_pb.CloseOrderRequest) -> None:
+    _mutating(req)
+    _require(req.order_id, "order_id")
 
 
 def validate_create_refund(req: refund_pb.CreateRefundRequest) -> None:
-    _auth_fields(req.app_id, req.sign_type, req.sign, req.timestamp)
+    _mutating(req)
     if not req.order_id and not req.out_trade_no:
         raise InvalidArgument("order_id or out_trade_no is required", field="order_id")
     _merchant_no(req.out_refund_no, "out_refund_no")
     _amount(req.amount)
-    _metadata(req.metadata)
+    _url(req.notify_url, "notify_url")
 
 
 def validate_create_transfer(req: transfer_pb.CreateTransferRequest) -> None:
-    _auth_fields(req.app_id, req.sign_type, req.sign, req.timestamp)
+    _mutating(req)
     _merchant_no(req.out_transfer_no, "out_transfer_no")
     _amount(req.amount)
     if req.currency and req.currency not in CURRENCIES:
@@ -93,4 +174,15 @@ def validate_create_transfer(req: transfer_pb.CreateTransferRequest) -> None:
     if req.channel and req.channel not in CHANNELS:
         raise InvalidArgument(f"channel must be one of {sorted(CHANNELS)}", field="channel")
     _require(req.payee_id, "payee_id")
-    _metadata(req.metadata)
+    _url(req.notify_url, "notify_url")
+
+
+QueryRequest = (
+    query_pb.QueryOrderRequest | query_pb.QueryRefundRequest | query_pb.QueryTransferRequest
+)
+
+
+def validate_query(req: QueryRequest) -> None:
+    """Queries: limits and app_id; the signature check follows."""
+    check_lengths(req)
+    _require(req.app_id, "app_id")

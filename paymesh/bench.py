@@ -100,6 +100,7 @@ def _order(app_id: str, secret: str, run: str, n: int) -> pay_pb.CreateOrderRequ
         method="qr",
         timestamp=int(time.time()),
         sign_type="HMAC-SHA256",
+        nonce=f"n{run}{n}",  # unique per request: 8-32 of [A-Za-z0-9]
     )
     req.sign = sign(canonical_from_message(req), "HMAC-SHA256", secret)
     return req

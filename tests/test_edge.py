@@ -80,6 +80,7 @@ async def test_invalid_argument_is_http_400_with_error_info(edge: Edge) -> None:
         "subject": "t",
         "method": "qr",
         "timestamp": 1,
+        "nonce": "n0nce123",
         "sign_type": "HMAC-SHA256",
         "sign": "x",
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from typing import Any
 from urllib.parse import urlencode
@@ -26,6 +27,8 @@ class Merchant:
         self, body: dict[str, Any], message_type: type[Message], *, timestamp: int | None = None
     ) -> dict[str, Any]:
         out = {"app_id": self.app_id, **body}
+        if "nonce" in message_type.DESCRIPTOR.fields_by_name and "nonce" not in out:
+            out["nonce"] = secrets.token_hex(8)  # mutating requests carry a signed nonce
         out["timestamp"] = int(time.time()) if timestamp is None else timestamp
         out["sign_type"] = self.sign_type
         out["sign"] = sign(canonical_from_mapping(out, message_type), self.sign_type, self.key)

@@ -26,7 +26,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from paymesh.merchant.v1 import order_pb2 as paymesh_dot_merchant_dot_v1_dot_order__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%paymesh/merchant/v1/pay_service.proto\x12\x13paymesh.merchant.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fpaymesh/merchant/v1/order.proto\"\xc9\x03\n\x12\x43reateOrderRequest\x12\x0e\n\x06\x61pp_id\x18\x01 \x01(\t\x12\x14\n\x0cout_trade_no\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x04 \x01(\t\x12\x0f\n\x07subject\x18\x05 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x07 \x01(\t\x12\x0e\n\x06method\x18\x08 \x01(\t\x12\x12\n\nnotify_url\x18\t \x01(\t\x12\x12\n\nreturn_url\x18\n \x01(\t\x12\x16\n\x0e\x65xpire_seconds\x18\x0b \x01(\x03\x12\x11\n\tclient_ip\x18\x0c \x01(\t\x12\x10\n\x08payer_id\x18\r \x01(\t\x12\x11\n\tauth_code\x18\x0e \x01(\t\x12G\n\x08metadata\x18\x0f \x03(\x0b\x32\x35.paymesh.merchant.v1.CreateOrderRequest.MetadataEntry\x12\x11\n\ttimestamp\x18\x10 \x01(\x03\x12\x11\n\tsign_type\x18\x11 \x01(\t\x12\x0c\n\x04sign\x18\x12 \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"@\n\x13\x43reateOrderResponse\x12)\n\x05order\x18\x01 \x01(\x0b\x32\x1a.paymesh.merchant.v1.Order\"i\n\x11\x43loseOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61pp_id\x18\x02 \x01(\t\x12\x11\n\ttimestamp\x18\x03 \x01(\x03\x12\x11\n\tsign_type\x18\x04 \x01(\t\x12\x0c\n\x04sign\x18\x05 \x01(\t\"?\n\x12\x43loseOrderResponse\x12)\n\x05order\x18\x01 \x01(\x0b\x32\x1a.paymesh.merchant.v1.Order2\x8d\x02\n\nPayService\x12w\n\x0b\x43reateOrder\x12\'.paymesh.merchant.v1.CreateOrderRequest\x1a(.paymesh.merchant.v1.CreateOrderResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\"\n/v1/orders:\x01*\x12\x85\x01\n\nCloseOrder\x12&.paymesh.merchant.v1.CloseOrderRequest\x1a\'.paymesh.merchant.v1.CloseOrderResponse\"&\x82\xd3\xe4\x93\x02 \"\x1b/v1/orders/{order_id}:close:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%paymesh/merchant/v1/pay_service.proto\x12\x13paymesh.merchant.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fpaymesh/merchant/v1/order.proto\"\xd8\x03\n\x12\x43reateOrderRequest\x12\x0e\n\x06\x61pp_id\x18\x01 \x01(\t\x12\x14\n\x0cout_trade_no\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x04 \x01(\t\x12\x0f\n\x07subject\x18\x05 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x07 \x01(\t\x12\x0e\n\x06method\x18\x08 \x01(\t\x12\x12\n\nnotify_url\x18\t \x01(\t\x12\x12\n\nreturn_url\x18\n \x01(\t\x12\x16\n\x0e\x65xpire_seconds\x18\x0b \x01(\x03\x12\x11\n\tclient_ip\x18\x0c \x01(\t\x12\x10\n\x08payer_id\x18\r \x01(\t\x12\x11\n\tauth_code\x18\x0e \x01(\t\x12G\n\x08metadata\x18\x0f \x03(\x0b\x32\x35.paymesh.merchant.v1.CreateOrderRequest.MetadataEntry\x12\x11\n\ttimestamp\x18\x10 \x01(\x03\x12\x11\n\tsign_type\x18\x11 \x01(\t\x12\x0c\n\x04sign\x18\x12 \x01(\t\x12\r\n\x05nonce\x18\x13 \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"@\n\x13\x43reateOrderResponse\x12)\n\x05order\x18\x01 \x01(\x0b\x32\x1a.paymesh.merchant.v1.Order\"x\n\x11\x43loseOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61pp_id\x18\x02 \x01(\t\x12\x11\n\ttimestamp\x18\x03 \x01(\x03\x12\x11\n\tsign_type\x18\x04 \x01(\t\x12\x0c\n\x04sign\x18\x05 \x01(\t\x12\r\n\x05nonce\x18\x06 \x01(\t\"?\n\x12\x43loseOrderResponse\x12)\n\x05order\x18\x01 \x01(\x0b\x32\x1a.paymesh.merchant.v1.Order2\x8d\x02\n\nPayService\x12w\n\x0b\x43reateOrder\x12\'.paymesh.merchant.v1.CreateOrderRequest\x1a(.paymesh.merchant.v1.CreateOrderResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\"\n/v1/orders:\x01*\x12\x85\x01\n\nCloseOrder\x12&.paymesh.merchant.v1.CloseOrderRequest\x1a\'.paymesh.merchant.v1.CloseOrderResponse\"&\x82\xd3\xe4\x93\x02 \"\x1b/v1/orders/{order_id}:close:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,15 +40,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PAYSERVICE'].methods_by_name['CloseOrder']._loaded_options = None
   _globals['_PAYSERVICE'].methods_by_name['CloseOrder']._serialized_options = b'\202\323\344\223\002 \"\033/v1/orders/{order_id}:close:\001*'
   _globals['_CREATEORDERREQUEST']._serialized_start=126
-  _globals['_CREATEORDERREQUEST']._serialized_end=583
-  _globals['_CREATEORDERREQUEST_METADATAENTRY']._serialized_start=536
-  _globals['_CREATEORDERREQUEST_METADATAENTRY']._serialized_end=583
-  _globals['_CREATEORDERRESPONSE']._serialized_start=585
-  _globals['_CREATEORDERRESPONSE']._serialized_end=649
-  _globals['_CLOSEORDERREQUEST']._serialized_start=651
-  _globals['_CLOSEORDERREQUEST']._serialized_end=756
-  _globals['_CLOSEORDERRESPONSE']._serialized_start=758
-  _globals['_CLOSEORDERRESPONSE']._serialized_end=821
-  _globals['_PAYSERVICE']._serialized_start=824
-  _globals['_PAYSERVICE']._serialized_end=1093
+  _globals['_CREATEORDERREQUEST']._serialized_end=598
+  _globals['_CREATEORDERREQUEST_METADATAENTRY']._serialized_start=551
+  _globals['_CREATEORDERREQUEST_METADATAENTRY']._serialized_end=598
+  _globals['_CREATEORDERRESPONSE']._serialized_start=600
+  _globals['_CREATEORDERRESPONSE']._serialized_end=664
+  _globals['_CLOSEORDERREQUEST']._serialized_start=666
+  _globals['_CLOSEORDERREQUEST']._serialized_end=786
+  _globals['_CLOSEORDERRESPONSE']._serialized_start=788
+  _globals['_CLOSEORDERRESPONSE']._serialized_end=851
+  _globals['_PAYSERVICE']._serialized_start=854
+  _globals['_PAYSERVICE']._serialized_end=1123
 # @@protoc_insertion_point(module_scope)

@@ -9,7 +9,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CreateOrderRequest(_message.Message):
-    __slots__ = ("app_id", "out_trade_no", "amount", "currency", "subject", "description", "channel", "method", "notify_url", "return_url", "expire_seconds", "client_ip", "payer_id", "auth_code", "metadata", "timestamp", "sign_type", "sign")
+    __slots__ = ("app_id", "out_trade_no", "amount", "currency", "subject", "description", "channel", "method", "notify_url", "return_url", "expire_seconds", "client_ip", "payer_id", "auth_code", "metadata", "timestamp", "sign_type", "sign", "nonce")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -35,6 +35,7 @@ class CreateOrderRequest(_message.Message):
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     SIGN_TYPE_FIELD_NUMBER: _ClassVar[int]
     SIGN_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
     app_id: str
     out_trade_no: str
     amount: int
@@ -53,7 +54,8 @@ class CreateOrderRequest(_message.Message):
     timestamp: int
     sign_type: str
     sign: str
-    def __init__(self, app_id: _Optional[str] = ..., out_trade_no: _Optional[str] = ..., amount: _Optional[int] = ..., currency: _Optional[str] = ..., subject: _Optional[str] = ..., description: _Optional[str] = ..., channel: _Optional[str] = ..., method: _Optional[str] = ..., notify_url: _Optional[str] = ..., return_url: _Optional[str] = ..., expire_seconds: _Optional[int] = ..., client_ip: _Optional[str] = ..., payer_id: _Optional[str] = ..., auth_code: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., timestamp: _Optional[int] = ..., sign_type: _Optional[str] = ..., sign: _Optional[str] = ...) -> None: ...
+    nonce: str
+    def __init__(self, app_id: _Optional[str] = ..., out_trade_no: _Optional[str] = ..., amount: _Optional[int] = ..., currency: _Optional[str] = ..., subject: _Optional[str] = ..., description: _Optional[str] = ..., channel: _Optional[str] = ..., method: _Optional[str] = ..., notify_url: _Optional[str] = ..., return_url: _Optional[str] = ..., expire_seconds: _Optional[int] = ..., client_ip: _Optional[str] = ..., payer_id: _Optional[str] = ..., auth_code: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., timestamp: _Optional[int] = ..., sign_type: _Optional[str] = ..., sign: _Optional[str] = ..., nonce: _Optional[str] = ...) -> None: ...
 
 class CreateOrderResponse(_message.Message):
     __slots__ = ("order",)
@@ -62,18 +64,20 @@ class CreateOrderResponse(_message.Message):
     def __init__(self, order: _Optional[_Union[_order_pb2.Order, _Mapping]] = ...) -> None: ...
 
 class CloseOrderRequest(_message.Message):
-    __slots__ = ("order_id", "app_id", "timestamp", "sign_type", "sign")
+    __slots__ = ("order_id", "app_id", "timestamp", "sign_type", "sign", "nonce")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     APP_ID_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     SIGN_TYPE_FIELD_NUMBER: _ClassVar[int]
     SIGN_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
     order_id: str
     app_id: str
     timestamp: int
     sign_type: str
     sign: str
-    def __init__(self, order_id: _Optional[str] = ..., app_id: _Optional[str] = ..., timestamp: _Optional[int] = ..., sign_type: _Optional[str] = ..., sign: _Optional[str] = ...) -> None: ...
+    nonce: str
+    def __init__(self, order_id: _Optional[str] = ..., app_id: _Optional[str] = ..., timestamp: _Optional[int] = ..., sign_type: _Optional[str] = ..., sign: _Optional[str] = ..., nonce: _Optional[str] = ...) -> None: ...
 
 class CloseOrderResponse(_message.Message):
     __slots__ = ("order",)

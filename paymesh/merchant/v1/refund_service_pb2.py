@@ -26,7 +26,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from paymesh.merchant.v1 import refund_pb2 as paymesh_dot_merchant_dot_v1_dot_refund__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(paymesh/merchant/v1/refund_service.proto\x12\x13paymesh.merchant.v1\x1a\x1cgoogle/api/annotations.proto\x1a paymesh/merchant/v1/refund.proto\"\xc7\x02\n\x13\x43reateRefundRequest\x12\x0e\n\x06\x61pp_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x14\n\x0cout_trade_no\x18\x03 \x01(\t\x12\x15\n\rout_refund_no\x18\x04 \x01(\t\x12\x0e\n\x06\x61mount\x18\x05 \x01(\x03\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x12\n\nnotify_url\x18\x07 \x01(\t\x12H\n\x08metadata\x18\x08 \x03(\x0b\x32\x36.paymesh.merchant.v1.CreateRefundRequest.MetadataEntry\x12\x11\n\ttimestamp\x18\t \x01(\x03\x12\x11\n\tsign_type\x18\n \x01(\t\x12\x0c\n\x04sign\x18\x0b \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"C\n\x14\x43reateRefundResponse\x12+\n\x06refund\x18\x01 \x01(\x0b\x32\x1b.paymesh.merchant.v1.Refund2\x8c\x01\n\rRefundService\x12{\n\x0c\x43reateRefund\x12(.paymesh.merchant.v1.CreateRefundRequest\x1a).paymesh.merchant.v1.CreateRefundResponse\"\x16\x82\xd3\xe4\x93\x02\x10\"\x0b/v1/refunds:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(paymesh/merchant/v1/refund_service.proto\x12\x13paymesh.merchant.v1\x1a\x1cgoogle/api/annotations.proto\x1a paymesh/merchant/v1/refund.proto\"\xd6\x02\n\x13\x43reateRefundRequest\x12\x0e\n\x06\x61pp_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x14\n\x0cout_trade_no\x18\x03 \x01(\t\x12\x15\n\rout_refund_no\x18\x04 \x01(\t\x12\x0e\n\x06\x61mount\x18\x05 \x01(\x03\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x12\n\nnotify_url\x18\x07 \x01(\t\x12H\n\x08metadata\x18\x08 \x03(\x0b\x32\x36.paymesh.merchant.v1.CreateRefundRequest.MetadataEntry\x12\x11\n\ttimestamp\x18\t \x01(\x03\x12\x11\n\tsign_type\x18\n \x01(\t\x12\x0c\n\x04sign\x18\x0b \x01(\t\x12\r\n\x05nonce\x18\x0c \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"C\n\x14\x43reateRefundResponse\x12+\n\x06refund\x18\x01 \x01(\x0b\x32\x1b.paymesh.merchant.v1.Refund2\x8c\x01\n\rRefundService\x12{\n\x0c\x43reateRefund\x12(.paymesh.merchant.v1.CreateRefundRequest\x1a).paymesh.merchant.v1.CreateRefundResponse\"\x16\x82\xd3\xe4\x93\x02\x10\"\x0b/v1/refunds:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,11 +38,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REFUNDSERVICE'].methods_by_name['CreateRefund']._loaded_options = None
   _globals['_REFUNDSERVICE'].methods_by_name['CreateRefund']._serialized_options = b'\202\323\344\223\002\020\"\013/v1/refunds:\001*'
   _globals['_CREATEREFUNDREQUEST']._serialized_start=130
-  _globals['_CREATEREFUNDREQUEST']._serialized_end=457
-  _globals['_CREATEREFUNDREQUEST_METADATAENTRY']._serialized_start=410
-  _globals['_CREATEREFUNDREQUEST_METADATAENTRY']._serialized_end=457
-  _globals['_CREATEREFUNDRESPONSE']._serialized_start=459
-  _globals['_CREATEREFUNDRESPONSE']._serialized_end=526
-  _globals['_REFUNDSERVICE']._serialized_start=529
-  _globals['_REFUNDSERVICE']._serialized_end=669
+  _globals['_CREATEREFUNDREQUEST']._serialized_end=472
+  _globals['_CREATEREFUNDREQUEST_METADATAENTRY']._serialized_start=425
+  _globals['_CREATEREFUNDREQUEST_METADATAENTRY']._serialized_end=472
+  _globals['_CREATEREFUNDRESPONSE']._serialized_start=474
+  _globals['_CREATEREFUNDRESPONSE']._serialized_end=541
+  _globals['_REFUNDSERVICE']._serialized_start=544
+  _globals['_REFUNDSERVICE']._serialized_end=684
 # @@protoc_insertion_point(module_scope)

@@ -9,7 +9,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CreateRefundRequest(_message.Message):
-    __slots__ = ("app_id", "order_id", "out_trade_no", "out_refund_no", "amount", "reason", "notify_url", "metadata", "timestamp", "sign_type", "sign")
+    __slots__ = ("app_id", "order_id", "out_trade_no", "out_refund_no", "amount", "reason", "notify_url", "metadata", "timestamp", "sign_type", "sign", "nonce")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -28,6 +28,7 @@ class CreateRefundRequest(_message.Message):
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     SIGN_TYPE_FIELD_NUMBER: _ClassVar[int]
     SIGN_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
     app_id: str
     order_id: str
     out_trade_no: str
@@ -39,7 +40,8 @@ class CreateRefundRequest(_message.Message):
     timestamp: int
     sign_type: str
     sign: str
-    def __init__(self, app_id: _Optional[str] = ..., order_id: _Optional[str] = ..., out_trade_no: _Optional[str] = ..., out_refund_no: _Optional[str] = ..., amount: _Optional[int] = ..., reason: _Optional[str] = ..., notify_url: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., timestamp: _Optional[int] = ..., sign_type: _Optional[str] = ..., sign: _Optional[str] = ...) -> None: ...
+    nonce: str
+    def __init__(self, app_id: _Optional[str] = ..., order_id: _Optional[str] = ..., out_trade_no: _Optional[str] = ..., out_refund_no: _Optional[str] = ..., amount: _Optional[int] = ..., reason: _Optional[str] = ..., notify_url: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., timestamp: _Optional[int] = ..., sign_type: _Optional[str] = ..., sign: _Optional[str] = ..., nonce: _Optional[str] = ...) -> None: ...
 
 class CreateRefundResponse(_message.Message):
     __slots__ = ("refund",)

@@ -9,7 +9,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CreateTransferRequest(_message.Message):
-    __slots__ = ("app_id", "out_transfer_no", "amount", "currency", "channel", "payee_id", "payee_name", "remark", "notify_url", "metadata", "timestamp", "sign_type", "sign")
+    __slots__ = ("app_id", "out_transfer_no", "amount", "currency", "channel", "payee_id", "payee_name", "remark", "notify_url", "metadata", "timestamp", "sign_type", "sign", "nonce")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -30,6 +30,7 @@ class CreateTransferRequest(_message.Message):
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     SIGN_TYPE_FIELD_NUMBER: _ClassVar[int]
     SIGN_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
     app_id: str
     out_transfer_no: str
     amount: int
@@ -43,7 +44,8 @@ class CreateTransferRequest(_message.Message):
     timestamp: int
     sign_type: str
     sign: str
-    def __init__(self, app_id: _Optional[str] = ..., out_transfer_no: _Optional[str] = ..., amount: _Optional[int] = ..., currency: _Optional[str] = ..., channel: _Optional[str] = ..., payee_id: _Optional[str] = ..., payee_name: _Optional[str] = ..., remark: _Optional[str] = ..., notify_url: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., timestamp: _Optional[int] = ..., sign_type: _Optional[str] = ..., sign: _Optional[str] = ...) -> None: ...
+    nonce: str
+    def __init__(self, app_id: _Optional[str] = ..., out_transfer_no: _Optional[str] = ..., amount: _Optional[int] = ..., currency: _Optional[str] = ..., channel: _Optional[str] = ..., payee_id: _Optional[str] = ..., payee_name: _Optional[str] = ..., remark: _Optional[str] = ..., notify_url: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., timestamp: _Optional[int] = ..., sign_type: _Optional[str] = ..., sign: _Optional[str] = ..., nonce: _Optional[str] = ...) -> None: ...
 
 class CreateTransferResponse(_message.Message):
     __slots__ = ("transfer",)
