@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
@@ -39,7 +40,9 @@ class EtcdConfigStore(ConfigStore):
     """ConfigStore on etcd 3.4+.
 
     `endpoints` are `host:port` strings (or one comma-separated string); `ca_cert` (and
-    `cert_key` + `cert_chain` for mutual TLS) are PEM bytes that turn TLS on.
+    `cert_key` + `cert_chain` for mutual TLS) are PEM bytes that turn TLS on; `user` and
+    `password` authenticate to an etcd with auth enabled (the token is refreshed in the
+    background for as long as the store is open).
     """
 
     def __init__(
@@ -52,7 +55,12 @@ class EtcdConfigStore(ConfigStore):
         ca_cert: bytes | None = None,
         cert_key: bytes | None = None,
         cert_chain: bytes | None = None,
+        user: str | None = None,
+        password: str | None = None,
+        tls_server_name: str | None = None,
     ) -> None:
+        if bool(user) != bool(password):
+            raise ConfigInvalid("etcd user and password go together")
         if isinstance(endpoints, str):
             endpoints = [e.strip() for e in endpoints.split(",") if e.strip()]
         self._endpoints = [e.removeprefix("http://").removeprefix("https://") for e in endpoints]
@@ -66,7 +74,11 @@ class EtcdConfigStore(ConfigStore):
             ca_cert=ca_cert,
             cert_key=cert_key,
             cert_chain=cert_chain,
+            tls_server_name=tls_server_name,
         )
+        self._user = user
+        self._password = password
+        self._refresher: Any = None
         # etcd3aio builds the channel from these options; cap gRPC's own reconnect backoff
         # (default up to 120 s) so a restarted etcd is found again within seconds.
         self._client._manager.grpc_options.extend(
@@ -88,6 +100,13 @@ class EtcdConfigStore(ConfigStore):
             raise RuntimeError("EtcdConfigStore is closed")
         if not self._connected:
             await self._client.connect()
+            if self._user and self._password:
+                refresher = self._client.token_refresher(self._user, self._password)
+                try:
+                    await refresher.__aenter__()
+                except (EtcdError, grpc.aio.AioRpcError, TimeoutError) as e:
+                    raise self._unavailable("authenticate", e) from e
+                self._refresher = refresher
             self._connected = True
 
     async def _kv(self) -> Any:
@@ -290,6 +309,9 @@ class EtcdConfigStore(ConfigStore):
         if self._closed:
             return
         self._closed = True
+        if self._refresher is not None:
+            with contextlib.suppress(Exception):
+                await self._refresher.__aexit__(None, None, None)
         await self._client.close()
 
 

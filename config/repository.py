@@ -6,6 +6,10 @@ watch keeps current, so edits made in etcd (ops console, another process) apply 
 restart. Writes validate, encrypt secret fields (AES-256-GCM, `crypto.py`), and support
 compare-and-swap through `expected_revision`.
 
+Hardening: a secret field found in clear text in the store is refused (ConfigInvalid), never
+used. A change that arrives through the watch and does not decode (bad JSON, fails its
+schema, undecryptable) is logged and ignored while the last good document stays in use.
+
 Before `start()` (or after `close()`) every read goes to the store directly.
 """
 
@@ -151,7 +155,12 @@ class ConfigRepository:
 
     async def _resync(self) -> int:
         snap = await self.store.snapshot(self._watch_prefix)
-        self._entries = {e.key: e for e in snap.entries}
+        entries: dict[str, Entry] = {}
+        for e in snap.entries:
+            current = self._entries.get(e.key)
+            changed = current is None or current.revision != e.revision
+            entries[e.key] = current if current and changed and self._rejects(e) else e
+        self._entries = entries
         self._tombstones.clear()
         self._models.clear()
         await self._advance(snap.revision)
@@ -173,11 +182,52 @@ class ConfigRepository:
                 with contextlib.suppress(Exception):
                     start = await self._resync()
 
+    def _model_for(self, key: str) -> tuple[type[BaseModel], str] | None:
+        """The model a key under the prefix holds (None: outside the layout, or a channel
+        this process has no schema for)."""
+        parsed = keys.parse_key(self.prefix, key)
+        if parsed is None:
+            return None
+        if parsed.kind == "app":
+            return AppConfig, "app config"
+        if parsed.kind == "notify":
+            return NotifyConfig, "notify config"
+        try:
+            return channel_model(parsed.channel), f"{parsed.channel} account config"
+        except ConfigNotFound:
+            return None
+
+    def _rejects(self, entry: Entry) -> bool:
+        """True when a changed document must not replace the good one in the cache."""
+        current = self._entries.get(entry.key)
+        found = self._model_for(entry.key)
+        if current is None or found is None:
+            return False  # nothing good to keep: reads of the key fail loudly instead
+        model, what = found
+        try:
+            self._decode(entry, model, what)
+        except ConfigInvalid as e:
+            log.error(
+                "config_document_rejected",
+                key=entry.key,
+                revision=entry.revision,
+                kept_revision=current.revision,
+                error=str(e),
+            )
+            return True
+        return False
+
     async def _apply(self, ev: WatchEvent) -> None:
         current = self._entries.get(ev.key)
         seen = max(current.revision if current else 0, self._tombstones.get(ev.key, 0))
         if ev.revision > seen:
-            if ev.kind == "put" and ev.value is not None:
+            if (
+                ev.kind == "put"
+                and ev.value is not None
+                and self._rejects(Entry(ev.key, ev.value, ev.revision))
+            ):
+                pass  # keep the last good document (and its cached model)
+            elif ev.kind == "put" and ev.value is not None:
                 self._entries[ev.key] = Entry(ev.key, ev.value, ev.revision)
                 self._tombstones.pop(ev.key, None)
             else:
@@ -228,7 +278,12 @@ class ConfigRepository:
             raise ConfigInvalid(f"{what} at {entry.key} is not a JSON object")
         for name in secret_field_names(model):
             if isinstance(data.get(name), str):
-                log.warning("config_secret_not_encrypted", key=entry.key, field=name)
+                raise ConfigInvalid(
+                    f"{what} at {entry.key}: secret field {name} is stored in clear text "
+                    "(refused: write it through the console or `paymesh config set`, "
+                    "which encrypt it)",
+                    metadata={"key": entry.key, "field": name},
+                )
         data = self._decrypt_tree(entry.key, data, "")
         try:
             parsed = model.model_validate(data)
@@ -294,6 +349,47 @@ class ConfigRepository:
             self._tombstones[key] = max(self._tombstones.get(key, 0), current.revision)
             self._models.pop(key, None)
         return deleted
+
+    # ---- key rotation ----
+
+    def _reencrypt_tree(self, key: str, value: Any, path: str) -> tuple[Any, bool]:
+        if is_encrypted(value):
+            if self._cipher.is_current(value):
+                return value, False
+            context = self._context(key, path)
+            plain = self._cipher.decrypt(value, context=context)
+            return self._cipher.encrypt(plain, context=context), True
+        if isinstance(value, dict):
+            changed = False
+            out: dict[str, Any] = {}
+            for k, v in value.items():
+                out[k], c = self._reencrypt_tree(key, v, f"{path}.{k}" if path else str(k))
+                changed = changed or c
+            return out, changed
+        if isinstance(value, list):
+            items = [self._reencrypt_tree(key, v, f"{path}.{i}") for i, v in enumerate(value)]
+            return [v for v, _ in items], any(c for _, c in items)
+        return value, False
+
+    async def rotate_key(self) -> list[str]:
+        """Re-encrypt every secret not under the current master key; returns the keys
+        rewritten. Each write is compare-and-swap on the revision read (a concurrent edit
+        makes it raise ConfigConflict; run it again)."""
+        rotated: list[str] = []
+        for entry in await self.store.list(self._watch_prefix):
+            try:
+                data = json.loads(entry.value)
+            except (UnicodeDecodeError, ValueError) as e:
+                raise ConfigInvalid(f"{entry.key} is not JSON", metadata={"key": entry.key}) from e
+            new, changed = self._reencrypt_tree(entry.key, data, "")
+            if not changed:
+                continue
+            value = json.dumps(new, ensure_ascii=False, sort_keys=True).encode("utf-8")
+            revision = await self.store.put(entry.key, value, expected_revision=entry.revision)
+            if self._live:
+                await self._apply(WatchEvent("put", entry.key, value, revision))
+            rotated.append(entry.key)
+        return rotated
 
     # ---- apps ----
 

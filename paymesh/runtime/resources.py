@@ -15,16 +15,28 @@ from paymesh.gateway.db.migrate import migrate
 from paymesh.gateway.db.store import Store
 from paymesh.gateway.ids import EtcdWorkerLease, IdGenerator, LocalWorkerAllocator
 from paymesh.runtime.context import ServiceContext
+from paymesh.runtime.settings import Settings
 
 
-def _config_store(ctx: ServiceContext) -> ConfigStore:
-    s = ctx.settings
+def _read(path: str | None) -> bytes | None:
+    return Path(path).read_bytes() if path else None
+
+
+def config_store(s: Settings) -> ConfigStore:
+    """The ConfigStore the settings name (etcd with TLS/credentials, or the file store)."""
     if s.config_backend == "etcd":
         from paymesh.config.etcd_store import EtcdConfigStore
 
         if not s.etcd_endpoints:
             raise SystemExit("config_backend=etcd needs etcd_endpoints (PAYMESH_ETCD_ENDPOINTS)")
-        return EtcdConfigStore(s.etcd_endpoints)
+        return EtcdConfigStore(
+            s.etcd_endpoints,
+            ca_cert=_read(s.etcd_ca_file),
+            cert_key=_read(s.etcd_key_file),
+            cert_chain=_read(s.etcd_cert_file),
+            user=s.etcd_user,
+            password=s.etcd_password.get_secret_value() if s.etcd_password else None,
+        )
     if s.config_backend == "file":
         from paymesh.config.file_store import FileConfigStore
 
@@ -32,6 +44,10 @@ def _config_store(ctx: ServiceContext) -> ConfigStore:
             raise SystemExit("config_backend=file needs config_file (PAYMESH_CONFIG_FILE)")
         return FileConfigStore(s.config_file)
     raise SystemExit(f"config_backend must be etcd or file, not {s.config_backend!r}")
+
+
+def _config_store(ctx: ServiceContext) -> ConfigStore:
+    return config_store(ctx.settings)
 
 
 async def config_repository(ctx: ServiceContext) -> ConfigRepository:
@@ -57,8 +73,17 @@ async def id_generator(ctx: ServiceContext) -> IdGenerator:
         if s.config_backend == "etcd":
             from etcd3aio import Etcd3Client
 
-            client: Any = Etcd3Client(list(s.etcd_endpoints))
+            client: Any = Etcd3Client(
+                list(s.etcd_endpoints),
+                ca_cert=_read(s.etcd_ca_file),
+                cert_key=_read(s.etcd_key_file),
+                cert_chain=_read(s.etcd_cert_file),
+            )
             await client.connect()
+            refresher: Any = None
+            if s.etcd_user and s.etcd_password:
+                refresher = client.token_refresher(s.etcd_user, s.etcd_password.get_secret_value())
+                await refresher.__aenter__()
             lease = EtcdWorkerLease(
                 client,
                 prefix=s.config_prefix.rsplit("/", 1)[0] or "/paymesh",
@@ -68,6 +93,8 @@ async def id_generator(ctx: ServiceContext) -> IdGenerator:
 
             async def close() -> None:
                 await lease.release()
+                if refresher is not None:
+                    await refresher.__aexit__(None, None, None)
                 await client.close()
 
             ctx.on_close(close)

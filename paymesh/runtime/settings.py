@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 
 ENV_PREFIX = "PAYMESH_"
 
@@ -29,6 +29,13 @@ class Settings(BaseModel):
     database_url: str | None = None
     config_backend: str | None = Field(None, description="etcd | file")
     etcd_endpoints: list[str] = Field(default_factory=list)
+    # etcd over TLS (PEM files: the CA, and a client certificate + key for mutual TLS) and
+    # with credentials (etcd auth enabled).
+    etcd_ca_file: str | None = None
+    etcd_cert_file: str | None = None
+    etcd_key_file: str | None = None
+    etcd_user: str | None = None
+    etcd_password: SecretStr | None = None
     config_file: str | None = None
     config_prefix: str = "/paymesh/config"
     nats_url: str | None = None

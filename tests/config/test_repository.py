@@ -63,7 +63,7 @@ async def test_app_round_trip_encrypted_at_rest(
     assert raw is not None
     assert raw.revision == rev
     assert SECRET.encode() not in raw.value
-    assert json.loads(raw.value)["secret"]["$enc"].startswith("v1:")
+    assert json.loads(raw.value)["secret"]["$enc"].startswith("v2:")
     assert json.loads(raw.value)["name"] == "Shop"
     assert [a.app_id for a in await repo.list_apps()] == ["app1"]
 
