@@ -102,6 +102,13 @@ class Channel(Protocol[A]):
         self, account: A, request: svc.QueryTransferRequest
     ) -> svc.QueryTransferResponse: ...
 
+    async def download_bill(
+        self, account: A, request: svc.DownloadBillRequest
+    ) -> svc.DownloadBillResponse:
+        """The provider's trade bill of one China-time day, parsed (BillInvalid when the
+        file cannot be trusted: nothing of it is returned)."""
+        ...
+
     async def parse_notify(
         self, account: A, request: svc.ParseNotifyRequest
     ) -> svc.ParseNotifyResponse:

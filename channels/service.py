@@ -120,6 +120,12 @@ class ChannelServicer(svc_grpc.ChannelServiceServicer):
         channel, account = await self._resolve(request.account, new_money=False)
         return await channel.query_transfer(account, request)
 
+    async def DownloadBill(
+        self, request: svc.DownloadBillRequest, context: Context
+    ) -> svc.DownloadBillResponse:
+        channel, account = await self._resolve(request.account, new_money=False)
+        return await channel.download_bill(account, request)
+
     async def ParseNotify(
         self, request: svc.ParseNotifyRequest, context: Context
     ) -> svc.ParseNotifyResponse:

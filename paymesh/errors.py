@@ -36,6 +36,8 @@ class Reason(StrEnum):
     CONFIG_INVALID = "CONFIG_INVALID"
     CONFIG_CONFLICT = "CONFIG_CONFLICT"
     CONFIG_NOT_FOUND = "CONFIG_NOT_FOUND"
+    BILL_INVALID = "BILL_INVALID"
+    RECON_MISMATCH_NOT_FOUND = "RECON_MISMATCH_NOT_FOUND"
     INTERNAL = "INTERNAL"
 
 
@@ -189,6 +191,20 @@ class ConfigConflict(PaymeshError):
 class ConfigNotFound(PaymeshError):
     code = grpc.StatusCode.NOT_FOUND
     reason = Reason.CONFIG_NOT_FOUND
+
+
+class BillInvalid(PaymeshError):
+    """A provider bill that cannot be trusted: malformed, truncated, or not matching its
+    hash or its own summary. Nothing of it is imported; downloading again may help."""
+
+    code = grpc.StatusCode.DATA_LOSS
+    reason = Reason.BILL_INVALID
+    retryable = True
+
+
+class MismatchNotFound(PaymeshError):
+    code = grpc.StatusCode.NOT_FOUND
+    reason = Reason.RECON_MISMATCH_NOT_FOUND
 
 
 class Internal(PaymeshError):

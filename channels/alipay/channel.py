@@ -16,7 +16,8 @@ from typing import TypeVar
 
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as svc
-from paymesh.channels.alipay import adapter
+from paymesh.channels import billfile
+from paymesh.channels.alipay import adapter, bill
 from paymesh.channels.alipay.config import ALIPAY_METHODS, AlipayAccount
 from paymesh.channels.alipay.notify import parse_notify
 from paymesh.channels.base import TRADE_PAID, LoggedResponse
@@ -185,6 +186,22 @@ class AlipayChannel:
         return await self._logged(
             account, http, lambda r: adapter.parse_query_transfer_response(request, account, r)
         )
+
+    async def download_bill(
+        self, account: AlipayAccount, request: svc.DownloadBillRequest
+    ) -> svc.DownloadBillResponse:
+        day = billfile.parse_bill_date(request.bill_date)
+        ex: list[channel_pb2.Exchange] = []
+        http = bill.build_bill_url_request(account, day, self._clock())
+        url = await self._call(
+            account, http, lambda r: bill.parse_bill_url_response(r, account), ex
+        )
+        if url is None:
+            return billfile.bill_response(None, ex)
+        detail, summary = await self._call(
+            account, bill.build_download_request(url), bill.bill_files, ex
+        )
+        return billfile.bill_response(bill.parse_trade_bill(detail, summary), ex)
 
     async def parse_notify(
         self, account: AlipayAccount, request: svc.ParseNotifyRequest

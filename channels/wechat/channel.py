@@ -19,9 +19,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as svc
+from paymesh.channels import billfile
 from paymesh.channels.base import LoggedResponse
 from paymesh.channels.transport import HttpRequest, HttpResponse, Transport
-from paymesh.channels.wechat import adapter, auth
+from paymesh.channels.wechat import adapter, auth, bill
 from paymesh.channels.wechat.auth import PlatformKeys, UnknownSerial
 from paymesh.channels.wechat.config import WECHAT_METHODS, WechatAccount
 from paymesh.channels.wechat.notify import parse_notify
@@ -227,6 +228,22 @@ class WechatChannel:
             http,
             lambda r, k: adapter.parse_query_transfer_response(request, r, k, self._clock()),
         )
+
+    async def download_bill(
+        self, account: WechatAccount, request: svc.DownloadBillRequest
+    ) -> svc.DownloadBillResponse:
+        day = billfile.parse_bill_date(request.bill_date)
+        ex: list[channel_pb2.Exchange] = []
+        http = bill.build_tradebill_request(account, day, self._clock(), self._nonce())
+        found = await self._call(
+            account, http, lambda r, k: bill.parse_tradebill_response(r, k, self._clock()), ex
+        )
+        if found is None:
+            return billfile.bill_response(None, ex)
+        url, sha1 = found
+        download = bill.build_download_request(account, url, self._clock(), self._nonce())
+        raw = bill.bill_bytes(await self._send(account, download, ex), sha1)
+        return billfile.bill_response(bill.parse_trade_bill(raw), ex)
 
     async def parse_notify(
         self, account: WechatAccount, request: svc.ParseNotifyRequest

@@ -23,6 +23,12 @@ class ResultState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RESULT_STATE_PENDING: _ClassVar[ResultState]
     RESULT_STATE_SUCCEEDED: _ClassVar[ResultState]
     RESULT_STATE_FAILED: _ClassVar[ResultState]
+
+class BillLineKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    BILL_LINE_KIND_UNSPECIFIED: _ClassVar[BillLineKind]
+    BILL_LINE_KIND_PAYMENT: _ClassVar[BillLineKind]
+    BILL_LINE_KIND_REFUND: _ClassVar[BillLineKind]
 TRADE_STATE_UNSPECIFIED: TradeState
 TRADE_STATE_PENDING: TradeState
 TRADE_STATE_PAID: TradeState
@@ -32,6 +38,9 @@ RESULT_STATE_UNSPECIFIED: ResultState
 RESULT_STATE_PENDING: ResultState
 RESULT_STATE_SUCCEEDED: ResultState
 RESULT_STATE_FAILED: ResultState
+BILL_LINE_KIND_UNSPECIFIED: BillLineKind
+BILL_LINE_KIND_PAYMENT: BillLineKind
+BILL_LINE_KIND_REFUND: BillLineKind
 
 class AccountRef(_message.Message):
     __slots__ = ("channel", "account_id")
@@ -124,3 +133,47 @@ class Reply(_message.Message):
     content_type: str
     body: bytes
     def __init__(self, http_status: _Optional[int] = ..., content_type: _Optional[str] = ..., body: _Optional[bytes] = ...) -> None: ...
+
+class BillLine(_message.Message):
+    __slots__ = ("kind", "order_id", "refund_id", "channel_trade_no", "channel_refund_no", "amount", "fee", "provider_state", "booked_at", "currency", "trade_state", "result_state")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    REFUND_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_TRADE_NO_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_REFUND_NO_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    FEE_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_STATE_FIELD_NUMBER: _ClassVar[int]
+    BOOKED_AT_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    TRADE_STATE_FIELD_NUMBER: _ClassVar[int]
+    RESULT_STATE_FIELD_NUMBER: _ClassVar[int]
+    kind: BillLineKind
+    order_id: str
+    refund_id: str
+    channel_trade_no: str
+    channel_refund_no: str
+    amount: int
+    fee: int
+    provider_state: str
+    booked_at: _timestamp_pb2.Timestamp
+    currency: str
+    trade_state: TradeState
+    result_state: ResultState
+    def __init__(self, kind: _Optional[_Union[BillLineKind, str]] = ..., order_id: _Optional[str] = ..., refund_id: _Optional[str] = ..., channel_trade_no: _Optional[str] = ..., channel_refund_no: _Optional[str] = ..., amount: _Optional[int] = ..., fee: _Optional[int] = ..., provider_state: _Optional[str] = ..., booked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., currency: _Optional[str] = ..., trade_state: _Optional[_Union[TradeState, str]] = ..., result_state: _Optional[_Union[ResultState, str]] = ...) -> None: ...
+
+class BillSummary(_message.Message):
+    __slots__ = ("line_count", "payment_count", "refund_count", "payment_amount", "refund_amount", "fee_amount")
+    LINE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    REFUND_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    REFUND_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    FEE_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    line_count: int
+    payment_count: int
+    refund_count: int
+    payment_amount: int
+    refund_amount: int
+    fee_amount: int
+    def __init__(self, line_count: _Optional[int] = ..., payment_count: _Optional[int] = ..., refund_count: _Optional[int] = ..., payment_amount: _Optional[int] = ..., refund_amount: _Optional[int] = ..., fee_amount: _Optional[int] = ...) -> None: ...

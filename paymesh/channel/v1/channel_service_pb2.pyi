@@ -211,3 +211,23 @@ class ParseNotifyResponse(_message.Message):
     reject_reason: str
     provider_event_id: str
     def __init__(self, trade: _Optional[_Union[_channel_pb2.TradeResult, _Mapping]] = ..., refund: _Optional[_Union[_channel_pb2.RefundResult, _Mapping]] = ..., transfer: _Optional[_Union[_channel_pb2.TransferResult, _Mapping]] = ..., ack: _Optional[_Union[_channel_pb2.Reply, _Mapping]] = ..., nack: _Optional[_Union[_channel_pb2.Reply, _Mapping]] = ..., reject_reason: _Optional[str] = ..., provider_event_id: _Optional[str] = ...) -> None: ...
+
+class DownloadBillRequest(_message.Message):
+    __slots__ = ("account", "bill_date")
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    BILL_DATE_FIELD_NUMBER: _ClassVar[int]
+    account: _channel_pb2.AccountRef
+    bill_date: str
+    def __init__(self, account: _Optional[_Union[_channel_pb2.AccountRef, _Mapping]] = ..., bill_date: _Optional[str] = ...) -> None: ...
+
+class DownloadBillResponse(_message.Message):
+    __slots__ = ("available", "lines", "summary", "exchanges")
+    AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    EXCHANGES_FIELD_NUMBER: _ClassVar[int]
+    available: bool
+    lines: _containers.RepeatedCompositeFieldContainer[_channel_pb2.BillLine]
+    summary: _channel_pb2.BillSummary
+    exchanges: _containers.RepeatedCompositeFieldContainer[_channel_pb2.Exchange]
+    def __init__(self, available: _Optional[bool] = ..., lines: _Optional[_Iterable[_Union[_channel_pb2.BillLine, _Mapping]]] = ..., summary: _Optional[_Union[_channel_pb2.BillSummary, _Mapping]] = ..., exchanges: _Optional[_Iterable[_Union[_channel_pb2.Exchange, _Mapping]]] = ...) -> None: ...

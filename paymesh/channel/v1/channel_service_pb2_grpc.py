@@ -78,6 +78,11 @@ class ChannelServiceStub:
                 request_serializer=paymesh_dot_channel_dot_v1_dot_channel__service__pb2.ParseNotifyRequest.SerializeToString,
                 response_deserializer=paymesh_dot_channel_dot_v1_dot_channel__service__pb2.ParseNotifyResponse.FromString,
                 _registered_method=True)
+        self.DownloadBill = channel.unary_unary(
+                '/paymesh.channel.v1.ChannelService/DownloadBill',
+                request_serializer=paymesh_dot_channel_dot_v1_dot_channel__service__pb2.DownloadBillRequest.SerializeToString,
+                response_deserializer=paymesh_dot_channel_dot_v1_dot_channel__service__pb2.DownloadBillResponse.FromString,
+                _registered_method=True)
 
 
 class ChannelServiceServicer:
@@ -143,6 +148,13 @@ class ChannelServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DownloadBill(self, request, context):
+        """Downloads and parses the provider's trade bill of one day (China time).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChannelServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -185,6 +197,11 @@ def add_ChannelServiceServicer_to_server(servicer, server):
                     servicer.ParseNotify,
                     request_deserializer=paymesh_dot_channel_dot_v1_dot_channel__service__pb2.ParseNotifyRequest.FromString,
                     response_serializer=paymesh_dot_channel_dot_v1_dot_channel__service__pb2.ParseNotifyResponse.SerializeToString,
+            ),
+            'DownloadBill': grpc.unary_unary_rpc_method_handler(
+                    servicer.DownloadBill,
+                    request_deserializer=paymesh_dot_channel_dot_v1_dot_channel__service__pb2.DownloadBillRequest.FromString,
+                    response_serializer=paymesh_dot_channel_dot_v1_dot_channel__service__pb2.DownloadBillResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -407,6 +424,33 @@ class ChannelService:
             '/paymesh.channel.v1.ChannelService/ParseNotify',
             paymesh_dot_channel_dot_v1_dot_channel__service__pb2.ParseNotifyRequest.SerializeToString,
             paymesh_dot_channel_dot_v1_dot_channel__service__pb2.ParseNotifyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DownloadBill(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paymesh.channel.v1.ChannelService/DownloadBill',
+            paymesh_dot_channel_dot_v1_dot_channel__service__pb2.DownloadBillRequest.SerializeToString,
+            paymesh_dot_channel_dot_v1_dot_channel__service__pb2.DownloadBillResponse.FromString,
             options,
             channel_credentials,
             insecure,

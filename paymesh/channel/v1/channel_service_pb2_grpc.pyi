@@ -53,6 +53,8 @@ class ChannelServiceStub:
     """Asks the provider for a transfer's state."""
     ParseNotify: _grpc.UnaryUnaryMultiCallable[_channel_service_pb2.ParseNotifyRequest, _channel_service_pb2.ParseNotifyResponse]
     """Verifies and normalises one provider notification."""
+    DownloadBill: _grpc.UnaryUnaryMultiCallable[_channel_service_pb2.DownloadBillRequest, _channel_service_pb2.DownloadBillResponse]
+    """Downloads and parses the provider's trade bill of one day (China time)."""
 
 @_typing.type_check_only
 class ChannelServiceAsyncStub(ChannelServiceStub):
@@ -79,6 +81,8 @@ class ChannelServiceAsyncStub(ChannelServiceStub):
     """Asks the provider for a transfer's state."""
     ParseNotify: _aio.UnaryUnaryMultiCallable[_channel_service_pb2.ParseNotifyRequest, _channel_service_pb2.ParseNotifyResponse]  # type: ignore[assignment]
     """Verifies and normalises one provider notification."""
+    DownloadBill: _aio.UnaryUnaryMultiCallable[_channel_service_pb2.DownloadBillRequest, _channel_service_pb2.DownloadBillResponse]  # type: ignore[assignment]
+    """Downloads and parses the provider's trade bill of one day (China time)."""
 
 class ChannelServiceServicer(metaclass=_abc_1.ABCMeta):
     """The contract every channel (wechat, alipay, unionpay) implements. Channel
@@ -150,5 +154,13 @@ class ChannelServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_channel_service_pb2.ParseNotifyResponse, _abc.Awaitable[_channel_service_pb2.ParseNotifyResponse]]:
         """Verifies and normalises one provider notification."""
+
+    @_abc_1.abstractmethod
+    def DownloadBill(
+        self,
+        request: _channel_service_pb2.DownloadBillRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_channel_service_pb2.DownloadBillResponse, _abc.Awaitable[_channel_service_pb2.DownloadBillResponse]]:
+        """Downloads and parses the provider's trade bill of one day (China time)."""
 
 def add_ChannelServiceServicer_to_server(servicer: ChannelServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
