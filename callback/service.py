@@ -8,17 +8,24 @@ forged or mismatched ones change nothing and get a failure answer.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from google.api import httpbody_pb2
 
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as ch
-from paymesh.errors import InvalidArgument, SignatureInvalid
-from paymesh.gateway.apply import apply_refund, apply_trade, apply_transfer
+from paymesh.errors import InvalidArgument, PaymeshError, SignatureInvalid
+from paymesh.gateway.apply import amount_agrees, apply_refund, apply_trade, apply_transfer
 from paymesh.gateway.db.audit import RawCallback
-from paymesh.gateway.db.models import OrderStatus, RefundStatus, TransferStatus
+from paymesh.gateway.db.models import (
+    OrderStatus,
+    PayOrder,
+    Refund,
+    RefundStatus,
+    Transfer,
+    TransferStatus,
+)
 from paymesh.gateway.deps import Deps, build_deps
 from paymesh.merchant.v1 import callback_service_pb2 as pb
 from paymesh.merchant.v1 import callback_service_pb2_grpc as pb_grpc
@@ -47,6 +54,24 @@ def _headers(context: grpc.aio.ServicerContext[Any, Any]) -> dict[str, str]:
             continue
         out[key] = value if isinstance(value, str) else value.decode("latin-1")
     return out
+
+
+_Row = TypeVar("_Row", PayOrder, Refund, Transfer)
+
+
+def _bound(kind: str, object_id: str, row: _Row | None, account: channel_pb2.AccountRef) -> _Row:
+    """The object, if it was created on the channel account the callback came in for.
+
+    A genuine callback of one account must never settle another account's object: tenant B
+    could otherwise open a trade at the provider under a victim's order id with B's own
+    notify URL (DESIGN §2)."""
+    if row is None:
+        raise Rejected(f"unknown {kind} {object_id}")
+    if row.channel != account.channel or row.account_id != account.account_id:
+        raise Rejected(
+            f"{kind} {object_id} was not created on {account.channel}/{account.account_id}"
+        )
+    return row
 
 
 class CallbackServicer(pb_grpc.CallbackServiceServicer):
@@ -93,7 +118,7 @@ class CallbackServicer(pb_grpc.CallbackServiceServicer):
                 )
             return _reply(resp.ack)  # authentic but nothing for us (an event type we ignore)
         try:
-            kind, object_id = await self._apply(resp)
+            kind, object_id = await self._apply(resp, parse.account)
         except Rejected as e:
             await self._record(audit, True, "mismatch", "", "", str(e))
             log.error("callback_not_applied", channel=request.channel, error=str(e))
@@ -109,47 +134,89 @@ class CallbackServicer(pb_grpc.CallbackServiceServicer):
             return _reply(resp.nack)
         raise err
 
-    async def _apply(self, resp: ch.ParseNotifyResponse) -> tuple[str, str]:
+    async def _apply(
+        self, resp: ch.ParseNotifyResponse, account: channel_pb2.AccountRef
+    ) -> tuple[str, str]:
         deps, now = self.deps, self.deps.clock()
         which = resp.WhichOneof("event")
         if which == "trade":
-            order = await deps.store.get_order(resp.trade.order_id)
-            if order is None:
-                raise Rejected(f"unknown order {resp.trade.order_id}")
+            order = _bound("order", resp.trade.order_id, await deps.store.get_order(
+                resp.trade.order_id), account)  # fmt: skip
             if resp.trade.state != TS.TRADE_STATE_PAID:
                 await apply_trade(deps.store, order, resp.trade, now)
                 return "order", order.order_id
-            order = (await apply_trade(deps.store, order, resp.trade, now)).row
-            amount = resp.trade.amount or order.amount
-            if order.status != OrderStatus.PAID.value or amount != order.amount:
+            if resp.trade.amount != order.amount:
                 raise Rejected(
-                    f"order {order.order_id} is {order.status} for {order.amount}, "
-                    f"callback says PAID {amount}"
+                    f"order {order.order_id} is for {order.amount}, "
+                    f"callback says PAID {resp.trade.amount or 'without an amount'}"
                 )
+            order = (await apply_trade(deps.store, order, resp.trade, now)).row
+            if order.status != OrderStatus.PAID.value:
+                raise Rejected(f"order {order.order_id} is {order.status}, callback says PAID")
             return "order", order.order_id
         if which == "refund":
-            refund = await deps.store.get_refund(resp.refund.refund_id)
-            if refund is None:
-                raise Rejected(f"unknown refund {resp.refund.refund_id}")
-            refund = (await apply_refund(deps.store, refund, resp.refund, now)).row
-            if resp.refund.amount and resp.refund.amount != refund.amount:
-                raise Rejected(f"refund {refund.refund_id} amount differs")
-            if resp.refund.state == RS.RESULT_STATE_SUCCEEDED and (
+            refund = _bound("refund", resp.refund.refund_id, await deps.store.get_refund(
+                resp.refund.refund_id), account)  # fmt: skip
+            result = resp.refund
+            if result.state == RS.RESULT_STATE_SUCCEEDED and not result.amount:
+                result = await self._confirm_refund(refund, account)
+            refund = (await apply_refund(deps.store, refund, result, now)).row
+            if not amount_agrees(result.state, result.amount, refund.amount):
+                raise Rejected(f"refund {refund.refund_id} amount differs or is missing")
+            if result.state == RS.RESULT_STATE_SUCCEEDED and (
                 refund.status != RefundStatus.SUCCEEDED.value
             ):
                 raise Rejected(f"refund {refund.refund_id} is {refund.status}")
             return "refund", refund.refund_id
-        transfer = await deps.store.get_transfer(resp.transfer.transfer_id)
-        if transfer is None:
-            raise Rejected(f"unknown transfer {resp.transfer.transfer_id}")
-        transfer = (await apply_transfer(deps.store, transfer, resp.transfer, now)).row
-        if resp.transfer.amount and resp.transfer.amount != transfer.amount:
-            raise Rejected(f"transfer {transfer.transfer_id} amount differs")
-        if resp.transfer.state == RS.RESULT_STATE_SUCCEEDED and (
+        transfer = _bound("transfer", resp.transfer.transfer_id, await deps.store.get_transfer(
+            resp.transfer.transfer_id), account)  # fmt: skip
+        tresult = resp.transfer
+        if tresult.state == RS.RESULT_STATE_SUCCEEDED and not tresult.amount:
+            tresult = await self._confirm_transfer(transfer, account)
+        transfer = (await apply_transfer(deps.store, transfer, tresult, now)).row
+        if not amount_agrees(tresult.state, tresult.amount, transfer.amount):
+            raise Rejected(f"transfer {transfer.transfer_id} amount differs or is missing")
+        if tresult.state == RS.RESULT_STATE_SUCCEEDED and (
             transfer.status != TransferStatus.SUCCEEDED.value
         ):
             raise Rejected(f"transfer {transfer.transfer_id} is {transfer.status}")
         return "transfer", transfer.transfer_id
+
+    async def _confirm_refund(
+        self, refund: Refund, account: channel_pb2.AccountRef
+    ) -> channel_pb2.RefundResult:
+        """A success notify that does not state this refund's amount (Alipay's refund_fee is
+        the trade's running total) is confirmed by asking the provider, which does."""
+        try:
+            resp = await self.deps.channels.call(
+                "QueryRefund",
+                ch.QueryRefundRequest(
+                    account=account, order_id=refund.order_id, refund_id=refund.refund_id
+                ),
+                kind="refund",
+                object_id=refund.refund_id,
+            )
+        except PaymeshError as e:
+            raise Rejected(f"refund {refund.refund_id} could not be confirmed: {e.message}") from e
+        result: channel_pb2.RefundResult = resp.refund
+        return result
+
+    async def _confirm_transfer(
+        self, transfer: Transfer, account: channel_pb2.AccountRef
+    ) -> channel_pb2.TransferResult:
+        try:
+            resp = await self.deps.channels.call(
+                "QueryTransfer",
+                ch.QueryTransferRequest(account=account, transfer_id=transfer.transfer_id),
+                kind="transfer",
+                object_id=transfer.transfer_id,
+            )
+        except PaymeshError as e:
+            raise Rejected(
+                f"transfer {transfer.transfer_id} could not be confirmed: {e.message}"
+            ) from e
+        result: channel_pb2.TransferResult = resp.transfer
+        return result
 
     async def _record(
         self, audit: dict[str, Any], verified: bool, outcome: str, kind: str, oid: str, error: str

@@ -24,19 +24,27 @@ def _when(ts: object, default: datetime) -> datetime:
     return datetime.fromtimestamp(seconds + getattr(ts, "nanos", 0) / 1e9, tz=UTC)
 
 
+def amount_agrees(state: int, said: int, ours: int) -> bool:
+    """A success moves money: the provider must state the amount and it must be ours.
+    Other answers may leave it out (0), but a stated amount must still be ours."""
+    if state == RS.RESULT_STATE_SUCCEEDED:
+        return said == ours
+    return not said or said == ours
+
+
 async def apply_trade(
     store: Store, order: PayOrder, trade: channel_pb2.TradeResult, now: datetime
 ) -> Transition[PayOrder]:
-    """PAID needs the amount to match the order's (0 = provider did not say: the order's)."""
+    """PAID needs the provider to state an amount equal to the order's: a missing amount
+    (0) is a refusal, never a match (DESIGN §2)."""
     if trade.state == TS.TRADE_STATE_PAID:
-        amount = trade.amount or order.amount
-        if amount != order.amount:
+        if trade.amount != order.amount:
             log.warning(
-                "amount_mismatch", order_id=order.order_id, expected=order.amount, got=amount
+                "amount_mismatch", order_id=order.order_id, expected=order.amount, got=trade.amount
             )
             return Transition(order, False)
         return await store.mark_paid(
-            order.order_id, amount, trade.channel_trade_no, _when(trade.paid_at, now)
+            order.order_id, trade.amount, trade.channel_trade_no, _when(trade.paid_at, now)
         )
     if trade.state == TS.TRADE_STATE_CLOSED:
         return await store.mark_closed(order.order_id, now)
@@ -48,7 +56,7 @@ async def apply_trade(
 async def apply_refund(
     store: Store, refund: Refund, result: channel_pb2.RefundResult, now: datetime
 ) -> Transition[Refund]:
-    if result.amount and result.amount != refund.amount:
+    if not amount_agrees(result.state, result.amount, refund.amount):
         log.warning("refund_amount_mismatch", refund_id=refund.refund_id, got=result.amount)
         return Transition(refund, False)
     if result.state == RS.RESULT_STATE_SUCCEEDED:
@@ -65,7 +73,7 @@ async def apply_refund(
 async def apply_transfer(
     store: Store, transfer: Transfer, result: channel_pb2.TransferResult, now: datetime
 ) -> Transition[Transfer]:
-    if result.amount and result.amount != transfer.amount:
+    if not amount_agrees(result.state, result.amount, transfer.amount):
         log.warning("transfer_amount_mismatch", transfer_id=transfer.transfer_id)
         return Transition(transfer, False)
     if result.state == RS.RESULT_STATE_SUCCEEDED:

@@ -96,6 +96,13 @@ class AlipayAccount(ChannelAccountBase):
         gt=0,
         le=60,
     )
+    seller_id: str = Field(
+        "",
+        title="Seller id (PID)",
+        description="The merchant's Alipay user id (2088..., 16 digits). When set, a notify "
+        "whose seller_id differs is refused.",
+        pattern=r"^(2088[0-9]{12})?$",
+    )
     notify_url: str = Field(
         "",
         title="Default notify URL",

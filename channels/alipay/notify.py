@@ -6,7 +6,8 @@ parameter) to the trade's notify_url. Decisions:
   sorted, `k=v&...`), RSA2 with the Alipay public key (or its certificate's key).
 - `ack` is HTTP 200 `text/plain` body `success`; `nack` is HTTP 200 body `fail`: Alipay
   retries (over ~25 hours) on anything but exactly `success`.
-- A notify that cannot be authenticated, is for another app, or is malformed is rejected:
+- A notify that cannot be authenticated, is for another app (`app_id`) or seller (`seller_id`,
+  when the account names its PID), or is malformed is rejected:
   `reject_reason` set, no event, `nack`.
 - A notify carrying refund fields (`out_biz_no` + `refund_fee`/`gmt_refund`) is a refund:
   RefundResult SUCCEEDED with refund_id = out_biz_no (our out_request_no). Its amount is
@@ -87,6 +88,8 @@ def parse_notify(req: svc.ParseNotifyRequest, account: AlipayAccount) -> svc.Par
         return _reject("notify signature does not verify", event_id)
     if params.get("app_id") and params["app_id"] != account.app_id:
         return _reject("notify is for another app", event_id)
+    if account.seller_id and params.get("seller_id") and params["seller_id"] != account.seller_id:
+        return _reject("notify is for another seller", event_id)
 
     out = svc.ParseNotifyResponse(ack=ACK, nack=NACK, provider_event_id=event_id)
     if not params.get("out_trade_no"):

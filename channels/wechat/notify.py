@@ -106,9 +106,14 @@ def parse_notify(
         resource = _decrypt_resource(account, get_obj(envelope, "resource"))
     except (ValueError, UnicodeDecodeError):
         return _reject(400, "callback resource could not be decrypted", event_id)
+    # The account in the callback URL must be the one WeChat says it paid: its mchid and,
+    # where the resource names one (payments), its appid (DESIGN §2).
     mchid = get_str(resource, "mchid") or get_str(resource, "mch_id")
     if mchid and mchid != account.mchid:
         return _reject(400, "callback is for another merchant", event_id)
+    appid = get_str(resource, "appid")
+    if appid and appid != account.appid:
+        return _reject(400, "callback is for another appid", event_id)
 
     out = svc.ParseNotifyResponse(ack=ACK, nack=NACK_APPLY, provider_event_id=event_id)
     try:

@@ -98,22 +98,28 @@ async def register_at_sandbox(
 
 
 async def seed_wechat(
-    repo: ConfigRepository, sandbox_url: str, private_pem: str, account_id: str = WECHAT_ACCOUNT
+    repo: ConfigRepository,
+    sandbox_url: str,
+    private_pem: str,
+    account_id: str = WECHAT_ACCOUNT,
+    *,
+    mchid: str = WECHAT_MCHID,
+    appid: str = WECHAT_APPID,
 ) -> WechatAccount:
     # Public-key mode (WeChat's current default): the platform signs with PUB_KEY_ID_...
     reg = await register_at_sandbox(
         sandbox_url,
         "wechat",
-        WECHAT_MCHID,
-        WECHAT_APPID,
+        mchid,
+        appid,
         private_pem,
         platform_key_mode="public_key",
     )
     account = WechatAccount(
         account_id=account_id,
         base_url=sandbox_url,
-        mchid=WECHAT_MCHID,
-        appid=WECHAT_APPID,
+        mchid=mchid,
+        appid=appid,
         merchant_serial_no=reg["merchant_serial_no"],
         private_key_pem=SecretStr(private_pem),
         api_v3_key=SecretStr(reg["api_v3_key"]),
@@ -125,15 +131,19 @@ async def seed_wechat(
 
 
 async def seed_alipay(
-    repo: ConfigRepository, sandbox_url: str, private_pem: str, account_id: str = ALIPAY_ACCOUNT
+    repo: ConfigRepository,
+    sandbox_url: str,
+    private_pem: str,
+    account_id: str = ALIPAY_ACCOUNT,
+    *,
+    app_id: str = ALIPAY_APP_ID,
 ) -> AlipayAccount:
-    reg = await register_at_sandbox(
-        sandbox_url, "alipay", ALIPAY_APP_ID, ALIPAY_APP_ID, private_pem
-    )
+    reg = await register_at_sandbox(sandbox_url, "alipay", app_id, app_id, private_pem)
     account = AlipayAccount(
         account_id=account_id,
         base_url=sandbox_url + reg.get("gateway_path", "/gateway.do"),
-        app_id=ALIPAY_APP_ID,
+        app_id=app_id,
+        seller_id=reg.get("seller_id", ""),
         private_key_pem=SecretStr(private_pem),
         mode="public_key",
         alipay_public_key_pem=reg["alipay_public_key_pem"],

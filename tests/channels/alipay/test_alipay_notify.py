@@ -139,6 +139,17 @@ def test_rejected(body: bytes, reason: str) -> None:
     assert out.nack == NACK
 
 
+def test_notify_for_another_seller_is_rejected_when_the_account_names_its_pid() -> None:
+    body = ALIPAY.notify_body({**TRADE, "seller_id": "2088000000000002"})
+    pinned = make_account(ALIPAY, APP_KEY, seller_id="2088000000000001")
+    out = parse_notify(request(body), pinned)
+    assert "another seller" in out.reject_reason
+    assert out.WhichOneof("event") is None
+    assert out.nack == NACK
+    same = ALIPAY.notify_body({**TRADE, "seller_id": "2088000000000001"})
+    assert parse_notify(request(same), pinned).WhichOneof("event") == "trade"
+
+
 def test_sign_type_is_not_signed_over() -> None:
     # Alipay excludes sign_type from the notify's signed string: changing it alone (to the
     # same value written differently would be refused as not RSA2, so drop it) still verifies

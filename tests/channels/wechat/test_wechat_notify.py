@@ -181,9 +181,12 @@ def test_wrong_apiv3_key_is_rejected() -> None:
     assert_rejected(notify(headers, body), 400)
 
 
-def test_other_merchant_is_rejected() -> None:
+@pytest.mark.parametrize(
+    "changes", [{"mchid": "1230000109"}, {"appid": "wx0000000000000000"}], ids=["mchid", "appid"]
+)
+def test_other_merchant_or_appid_is_rejected(changes: dict[str, str]) -> None:
     headers, body = PLATFORM.callback(
-        "TRANSACTION.SUCCESS", dict(TRANSACTION, mchid="1230000109"), "transaction", NOW
+        "TRANSACTION.SUCCESS", dict(TRANSACTION, **changes), "transaction", NOW
     )
     assert_rejected(notify(headers, body), 400)
 
