@@ -9,6 +9,8 @@ became PAID. Now the callback is refused with the provider's failure answer and 
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
 import grpc
 import pytest
@@ -95,7 +97,7 @@ async def test_genuine_callback_of_another_account_does_not_settle_the_order(
         {"channel": channel, "out_trade_no": victim, "merchant_id": b_merchant},
     )
 
-    async def answered() -> list[dict[str, object]]:
+    async def answered() -> list[dict[str, Any]]:
         ds = (await sandbox(http, mesh.sandbox_url, "/_sandbox/callbacks"))["callbacks"]
         return [d for d in ds if d["subject"] == victim and d["merchant_id"] == b_merchant]
 
