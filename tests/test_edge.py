@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 import pytest
 
-from paymesh.gateway.envoy.config import render_text
+from paymesh.gateway.envoy.config import MAX_REQUEST_BYTES, render_text
 from paymesh.runtime.server import RunningServer, start_server
 from paymesh.runtime.settings import Settings
 from paymesh.testing.ports import free_port
@@ -96,6 +97,86 @@ async def test_invalid_argument_is_http_400_with_error_info(edge: Edge) -> None:
     assert detail["metadata"] == {"field": "out_trade_no"}
 
 
-async def test_unknown_path_is_a_clean_404(edge: Edge) -> None:
-    async with aiohttp.ClientSession() as s, s.get(f"{edge.url}/v1/nothing-here") as r:
-        assert r.status == 404
+async def _status_json(r: aiohttp.ClientResponse) -> dict[str, Any]:
+    """The body of an error answer, checked to be google.rpc.Status JSON with an ErrorInfo."""
+    assert r.headers["content-type"].startswith("application/json"), await r.text()
+    body: dict[str, Any] = json.loads(await r.read())
+    assert isinstance(body["code"], int)
+    assert body["code"] != 0
+    assert isinstance(body["message"], str)
+    (info,) = [d for d in body["details"] if d["@type"].endswith("google.rpc.ErrorInfo")]
+    assert info["domain"] == "paymesh"
+    assert info["reason"]
+    return body
+
+
+def _reason(body: dict[str, Any]) -> str:
+    value: str = body["details"][0]["reason"]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "data", "status", "code", "reason"),
+    [
+        ("POST", "/v1/orders", b'{"amount": 9223372036854775808}', 400, 3, "MALFORMED_REQUEST"),
+        ("POST", "/v1/orders", b'{"amount": "abc"}', 400, 3, "MALFORMED_REQUEST"),
+        ("POST", "/v1/orders", b'{"amount": 1.5}', 400, 3, "MALFORMED_REQUEST"),
+        ("POST", "/v1/orders", b'{"subject": "a", ', 400, 3, "MALFORMED_REQUEST"),
+        ("POST", "/v1/orders", b'{"metadata": {"k": 1}}', 400, 3, "MALFORMED_REQUEST"),
+        ("GET", "/v1/orders/P1?timestamp=abc", b"", 400, 3, "MALFORMED_REQUEST"),
+        ("GET", "/v1/nothing-here", b"", 404, 5, "UNKNOWN_PATH"),
+        ("DELETE", "/v1/orders", b"", 404, 5, "UNKNOWN_PATH"),
+    ],
+)
+async def test_the_edges_own_errors_are_status_json_with_error_info(
+    edge: Edge, method: str, path: str, data: bytes, status: int, code: int, reason: str
+) -> None:
+    headers = {"content-type": "application/json"}
+    async with (
+        aiohttp.ClientSession() as s,
+        s.request(method, edge.url + path, data=data, headers=headers) as r,
+    ):
+        assert r.status == status
+        body = await _status_json(r)
+    assert body["code"] == code
+    assert _reason(body) == reason
+
+
+def _body_of_size(size: int) -> bytes:
+    head, tail = b'{"app_id": "a", "metadata": {"k": "', b'"}}'
+    return head + b"v" * (size - len(head) - len(tail)) + tail
+
+
+async def test_request_bodies_are_capped_at_one_mebibyte(edge: Edge) -> None:
+    headers = {"content-type": "application/json"}
+    async with aiohttp.ClientSession() as s:
+        async with s.post(
+            f"{edge.url}/v1/orders", data=_body_of_size(MAX_REQUEST_BYTES), headers=headers
+        ) as r:
+            # Exactly 1 MiB reaches the gateway, whose limits refuse the metadata value.
+            assert r.status == 400
+            body = await _status_json(r)
+            assert body["details"][0]["metadata"]["field"] == "metadata.k"
+        async with s.post(
+            f"{edge.url}/v1/orders", data=_body_of_size(MAX_REQUEST_BYTES + 1), headers=headers
+        ) as r:
+            assert r.status == 413
+            body = await _status_json(r)
+            assert _reason(body) == "BODY_TOO_LARGE"
+
+
+async def test_an_unreachable_gateway_is_503_status_json() -> None:
+    port = free_port()
+    config = render_text(listen_port=port, admin_port=free_port(), upstreams={"*": "127.0.0.1:1"})
+    envoy = EnvoyProcess(config, log_level="error")
+    envoy.start()
+    try:
+        async with (
+            aiohttp.ClientSession() as s,
+            s.post(f"http://127.0.0.1:{port}/v1/orders", json={}) as r,
+        ):
+            assert r.status == 503
+            body = await _status_json(r)
+        assert (body["code"], _reason(body)) == (14, "SERVICE_UNAVAILABLE")
+    finally:
+        envoy.close()

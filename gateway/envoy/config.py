@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from paymesh.errors import Reason
 from paymesh.merchant.v1 import (
     callback_service_pb2,
     info_service_pb2,
@@ -70,6 +71,55 @@ def _cluster(name: str, target: str) -> dict[str, Any]:
     }
 
 
+# Envoy's own answers (local replies) as google.rpc.Status JSON with an ErrorInfo (DESIGN §3):
+# HTTP status -> (gRPC code, ErrorInfo reason). Anything else Envoy answers itself is EDGE_ERROR.
+LOCAL_REPLIES: dict[int, tuple[int, str]] = {
+    400: (3, Reason.MALFORMED_REQUEST.value),  # JSON that does not parse or does not transcode
+    404: (5, Reason.UNKNOWN_PATH.value),  # no RPC at that method + path
+    413: (3, Reason.BODY_TOO_LARGE.value),  # over MAX_REQUEST_BYTES
+    503: (14, Reason.SERVICE_UNAVAILABLE.value),  # no healthy upstream: retry
+    504: (4, Reason.UPSTREAM_TIMEOUT.value),
+}
+EDGE_ERROR = (2, Reason.EDGE_ERROR.value)
+MAX_REQUEST_BYTES = 1024 * 1024
+
+
+def _status_body(code: int, reason: str) -> dict[str, Any]:
+    return {
+        "json_format": {
+            "code": code,
+            "message": "%LOCAL_REPLY_BODY%",
+            "details": [
+                {
+                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                    "reason": reason,
+                    "domain": "paymesh",
+                    "metadata": {"edge": "envoy"},
+                }
+            ],
+        },
+        "content_type": "application/json",
+    }
+
+
+def local_reply_config() -> dict[str, Any]:
+    mappers = [
+        {
+            "filter": {
+                "status_code_filter": {
+                    "comparison": {
+                        "op": "EQ",
+                        "value": {"default_value": status, "runtime_key": f"edge.lr_{status}"},
+                    }
+                }
+            },
+            "body_format_override": _status_body(code, reason),
+        }
+        for status, (code, reason) in LOCAL_REPLIES.items()
+    ]
+    return {"mappers": mappers, "body_format": _status_body(*EDGE_ERROR)}
+
+
 def render(
     *,
     listen_port: int,
@@ -113,11 +163,20 @@ def render(
         "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
         "stat_prefix": "edge",
         "codec_type": "AUTO",
+        "local_reply_config": local_reply_config(),
         "route_config": {
             "name": "edge",
             "virtual_hosts": [{"name": "paymesh", "domains": ["*"], "routes": routes}],
         },
         "http_filters": [
+            # Every request body (JSON, provider callbacks, gRPC) is capped: over it is a 413.
+            {
+                "name": "envoy.filters.http.buffer",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer",
+                    "max_request_bytes": MAX_REQUEST_BYTES,
+                },
+            },
             {"name": "envoy.filters.http.grpc_json_transcoder", "typed_config": transcoder},
             {
                 "name": "envoy.filters.http.router",
