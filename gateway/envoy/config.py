@@ -11,7 +11,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from paymesh.errors import Reason
 from paymesh.merchant.v1 import (
     callback_service_pb2,
     info_service_pb2,
@@ -73,14 +72,15 @@ def _cluster(name: str, target: str) -> dict[str, Any]:
 
 # Envoy's own answers (local replies) as google.rpc.Status JSON with an ErrorInfo (DESIGN §3):
 # HTTP status -> (gRPC code, ErrorInfo reason). Anything else Envoy answers itself is EDGE_ERROR.
+# These reasons are never raised in Python, so they are not in paymesh.errors.Reason.
 LOCAL_REPLIES: dict[int, tuple[int, str]] = {
-    400: (3, Reason.MALFORMED_REQUEST.value),  # JSON that does not parse or does not transcode
-    404: (5, Reason.UNKNOWN_PATH.value),  # no RPC at that method + path
-    413: (3, Reason.BODY_TOO_LARGE.value),  # over MAX_REQUEST_BYTES
-    503: (14, Reason.SERVICE_UNAVAILABLE.value),  # no healthy upstream: retry
-    504: (4, Reason.UPSTREAM_TIMEOUT.value),
+    400: (3, "MALFORMED_REQUEST"),  # JSON that does not parse or does not transcode
+    404: (5, "UNKNOWN_PATH"),  # no RPC at that method + path
+    413: (3, "BODY_TOO_LARGE"),  # over MAX_REQUEST_BYTES
+    503: (14, "SERVICE_UNAVAILABLE"),  # no healthy upstream: retry
+    504: (4, "UPSTREAM_TIMEOUT"),
 }
-EDGE_ERROR = (2, Reason.EDGE_ERROR.value)
+EDGE_ERROR = (2, "EDGE_ERROR")
 MAX_REQUEST_BYTES = 1024 * 1024
 
 
