@@ -181,10 +181,14 @@ class AlipayProvider(Provider):
         return self._alipay
 
     def routes(self) -> list[web.RouteDef]:
-        from paymesh.channels.sandbox.alipay_api import AlipayApi
+        from paymesh.channels.sandbox.alipay_api import BILL_FILE_PATH, AlipayApi
 
         api = AlipayApi(self)
-        return [web.get(GATEWAY_PATH, api.gateway), web.post(GATEWAY_PATH, api.gateway)]
+        return [
+            web.get(GATEWAY_PATH, api.gateway),
+            web.post(GATEWAY_PATH, api.gateway),
+            web.get(BILL_FILE_PATH, api.bill_file),
+        ]
 
     # --- merchants --------------------------------------------------------------------
 

@@ -24,14 +24,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import secrets
 from collections.abc import Awaitable, Callable
 from html import escape
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
 from paymesh.channels.alipay.sign import response_key
 from paymesh.channels.sandbox import alipay_views as views
+from paymesh.channels.sandbox import bills
 from paymesh.channels.sandbox.alipay import (
     CHANNEL,
     PARAMS_KEY,
@@ -182,6 +185,7 @@ class AlipayApi:
             "alipay.trade.fastpay.refund.query": self.refund_query,
             "alipay.fund.trans.uni.transfer": self.transfer,
             "alipay.fund.trans.common.query": self.transfer_query,
+            "alipay.data.dataservice.bill.downloadurl.query": self.bill_url,
         }
 
     async def gateway(self, request: web.Request) -> web.StreamResponse:
@@ -544,5 +548,40 @@ class AlipayApi:
             return ok(**views.transfer_query(t))
         raise business("ORDER_NOT_EXIST", "转账订单不存在")
 
+    # --- bills ----------------------------------------------------------------------------
 
-__all__ = ["AlipayApi"]
+    async def bill_url(self, request: web.Request, m: Merchant, params: Params, biz: Json) -> Json:
+        """`bill_type` trade, a daily `bill_date`; the URL serves the zip (no signature)."""
+        if _str(biz, "bill_type", 16, prefix="isv.") != "trade":
+            raise _bad("the sandbox serves bill_type trade only", "isv.")
+        try:
+            day = dt.date.fromisoformat(_str(biz, "bill_date", 10, prefix="isv."))
+        except ValueError as e:
+            raise _bad("bill_date must be yyyy-MM-dd (daily bills)", "isv.") from e
+        lines = bills.entries(self.state, CHANNEL, m.merchant_id, day)
+        if not lines:
+            raise business("isp.bill_not_exist", "账单不存在")
+        pid = "2088" + str(int(bills.sha1_hex(m.merchant_id.encode()), 16) % 10**12).zfill(12)
+        token = secrets.token_urlsafe(24)
+        self.state.bill_files[token] = (
+            f"{CHANNEL}/{m.merchant_id}",
+            bills.alipay_zip(lines, pid, day),
+        )
+        stamp = day.strftime("%Y%m%d")
+        query = urlencode({"bizType": "trade", "userId": f"{pid}0156", "fileType": "csv.zip",
+                           "bizDates": stamp, "downloadFileName": f"{pid}0156_{stamp}.csv.zip",
+                           "fileId": token})  # fmt: skip
+        return ok(bill_download_url=f"{self._base_url(request)}{BILL_FILE_PATH}?{query}")
+
+    async def bill_file(self, request: web.Request) -> web.StreamResponse:
+        """The zip behind a bill_download_url (its `fileId` is the token)."""
+        owner, data = self.state.bill_files.get(request.query.get("fileId", ""), ("", b""))
+        if not owner.startswith(f"{CHANNEL}/"):
+            return web.Response(status=404, text="下载超时，请重新下载")
+        return web.Response(body=data, content_type="application/oct-stream")
+
+
+BILL_FILE_PATH = "/downloadBillFile.resource"
+
+
+__all__ = ["BILL_FILE_PATH", "AlipayApi"]

@@ -34,6 +34,11 @@ Outcome faults (applied when a refund or transfer reaches its final state):
   instead of succeeding; `out_trade_no` filters by the refunded order.
 - `fail_transfers`: `{"reason": "..."}`: the next transfer ends `FAIL` with that fail_reason.
 
+Bill discrepancies (applied whenever a daily bill is generated; until cleared by default):
+see `paymesh.channels.sandbox.bills`: `bill_unknown_trade` `{"out_trade_no"?, "amount"?,
+"date"?}`, `bill_amount_off` `{"out_trade_no", "delta"?}`, `bill_refund_missing`
+`{"out_refund_no"}`, `bill_status_differs` `{"out_trade_no"}` (WeChat only).
+
 Actions (performed at once, not armed):
 - `probe_callback`: `{"out_trade_no": "..", "merchant_id": "..", "notify_url": ".."}`:
   send the order's notify_url (or `notify_url`) a well-formed success callback whose
@@ -46,6 +51,7 @@ import asyncio
 import contextlib
 import itertools
 from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 REQUEST_FAULTS = frozenset({"delay", "http_500", "timeout"})
@@ -54,8 +60,16 @@ CALLBACK_FAULTS = frozenset(
 )
 OUTCOME_FAULTS = frozenset({"fail_refunds", "fail_transfers"})
 ACTION_FAULTS = frozenset({"probe_callback"})
-ALL_FAULTS = REQUEST_FAULTS | CALLBACK_FAULTS | OUTCOME_FAULTS | ACTION_FAULTS
-_UNTIL_CLEARED_BY_DEFAULT = frozenset({"duplicate_callbacks", "drop_callbacks", "delay_callbacks"})
+BILL_FAULTS = frozenset(
+    {"bill_unknown_trade", "bill_amount_off", "bill_refund_missing", "bill_status_differs"}
+)
+ALL_FAULTS = REQUEST_FAULTS | CALLBACK_FAULTS | OUTCOME_FAULTS | ACTION_FAULTS | BILL_FAULTS
+_UNTIL_CLEARED_BY_DEFAULT = (
+    frozenset({"duplicate_callbacks", "drop_callbacks", "delay_callbacks"}) | BILL_FAULTS
+)
+
+
+_CHINA = timezone(timedelta(hours=8))
 
 
 class FaultError(ValueError):
@@ -150,9 +164,35 @@ def parse_fault(body: dict[str, Any], fault_id: str) -> Fault:
             f.amount = _int(body, "amount", 1, 0, 10**15)
         elif f.delta == 0:
             raise FaultError("delta must not be 0")
+    elif kind in BILL_FAULTS:
+        _bill_fault(f, body)
     elif kind == "probe_callback":
         f.extra = {k: body[k] for k in ("merchant_id", "notify_url", "out_trade_no") if k in body}
     return f
+
+
+def _bill_fault(f: Fault, body: dict[str, Any]) -> None:
+    if f.fault in ("bill_amount_off", "bill_status_differs") and not f.out_trade_no:
+        raise FaultError(f"{f.fault} needs out_trade_no")
+    if f.fault == "bill_status_differs" and f.channel != "wechat":
+        raise FaultError("bill_status_differs: only WeChat's bill has a state column")
+    if f.fault == "bill_amount_off":
+        f.delta = _int(body, "delta", 1, -(10**9), 10**9)
+        if f.delta == 0:
+            raise FaultError("delta must not be 0")
+    elif f.fault == "bill_unknown_trade":
+        f.amount = _int(body, "amount", 100, 1, 10**12)
+        day = _opt_str(body, "date") or datetime.now(_CHINA).date().isoformat()
+        try:
+            date.fromisoformat(day)
+        except ValueError:
+            raise FaultError("date must be yyyy-MM-dd") from None
+        f.extra = {"date": day}
+    elif f.fault == "bill_refund_missing":
+        no = _opt_str(body, "out_refund_no")
+        if no is None:
+            raise FaultError("bill_refund_missing needs out_refund_no")
+        f.extra = {"out_refund_no": no}
 
 
 class FaultBook:

@@ -165,6 +165,8 @@ class SandboxState:
         self.refunds: dict[Key, Refund] = {}
         self.transfers: dict[Key, Transfer] = {}
         self.deliveries: list[Delivery] = []
+        self.bill_files: dict[str, tuple[str, bytes]] = {}
+        """Generated bill files behind their download tokens: token -> (owner, bytes)."""
         self.faults = FaultBook()
         self.sender = CallbackSender(self)
         self._tasks: set[asyncio.Task[Any]] = set()

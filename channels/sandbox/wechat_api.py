@@ -7,6 +7,7 @@ every answer, errors included, is signed (`WeChatProvider.respond`).
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
 import re
 import secrets
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from paymesh.channels.sandbox import bills
 from paymesh.channels.sandbox import wechat_views as views
 from paymesh.channels.sandbox.state import (
     Merchant,
@@ -123,6 +125,8 @@ class WeChatApi:
             web.post(bills, w(self.create_transfer)),
             web.get(bills + "/out-bill-no/{no}", w(self.query_transfer)),
             web.get("/v3/certificates", w(self.certificates)),
+            web.get("/v3/bill/tradebill", w(self.tradebill)),
+            web.get("/v3/billdownload/file", self.bill_file),
         ]
 
     def _wrap(self, endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -384,6 +388,41 @@ class WeChatApi:
             },
         }
         return 200, {"data": [entry]}
+
+    # --- bills ----------------------------------------------------------------------------
+
+    async def tradebill(self, request: web.Request, m: Merchant, _data: Json) -> Answer:
+        """`GET /v3/bill/tradebill`: the day's bill is generated now and parked behind a
+        download token; `hash_value` is the SHA1 of the uncompressed file."""
+        try:
+            day = dt.date.fromisoformat(request.query.get("bill_date", ""))
+        except ValueError as e:
+            raise _param("bill_date must be yyyy-MM-dd") from e
+        if request.query.get("bill_type", "ALL") != "ALL":
+            raise _param("the sandbox serves bill_type=ALL only")
+        tar = request.query.get("tar_type", "")
+        if tar not in ("", "GZIP"):
+            raise _param("tar_type must be GZIP or absent")
+        lines = bills.entries(self.state, CHANNEL, m.merchant_id, day)
+        if not lines:
+            raise WeChatError(400, "NO_STATEMENT_EXIST", "请求的账单文件不存在")
+        raw = bills.wechat_csv(lines, m.merchant_id, m.app_id)
+        token = secrets.token_urlsafe(24)
+        data = gzip.compress(raw) if tar == "GZIP" else raw
+        self.state.bill_files[token] = (f"{CHANNEL}/{m.merchant_id}", data)
+        url = f"{self._base_url(request)}/v3/billdownload/file?token={token}"
+        return 200, {"hash_type": "SHA1", "hash_value": bills.sha1_hex(raw), "download_url": url}
+
+    async def bill_file(self, request: web.Request) -> web.StreamResponse:
+        """The download: a signed request like any other; the answer is not signed."""
+        try:
+            merchant, _ = await self.p.authenticate(request)
+        except WeChatError as e:
+            return self.p.error(request, e)
+        owner, data = self.state.bill_files.get(request.query.get("token", ""), ("", b""))
+        if owner != f"{CHANNEL}/{merchant.merchant_id}":
+            return self.p.error(request, WeChatError(400, "PARAM_ERROR", "token 无效或已过期"))
+        return web.Response(body=data, content_type="application/octet-stream")
 
 
 __all__ = ["WeChatApi"]
