@@ -38,6 +38,7 @@ class Reason(StrEnum):
     CONFIG_NOT_FOUND = "CONFIG_NOT_FOUND"
     BILL_INVALID = "BILL_INVALID"
     RECON_MISMATCH_NOT_FOUND = "RECON_MISMATCH_NOT_FOUND"
+    DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
     INTERNAL = "INTERNAL"
 
 
@@ -205,6 +206,14 @@ class BillInvalid(PaymeshError):
 class MismatchNotFound(PaymeshError):
     code = grpc.StatusCode.NOT_FOUND
     reason = Reason.RECON_MISMATCH_NOT_FOUND
+
+
+class DatabaseUnavailable(PaymeshError):
+    """The database cannot be reached, lost the connection or timed out on a lock: retry."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+    reason = Reason.DATABASE_UNAVAILABLE
+    retryable = True
 
 
 class Internal(PaymeshError):

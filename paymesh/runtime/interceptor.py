@@ -10,6 +10,7 @@ import grpc
 import structlog
 
 from paymesh.errors import Internal, PaymeshError
+from paymesh.runtime.dberrors import database_unavailable
 from paymesh.runtime.logging import get_logger
 from paymesh.runtime.status import to_status
 
@@ -36,9 +37,14 @@ def _wrap(method: str, inner: Handler) -> Handler:
             await context.abort_with_status(to_status(e))
         except grpc.aio.AbortError:
             raise
-        except Exception:
-            log.exception("rpc_unhandled")
-            await context.abort_with_status(to_status(Internal("internal error")))
+        except Exception as e:
+            outage = database_unavailable(e)
+            if outage is not None:
+                log.warning("database_unavailable", error=type(e).__name__)
+                await context.abort_with_status(to_status(outage))
+            else:
+                log.exception("rpc_unhandled")
+                await context.abort_with_status(to_status(Internal("internal error")))
         finally:
             structlog.contextvars.unbind_contextvars("rpc")
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import grpc
 import pytest
+from sqlalchemy import exc as sa_exc
 
 from paymesh import errors
 from paymesh.merchant.v1 import info_service_pb2 as pb
@@ -71,6 +72,12 @@ CASES = [
         {"provider_code": "ORDERPAID", "provider_message": "已支付"},
     ),
     (errors.ChannelUnavailable("timeout"), grpc.StatusCode.UNAVAILABLE, "CHANNEL_UNAVAILABLE", {}),
+    (
+        errors.DatabaseUnavailable("retry"),
+        grpc.StatusCode.UNAVAILABLE,
+        "DATABASE_UNAVAILABLE",
+        {},
+    ),
 ]
 
 
@@ -120,3 +127,38 @@ async def test_success_passes_through(served: tuple[Raising, pb_grpc.InfoService
 def test_every_reason_has_one_error_class() -> None:
     reasons = {cls.reason for cls in errors._BY_REASON.values()}
     assert reasons == set(errors.Reason)
+
+
+def _wrapped(orig: BaseException, cls: type[sa_exc.DBAPIError]) -> sa_exc.DBAPIError:
+    return cls("INSERT INTO pay_orders ...", {}, orig)
+
+
+@pytest.mark.parametrize(
+    ("err", "code", "reason"),
+    [
+        # aiomysql/pymysql codes: 2003 connect refused, 2013 lost connection, 1205 lock wait.
+        (_wrapped(Exception(2003, "Can't connect"), sa_exc.OperationalError), "UNAVAILABLE", "DATABASE_UNAVAILABLE"),
+        (_wrapped(Exception(2013, "Lost connection"), sa_exc.OperationalError), "UNAVAILABLE", "DATABASE_UNAVAILABLE"),
+        (_wrapped(Exception(1205, "Lock wait timeout"), sa_exc.OperationalError), "UNAVAILABLE", "DATABASE_UNAVAILABLE"),
+        (_wrapped(Exception(0, "closed"), sa_exc.InterfaceError), "UNAVAILABLE", "DATABASE_UNAVAILABLE"),
+        (sa_exc.TimeoutError("QueuePool limit reached"), "UNAVAILABLE", "DATABASE_UNAVAILABLE"),
+        # Bugs stay INTERNAL: data too long, a constraint nobody expected.
+        (_wrapped(Exception(1406, "Data too long"), sa_exc.DataError), "INTERNAL", "INTERNAL"),
+        (_wrapped(Exception(1062, "Duplicate"), sa_exc.IntegrityError), "INTERNAL", "INTERNAL"),
+    ],
+)  # fmt: skip
+async def test_database_outages_are_unavailable_and_bugs_internal(
+    served: tuple[Raising, pb_grpc.InfoServiceAsyncStub],
+    err: BaseException,
+    code: str,
+    reason: str,
+) -> None:
+    servicer, stub = served
+    servicer.next = err
+    with pytest.raises(grpc.aio.AioRpcError) as exc:
+        await stub.GetVersion(pb.GetVersionRequest())
+    assert exc.value.code().name == code
+    assert "INSERT" not in (exc.value.details() or "")
+    info = error_info(exc.value)
+    assert info is not None
+    assert info.reason == reason
