@@ -27,6 +27,7 @@ from paymesh.gateway.db.models import (
     TransferStatus,
 )
 from paymesh.gateway.deps import Deps, build_deps
+from paymesh.gateway.late import settle_trade
 from paymesh.merchant.v1 import callback_service_pb2 as pb
 from paymesh.merchant.v1 import callback_service_pb2_grpc as pb_grpc
 from paymesh.runtime.context import ServiceContext
@@ -150,7 +151,10 @@ class CallbackServicer(pb_grpc.CallbackServiceServicer):
                     f"order {order.order_id} is for {order.amount}, "
                     f"callback says PAID {resp.trade.amount or 'without an amount'}"
                 )
-            order = (await apply_trade(deps.store, order, resp.trade, now)).row
+            moved, late = await settle_trade(deps, order, resp.trade, now)
+            if late is not None:  # paid after we closed/failed it: recorded, policy applied
+                return "order", order.order_id
+            order = moved.row
             if order.status != OrderStatus.PAID.value:
                 raise Rejected(f"order {order.order_id} is {order.status}, callback says PAID")
             return "order", order.order_id

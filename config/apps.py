@@ -40,6 +40,13 @@ _ID = r"^[A-Za-z0-9_-]{1,64}$"
 Delay = Annotated[float, Field(gt=0, le=7 * 24 * 3600)]
 
 
+class LatePaymentPolicy(StrEnum):
+    """What a late payment becomes (DESIGN §3 CONTRACT "Late payments")."""
+
+    REFUND = "refund"
+    ACCEPT = "accept"
+
+
 class SignType(StrEnum):
     HMAC_SHA256 = "HMAC-SHA256"
     MD5 = "MD5"
@@ -116,6 +123,13 @@ class AppConfig(BaseModel):
         min_length=1,
         max_length=50,
     )
+    late_payment: LatePaymentPolicy = Field(
+        LatePaymentPolicy.REFUND,
+        title="Late payments",
+        description="A payment reported for an order already closed or failed: refund it in "
+        "full (reason 'late payment') or accept it (the order becomes PAID). The merchant is "
+        "notified with order.late_paid either way.",
+    )
 
     _check_notify_url = field_validator("notify_url")(_check_http_url)
 
@@ -185,6 +199,7 @@ __all__ = [
     "DEFAULT_RETRY_DELAYS",
     "PAY_METHODS",
     "AppConfig",
+    "LatePaymentPolicy",
     "NotifyConfig",
     "RouteTarget",
     "SignType",

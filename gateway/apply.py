@@ -89,3 +89,8 @@ async def apply_transfer(
             transfer.transfer_id, result.channel_transfer_no
         )
     return Transition(transfer, False)
+
+
+def paid_at(trade: channel_pb2.TradeResult, default: datetime) -> datetime:
+    """When the provider says the trade was paid (``default`` when it does not say)."""
+    return _when(trade.paid_at, default)

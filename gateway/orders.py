@@ -18,6 +18,7 @@ from paymesh.gateway.db.convert import order_message
 from paymesh.gateway.db.models import OrderStatus, PayOrder
 from paymesh.gateway.db.orders import DEFAULT_EXPIRE_SECONDS, NewOrder
 from paymesh.gateway.deps import Deps, route
+from paymesh.gateway.late import settle_trade
 from paymesh.gateway.validation import validate_close_order, validate_create_order, validate_query
 from paymesh.merchant.v1 import order_pb2
 from paymesh.merchant.v1 import pay_service_pb2 as pay_pb
@@ -113,7 +114,7 @@ async def sync_order(deps: Deps, order: PayOrder) -> PayOrder:
     except (ChannelUnavailable, ChannelError) as e:
         log.info("sync_query_inconclusive", order_id=order.order_id, reason=e.reason.value)
         return order
-    return (await apply_trade(deps.store, order, resp.trade, deps.clock())).row
+    return (await settle_trade(deps, order, resp.trade, deps.clock()))[0].row
 
 
 async def query_order(deps: Deps, req: query_pb.QueryOrderRequest) -> order_pb2.Order:

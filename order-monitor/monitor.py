@@ -8,6 +8,10 @@ provider still reports unpaid are closed at the channel first, and only a close 
 confirmed becomes CLOSED here. Anything unclear leaves the record PENDING for a later
 sweep, with a per-record exponential backoff so a stuck record neither hammers the channel
 nor blocks the others.
+
+Late payments: CLOSED and FAILED orders whose expiry (plus ``late_margin``) has not passed are
+asked about too, since the provider may still take a payment for them; a payment found is
+handled by ``paymesh.gateway.late`` (recorded, the app's policy applied, ``order.late_paid``).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from datetime import datetime, timedelta
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as ch
 from paymesh.errors import ChannelError, PaymeshError
-from paymesh.gateway.apply import apply_refund, apply_trade, apply_transfer
+from paymesh.gateway.apply import apply_refund, apply_transfer
 from paymesh.gateway.db.models import (
     OrderStatus,
     PayOrder,
@@ -31,6 +35,7 @@ from paymesh.gateway.db.models import (
     TransferStatus,
 )
 from paymesh.gateway.deps import Deps
+from paymesh.gateway.late import settle_trade
 from paymesh.order_monitor.backoff import Backoff
 from paymesh.runtime.logging import get_logger
 
@@ -42,6 +47,10 @@ DEFAULT_INTERVAL = 10.0
 DEFAULT_BATCH = 100
 DEFAULT_CONCURRENCY = 4
 DEFAULT_BACKOFF_CAP = 300.0
+# A provider may still take a payment up to the trade's expiry there (an Alipay page/h5/app
+# URL stays payable until its time_expire even when paymesh closed the order first), and its
+# report may come a little later: CLOSED/FAILED orders are watched until expiry + this margin.
+DEFAULT_LATE_MARGIN = timedelta(minutes=10)
 # Records in backoff are fetched but skipped; fetch at most this many batches' worth extra
 # so that records waiting out their backoff never crowd the due ones out of a sweep.
 _MAX_EXTRA_BATCHES = 10
@@ -86,6 +95,7 @@ class OrderMonitor:
         concurrency: int = DEFAULT_CONCURRENCY,
         backoff_base: float | None = None,
         backoff_cap: float = DEFAULT_BACKOFF_CAP,
+        late_margin: timedelta = DEFAULT_LATE_MARGIN,
     ) -> None:
         if batch <= 0 or concurrency <= 0 or interval <= 0:
             raise ValueError("batch, concurrency and interval must be positive")
@@ -95,6 +105,7 @@ class OrderMonitor:
         self.batch = batch
         self.clock = clock or deps.clock
         self.concurrency = concurrency
+        self.late_margin = late_margin
         base = interval if backoff_base is None else backoff_base
         self.backoff = Backoff(base, max(base, backoff_cap))
         self._stop = asyncio.Event()
@@ -154,6 +165,10 @@ class OrderMonitor:
             TransferStatus.PENDING, created_before=stale_before, limit=limit
         ):
             jobs.append(("transfer", t.transfer_id, self._transfer_check(t, now)))
+
+        # Closed or failed orders the provider may still take a payment for (late payments).
+        for o in await store.list_late_candidates(now - self.late_margin, limit):
+            jobs.append(("late", o.order_id, self._late_check(o, now)))
 
         due: list[tuple[str, str, Check]] = []
         per_kind: dict[str, int] = {}
@@ -230,7 +245,7 @@ class OrderMonitor:
             # The provider answered (e.g. it never saw the order): closing is still its call.
             log.info("monitor_query_refused", order_id=order.order_id, error=e.message)
         else:
-            moved = await apply_trade(deps.store, order, resp.trade, now)
+            moved, _late = await settle_trade(deps, order, resp.trade, now)
             order = moved.row
             if moved.changed or order.status != OrderStatus.PENDING.value:
                 return Outcome(order.status, moved.changed, False)
@@ -252,6 +267,25 @@ class OrderMonitor:
         closed = await deps.store.mark_closed(order.order_id, now)
         status = closed.row.status
         return Outcome(status, closed.changed, status == OrderStatus.PENDING.value)
+
+    def _late_check(self, order: PayOrder, now: datetime) -> Check:
+        return lambda: self._check_late(order, now)
+
+    async def _check_late(self, order: PayOrder, now: datetime) -> Outcome:
+        """Ask whether a CLOSED/FAILED order was paid at the provider after all."""
+        resp = await self.deps.channels.call(
+            "Query",
+            ch.QueryRequest(
+                account=_account(order.channel, order.account_id), order_id=order.order_id
+            ),
+            kind="order",
+            object_id=order.order_id,
+        )
+        moved, late = await settle_trade(self.deps, order, resp.trade, now)
+        if late is not None:
+            log.warning("monitor_found_late_payment", order_id=order.order_id, policy=late.policy)
+            return Outcome(moved.row.status, True, False)
+        return Outcome(moved.row.status, False, True)
 
     # --- refunds and transfers ------------------------------------------------------------
 

@@ -257,3 +257,32 @@ class Callback(Base):
     object_id: Mapped[str] = mapped_column(sa.String(32), default="")
     error: Mapped[str] = mapped_column(sa.Text, default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class LatePayment(Base):
+    """A payment the provider reported for an order paymesh had already closed or failed.
+
+    One per order: a merchant order number is one trade at the provider, so it can be paid
+    at most once. ``refund_id`` is the refund that returns it under the ``refund`` policy.
+    """
+
+    __tablename__ = "late_payments"
+    __table_args__ = (
+        sa.UniqueConstraint("order_id"),
+        sa.Index(None, "app_id", "created_at"),
+        TABLE_ARGS,
+    )
+
+    late_payment_id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    order_id: Mapped[str] = mapped_column(sa.String(32))
+    app_id: Mapped[str] = mapped_column(sa.String(64))
+    channel: Mapped[str] = mapped_column(sa.String(32))
+    account_id: Mapped[str] = mapped_column(sa.String(64))
+    channel_trade_no: Mapped[str] = mapped_column(sa.String(64), default="")
+    amount: Mapped[int] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    order_status: Mapped[str] = mapped_column(sa.String(16))
+    policy: Mapped[str] = mapped_column(sa.String(16))
+    refund_id: Mapped[str] = mapped_column(sa.String(32), default="")
+    paid_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

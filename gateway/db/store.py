@@ -9,6 +9,7 @@ from typing import Any
 from paymesh.gateway.db.audit import AuditStore
 from paymesh.gateway.db.base import Created, Transition
 from paymesh.gateway.db.engine import create_engine, session_factory
+from paymesh.gateway.db.late import LatePaymentStore, NewLatePayment
 from paymesh.gateway.db.models import utcnow
 from paymesh.gateway.db.orders import NewOrder, OrderStore
 from paymesh.gateway.db.outbox import Claim, OutboxStore
@@ -17,7 +18,7 @@ from paymesh.gateway.db.transfers import NewTransfer, TransferStore
 from paymesh.gateway.ids import IdGenerator
 
 
-class Store(OrderStore, RefundStore, TransferStore, OutboxStore, AuditStore):
+class Store(OrderStore, RefundStore, TransferStore, OutboxStore, AuditStore, LatePaymentStore):
     @classmethod
     def from_url(
         cls,
@@ -33,4 +34,13 @@ class Store(OrderStore, RefundStore, TransferStore, OutboxStore, AuditStore):
         await self.engine.dispose()
 
 
-__all__ = ["Claim", "Created", "NewOrder", "NewRefund", "NewTransfer", "Store", "Transition"]
+__all__ = [
+    "Claim",
+    "Created",
+    "NewLatePayment",
+    "NewOrder",
+    "NewRefund",
+    "NewTransfer",
+    "Store",
+    "Transition",
+]

@@ -15,7 +15,15 @@ from paymesh.gateway.db.engine import create_engine
 from paymesh.gateway.db.migrate import alembic_config, migrate
 from paymesh.gateway.db.models import Base
 
-TABLES = {"pay_orders", "refunds", "transfers", "channel_requests", "outbox", "callbacks"}
+TABLES = {
+    "pay_orders",
+    "refunds",
+    "transfers",
+    "channel_requests",
+    "outbox",
+    "callbacks",
+    "late_payments",
+}
 
 
 def _only_ours(name: str | None, type_: str, parent_names: Any) -> bool:
