@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps venv proto proto-check lint test test-fast dev bench clean
+.PHONY: setup system-deps venv proto proto-check lint test test-fast dev bench clean k8s
 
 setup: system-deps venv
 
@@ -27,6 +27,10 @@ proto: venv
 proto-check: venv
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/buf lint
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) scripts/protogen.py --check
+
+# Regenerate k8s/*.yaml from the service registry (tests/deploy checks they are current).
+k8s: venv
+	$(PY) -m paymesh.deploy.k8s --dir k8s
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages paymesh's tests and `make dev` need, only when missing.
-# Servers: etcd (config), NATS JetStream (bus), MariaDB (database). Envoy and buf come from
+# Servers: etcd (config), NATS JetStream (bus), MariaDB (database); kubectl (k8s rendering). Envoy and buf come from
 # PyPI wheels inside .venv. Needs root (or sudo) only when something is missing.
 # Tests start their own throwaway servers on free ports (paymesh/testing/servers.py); the
 # packages' system services are never used.
@@ -12,6 +12,8 @@ command -v etcdctl >/dev/null || need+=(etcd-client)
 command -v nats-server >/dev/null || need+=(nats-server)
 { command -v mariadbd >/dev/null && command -v mariadb-install-db >/dev/null; } ||
   need+=(mariadb-server)
+# kubectl renders k8s/ (`kubectl kustomize`) in the tests; Debian ships it as kubernetes-client.
+command -v kubectl >/dev/null || need+=(kubernetes-client)
 command -v python3 >/dev/null || need+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 if ((${#need[@]} == 0)); then

@@ -180,3 +180,17 @@ async def test_an_unreachable_gateway_is_503_status_json() -> None:
         assert (body["code"], _reason(body)) == (14, "SERVICE_UNAVAILABLE")
     finally:
         envoy.close()
+
+
+async def test_listener_serves_its_own_health_route(edge: Edge) -> None:
+    # k8s probes the edge here: the admin interface is on 127.0.0.1 inside the pod only.
+    async with aiohttp.ClientSession() as s, s.get(f"{edge.url}/healthz") as r:
+        assert r.status == 200
+    config = json.loads(render_text(listen_port=1, admin_port=2, upstreams={"*": "h:1"}))
+    assert config["admin"]["address"]["socket_address"]["address"] == "127.0.0.1"
+
+
+def test_client_address_comes_from_the_connection() -> None:
+    config = json.loads(render_text(listen_port=1, admin_port=2, upstreams={"*": "h:1"}))
+    hcm = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+    assert hcm["typed_config"]["use_remote_address"] is True

@@ -128,8 +128,15 @@ def render(
     listen_address: str = "127.0.0.1",
     descriptor: Path | None = None,
     route_timeout: str = "30s",
+    health_path: str = "/healthz",
 ) -> dict[str, Any]:
-    """upstreams: cluster name (pay, query, ...) -> "host:port"; key "*" is the default."""
+    """upstreams: cluster name (pay, query, ...) -> "host:port"; key "*" is the default.
+
+    The listener answers `health_path` itself (200 while Envoy is not draining; k8s probes it:
+    the admin interface listens on 127.0.0.1 only), refuses bodies over `MAX_REQUEST_BYTES`
+    with 413, and takes the client address from the connection (`use_remote_address`), not
+    from a caller-supplied X-Forwarded-For.
+    """
     clusters = []
     routes = []
     for name, service in EDGE_SERVICES.items():
@@ -164,11 +171,20 @@ def render(
         "stat_prefix": "edge",
         "codec_type": "AUTO",
         "local_reply_config": local_reply_config(),
+        "use_remote_address": True,
         "route_config": {
             "name": "edge",
             "virtual_hosts": [{"name": "paymesh", "domains": ["*"], "routes": routes}],
         },
         "http_filters": [
+            {
+                "name": "envoy.filters.http.health_check",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.http.health_check.v3.HealthCheck",
+                    "pass_through_mode": False,
+                    "headers": [{"name": ":path", "string_match": {"exact": health_path}}],
+                },
+            },
             # Every request body (JSON, provider callbacks, gRPC) is capped: over it is a 413.
             {
                 "name": "envoy.filters.http.buffer",

@@ -1,0 +1,380 @@
+"""The k8s manifests (DESIGN §10), generated from the service registry.
+
+`python -m paymesh.deploy.k8s` writes `k8s/*.yaml` (`--check` compares instead); a test
+renders them with `kubectl kustomize` and validates them. Which services exist, which are
+channel services and which settings (so which secrets) each needs all come from
+`paymesh.runtime.registry.SPECS`: a service added there gets its Deployment, Secret keys,
+NetworkPolicy, PDB and (when stateless) HPA by regenerating.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from paymesh.deploy import network
+from paymesh.gateway.envoy.config import EDGE_SERVICES, render
+from paymesh.runtime.registry import SPECS, ServiceSpec
+
+Obj = dict[str, Any]
+
+GRPC_PORT = 50051
+EDGE_PORT = 8080
+ENVOY_ADMIN_PORT = 9901
+UID = 10001
+IMAGE = "paymesh"
+# Where the Dockerfile links the descriptor set shipped in the wheel.
+DESCRIPTOR = "/usr/local/share/paymesh/paymesh.pb"
+NOTIFY_KEY_DIR = "/var/run/secrets/paymesh/notify-signing"
+# Placeholders the runbook (k8s/README.md) tells the operator to set.
+CALLBACK_BASE_URL = "https://pay.example.com"
+ETCD_ENDPOINTS = "etcd:2379"
+
+# The registry's entry point of channel services. Until issue 17's single channel registry
+# lands, a channel service is a registry service served by the channel servicer.
+CHANNEL_ENTRY = "paymesh.channels.serve:register"
+GATEWAYS = tuple(n for n in EDGE_SERVICES if n not in ("info", "callback"))
+
+# Secret keys a service gets, by the setting (in ServiceSpec.needs) that asks for them.
+SECRET_SETTINGS = {"database_url": "PAYMESH_DATABASE_URL", "nats_url": "PAYMESH_NATS_URL"}
+MASTER_KEY = "PAYMESH_MASTER_KEY"  # every service that reads config decrypts its secrets
+
+
+@dataclass(frozen=True)
+class Tier:
+    """How one registry service runs in k8s."""
+
+    name: str
+    role: str  # gateway | callback | channel | notify | monitor | worker
+    spec: ServiceSpec
+
+    @property
+    def stateless(self) -> bool:
+        """Scaled on CPU by an HPA (notify and monitor run a fixed pair of workers)."""
+        return self.role in ("gateway", "callback", "channel")
+
+    @property
+    def secret_keys(self) -> list[str]:
+        keys = [env for setting, env in SECRET_SETTINGS.items() if setting in self.spec.needs]
+        if "config_backend" in self.spec.needs:
+            keys.append(MASTER_KEY)
+        return keys
+
+
+def _role(spec: ServiceSpec) -> str:
+    if spec.entry == CHANNEL_ENTRY:
+        return "channel"
+    if spec.name in GATEWAYS:
+        return "gateway"
+    if spec.name in ("callback", "notify", "monitor"):
+        return spec.name
+    return "worker"
+
+
+def tiers() -> list[Tier]:
+    """Every registry service that runs as its own Deployment (`info` rides in each one)."""
+    return [Tier(s.name, _role(s), s) for s in SPECS.values() if s.name != "info"]
+
+
+def channel_names() -> list[str]:
+    return [t.name for t in tiers() if t.role == "channel"]
+
+
+def _labels(name: str, role: str) -> dict[str, str]:
+    return {"app": "paymesh", "component": name, "paymesh.io/role": role}
+
+
+def _selector(name: str) -> dict[str, str]:
+    return {"app": "paymesh", "component": name}
+
+
+def _container_security() -> Obj:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": UID,
+        "runAsGroup": UID,
+        "readOnlyRootFilesystem": True,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+    }
+
+
+def _pod_spec(containers: list[Obj], volumes: list[Obj]) -> Obj:
+    return {
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": UID,
+            "runAsGroup": UID,
+            "fsGroup": UID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "terminationGracePeriodSeconds": 30,
+        "containers": containers,
+        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}, *volumes],
+    }
+
+
+def _deployment(name: str, role: str, pod: Obj, replicas: int = 2) -> Obj:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": _labels(name, role)},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": _selector(name)},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+            },
+            "template": {
+                "metadata": {"labels": _labels(name, role)},
+                "spec": {
+                    **pod,
+                    "topologySpreadConstraints": [
+                        {
+                            "maxSkew": 1,
+                            "topologyKey": "kubernetes.io/hostname",
+                            "whenUnsatisfiable": "ScheduleAnyway",
+                            "labelSelector": {"matchLabels": _selector(name)},
+                        }
+                    ],
+                },
+            },
+        },
+    }
+
+
+def _resources(role: str) -> Obj:
+    cpu = {"gateway": "250m", "callback": "100m", "channel": "100m"}.get(role, "100m")
+    return {
+        "requests": {"cpu": cpu, "memory": "160Mi"},
+        "limits": {"cpu": "1", "memory": "512Mi"},
+    }
+
+
+def _service_deployment(tier: Tier) -> Obj:
+    env: list[Obj] = [
+        {
+            "name": key,
+            "valueFrom": {"secretKeyRef": {"name": f"paymesh-{tier.name}", "key": key}},
+        }
+        for key in tier.secret_keys
+    ]
+    mounts: list[Obj] = [{"name": "tmp", "mountPath": "/tmp"}]  # noqa: S108
+    volumes: list[Obj] = []
+    if tier.role == "notify":
+        env.append(
+            {"name": "PAYMESH_NOTIFY_SIGNING_KEY_FILE", "value": f"{NOTIFY_KEY_DIR}/key.pem"}
+        )
+        mounts.append({"name": "signing-key", "mountPath": NOTIFY_KEY_DIR, "readOnly": True})
+        volumes.append(
+            {
+                "name": "signing-key",
+                "secret": {"secretName": "paymesh-notify-signing-key", "defaultMode": 0o440},
+            }
+        )
+    probe = {"grpc": {"port": GRPC_PORT}}
+    container = {
+        "name": tier.name,
+        "image": IMAGE,
+        "args": ["serve", tier.name, "--listen", f"0.0.0.0:{GRPC_PORT}"],
+        "ports": [{"containerPort": GRPC_PORT, "name": "grpc"}],
+        "envFrom": [{"configMapRef": {"name": "paymesh-settings"}}],
+        "env": env,
+        "startupProbe": {**probe, "periodSeconds": 2, "failureThreshold": 60},
+        "readinessProbe": {**probe, "periodSeconds": 5},
+        "livenessProbe": {**probe, "periodSeconds": 10, "failureThreshold": 3},
+        "resources": _resources(tier.role),
+        "securityContext": _container_security(),
+        "volumeMounts": mounts,
+    }
+    return _deployment(tier.name, tier.role, _pod_spec([container], volumes))
+
+
+def _service(name: str, role: str, port: int, port_name: str, headless: bool) -> Obj:
+    spec: Obj = {
+        "selector": _selector(name),
+        "ports": [{"name": port_name, "port": port, "targetPort": port_name}],
+    }
+    if headless:
+        # gRPC clients (Envoy's STRICT_DNS clusters, grpc's round_robin) see every pod and
+        # balance per request; a ClusterIP would pin one HTTP/2 connection to one pod.
+        spec["clusterIP"] = "None"
+        spec["ports"][0]["appProtocol"] = "grpc"
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "labels": _labels(name, role)},
+        "spec": spec,
+    }
+
+
+def settings_configmap() -> Obj:
+    targets = ",".join(f"{c}=dns:///{c}:{GRPC_PORT}" for c in channel_names())
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "paymesh-settings", "labels": {"app": "paymesh"}},
+        "data": {
+            "PAYMESH_CONFIG_BACKEND": "etcd",
+            "PAYMESH_ETCD_ENDPOINTS": ETCD_ENDPOINTS,
+            "PAYMESH_CHANNEL_TARGETS": targets,
+            "PAYMESH_CALLBACK_BASE_URL": CALLBACK_BASE_URL,
+            "PAYMESH_LOG_LEVEL": "INFO",
+        },
+    }
+
+
+def envoy_config() -> Obj:
+    upstreams = {name: f"{name}:{GRPC_PORT}" for name in EDGE_SERVICES if name != "info"}
+    upstreams["info"] = f"pay:{GRPC_PORT}"
+    return render(
+        listen_port=EDGE_PORT,
+        admin_port=ENVOY_ADMIN_PORT,
+        upstreams=upstreams,
+        listen_address="0.0.0.0",  # noqa: S104
+        descriptor=Path(DESCRIPTOR),
+    )
+
+
+def edge_objects() -> list[Obj]:
+    config = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "paymesh-envoy", "labels": _labels("edge", "edge")},
+        "data": {"envoy.json": json.dumps(envoy_config(), indent=2, sort_keys=True) + "\n"},
+    }
+    probe = {"httpGet": {"path": "/healthz", "port": "http"}}
+    container = {
+        "name": "envoy",
+        "image": IMAGE,
+        "command": ["envoy"],
+        "args": ["-c", "/etc/envoy/envoy.json", "--disable-hot-restart", "--log-level", "info"],
+        "ports": [{"containerPort": EDGE_PORT, "name": "http"}],
+        "startupProbe": {**probe, "periodSeconds": 2, "failureThreshold": 30},
+        "readinessProbe": {**probe, "periodSeconds": 5},
+        "livenessProbe": {**probe, "periodSeconds": 10, "failureThreshold": 3},
+        "resources": {
+            "requests": {"cpu": "250m", "memory": "128Mi"},
+            "limits": {"cpu": "2", "memory": "512Mi"},
+        },
+        "securityContext": _container_security(),
+        "volumeMounts": [
+            {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108
+            {"name": "envoy-config", "mountPath": "/etc/envoy", "readOnly": True},
+        ],
+    }
+    volumes = [{"name": "envoy-config", "configMap": {"name": "paymesh-envoy"}}]
+    deployment = _deployment("edge", "edge", _pod_spec([container], volumes))
+    service = _service("edge", "edge", 80, "http", headless=False)
+    service["spec"]["ports"][0]["targetPort"] = "http"
+    return [config, deployment, service]
+
+
+def service_objects() -> list[Obj]:
+    out: list[Obj] = []
+    for tier in tiers():
+        out.append(_service_deployment(tier))
+        out.append(_service(tier.name, tier.role, GRPC_PORT, "grpc", headless=True))
+    return out
+
+
+def scaling_objects() -> list[Obj]:
+    out: list[Obj] = []
+    stateless = [("edge", "edge")] + [(t.name, t.role) for t in tiers() if t.stateless]
+    for name, role in [("edge", "edge")] + [(t.name, t.role) for t in tiers()]:
+        out.append(
+            {
+                "apiVersion": "policy/v1",
+                "kind": "PodDisruptionBudget",
+                "metadata": {"name": name, "labels": _labels(name, role)},
+                "spec": {"maxUnavailable": 1, "selector": {"matchLabels": _selector(name)}},
+            }
+        )
+    for name, role in stateless:
+        out.append(
+            {
+                "apiVersion": "autoscaling/v2",
+                "kind": "HorizontalPodAutoscaler",
+                "metadata": {"name": name, "labels": _labels(name, role)},
+                "spec": {
+                    "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+                    "minReplicas": 2,
+                    "maxReplicas": 10,
+                    "metrics": [
+                        {
+                            "type": "Resource",
+                            "resource": {
+                                "name": "cpu",
+                                "target": {"type": "Utilization", "averageUtilization": 70},
+                            },
+                        }
+                    ],
+                },
+            }
+        )
+    return out
+
+
+def files() -> dict[str, list[Obj]]:
+    """File name under k8s/ -> the objects it holds."""
+    roles = {t.name: t.role for t in tiers()}
+    return {
+        "settings.yaml": [settings_configmap()],
+        "services.yaml": service_objects(),
+        "edge.yaml": edge_objects(),
+        "network-policies.yaml": network.policies(roles),
+        "scaling.yaml": scaling_objects(),
+    }
+
+
+HEADER = (
+    "# Generated by `make k8s` (python -m paymesh.deploy.k8s) from the service registry;\n"
+    "# edit paymesh/deploy/, not this file.\n"
+)
+
+
+def dump(objects: list[Obj]) -> str:
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        style = "|" if "\n" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, text)
+    docs = [yaml.dump(o, Dumper=Dumper, sort_keys=False, width=100) for o in objects]
+    return HEADER + "---\n".join(docs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import sys
+
+    p = argparse.ArgumentParser(description="write (or --check) the generated k8s manifests")
+    p.add_argument("--dir", type=Path, default=Path("k8s"))
+    p.add_argument("--check", action="store_true")
+    args = p.parse_args(argv)
+    stale = []
+    for name, objects in files().items():
+        path: Path = args.dir / name
+        text = dump(objects)
+        if args.check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(str(path))
+        else:
+            path.write_text(text)
+    if stale:
+        print(f"stale (run `make k8s`): {', '.join(stale)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,147 @@
+"""NetworkPolicies of the k8s manifests: who may talk to whom (DESIGN §10).
+
+- only the edge reaches the gateways and the callback gateway;
+- only the gateways, the callback gateway and the monitor reach the channel services;
+- only the channel services reach the internet (the providers' HTTPS APIs, port 443);
+- notify reaches merchants (any public address and port: notify_url is the merchant's);
+- everything else stays in the cluster or private ranges (MySQL, etcd, NATS by port).
+
+Everything is denied first (`paymesh-default-deny`), then each service gets one policy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Obj = dict[str, Any]
+
+GRPC_PORT = 50051
+EDGE_PORT = 8080
+PRIVATE = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+# Never "the internet": link-local holds cloud metadata endpoints.
+NOT_PUBLIC = (*PRIVATE, "169.254.0.0/16", "127.0.0.0/8", "100.64.0.0/10")
+BACKEND_PORTS = {"mysql": 3306, "etcd": 2379, "nats": 4222}
+
+# role -> roles allowed in on the gRPC port
+INGRESS_FROM: dict[str, tuple[str, ...]] = {
+    "gateway": ("edge",),
+    "callback": ("edge",),
+    "channel": ("gateway", "callback", "monitor"),
+}
+# role -> backends it uses
+BACKENDS: dict[str, tuple[str, ...]] = {
+    "gateway": ("mysql", "etcd"),
+    "callback": ("mysql", "etcd"),
+    "monitor": ("mysql", "etcd"),
+    "notify": ("mysql", "etcd", "nats"),
+    "channel": ("etcd",),
+    "worker": ("mysql", "etcd"),
+}
+# role -> roles it calls over gRPC
+CALLS: dict[str, tuple[str, ...]] = {
+    "edge": ("gateway", "callback"),
+    "gateway": ("channel",),
+    "callback": ("channel",),
+    "monitor": ("channel",),
+}
+
+
+def _roles(roles: tuple[str, ...]) -> Obj:
+    return {
+        "podSelector": {
+            "matchExpressions": [
+                {"key": "paymesh.io/role", "operator": "In", "values": list(roles)}
+            ]
+        }
+    }
+
+
+def _tcp(*ports: int) -> list[Obj]:
+    return [{"protocol": "TCP", "port": p} for p in ports]
+
+
+def _public(except_: tuple[str, ...] = NOT_PUBLIC) -> Obj:
+    return {"ipBlock": {"cidr": "0.0.0.0/0", "except": list(except_)}}
+
+
+def _ingress(role: str) -> list[Obj]:
+    if role == "edge":
+        return [{"ports": _tcp(EDGE_PORT)}]  # merchants and providers, from anywhere
+    peers = INGRESS_FROM.get(role)
+    if not peers:
+        return []
+    return [{"from": [_roles(peers)], "ports": _tcp(GRPC_PORT)}]
+
+
+def _egress(role: str) -> list[Obj]:
+    rules: list[Obj] = []
+    calls = CALLS.get(role)
+    if calls:
+        rules.append({"to": [_roles(calls)], "ports": _tcp(GRPC_PORT)})
+    backends = BACKENDS.get(role)
+    if backends:
+        in_cluster: list[Obj] = [{"namespaceSelector": {}}]
+        rules.append(
+            {
+                "to": in_cluster + [{"ipBlock": {"cidr": c}} for c in PRIVATE],
+                "ports": _tcp(*(BACKEND_PORTS[b] for b in backends)),
+            }
+        )
+    if role == "channel":
+        rules.append({"to": [_public()], "ports": _tcp(443)})
+    if role == "notify":
+        rules.append({"to": [_public()]})  # merchants' notify_url: any public address and port
+    return rules
+
+
+def _meta(name: str) -> Obj:
+    return {"name": name, "labels": {"app": "paymesh"}}
+
+
+def policies(roles: dict[str, str]) -> list[Obj]:
+    """roles: Deployment name -> role (the edge is added here)."""
+    out: list[Obj] = [
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": _meta("paymesh-default-deny"),
+            "spec": {
+                "podSelector": {"matchLabels": {"app": "paymesh"}},
+                "policyTypes": ["Ingress", "Egress"],
+            },
+        },
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": _meta("paymesh-dns"),
+            "spec": {
+                "podSelector": {"matchLabels": {"app": "paymesh"}},
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [{"namespaceSelector": {}}],
+                        "ports": [
+                            {"protocol": "UDP", "port": 53},
+                            {"protocol": "TCP", "port": 53},
+                        ],
+                    }
+                ],
+            },
+        },
+    ]
+    for name, role in {"edge": "edge", **roles}.items():
+        spec: Obj = {
+            "podSelector": {"matchLabels": {"app": "paymesh", "component": name}},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": _ingress(role),
+            "egress": _egress(role),
+        }
+        out.append(
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "NetworkPolicy",
+                "metadata": _meta(name),
+                "spec": spec,
+            }
+        )
+    return out
