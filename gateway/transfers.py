@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as ch
-from paymesh.errors import ChannelError, ChannelUnavailable, InvalidArgument, TransferNotFound
+from paymesh.errors import (
+    ChannelError,
+    ChannelNotEnabled,
+    ChannelUnavailable,
+    InvalidArgument,
+    TransferNotFound,
+)
 from paymesh.gateway.apply import apply_transfer
 from paymesh.gateway.db.convert import transfer_message
 from paymesh.gateway.db.models import Transfer, TransferStatus
@@ -66,7 +72,8 @@ async def create_transfer(
     except ChannelUnavailable:
         log.warning("transfer_outcome_unknown", transfer_id=transfer.transfer_id)
         return transfer_message(transfer)
-    except ChannelError as e:
+    except (ChannelError, ChannelNotEnabled) as e:
+        # a refusal, or a channel that offers no transfers (UnionPay): nothing was moved
         await deps.store.mark_transfer_failed(
             transfer.transfer_id, e.metadata.get("provider_code", e.message), deps.clock()
         )

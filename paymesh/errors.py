@@ -94,6 +94,13 @@ class ChannelNotEnabled(PaymeshError):
     reason = Reason.CHANNEL_NOT_ENABLED
 
 
+class OperationNotOffered(ChannelNotEnabled):
+    """The provider does not offer this operation at all (e.g. transfers on UnionPay
+    online payment): UNIMPLEMENTED from the channel service, CHANNEL_NOT_ENABLED to callers."""
+
+    code = grpc.StatusCode.UNIMPLEMENTED
+
+
 class DuplicateOutTradeNo(PaymeshError):
     code = grpc.StatusCode.ALREADY_EXISTS
     reason = Reason.DUPLICATE_OUT_TRADE_NO

@@ -19,6 +19,7 @@ from paymesh.channels.sandbox import control, page
 from paymesh.channels.sandbox.alipay import AlipayProvider
 from paymesh.channels.sandbox.provider import Provider
 from paymesh.channels.sandbox.state import SandboxState
+from paymesh.channels.sandbox.unionpay import UnionpayProvider
 from paymesh.channels.sandbox.wechat import WeChatProvider
 from paymesh.runtime.logging import get_logger
 
@@ -27,8 +28,9 @@ log = get_logger("paymesh.sandbox")
 PROVIDERS: dict[str, Callable[[SandboxState], Provider]] = {
     "wechat": WeChatProvider,
     "alipay": AlipayProvider,
+    "unionpay": UnionpayProvider,
 }
-"""Provider modules by channel; unionpay joins here."""
+"""Provider modules by channel."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -1,0 +1,419 @@
+"""UnionPay ACP 5.1.0 adapter: pure `build_*` / `parse_*` functions (no I/O, `now` passed in).
+
+Endpoints under `{base_url}/gateway/api/` (ACP 5.1.0 接口规范):
+- `frontTransReq.do`: consume 01/01, bizType 000201, channelType 07 (PC, `page`) or 08
+  (mobile web, `h5`): the payer's browser POSTs it, so `page`/`h5` return an
+  auto-submitting form and make no server call;
+- `appTransReq.do`: the same consume for the app SDK, channelType 08; answers `tn`;
+- `queryTrans.do`: query 00/00 bizType 000000 by orderId + txnTime;
+- `backTransReq.do`: refund 04/00 and consume cancel 31/00, both naming the consume's
+  `queryId` as `origQryId`.
+
+Every request carries `version=5.1.0 encoding=UTF-8 signMethod=01 certId` and the double
+hash `signature` (sign.py). Every answer must carry a `signPubKeyCert` that chains to the
+account's trust roots and a valid signature; an answer that does not authenticate is
+never believed (ChannelUnavailable: outcome unknown).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Final
+from urllib.parse import urlencode
+
+from paymesh.channel.v1 import channel_pb2
+from paymesh.channel.v1 import channel_service_pb2 as svc
+from paymesh.channels.base import RESULT_PENDING, TRADE_PENDING
+from paymesh.channels.transport import HttpRequest, HttpResponse
+from paymesh.channels.unionpay import sign
+from paymesh.channels.unionpay.config import UnionpayAccount
+from paymesh.channels.unionpay.transformers import (
+    BIZ_GATEWAY,
+    BIZ_QUERY,
+    CHANNEL_MOBILE,
+    CHANNEL_PC,
+    CURRENCY_CNY,
+    ENCODING,
+    REDACT_KEYS,
+    RESP_NOT_FOUND,
+    RESP_OK,
+    RESP_UNKNOWN,
+    TXN_CANCEL,
+    TXN_CONSUME,
+    TXN_QUERY,
+    TXN_REFUND,
+    VERSION,
+    fen,
+    format_time,
+    parse_kv,
+    refund_result,
+    trade_result,
+    txn_time_of,
+)
+from paymesh.common.v1 import pay_data_pb2
+from paymesh.errors import ChannelError, ChannelUnavailable, InvalidArgument
+
+FRONT_PATH: Final = "frontTransReq.do"
+APP_PATH: Final = "appTransReq.do"
+BACK_PATH: Final = "backTransReq.do"
+QUERY_PATH: Final = "queryTrans.do"
+FORM_CONTENT_TYPE: Final = "application/x-www-form-urlencoded;charset=UTF-8"
+FRONT_CHANNELS: Final[Mapping[str, str]] = {"page": CHANNEL_PC, "h5": CHANNEL_MOBILE}
+CANCEL_PREFIX: Final = "C"
+
+
+class ResponseUnauthenticated(ChannelUnavailable):
+    """UnionPay's answer has no valid signPubKeyCert chain or signature: outcome unknown."""
+
+
+# --- common ----------------------------------------------------------------------------------
+
+
+def _txn_time(object_id: str, field: str) -> str:
+    if not object_id:
+        raise InvalidArgument(f"{field} is required", field=field)
+    if not object_id.isalnum() or not 8 <= len(object_id) <= 40:
+        raise InvalidArgument(f"{field} must be 8-40 letters or digits for UnionPay", field=field)
+    try:
+        return txn_time_of(object_id)
+    except ValueError as e:
+        raise InvalidArgument(f"{field} is not a paymesh id", field=field) from e
+
+
+def _amount(amount: int, field: str = "amount") -> str:
+    try:
+        return fen(amount)
+    except ValueError as e:
+        raise InvalidArgument(str(e), field=field) from e
+
+
+def _check_currency(currency: str) -> None:
+    if (currency or "CNY") != "CNY":
+        raise InvalidArgument("UnionPay online payment takes CNY only", field="currency")
+
+
+def common_fields(account: UnionpayAccount, txn: tuple[str, str], biz_type: str) -> dict[str, str]:
+    return {
+        "version": VERSION,
+        "encoding": ENCODING,
+        "signMethod": sign.SIGN_METHOD_RSA,
+        "txnType": txn[0],
+        "txnSubType": txn[1],
+        "bizType": biz_type,
+        "accessType": account.access_type,
+        "merId": account.mer_id,
+    }
+
+
+def signed(account: UnionpayAccount, fields: Mapping[str, str]) -> dict[str, str]:
+    """`fields` (empty values dropped) + certId + signature."""
+    cert = account.signing_cert()
+    out = {k: v for k, v in fields.items() if v != ""}
+    out["certId"] = cert.cert_id
+    out[sign.SIGNATURE_FIELD] = sign.sign_fields(cert.key, out)
+    return out
+
+
+def post(url: str, fields: Mapping[str, str]) -> HttpRequest:
+    return HttpRequest(
+        method="POST",
+        url=url,
+        headers={"Content-Type": FORM_CONTENT_TYPE},
+        body=urlencode(fields).encode("ascii"),
+        redact_keys=REDACT_KEYS,
+    )
+
+
+def verified_fields(resp: HttpResponse, account: UnionpayAccount, now: datetime) -> dict[str, str]:
+    """Authenticate a synchronous answer and return its fields (whatever its respCode)."""
+    if resp.status != 200:
+        raise ChannelUnavailable(
+            f"UnionPay answered HTTP {resp.status}", metadata={"http_status": str(resp.status)}
+        )
+    try:
+        fields = parse_kv(resp.body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise ChannelUnavailable("malformed UnionPay answer") from e
+    try:
+        sign.verify_message(fields, account.trust_roots(), account.trust_intermediates(), now)
+    except ValueError as e:  # CertificateRejected included
+        raise ResponseUnauthenticated(
+            f"UnionPay answer does not authenticate: {e}",
+            metadata={"provider_code": fields.get("respCode", "")},
+        ) from e
+    if fields.get("merId") and fields["merId"] != account.mer_id:
+        raise ChannelUnavailable("UnionPay answered for another merId")
+    return fields
+
+
+def raise_for_code(fields: Mapping[str, str]) -> None:
+    """respCode 00 passes; 03/04/05 -> ChannelUnavailable (query later); else ChannelError."""
+    code = fields.get("respCode", "")
+    if code == RESP_OK:
+        return
+    msg = fields.get("respMsg", "")
+    if code in RESP_UNKNOWN or not code:
+        raise ChannelUnavailable(
+            f"UnionPay outcome unknown: {code or 'no respCode'}",
+            metadata={"provider_code": code, "provider_message": msg},
+        )
+    raise ChannelError(f"UnionPay refused: {code}", provider_code=code, provider_message=msg)
+
+
+def expect_same(field: str, sent: str, got: str) -> None:
+    if got and got != sent:
+        raise ChannelUnavailable(f"UnionPay answered for another {field}")
+
+
+# --- consume ---------------------------------------------------------------------------------
+
+
+def _pay_timeout(req: svc.PayRequest, account: UnionpayAccount, now: datetime) -> str:
+    if req.HasField("expire_time"):
+        return format_time(req.expire_time.ToDatetime(tzinfo=now.tzinfo))
+    return format_time(now + timedelta(minutes=account.pay_timeout_minutes))
+
+
+def consume_fields(
+    req: svc.PayRequest, account: UnionpayAccount, now: datetime, channel_type: str
+) -> dict[str, str]:
+    _check_currency(req.currency)
+    fields = common_fields(account, TXN_CONSUME, BIZ_GATEWAY)
+    fields.update(
+        {
+            "channelType": channel_type,
+            "orderId": req.order_id,
+            "txnTime": _txn_time(req.order_id, "order_id"),
+            "txnAmt": _amount(req.amount),
+            "currencyCode": CURRENCY_CNY,
+            "backUrl": req.notify_url or account.notify_url,
+            "payTimeout": _pay_timeout(req, account, now),
+        }
+    )
+    if not fields["backUrl"]:
+        raise InvalidArgument("a notify URL (backUrl) is required", field="notify_url")
+    return fields
+
+
+def build_front_pay_data(
+    req: svc.PayRequest, account: UnionpayAccount, now: datetime
+) -> pay_data_pb2.PayData:
+    """page / h5: the signed consume as a form the payer's browser submits."""
+    channel_type = FRONT_CHANNELS.get(req.method)
+    if channel_type is None:
+        raise InvalidArgument(f"{req.method!r} is not a front UnionPay method", field="method")
+    fields = consume_fields(req, account, now, channel_type)
+    fields["frontUrl"] = req.return_url or account.front_url
+    return pay_data_pb2.PayData(
+        form_html=auto_submit_form(account.url(FRONT_PATH), signed(account, fields))
+    )
+
+
+def auto_submit_form(action: str, fields: Mapping[str, str]) -> str:
+    inputs = "".join(
+        f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}"/>'
+        for k, v in fields.items()
+    )
+    return (
+        f'<form id="pay_form" name="pay_form" action="{html.escape(action)}" method="post">'
+        f"{inputs}</form>"
+        "<script>document.forms['pay_form'].submit();</script>"
+    )
+
+
+def build_app_request(req: svc.PayRequest, account: UnionpayAccount, now: datetime) -> HttpRequest:
+    """app: appTransReq.do (channelType 08) for a `tn`."""
+    fields = consume_fields(req, account, now, CHANNEL_MOBILE)
+    return post(account.url(APP_PATH), signed(account, fields))
+
+
+def parse_app_response(
+    req: svc.PayRequest, account: UnionpayAccount, resp: HttpResponse, now: datetime
+) -> svc.PayResponse:
+    fields = verified_fields(resp, account, now)
+    raise_for_code(fields)
+    expect_same("orderId", req.order_id, fields.get("orderId", ""))
+    tn = fields.get("tn", "")
+    if not tn:
+        raise ChannelUnavailable("malformed UnionPay answer: no tn")
+    return svc.PayResponse(
+        pay_data=pay_data_pb2.PayData(app_params={"tn": tn}), trade=pending_trade(req)
+    )
+
+
+def pending_trade(req: svc.PayRequest) -> channel_pb2.TradeResult:
+    return channel_pb2.TradeResult(
+        state=TRADE_PENDING, order_id=req.order_id, amount=req.amount, currency="CNY"
+    )
+
+
+# --- query -----------------------------------------------------------------------------------
+
+
+def build_query_request(object_id: str, account: UnionpayAccount, field: str) -> HttpRequest:
+    """queryTrans.do for the transaction whose orderId is `object_id` (order or refund)."""
+    fields = common_fields(account, TXN_QUERY, BIZ_QUERY)
+    fields["orderId"] = object_id
+    fields["txnTime"] = _txn_time(object_id, field)
+    return post(account.url(QUERY_PATH), signed(account, fields))
+
+
+def parse_query(
+    object_id: str, account: UnionpayAccount, resp: HttpResponse, now: datetime
+) -> dict[str, str] | None:
+    """The queried transaction's fields, or None when UnionPay has none (respCode 34)."""
+    fields = verified_fields(resp, account, now)
+    if fields.get("respCode") == RESP_NOT_FOUND:
+        return None
+    raise_for_code(fields)
+    expect_same("orderId", object_id, fields.get("orderId", ""))
+    if not fields.get("origRespCode"):
+        raise ChannelUnavailable("malformed UnionPay answer: no origRespCode")
+    return fields
+
+
+def trade_from_query(order_id: str, found: Mapping[str, str] | None) -> channel_pb2.TradeResult:
+    if found is None:
+        return channel_pb2.TradeResult(
+            state=TRADE_PENDING, order_id=order_id, provider_state=RESP_NOT_FOUND
+        )
+    trade = trade_result(found, found["origRespCode"])
+    trade.order_id = order_id
+    return trade
+
+
+def parse_query_response(
+    req: svc.QueryRequest, account: UnionpayAccount, resp: HttpResponse, now: datetime
+) -> svc.QueryResponse:
+    found = parse_query(req.order_id, account, resp, now)
+    return svc.QueryResponse(trade=trade_from_query(req.order_id, found))
+
+
+# --- refund / cancel ---------------------------------------------------------------------------
+
+
+def back_fields(
+    account: UnionpayAccount,
+    txn: tuple[str, str],
+    object_id: str,
+    txn_time: str,
+    amount: int,
+    orig_qry_id: str,
+    back_url: str,
+) -> dict[str, str]:
+    if not orig_qry_id:
+        raise InvalidArgument("the original consume has no queryId", field="order_id")
+    fields = common_fields(account, txn, BIZ_GATEWAY)
+    fields.update(
+        {
+            "channelType": CHANNEL_PC,
+            "orderId": object_id,
+            "txnTime": txn_time,
+            "txnAmt": _amount(amount),
+            "origQryId": orig_qry_id,
+            "backUrl": back_url or account.notify_url,
+        }
+    )
+    return fields
+
+
+def build_refund_request(
+    req: svc.RefundRequest, account: UnionpayAccount, orig_qry_id: str
+) -> HttpRequest:
+    """Refund 04/00: orderId = our refund id, origQryId = the consume's queryId."""
+    _check_currency(req.currency)
+    if req.total_amount and req.total_amount < req.amount:
+        raise InvalidArgument("total_amount must cover the refund", field="total_amount")
+    txn_time = _txn_time(req.refund_id, "refund_id")
+    fields = back_fields(
+        account, TXN_REFUND, req.refund_id, txn_time, req.amount, orig_qry_id, req.notify_url
+    )
+    return post(account.url(BACK_PATH), signed(account, fields))
+
+
+def parse_refund_response(
+    req: svc.RefundRequest, account: UnionpayAccount, resp: HttpResponse, now: datetime
+) -> svc.RefundResponse:
+    """respCode 00 = accepted (受理): PENDING until the notify or a query says."""
+    fields = verified_fields(resp, account, now)
+    raise_for_code(fields)
+    expect_same("orderId", req.refund_id, fields.get("orderId", ""))
+    refund = channel_pb2.RefundResult(
+        state=RESULT_PENDING,
+        refund_id=req.refund_id,
+        order_id=req.order_id,
+        channel_refund_no=fields.get("queryId", ""),
+        amount=req.amount,
+        provider_state="ACCEPTED",
+    )
+    return svc.RefundResponse(refund=refund)
+
+
+def parse_query_refund_response(
+    req: svc.QueryRefundRequest, account: UnionpayAccount, resp: HttpResponse, now: datetime
+) -> svc.QueryRefundResponse:
+    found = parse_query(req.refund_id, account, resp, now)
+    if found is None:
+        refund = channel_pb2.RefundResult(
+            state=RESULT_PENDING,
+            refund_id=req.refund_id,
+            order_id=req.order_id,
+            provider_state=RESP_NOT_FOUND,
+        )
+    else:
+        refund = refund_result(found, found["origRespCode"], order_id=req.order_id)
+        refund.refund_id = req.refund_id
+    return svc.QueryRefundResponse(refund=refund)
+
+
+def cancel_id(order_id: str) -> str:
+    """The orderId of the consume cancel of `order_id` (one per order)."""
+    return CANCEL_PREFIX + order_id[1:] if order_id[:1].isalpha() else CANCEL_PREFIX + order_id
+
+
+def build_cancel_request(
+    order_id: str, amount: int, orig_qry_id: str, account: UnionpayAccount, now: datetime
+) -> HttpRequest:
+    """Consume cancel 31/00 (same day, the full amount)."""
+    fields = back_fields(
+        account, TXN_CANCEL, cancel_id(order_id), format_time(now), amount, orig_qry_id, ""
+    )
+    return post(account.url(BACK_PATH), signed(account, fields))
+
+
+def parse_cancel_response(
+    order_id: str, account: UnionpayAccount, resp: HttpResponse, now: datetime
+) -> svc.CloseResponse:
+    fields = verified_fields(resp, account, now)
+    raise_for_code(fields)
+    expect_same("orderId", cancel_id(order_id), fields.get("orderId", ""))
+    return svc.CloseResponse()
+
+
+__all__ = [
+    "APP_PATH",
+    "BACK_PATH",
+    "FRONT_PATH",
+    "QUERY_PATH",
+    "ResponseUnauthenticated",
+    "auto_submit_form",
+    "build_app_request",
+    "build_cancel_request",
+    "build_front_pay_data",
+    "build_query_request",
+    "build_refund_request",
+    "cancel_id",
+    "common_fields",
+    "parse_app_response",
+    "parse_cancel_response",
+    "parse_query",
+    "parse_query_refund_response",
+    "parse_query_response",
+    "parse_refund_response",
+    "raise_for_code",
+    "signed",
+    "trade_from_query",
+    "verified_fields",
+]
