@@ -202,6 +202,14 @@ class UnionpayChannel:
             metadata={"channel": self.name},
         )
 
+    async def download_bill(
+        self, account: UnionpayAccount, request: svc.DownloadBillRequest
+    ) -> svc.DownloadBillResponse:
+        raise OperationNotOffered(
+            "UnionPay bill download (fileTransfer.do, txnType 76) is not implemented yet",
+            metadata={"channel": self.name},
+        )
+
     async def parse_notify(
         self, account: UnionpayAccount, request: svc.ParseNotifyRequest
     ) -> svc.ParseNotifyResponse:
