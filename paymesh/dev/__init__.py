@@ -26,10 +26,12 @@ from paymesh.dev.console import console_app
 from paymesh.dev.merchant import DemoMerchant
 from paymesh.dev.seed import (
     DEMO_APP_ID,
+    UNIONPAY_ACCOUNT,
     private_key_pem,
     public_key_pem,
     seed_alipay,
     seed_app,
+    seed_unionpay,
     seed_wechat,
 )
 from paymesh.errors import AppNotFound
@@ -51,6 +53,7 @@ SERVICES = [
     "callback",
     "wechat",
     "alipay",
+    "unionpay",
     "monitor",
     "notify",
 ]
@@ -110,9 +113,13 @@ async def run_dev(state_dir: str = ".paymesh", edge_port: int = 8080) -> None:
             repo, sandbox.url, private_key_pem(state / "keys" / "wechat-merchant.pem")
         )
         await seed_alipay(repo, sandbox.url, private_key_pem(state / "keys" / "alipay-app.pem"))
+        await seed_unionpay(repo, sandbox.url)
         merchant_url = urls["merchant"]
         demo = await seed_app(
-            repo, secret=await _demo_secret(repo), notify_url=f"{merchant_url}/notify"
+            repo,
+            secret=await _demo_secret(repo),
+            notify_url=f"{merchant_url}/notify",
+            unionpay_account=UNIONPAY_ACCOUNT,
         )
         merchant = DemoMerchant(demo.sign_type, demo.secret)
         cleanups.append((await _serve_http(merchant.app(), ports["merchant"])).cleanup)
@@ -125,7 +132,9 @@ async def run_dev(state_dir: str = ".paymesh", edge_port: int = 8080) -> None:
             database_url=f"sqlite+aiosqlite:///{state / 'paymesh.db'}",
             config_backend="file",
             config_file=str(state / "config.json"),
-            channel_targets={c: f"{HOST}:{ports['grpc']}" for c in ("wechat", "alipay")},
+            channel_targets={
+                c: f"{HOST}:{ports['grpc']}" for c in ("wechat", "alipay", "unionpay")
+            },
             callback_base_url=urls["edge"],
             nats_url="memory://",
             notify_signing_key_file=str(notify_key),

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 
 from paymesh.channels.alipay.config import AlipayAccount
+from paymesh.channels.unionpay.config import UnionpayAccount
 from paymesh.channels.wechat.config import WechatAccount
 from paymesh.config.apps import AppConfig, RouteTarget, SignType
 from paymesh.config.repository import ConfigRepository
@@ -28,6 +29,8 @@ WECHAT_MCHID = "1900000109"
 WECHAT_APPID = "wxd678efh567hg6787"
 ALIPAY_ACCOUNT = "alipay-demo"
 ALIPAY_APP_ID = "2021000000000001"
+UNIONPAY_ACCOUNT = "unionpay-demo"
+UNIONPAY_MER_ID = "777290058110048"
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,36 @@ async def seed_alipay(
     return account
 
 
+async def seed_unionpay(
+    repo: ConfigRepository,
+    sandbox_url: str,
+    account_id: str = UNIONPAY_ACCOUNT,
+    *,
+    mer_id: str = UNIONPAY_MER_ID,
+) -> UnionpayAccount:
+    """Register the merchant at the sandbox (it issues the PKCS#12 signing certificate and
+    answers its trust roots) and store the account."""
+    body = {"channel": "unionpay", "merchant_id": mer_id, "app_id": mer_id}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{sandbox_url}/_sandbox/merchants", json=body) as resp,
+    ):
+        if resp.status != 200:
+            raise RuntimeError(f"sandbox registration failed: {resp.status} {await resp.text()}")
+        reg: dict[str, Any] = await resp.json()
+    account = UnionpayAccount(
+        account_id=account_id,
+        base_url=sandbox_url,
+        mer_id=mer_id,
+        sign_cert_p12=SecretStr(reg["sign_cert_p12"]),
+        sign_cert_password=SecretStr(reg["sign_cert_password"]),
+        root_cert_pem=reg["root_cert_pem"],
+        middle_cert_pem=reg["middle_cert_pem"],
+    )
+    await repo.put_channel_account(account)
+    return account
+
+
 async def seed_app(
     repo: ConfigRepository,
     *,
@@ -162,6 +195,7 @@ async def seed_app(
     notify_url: str | None = None,
     wechat_account: str = WECHAT_ACCOUNT,
     alipay_account: str | None = ALIPAY_ACCOUNT,
+    unionpay_account: str | None = None,
     enabled: bool = True,
 ) -> DemoApp:
     secret = secret or secrets.token_hex(16)
@@ -183,6 +217,9 @@ async def seed_app(
             "barcode": alipay,
             **{f"alipay:{m}": alipay for m in ("qr", "page", "h5", "app", "barcode", "transfer")},
         }
+    if unionpay_account:
+        unionpay = RouteTarget(channel="unionpay", account_id=unionpay_account)
+        routes |= {f"unionpay:{m}": unionpay for m in ("page", "h5", "app")}
     app = AppConfig(
         app_id=app_id,
         name=f"{app_id} app",

@@ -46,6 +46,7 @@ SPECS: dict[str, ServiceSpec] = {
         ),
         ServiceSpec("wechat", "paymesh.channels.serve:register", ("config_backend",)),
         ServiceSpec("alipay", "paymesh.channels.serve:register", ("config_backend",)),
+        ServiceSpec("unionpay", "paymesh.channels.serve:register", ("config_backend",)),
     )
 }
 

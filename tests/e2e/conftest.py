@@ -22,11 +22,13 @@ from paymesh.config.repository import ConfigRepository
 from paymesh.config.store import ConfigStore
 from paymesh.dev.merchant import DemoMerchant
 from paymesh.dev.seed import (
+    UNIONPAY_ACCOUNT,
     DemoApp,
     private_key_pem,
     public_key_pem,
     seed_alipay,
     seed_app,
+    seed_unionpay,
     seed_wechat,
 )
 from paymesh.gateway.db.store import Store
@@ -38,7 +40,10 @@ from paymesh.testing.ports import free_port
 from paymesh.testing.processes import EnvoyProcess, EtcdServer, MariaDBServer, NatsServer
 from tests.e2e.client import Merchant
 
-SERVICES = ["info", "pay", "query", "refund", "transfer", "callback", "wechat", "alipay", "notify"]
+SERVICES = [
+    "info", "pay", "query", "refund", "transfer", "callback", "wechat", "alipay", "unionpay",
+    "notify",
+]  # fmt: skip
 
 
 @dataclass
@@ -96,7 +101,8 @@ async def mesh(
     repo = ConfigRepository(store, prefix)
     await seed_wechat(repo, sandbox.url, private_key_pem())
     await seed_alipay(repo, sandbox.url, private_key_pem())
-    app = await seed_app(repo)
+    await seed_unionpay(repo, sandbox.url)
+    app = await seed_app(repo, unionpay_account=UNIONPAY_ACCOUNT)
     demo_merchant = DemoMerchant(app.sign_type, app.secret)
     merchant_runner = web.AppRunner(demo_merchant.app(), access_log=None)
     await merchant_runner.setup()
@@ -110,7 +116,7 @@ async def mesh(
         listen=f"127.0.0.1:{grpc_port}",
         database_url=database_url,
         config_prefix=prefix,
-        channel_targets={c: f"127.0.0.1:{grpc_port}" for c in ("wechat", "alipay")},
+        channel_targets={c: f"127.0.0.1:{grpc_port}" for c in ("wechat", "alipay", "unionpay")},
         callback_base_url=edge_url,
         channel_timeout_seconds=3.0,
         drain_seconds=1.0,
