@@ -47,7 +47,7 @@ dev: setup
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/paymesh dev
 
 bench: setup
-	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/paymesh bench
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/paymesh bench $(if $(CHANNEL),--channel $(CHANNEL))
 
 clean:
 	rm -rf $(VENV) .paymesh .mypy_cache .ruff_cache .pytest_cache build *.egg-info

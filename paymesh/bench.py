@@ -27,7 +27,13 @@ import grpc
 from paymesh.config.crypto import DEV_MASTER_KEY, MASTER_KEY_ENV
 from paymesh.config.etcd_store import EtcdConfigStore
 from paymesh.config.repository import ConfigRepository
-from paymesh.dev.seed import private_key_pem, seed_app, seed_wechat
+from paymesh.dev.seed import (
+    UNIONPAY_ACCOUNT,
+    private_key_pem,
+    seed_app,
+    seed_unionpay,
+    seed_wechat,
+)
 from paymesh.gateway.envoy.config import render_text
 from paymesh.gateway.signing import canonical_from_message, sign
 from paymesh.merchant.v1 import pay_service_pb2 as pay_pb
@@ -91,19 +97,35 @@ async def drive(name: str, call: Call, seconds: float, concurrency: int) -> Resu
     return Result(name, counts["ok"], counts["failed"], time.perf_counter() - started, latencies)
 
 
-def _order(app_id: str, secret: str, run: str, n: int) -> pay_pb.CreateOrderRequest:
+CASES: dict[str, tuple[str, str]] = {
+    "wechat": ("", "qr"),  # the default route: a signed WeChat v3 native call
+    "unionpay": ("unionpay", "app"),  # appTransReq.do: double-hash signing, chain check
+}
+
+
+def _order(
+    app_id: str, secret: str, run: str, n: int, case: str = "wechat"
+) -> pay_pb.CreateOrderRequest:
+    channel, method = CASES[case]
     req = pay_pb.CreateOrderRequest(
         app_id=app_id,
         out_trade_no=f"b{run}{n}",
         amount=1,
         subject="bench",
-        method="qr",
+        method=method,
+        channel=channel,
         timestamp=int(time.time()),
         sign_type="HMAC-SHA256",
         nonce=f"n{run}{n}",  # unique per request: 8-32 of [A-Za-z0-9]
     )
     req.sign = sign(canonical_from_message(req), "HMAC-SHA256", secret)
     return req
+
+
+PROVIDER_CALLS = {
+    "wechat": "a signed WeChat v3 call",
+    "unionpay": "a signed UnionPay appTransReq.do (answer chain + signature verified)",
+}
 
 
 def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -139,7 +161,7 @@ async def _wait_grpc(target: str) -> None:
         await asyncio.wait_for(ch.channel_ready(), 60)
 
 
-async def run_bench(seconds: float = 10.0, concurrency: int = 50) -> None:
+async def run_bench(seconds: float = 10.0, concurrency: int = 50, channel: str = "wechat") -> None:
     os.environ.setdefault(MASTER_KEY_ENV, DEV_MASTER_KEY)
     procs: list[subprocess.Popen[bytes]] = []
     stack = contextlib.AsyncExitStack()
@@ -166,7 +188,8 @@ async def run_bench(seconds: float = 10.0, concurrency: int = 50) -> None:
         stack.push_async_callback(store.close)
         repo = ConfigRepository(store)
         await seed_wechat(repo, sandbox_url, private_key_pem())
-        app = await seed_app(repo, app_id="bench")
+        await seed_unionpay(repo, sandbox_url)
+        app = await seed_app(repo, app_id="bench", unionpay_account=UNIONPAY_ACCOUNT)
 
         env = {
             **os.environ,
@@ -174,11 +197,15 @@ async def run_bench(seconds: float = 10.0, concurrency: int = 50) -> None:
             "PAYMESH_DATABASE_URL": mariadb.create_database("bench"),
             "PAYMESH_CONFIG_BACKEND": "etcd",
             "PAYMESH_ETCD_ENDPOINTS": etcd.endpoint,
-            "PAYMESH_CHANNEL_TARGETS": f"wechat=127.0.0.1:{grpc_port}",
+            "PAYMESH_CHANNEL_TARGETS": (
+                f"wechat=127.0.0.1:{grpc_port},unionpay=127.0.0.1:{grpc_port}"
+            ),
             "PAYMESH_CALLBACK_BASE_URL": f"http://127.0.0.1:{edge_port}",
             "PAYMESH_LOG_LEVEL": "WARNING",
         }
-        procs.append(_spawn([paymesh, "serve", "pay", "wechat"], env, logs / "serve.log"))
+        procs.append(
+            _spawn([paymesh, "serve", "pay", "wechat", "unionpay"], env, logs / "serve.log")
+        )
         procs.append(
             _spawn([sys.executable, "-c", ECHO_SERVER, str(echo_port)], env, logs / "echo.log")
         )
@@ -196,9 +223,9 @@ async def run_bench(seconds: float = 10.0, concurrency: int = 50) -> None:
         await asyncio.to_thread(envoy.start)
         stack.callback(envoy.close)
         results = await _measure(
-            app.app_id, app.secret, grpc_port, echo_port, edge_port, seconds, concurrency
+            app.app_id, app.secret, grpc_port, echo_port, edge_port, seconds, concurrency, channel
         )
-    _print(results, seconds, concurrency)
+    _print(results, seconds, concurrency, channel)
 
 
 async def _measure(
@@ -209,12 +236,13 @@ async def _measure(
     edge_port: int,
     seconds: float,
     concurrency: int,
+    case: str = "wechat",
 ) -> list[Result]:
     run = uuid.uuid4().hex[:8]
     out: list[Result] = []
     async with grpc.aio.insecure_channel(f"127.0.0.1:{echo_port}") as ch:
         echo: Any = ch.unary_unary("/bench.Echo/Echo")
-        payload = _order(app_id, secret, run, 0).SerializeToString()
+        payload = _order(app_id, secret, run, 0, case).SerializeToString()
 
         async def echo_call(_n: int) -> bool:
             return bool(await echo(payload))
@@ -225,7 +253,9 @@ async def _measure(
 
         async def grpc_call(n: int) -> bool:
             try:
-                resp = await stub.CreateOrder(_order(app_id, secret, run + "g", n), timeout=30)
+                resp = await stub.CreateOrder(
+                    _order(app_id, secret, run + "g", n, case), timeout=30
+                )
             except grpc.aio.AioRpcError:
                 return False
             return bool(resp.order.order_id)
@@ -239,7 +269,7 @@ async def _measure(
 
         async def http_call(n: int) -> bool:
             body = json_format.MessageToDict(
-                _order(app_id, secret, run + "h", n), preserving_proto_field_name=True
+                _order(app_id, secret, run + "h", n, case), preserving_proto_field_name=True
             )
             async with http.post(url, json=body) as r:
                 await r.read()
@@ -249,7 +279,7 @@ async def _measure(
     return out
 
 
-def _print(results: list[Result], seconds: float, concurrency: int) -> None:
+def _print(results: list[Result], seconds: float, concurrency: int, case: str = "wechat") -> None:
     base = results[0].rate or 1.0
     print(
         f"\npaymesh bench: {seconds:.0f} s per case, {concurrency} concurrent, loopback, "
@@ -264,6 +294,6 @@ def _print(results: list[Result], seconds: float, concurrency: int) -> None:
     mean = statistics.fmean(results[1].latencies_ms) if results[1].latencies_ms else 0.0
     print(
         f"\nCreateOrder includes: signature check, app lookup, an order INSERT (MariaDB), a "
-        f"channel Pay over gRPC, a signed WeChat v3 call to the sandbox, pay data UPDATE "
+        f"channel Pay over gRPC, {PROVIDER_CALLS[case]} to the sandbox, pay data UPDATE "
         f"(mean gRPC latency {mean:.1f} ms)."
     )

@@ -31,6 +31,25 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sandbox_roots(args: argparse.Namespace) -> int:
+    import json
+    import urllib.request
+    from pathlib import Path
+
+    url = args.url.rstrip("/") + "/_sandbox/unionpay/trust-roots"
+    with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 (an operator's URL)
+        roots = json.load(resp)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "acp_test_root.cer").write_text(roots["root_cert_pem"])
+        (out / "acp_test_middle.cer").write_text(roots["middle_cert_pem"])
+        print(f"wrote {out / 'acp_test_root.cer'} and {out / 'acp_test_middle.cer'}")
+    else:
+        print(json.dumps(roots, indent=2))
+    return 0
+
+
 def _cmd_envoy_config(args: argparse.Namespace) -> int:
     from paymesh.gateway.envoy.config import render_text
 
@@ -58,7 +77,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from paymesh.bench import run_bench
 
     plog.configure("WARNING")
-    asyncio.run(run_bench(args.seconds, args.concurrency))
+    asyncio.run(run_bench(args.seconds, args.concurrency, args.channel))
     return 0
 
 
@@ -77,6 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("--host", default="127.0.0.1")
     sb.add_argument("--port", type=int, default=8090)
     sb.set_defaults(func=_cmd_sandbox)
+
+    r = sub.add_parser(
+        "sandbox-roots", help="export a running sandbox's UnionPay trust roots (root, middle)"
+    )
+    r.add_argument("--url", default="http://127.0.0.1:8090", help="the sandbox's base URL")
+    r.add_argument("--out", help="directory for acp_test_root.cer / acp_test_middle.cer")
+    r.set_defaults(func=_cmd_sandbox_roots)
 
     e = sub.add_parser("envoy-config", help="print the Envoy edge config")
     e.add_argument("--port", type=int, default=8080)
@@ -97,6 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="CreateOrder via the edge and gRPC vs a grpc.aio echo")
     b.add_argument("--seconds", type=float, default=10.0)
     b.add_argument("--concurrency", type=int, default=50)
+    b.add_argument(
+        "--channel",
+        choices=("wechat", "unionpay"),
+        default="wechat",
+        help="provider behind CreateOrder: wechat (qr) or unionpay (app tn)",
+    )
     b.set_defaults(func=_cmd_bench)
     return p
 

@@ -10,13 +10,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROW = re.compile(r"^(?P<name>.+?)\s+(?P<rate>[\d.]+)\s+(?P<failed>\d+)\s+[\d.]+\s+[\d.]+\s+[\d.]+$")
 
 
-def test_bench_prints_every_case_without_failures() -> None:
+@pytest.mark.parametrize("channel", ["wechat", "unionpay"])
+def test_bench_prints_every_case_without_failures(channel: str) -> None:
     paymesh = str(Path(sys.executable).parent / "paymesh")
     result = subprocess.run(
-        [paymesh, "bench", "--seconds", "1", "--concurrency", "4"],
+        [paymesh, "bench", "--seconds", "1", "--concurrency", "4", "--channel", channel],
         capture_output=True,
         text=True,
         timeout=240,
@@ -32,3 +35,5 @@ def test_bench_prints_every_case_without_failures() -> None:
     for row in rows.values():
         assert float(row["rate"]) > 0
         assert row["failed"] == "0"
+    if channel == "unionpay":
+        assert "UnionPay appTransReq.do" in result.stdout

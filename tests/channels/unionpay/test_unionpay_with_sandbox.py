@@ -10,12 +10,14 @@ import re
 import secrets
 from collections.abc import AsyncIterator
 from html import unescape
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
 
+from paymesh import cli
 from paymesh.channel.v1 import channel_pb2 as pb
 from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channels.sandbox import SandboxServer, SandboxState, start_sandbox
@@ -328,3 +330,16 @@ async def test_forged_notify_rejected(
     assert "signature" in event.reject_reason
     assert event.WhichOneof("event") is None
     assert event.nack.http_status != 200
+
+
+async def test_sandbox_roots_command_exports_the_chain(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        reg = await register(http, sandbox)
+    rc = await asyncio.to_thread(
+        cli.main, ["sandbox-roots", "--url", sandbox.url, "--out", str(tmp_path)]
+    )
+    assert rc == 0
+    assert (tmp_path / "acp_test_root.cer").read_text() == reg["root_cert_pem"]
+    assert (tmp_path / "acp_test_middle.cer").read_text() == reg["middle_cert_pem"]
