@@ -88,13 +88,17 @@ def config_invalid(what: str, err: ValidationError) -> ConfigInvalid:
     """ConfigInvalid naming the failing fields (never echoing the submitted values)."""
     problems: list[str] = []
     fields: list[str] = []
+    by_field: dict[str, str] = {}
     for e in err.errors(include_url=False, include_input=False, include_context=False):
         loc = ".".join(str(p) for p in e["loc"])
         if loc and loc not in fields:
             fields.append(loc)
         problems.append(f"{loc}: {e['msg']}" if loc else str(e["msg"]))
+        by_field[loc] = f"{by_field[loc]}; {e['msg']}" if loc in by_field else str(e["msg"])
     return ConfigInvalid(
-        f"invalid {what}: " + "; ".join(problems), metadata={"fields": ",".join(fields)}
+        f"invalid {what}: " + "; ".join(problems),
+        metadata={"fields": ",".join(fields)},
+        field_errors=by_field,
     )
 
 
@@ -349,6 +353,16 @@ class ConfigRepository:
             self._tombstones[key] = max(self._tombstones.get(key, 0), current.revision)
             self._models.pop(key, None)
         return deleted
+
+    @property
+    def key_id(self) -> str:
+        """Id of the master key new secrets are encrypted under."""
+        return self._cipher.key_id
+
+    def decrypt_document(self, key: str, data: Mapping[str, Any]) -> dict[str, Any]:
+        """`data` with every `{"$enc": ...}` value decrypted for `key` (imports)."""
+        out: dict[str, Any] = self._decrypt_tree(key, dict(data), "")
+        return out
 
     # ---- key rotation ----
 

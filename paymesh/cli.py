@@ -130,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="provider behind CreateOrder: wechat (qr) or unionpay (app tn)",
     )
     b.set_defaults(func=_cmd_bench)
+
+    from paymesh.console.cli import add_parsers
+
+    add_parsers(sub)
     return p
 
 

@@ -184,8 +184,21 @@ class ChannelUnavailable(PaymeshError):
 
 
 class ConfigInvalid(PaymeshError):
+    """A config document does not validate. `field_errors` maps a field path (dotted; ""
+    for the whole document) to its problem, for forms that show errors beside the field."""
+
     code = grpc.StatusCode.INVALID_ARGUMENT
     reason = Reason.CONFIG_INVALID
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        metadata: dict[str, str] | None = None,
+        field_errors: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, metadata=metadata)
+        self.field_errors: dict[str, str] = dict(field_errors or {})
 
 
 class ConfigConflict(PaymeshError):

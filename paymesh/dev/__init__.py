@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import signal
 import socket
 from pathlib import Path
@@ -22,7 +23,7 @@ from paymesh.channels.sandbox.app import start_sandbox
 from paymesh.config.crypto import DEV_MASTER_KEY, MASTER_KEY_ENV
 from paymesh.config.file_store import FileConfigStore
 from paymesh.config.repository import ConfigRepository
-from paymesh.dev.console import console_app
+from paymesh.console.runtime import open_backends, start_console
 from paymesh.dev.merchant import DemoMerchant
 from paymesh.dev.seed import (
     DEMO_APP_ID,
@@ -58,6 +59,7 @@ SERVICES = [
     "notify",
 ]
 HOST = "127.0.0.1"
+DEV_CONSOLE_USER = "admin"
 
 
 def _port(preferred: int) -> int:
@@ -75,6 +77,15 @@ async def _serve_http(app: web.Application, port: int) -> web.AppRunner:
     await runner.setup()
     await web.TCPSite(runner, HOST, port).start()
     return runner
+
+
+def _previous(state: Path, name: str) -> str | None:
+    """A value of the last run's dev.json (kept across restarts so saved scripts work)."""
+    try:
+        value = json.loads((state / "dev.json").read_text()).get(name)
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, str) and value else None
 
 
 async def _demo_secret(repo: ConfigRepository) -> str | None:
@@ -123,7 +134,6 @@ async def run_dev(state_dir: str = ".paymesh", edge_port: int = 8080) -> None:
         )
         merchant = DemoMerchant(demo.sign_type, demo.secret)
         cleanups.append((await _serve_http(merchant.app(), ports["merchant"])).cleanup)
-        cleanups.append((await _serve_http(console_app(repo), ports["console"])).cleanup)
 
         notify_key = state / "keys" / "notify-signing.pem"
         private_key_pem(notify_key)  # created once, kept across restarts
@@ -138,10 +148,19 @@ async def run_dev(state_dir: str = ".paymesh", edge_port: int = 8080) -> None:
             callback_base_url=urls["edge"],
             nats_url="memory://",
             notify_signing_key_file=str(notify_key),
+            notify_admin_target=f"{HOST}:{ports['grpc']}",
             drain_seconds=2.0,
         )
         server = await start_server(SERVICES, settings)
         cleanups.append(lambda: server.drain(settings.drain_seconds))
+
+        console_password = _previous(state, "console_password") or secrets.token_urlsafe(12)
+        backends_cm = open_backends(settings, source="console", live=True)
+        backends = await backends_cm.__aenter__()
+        cleanups.append(lambda: backends_cm.__aexit__(None, None, None))
+        await backends.users.add(DEV_CONSOLE_USER, console_password, "admin")
+        console_runner, _ = await start_console(backends, settings, HOST, ports["console"])
+        cleanups.append(console_runner.cleanup)
 
         envoy = EnvoyProcess(
             render_text(
@@ -159,6 +178,8 @@ async def run_dev(state_dir: str = ".paymesh", edge_port: int = 8080) -> None:
             "edge_url": urls["edge"],
             "grpc_target": f"{HOST}:{server.port}",
             "console_url": urls["console"],
+            "console_user": DEV_CONSOLE_USER,
+            "console_password": console_password,
             "sandbox_url": sandbox.url,
             "sandbox_payer_page": f"{sandbox.url}/_sandbox/",
             "merchant_demo_url": merchant_url,
@@ -175,7 +196,8 @@ async def run_dev(state_dir: str = ".paymesh", edge_port: int = 8080) -> None:
             f"  gRPC:               {info['grpc_target']}\n"
             f"  sandbox payer page: {info['sandbox_payer_page']}\n"
             f"  demo merchant:      {info['merchant_demo_url']}\n"
-            f"  config (read-only): {info['console_url']}\n"
+            f"  ops console:        {info['console_url']}   (log in as {DEV_CONSOLE_USER} /"
+            f" {console_password})\n"
             f"  demo app:           app_id={demo.app_id} sign_type={demo.sign_type}"
             f" secret={demo.secret}\n"
             f"  written to:         {state / 'dev.json'}\n",

@@ -49,6 +49,10 @@ class Settings(BaseModel):
     # {callback_base_url}/v1/callbacks/{channel}/{account_id}.
     callback_base_url: str | None = None
     datacenter_id: int = 0
+    # The ops console (`paymesh console`): where it listens, and the notify service's gRPC
+    # target for re-sending notifications from it.
+    console_listen: str = "127.0.0.1:8060"
+    notify_admin_target: str | None = None
 
     def is_set(self, name: str) -> bool:
         value = getattr(self, name)

@@ -14,13 +14,14 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 
+from paymesh.console.models import ConsoleBase
 from paymesh.gateway.db.engine import create_engine
 from paymesh.gateway.db.models import Base
 from paymesh.notify.models import NotifyBase
 
 config = context.config
 # Every table the migrations create, so `alembic revision --autogenerate` sees them all.
-target_metadata = [Base.metadata, NotifyBase.metadata]
+target_metadata = [Base.metadata, NotifyBase.metadata, ConsoleBase.metadata]
 
 
 def _url() -> str:
