@@ -276,3 +276,50 @@ def alipay_zip(lines: list[Entry], pid: str, day: dt.date) -> bytes:
 
 
 __all__ = ["Entry", "alipay_zip", "entries", "sha1_hex", "wechat_csv"]
+
+
+# --- UnionPay: zip of fixed-width GBK ZM file, served base64(deflate(zip)) ---------------------
+
+
+def _cd(sign: str, fen: int) -> str:
+    return f"{sign}{fen:012d}"
+
+
+def unionpay_zm(lines: list[Entry], mer_id: str) -> bytes:
+    """The INN...ZM_<merId> file: one fixed-width line per payment / refund (widths from
+    `paymesh.channels.unionpay.bill.ZM_FIELDS`, the spec's table)."""
+    from paymesh.channels.unionpay.bill import ZM_FIELDS, format_zm_line
+
+    names = [name for name, _ in ZM_FIELDS]
+    out = []
+    for e in lines:
+        fee = int((Decimal(e.amount) * FEE_RATE).quantize(Decimal(1), ROUND_HALF_UP))
+        at = e.booked_at.astimezone(CHINA_TZ)
+        refund = e.kind == "refund"
+        qid = (e.channel_refund_no if refund else e.channel_trade_no)[-21:]
+        v = dict.fromkeys(names, "")
+        v.update({
+            "交易代码": "S30" if refund else "S22", "代理机构标识码": "00010000", "发送机构标识码": "00010000",
+            "系统跟踪号": qid[-6:], "交易传输时间": at.strftime("%m%d%H%M%S"),
+            "帐号": "6216261000000000018", "交易金额": f"{e.amount:012d}", "商户类别": "5411",
+            "终端类型": "07", "查询流水号": qid,
+            "商户订单号": e.out_refund_no if refund else e.out_trade_no, "支付卡类型": "01",
+            "商户手续费": _cd("C" if refund else "D", fee),
+            "结算金额": _cd("D" if refund else "C", e.amount - fee), "支付方式": "0001",
+            "交易类型": "04" if refund else "01", "交易子类": "00" if refund else "01",
+            "业务类型": "000201", "帐号类型": "01", "交互方式": "1",
+            "原交易查询流水号": e.channel_trade_no[-21:] if refund else "", "商户代码": mer_id,
+            "分账入账方式": "0", "清算净额": _cd("D" if refund else "C", e.amount - fee),
+            "交易介质": "1", "原始交易订单号": e.out_trade_no if refund else "",
+        })  # fmt: skip
+        out.append(format_zm_line([v[n] for n in names]))
+    return b"\r\n".join(out) + (b"\r\n" if out else b"")
+
+
+def unionpay_zip(lines: list[Entry], mer_id: str, day: dt.date) -> bytes:
+    """The day's zip as UnionPay's file transfer returns it (before deflate and base64)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(f"INN{day.strftime('%y%m%d')}01ZM_{mer_id}", unionpay_zm(lines, mer_id))
+        zf.writestr(f"INN{day.strftime('%y%m%d')}01ZME_{mer_id}", b"")
+    return buf.getvalue()

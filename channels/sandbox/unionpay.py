@@ -91,6 +91,9 @@ class UnionpayProvider(Provider):
             self._pki = UnionpayPKI("paymesh sandbox CFCA")
         return self._pki
 
+    def owns(self, path: str) -> bool:
+        return path.startswith(API_PREFIX) or path == "/"  # "/" is the file host
+
     def routes(self) -> list[web.RouteDef]:
         from paymesh.channels.sandbox.unionpay_api import UnionpayApi
 

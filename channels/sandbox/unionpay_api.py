@@ -15,13 +15,16 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
+import zlib
 from html import escape
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from paymesh.channels.sandbox import bills
 from paymesh.channels.sandbox.control import base_url
 from paymesh.channels.sandbox.state import (
     CHINA_TZ,
@@ -98,6 +101,7 @@ class UnionpayApi:
             web.post("/gateway/api/appTransReq.do", self.app),
             web.post("/gateway/api/queryTrans.do", self.query),
             web.post("/gateway/api/backTransReq.do", self.back),
+            web.post("/", self.file_transfer),
             web.get("/_sandbox/unionpay/trust-roots", self.trust_roots),
         ]
 
@@ -286,6 +290,43 @@ class UnionpayApi:
         trade.status = TradeStatus.CLOSED
         trade.extra["cancelled"] = True
         return {"queryId": random_digits(21), "origQryId": trade.channel_trade_no}
+
+    # --- reconciliation file -----------------------------------------------------------------
+
+    async def file_transfer(self, request: web.Request) -> web.Response:
+        """76/01 fileType 00 `settleDate=MMDD` (the latest such day up to today): the day's
+        zip as `fileContent` = base64(deflate(zip)); respCode 98 when there is nothing."""
+        fields = await self._fields(request)
+        try:
+            merchant = self.p.authenticate(fields)
+            if (fields["txnType"], fields["txnSubType"]) != ("76", "01"):
+                raise bad("txnType", "the file host takes 76/01")
+            if _required(fields, "fileType") != "00":
+                raise bad("fileType", "00 (the merchant's reconciliation file)")
+            day = _settle_day(_required(fields, "settleDate"))
+        except UnionpayError as e:
+            return self.p.error(fields, e)
+        lines = bills.entries(self.state, CHANNEL, merchant.merchant_id, day)
+        if not lines:
+            return self.p.answer(fields, {"respCode": "98", "respMsg": "文件不存在"})
+        data = bills.unionpay_zip(lines, merchant.merchant_id, day)
+        return self.p.answer(
+            fields,
+            {
+                "respCode": "00", "respMsg": "成功[0000000]", "settleDate": fields["settleDate"],
+                "fileType": "00", "fileName": f"{merchant.merchant_id}_{day:%Y%m%d}.zip",
+                "fileContent": base64.b64encode(zlib.compress(data)).decode("ascii"),
+            },
+        )  # fmt: skip
+
+
+def _settle_day(mmdd: str) -> dt.date:
+    today = now().date()
+    try:
+        day = dt.datetime.strptime(f"{today.year}{mmdd}", "%Y%m%d").date()
+    except ValueError as e:
+        raise bad("settleDate", "MMDD") from e
+    return day if day <= today else day.replace(year=today.year - 1)
 
 
 __all__ = ["UnionpayApi"]

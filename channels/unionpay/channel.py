@@ -18,9 +18,10 @@ from typing import TypeVar
 
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as svc
+from paymesh.channels import billfile
 from paymesh.channels.base import TRADE_PAID, LoggedResponse
 from paymesh.channels.transport import HttpRequest, HttpResponse, Transport
-from paymesh.channels.unionpay import adapter
+from paymesh.channels.unionpay import adapter, bill
 from paymesh.channels.unionpay.config import UNIONPAY_METHODS, UnionpayAccount
 from paymesh.channels.unionpay.notify import parse_notify
 from paymesh.channels.unionpay.transformers import (
@@ -205,10 +206,18 @@ class UnionpayChannel:
     async def download_bill(
         self, account: UnionpayAccount, request: svc.DownloadBillRequest
     ) -> svc.DownloadBillResponse:
-        raise OperationNotOffered(
-            "UnionPay bill download (fileTransfer.do, txnType 76) is not implemented yet",
-            metadata={"channel": self.name},
+        day = billfile.parse_bill_date(request.bill_date)
+        now = self._clock()
+        ex: list[channel_pb2.Exchange] = []
+        got = await self._call(
+            account,
+            bill.build_file_request(account, day, now),
+            lambda r: bill.parse_file_response(r, account, now),
+            ex,
         )
+        if got is None:
+            return billfile.bill_response(None, ex)
+        return billfile.bill_response(bill.parse_zm(bill.zm_file(got[1]), day), ex)
 
     async def parse_notify(
         self, account: UnionpayAccount, request: svc.ParseNotifyRequest

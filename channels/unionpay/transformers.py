@@ -74,7 +74,15 @@ RESULT_ORIG_MAP: Final[Mapping[str, channel_pb2.ResultState]] = {
 
 # Personal data and bulky fields kept out of the channel log.
 REDACT_KEYS: Final = frozenset(
-    {"accNo", "customerInfo", "payCardNo", "signature", "signPubKeyCert", "encryptCertId"}
+    {
+        "accNo",
+        "customerInfo",
+        "payCardNo",
+        "signature",
+        "signPubKeyCert",
+        "encryptCertId",
+        "fileContent",
+    }
 )
 
 
