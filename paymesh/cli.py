@@ -51,15 +51,19 @@ def _cmd_sandbox_roots(args: argparse.Namespace) -> int:
 
 
 def _cmd_envoy_config(args: argparse.Namespace) -> int:
-    from paymesh.gateway.envoy.config import render_text
+    from paymesh.gateway.envoy.config import UpstreamTls, render_text
 
     upstreams = dict(u.split("=", 1) if "=" in u else ("*", u) for u in args.upstream)
+    tls_files = (args.tls_cert, args.tls_key, args.tls_ca)
+    if any(tls_files) and not all(tls_files):
+        raise SystemExit("--tls-cert, --tls-key and --tls-ca go together")
     print(
         render_text(
             listen_port=args.port,
             admin_port=args.admin_port,
             upstreams=upstreams,
             listen_address=args.address,
+            upstream_tls=UpstreamTls(*tls_files) if all(tls_files) else None,
         )
     )
     return 0
@@ -78,6 +82,17 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     plog.configure("WARNING")
     asyncio.run(run_bench(args.seconds, args.concurrency, args.channel))
+    return 0
+
+
+def _cmd_certs(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from paymesh.deploy import certs
+
+    services = args.service or certs.default_services()
+    for folder in certs.init(Path(args.dir), services, args.namespace, args.days):
+        print(folder)
     return 0
 
 
@@ -114,7 +129,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="cluster=host:port (pay, query, refund, transfer, callback, info) or host:port for all",
     )
+    e.add_argument("--tls-cert", help="the edge's certificate: mutual TLS to the gateways")
+    e.add_argument("--tls-key", help="its private key")
+    e.add_argument("--tls-ca", help="the mesh CA the gateways' certificates are checked against")
     e.set_defaults(func=_cmd_envoy_config)
+
+    c = sub.add_parser("certs", help="mutual TLS: a mesh CA and per-service certificates")
+    c.add_argument("action", choices=["init"])
+    c.add_argument("--dir", default="certs", help="output folder (an existing CA is reused)")
+    c.add_argument("--namespace", default="paymesh", help="k8s namespace of the Services")
+    c.add_argument("--days", type=int, default=365, help="validity of service certificates")
+    c.add_argument(
+        "--service", action="append", default=[], help="a service (repeat); default: all + edge"
+    )
+    c.set_defaults(func=_cmd_certs)
 
     d = sub.add_parser("dev", help="run the whole mesh on embedded backends")
     d.add_argument("--state-dir", default=".paymesh")

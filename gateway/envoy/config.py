@@ -5,8 +5,10 @@ Rendered as JSON (valid YAML) so no YAML library is needed; k8s uses the same re
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -40,9 +42,51 @@ def _split(target: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
-def _cluster(name: str, target: str) -> dict[str, Any]:
-    host, port = _split(target)
+@dataclass(frozen=True)
+class UpstreamTls:
+    """The edge's client certificate for mutual TLS to the gateways, and the mesh CA."""
+
+    cert_file: str
+    key_file: str
+    ca_file: str
+
+
+def _transport_socket(host: str, tls: UpstreamTls) -> dict[str, Any]:
+    try:
+        ipaddress.ip_address(host)
+        san = {"san_type": "IP_ADDRESS", "matcher": {"exact": host}}
+        sni: dict[str, str] = {}
+    except ValueError:
+        san = {"san_type": "DNS", "matcher": {"exact": host}}
+        sni = {"sni": host}
     return {
+        "name": "envoy.transport_sockets.tls",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+            **sni,
+            "common_tls_context": {
+                "alpn_protocols": ["h2"],
+                "tls_certificates": [
+                    {
+                        "certificate_chain": {"filename": tls.cert_file},
+                        "private_key": {"filename": tls.key_file},
+                    }
+                ],
+                "validation_context": {
+                    "trusted_ca": {"filename": tls.ca_file},
+                    # The gateway's certificate must name the host Envoy dialled.
+                    "match_typed_subject_alt_names": [san],
+                },
+            },
+        },
+    }
+
+
+def _cluster(name: str, target: str, tls: UpstreamTls | None = None) -> dict[str, Any]:
+    host, port = _split(target)
+    extra = {"transport_socket": _transport_socket(host, tls)} if tls else {}
+    return {
+        **extra,
         "name": name,
         "type": "STRICT_DNS",
         "connect_timeout": "1s",
@@ -129,13 +173,15 @@ def render(
     descriptor: Path | None = None,
     route_timeout: str = "30s",
     health_path: str = "/healthz",
+    upstream_tls: UpstreamTls | None = None,
 ) -> dict[str, Any]:
     """upstreams: cluster name (pay, query, ...) -> "host:port"; key "*" is the default.
 
     The listener answers `health_path` itself (200 while Envoy is not draining; k8s probes it:
     the admin interface listens on 127.0.0.1 only), refuses bodies over `MAX_REQUEST_BYTES`
     with 413, and takes the client address from the connection (`use_remote_address`), not
-    from a caller-supplied X-Forwarded-For.
+    from a caller-supplied X-Forwarded-For. With `upstream_tls` it talks to the gateways
+    over mutual TLS (its certificate, the mesh CA, the gateway's name checked).
     """
     clusters = []
     routes = []
@@ -143,7 +189,7 @@ def render(
         target = upstreams.get(name) or upstreams.get("*")
         if not target:
             continue
-        clusters.append(_cluster(name, target))
+        clusters.append(_cluster(name, target, upstream_tls))
         routes.append(
             {
                 "match": {"prefix": f"/{service}/"},

@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from paymesh.deploy import network
-from paymesh.gateway.envoy.config import EDGE_SERVICES, render
+from paymesh.gateway.envoy.config import EDGE_SERVICES, UpstreamTls, render
 from paymesh.runtime.registry import SPECS, ServiceSpec
 
 Obj = dict[str, Any]
 
 GRPC_PORT = 50051
+HEALTH_PORT = 50052  # plaintext, grpc.health.v1 only: kubelet gRPC probes speak no TLS
+TLS_DIR = "/var/run/secrets/paymesh/tls"  # Secret paymesh-tls-<service> (paymesh certs init)
 EDGE_PORT = 8080
 ENVOY_ADMIN_PORT = 9901
 UID = 10001
@@ -156,6 +158,10 @@ def _resources(role: str) -> Obj:
     }
 
 
+def _tls_volume(name: str) -> Obj:
+    return {"name": "tls", "secret": {"secretName": f"paymesh-tls-{name}", "defaultMode": 0o440}}
+
+
 def _service_deployment(tier: Tier) -> Obj:
     env: list[Obj] = [
         {
@@ -164,8 +170,17 @@ def _service_deployment(tier: Tier) -> Obj:
         }
         for key in tier.secret_keys
     ]
-    mounts: list[Obj] = [{"name": "tmp", "mountPath": "/tmp"}]  # noqa: S108
-    volumes: list[Obj] = []
+    env += [
+        {"name": "PAYMESH_TLS_CERT_FILE", "value": f"{TLS_DIR}/tls.crt"},
+        {"name": "PAYMESH_TLS_KEY_FILE", "value": f"{TLS_DIR}/tls.key"},
+        {"name": "PAYMESH_TLS_CA_FILE", "value": f"{TLS_DIR}/ca.crt"},
+        {"name": "PAYMESH_HEALTH_LISTEN", "value": f"0.0.0.0:{HEALTH_PORT}"},
+    ]
+    mounts: list[Obj] = [
+        {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108
+        {"name": "tls", "mountPath": TLS_DIR, "readOnly": True},
+    ]
+    volumes: list[Obj] = [_tls_volume(tier.name)]
     if tier.role == "notify":
         env.append(
             {"name": "PAYMESH_NOTIFY_SIGNING_KEY_FILE", "value": f"{NOTIFY_KEY_DIR}/key.pem"}
@@ -177,12 +192,15 @@ def _service_deployment(tier: Tier) -> Obj:
                 "secret": {"secretName": "paymesh-notify-signing-key", "defaultMode": 0o440},
             }
         )
-    probe = {"grpc": {"port": GRPC_PORT}}
+    probe = {"grpc": {"port": HEALTH_PORT}}
     container = {
         "name": tier.name,
         "image": IMAGE,
         "args": ["serve", tier.name, "--listen", f"0.0.0.0:{GRPC_PORT}"],
-        "ports": [{"containerPort": GRPC_PORT, "name": "grpc"}],
+        "ports": [
+            {"containerPort": GRPC_PORT, "name": "grpc"},
+            {"containerPort": HEALTH_PORT, "name": "health"},
+        ],
         "envFrom": [{"configMapRef": {"name": "paymesh-settings"}}],
         "env": env,
         "startupProbe": {**probe, "periodSeconds": 2, "failureThreshold": 60},
@@ -238,6 +256,7 @@ def envoy_config() -> Obj:
         upstreams=upstreams,
         listen_address="0.0.0.0",  # noqa: S104
         descriptor=Path(DESCRIPTOR),
+        upstream_tls=UpstreamTls(f"{TLS_DIR}/tls.crt", f"{TLS_DIR}/tls.key", f"{TLS_DIR}/ca.crt"),
     )
 
 
@@ -266,9 +285,13 @@ def edge_objects() -> list[Obj]:
         "volumeMounts": [
             {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108
             {"name": "envoy-config", "mountPath": "/etc/envoy", "readOnly": True},
+            {"name": "tls", "mountPath": TLS_DIR, "readOnly": True},
         ],
     }
-    volumes = [{"name": "envoy-config", "configMap": {"name": "paymesh-envoy"}}]
+    volumes = [
+        {"name": "envoy-config", "configMap": {"name": "paymesh-envoy"}},
+        _tls_volume("edge"),
+    ]
     deployment = _deployment("edge", "edge", _pod_spec([container], volumes))
     service = _service("edge", "edge", 80, "http", headless=False)
     service["spec"]["ports"][0]["targetPort"] = "http"

@@ -8,6 +8,7 @@ from typing import Any
 
 import grpc
 
+from paymesh.runtime import tls
 from paymesh.runtime.settings import Settings
 
 Closer = Callable[[], Awaitable[None]]
@@ -44,8 +45,12 @@ class ServiceContext:
     def channel(self, target: str) -> grpc.aio.Channel:
         key = f"grpc:{target}"
         if key not in self._cache:
-            self._cache[key] = grpc.aio.insecure_channel(
-                target, options=[("grpc.keepalive_time_ms", 30_000)]
+            # mTLS when the settings carry a CA (paymesh.runtime.tls); round_robin spreads
+            # calls over every address a `dns:///` target resolves to (headless Services).
+            self._cache[key] = tls.open_channel(
+                target,
+                self.settings,
+                [("grpc.keepalive_time_ms", 30_000), ("grpc.lb_policy_name", "round_robin")],
             )
             self.on_close(self._cache[key].close)
         chan: grpc.aio.Channel = self._cache[key]

@@ -12,6 +12,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
+from paymesh.runtime import tls
 from paymesh.runtime.context import ServiceContext
 from paymesh.runtime.interceptor import ErrorInterceptor
 from paymesh.runtime.logging import get_logger
@@ -28,17 +29,23 @@ class RunningServer:
     context: ServiceContext
     health: health_aio.HealthServicer
     grpc_services: list[str] = field(default_factory=list)
+    # The plaintext health-only server (settings.health_listen), if any.
+    health_server: grpc.aio.Server | None = None
+    health_port: int = 0
 
     async def drain(self, grace: float) -> None:
         """Report NOT_SERVING, let in-flight RPCs finish within grace, then close resources."""
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        if self.health_server is not None:
+            await self.health_server.stop(0)
         await self.context.close()
 
 
 async def start_server(names: list[str], settings: Settings) -> RunningServer:
     specs: list[ServiceSpec] = resolve(names)
     require(settings, {s.name: s.needs for s in specs})
+    credentials = tls.server_credentials(settings)  # fails fast on a partial TLS setup
     context = ServiceContext(settings, [s.name for s in specs])
     server = grpc.aio.server(
         interceptors=[ErrorInterceptor()],
@@ -63,13 +70,32 @@ async def start_server(names: list[str], settings: Settings) -> RunningServer:
         ],
         server,
     )
-    port = server.add_insecure_port(settings.listen)
+    if credentials is None:
+        port = server.add_insecure_port(settings.listen)
+    else:
+        port = server.add_secure_port(settings.listen, credentials)
     if port == 0:
         await context.close()
         raise SystemExit(f"cannot listen on {settings.listen}")
+    health_server, health_port = None, 0
+    if settings.health_listen:
+        health_server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+        health_pb2_grpc.add_HealthServicer_to_server(health, health_server)
+        health_port = health_server.add_insecure_port(settings.health_listen)
+        if health_port == 0:
+            await context.close()
+            raise SystemExit(f"cannot listen on {settings.health_listen}")
+        await health_server.start()
     await server.start()
-    log.info("serving", services=[s.name for s in specs], grpc=full_names, port=port)
-    return RunningServer(server, port, context, health, full_names)
+    log.info(
+        "serving",
+        services=[s.name for s in specs],
+        grpc=full_names,
+        port=port,
+        tls="mutual" if settings.tls_ca_file else ("server" if credentials else "off"),
+        health_port=health_port or None,
+    )
+    return RunningServer(server, port, context, health, full_names, health_server, health_port)
 
 
 async def serve_forever(names: list[str], settings: Settings) -> None:

@@ -25,6 +25,14 @@ class Settings(BaseModel):
     listen: str = Field("127.0.0.1:50051", description="gRPC listen address host:port")
     log_level: str = "INFO"
     drain_seconds: float = Field(10.0, description="grace period for in-flight RPCs on SIGTERM")
+    # Mutual TLS between services (PEM files, see paymesh.runtime.tls): with cert + key the
+    # server listens on TLS; with the CA too it requires client certificates signed by it,
+    # and every gRPC client of the process presents cert + key and verifies servers by the CA.
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    tls_ca_file: str | None = None
+    # A second, plaintext port that serves only grpc.health.v1 (k8s gRPC probes speak no TLS).
+    health_listen: str | None = None
     # Backends. None means "not configured"; services that need one say so at startup.
     database_url: str | None = None
     config_backend: str | None = Field(None, description="etcd | file")

@@ -13,7 +13,7 @@ import pytest
 
 from paymesh import __version__
 from paymesh.config.crypto import MASTER_KEY_ENV
-from paymesh.deploy import k8s
+from paymesh.deploy import certs, k8s
 from paymesh.gateway.envoy.config import descriptor_path
 from paymesh.order_monitor.service import INTERVAL_ENV, PENDING_AFTER_ENV
 from paymesh.runtime.registry import SPECS, resolve
@@ -192,7 +192,7 @@ def test_every_deployment_has_a_pdb_and_stateless_ones_an_hpa(rendered: list[Obj
         assert metric["resource"]["name"] == "cpu"
 
 
-def test_edge_probes_a_route_its_listener_serves(rendered: list[Obj]) -> None:
+def test_edge_probes_a_route_its_listener_serves(rendered: list[Obj], tmp_path: Path) -> None:
     envoy = json.loads(by_kind(rendered, "ConfigMap")["paymesh-envoy"]["data"]["envoy.json"])
     (c,) = _pods(rendered)["edge"]["spec"]["containers"]
     (port,) = c["ports"]
@@ -214,6 +214,9 @@ def test_edge_probes_a_route_its_listener_serves(rendered: list[Obj]) -> None:
     transcoder = filters["envoy.filters.http.grpc_json_transcoder"]
     assert transcoder["proto_descriptor"] == k8s.DESCRIPTOR
     text = json.dumps(envoy).replace(k8s.DESCRIPTOR, str(descriptor_path()))
+    # ... and the edge's mesh certificate from `paymesh certs init` instead of its Secret.
+    certs.init(tmp_path, ["edge"], "paymesh")
+    text = text.replace(k8s.TLS_DIR, str(tmp_path / "edge"))
     ok, out = envoy_validate(text)
     assert ok, out
 
@@ -256,4 +259,43 @@ def test_runbook_names_every_secret_and_key_the_manifests_use(rendered: list[Obj
                     assert f"`{ref['key']}`" in runbook, ref["key"]
         for volume in spec["volumes"]:
             if "secret" in volume:
-                assert f"`{volume['secret']['secretName']}`" in runbook
+                name = volume["secret"]["secretName"]
+                if name.startswith("paymesh-tls-"):
+                    name = "paymesh-tls-<service>"  # one per service, from certs init
+                assert f"`{name}`" in runbook, name
+
+
+def test_every_grpc_hop_is_mutual_tls(rendered: list[Obj]) -> None:
+    configmaps = by_kind(rendered, "ConfigMap")
+    for name, pod in _pods(rendered).items():
+        (c,) = pod["spec"]["containers"]
+        mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
+        volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+        tls_volume = volumes[mounts[k8s.TLS_DIR]]
+        assert tls_volume["secret"]["secretName"] == f"paymesh-tls-{name}"
+        if name == "edge":
+            continue
+        settings = load_settings(env=_env(pod, configmaps))
+        for path in (settings.tls_cert_file, settings.tls_key_file, settings.tls_ca_file):
+            assert path
+            assert Path(path).parent == Path(k8s.TLS_DIR), (name, path)
+        # Probes use the plaintext health-only port (kubelet probes speak no TLS).
+        assert settings.health_listen
+        health_port = int(settings.health_listen.rsplit(":", 1)[1])
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            assert c[probe]["grpc"]["port"] == health_port, (name, probe)
+        assert health_port != k8s.GRPC_PORT
+    envoy = json.loads(configmaps["paymesh-envoy"]["data"]["envoy.json"])
+    for cluster in envoy["static_resources"]["clusters"]:
+        sock = cluster["transport_socket"]["typed_config"]
+        ctx = sock["common_tls_context"]
+        assert ctx["validation_context"]["trusted_ca"]["filename"] == f"{k8s.TLS_DIR}/ca.crt"
+        assert ctx["tls_certificates"][0]["certificate_chain"]["filename"].startswith(k8s.TLS_DIR)
+        host = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+        name = host["address"]["socket_address"]["address"]
+        assert sock["sni"] == name
+        assert ctx["validation_context"]["match_typed_subject_alt_names"] == [
+            {"san_type": "DNS", "matcher": {"exact": name}}
+        ]
+        # `paymesh certs init` puts that name on the gateway's certificate.
+        assert name in certs.service_names(name, "paymesh")
