@@ -175,6 +175,7 @@ async def seed_unionpay(
     account = UnionpayAccount(
         account_id=account_id,
         base_url=sandbox_url,
+        file_base_url=sandbox_url,
         mer_id=mer_id,
         sign_cert_p12=SecretStr(reg["sign_cert_p12"]),
         sign_cert_password=SecretStr(reg["sign_cert_password"]),
