@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import aiohttp
 
+from paymesh.config.apps import RouteTarget
+from paymesh.dev.seed import UNIONPAY_ACCOUNT, DemoApp
+from paymesh.errors import AppNotFound
 from paymesh.merchant.v1 import (
     pay_service_pb2,
     query_service_pb2,
     refund_service_pb2,
     transfer_service_pb2,
 )
+from paymesh.runtime import resources
 from tests.e2e.client import Merchant, reason
 from tests.e2e.conftest import Mesh
 from tests.e2e.helpers import eventually, out_no, query_order, sandbox
@@ -107,6 +111,44 @@ async def test_unionpay_forged_notify_changes_nothing(
     (delivery,) = (await sandbox(http, mesh.sandbox_url, "/_sandbox/faults", probe))["deliveries"]
     assert delivery["attempts"][-1]["status"] != 200
     assert (await query_order(merchant, oid))["status"] == "PENDING"
+
+
+async def test_unionpay_transfer_reaches_the_channel_and_fails_not_enabled(
+    mesh: Mesh, http: aiohttp.ClientSession
+) -> None:
+    """An app whose transfer route names a UnionPay account: the channel answers
+    UNIMPLEMENTED, the merchant sees CHANNEL_NOT_ENABLED and the transfer ends FAILED."""
+    demo = await mesh.repo.get_app(mesh.app.app_id)
+    target = RouteTarget(channel="unionpay", account_id=UNIONPAY_ACCOUNT)
+    payouts = demo.model_copy(
+        update={"app_id": "up-payouts", "routes": {**demo.routes, "transfer": target}}
+    )
+    await mesh.repo.put_app(payouts)
+    served = await resources.config_repository(mesh.server.context)
+
+    async def seen() -> bool:
+        try:
+            app = await served.get_app("up-payouts")
+        except AppNotFound:
+            return False
+        return app.routes.get("transfer") == target
+
+    await eventually(seen)
+    merchant = mesh.merchant(http, DemoApp("up-payouts", mesh.app.sign_type, mesh.app.secret))
+    out_transfer_no = out_no("t")
+    status, body = await merchant.post(
+        "/v1/transfers",
+        {"out_transfer_no": out_transfer_no, "amount": 100, "payee_id": "6216261000000000018"},
+        transfer_service_pb2.CreateTransferRequest,
+    )
+    assert (status, reason(body)) == (400, "CHANNEL_NOT_ENABLED"), body
+    assert "no transfers" in body["message"]
+    status, body = await merchant.get(
+        "/v1/transfers:lookup", {"out_transfer_no": out_transfer_no},
+        query_service_pb2.QueryTransferRequest,
+    )  # fmt: skip
+    assert status == 200, body
+    assert body["transfer"]["status"] == "FAILED"
 
 
 async def test_unionpay_transfer_is_channel_not_enabled(mesh: Mesh, merchant: Merchant) -> None:
