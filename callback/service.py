@@ -15,7 +15,13 @@ from google.api import httpbody_pb2
 
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as ch
-from paymesh.errors import InvalidArgument, PaymeshError, SignatureInvalid
+from paymesh.errors import (
+    ChannelNotEnabled,
+    ConfigNotFound,
+    InvalidArgument,
+    PaymeshError,
+    SignatureInvalid,
+)
 from paymesh.gateway.apply import amount_agrees, apply_refund, apply_trade, apply_transfer
 from paymesh.gateway.db.audit import RawCallback
 from paymesh.gateway.db.models import (
@@ -75,6 +81,25 @@ def _bound(kind: str, object_id: str, row: _Row | None, account: channel_pb2.Acc
     return row
 
 
+MAX_REJECTED_BODY = 4096
+MAX_REJECTED_HEADERS = 32
+MAX_HEADER_VALUE = 512
+
+
+def _capped(audit: dict[str, Any]) -> dict[str, Any]:
+    """A rejected callback is anyone's input: keep a few KiB of it, not megabytes per call."""
+    body: bytes = audit["body"]
+    headers = dict(list(audit["headers"].items())[:MAX_REJECTED_HEADERS])
+    return {
+        **audit,
+        "channel": audit["channel"][:32],
+        "account_id": audit["account_id"][:64],
+        "content_type": audit["content_type"][:128],
+        "body": body[:MAX_REJECTED_BODY],
+        "headers": {k[:64]: v[:MAX_HEADER_VALUE] for k, v in headers.items()},
+    }
+
+
 class CallbackServicer(pb_grpc.CallbackServiceServicer):
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
@@ -99,9 +124,13 @@ class CallbackServicer(pb_grpc.CallbackServiceServicer):
             "content_type": request.body.content_type,
             "headers": headers,
         }
-        resp = await self.deps.channels.call(
-            "ParseNotify", parse, kind="callback", object_id=request.account_id
-        )
+        try:
+            resp = await self.deps.channels.call(
+                "ParseNotify", parse, kind="callback", object_id=request.account_id
+            )
+        except (ChannelNotEnabled, ConfigNotFound, InvalidArgument):
+            # A channel nobody serves: rejected like a forged callback (nothing to probe).
+            resp = ch.ParseNotifyResponse(reject_reason="unknown channel")
         if resp.reject_reason or resp.WhichOneof("event") is None:
             verified = not resp.reject_reason
             await self._record(
@@ -114,9 +143,9 @@ class CallbackServicer(pb_grpc.CallbackServiceServicer):
             )
             if not verified:
                 log.warning("callback_rejected", channel=request.channel, reason=resp.reject_reason)
-                return self._fail(
-                    resp, SignatureInvalid(f"callback rejected: {resp.reject_reason}")
-                )
+                # One answer for every rejection (forged, stale, unknown account): the reason
+                # is in the log and the audit row, never in the reply.
+                return self._fail(resp, SignatureInvalid("callback rejected"))
             return _reply(resp.ack)  # authentic but nothing for us (an event type we ignore)
         try:
             kind, object_id = await self._apply(resp, parse.account)
@@ -225,6 +254,8 @@ class CallbackServicer(pb_grpc.CallbackServiceServicer):
     async def _record(
         self, audit: dict[str, Any], verified: bool, outcome: str, kind: str, oid: str, error: str
     ) -> None:
+        if not verified:
+            audit = _capped(audit)
         try:
             await self.deps.store.record_callback(
                 RawCallback(

@@ -27,7 +27,7 @@ from paymesh.channels.base import Channel
 from paymesh.channels.registry import build_channels
 from paymesh.channels.transport import Transport
 from paymesh.config.models import ChannelAccountBase
-from paymesh.errors import ChannelNotEnabled, ConfigInvalid, InvalidArgument
+from paymesh.errors import ChannelNotEnabled, ConfigInvalid, ConfigNotFound, InvalidArgument
 from paymesh.runtime.logging import get_logger
 
 log = get_logger("paymesh.channels.service")
@@ -129,7 +129,24 @@ class ChannelServicer(svc_grpc.ChannelServiceServicer):
     async def ParseNotify(
         self, request: svc.ParseNotifyRequest, context: Context
     ) -> svc.ParseNotifyResponse:
-        channel, account = await self._resolve(request.account, new_money=False)
+        try:
+            channel, account = await self._resolve(request.account, new_money=False)
+        except (ConfigNotFound, ConfigInvalid, ChannelNotEnabled, InvalidArgument) as e:
+            # Answered like a forged notification, so that callbacks cannot probe which
+            # channel accounts exist.
+            log.warning(
+                "notify_for_unknown_account",
+                channel=request.account.channel[:32],
+                account_id=request.account.account_id[:64],
+                error=e.message,
+            )
+            reply = getattr(
+                self._channels.get(request.account.channel), "rejected_notify_reply", None
+            )
+            out = svc.ParseNotifyResponse(reject_reason="unknown channel account")
+            if isinstance(reply, channel_pb2.Reply):
+                out.nack.CopyFrom(reply)
+            return out
         return await channel.parse_notify(account, request)
 
 

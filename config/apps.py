@@ -73,6 +73,10 @@ def _check_http_url(value: str | None) -> str | None:
     return value
 
 
+MIN_SECRET_LENGTH = 32
+"""Shorter app secrets are a config error: HMAC/MD5 keys must not be guessable."""
+
+
 class AppConfig(BaseModel):
     """A merchant app: how its requests are verified and where its payments go."""
 
@@ -87,9 +91,10 @@ class AppConfig(BaseModel):
     )
     secret: SecretStr | None = secret_field(
         "App secret",
-        "Shared key for HMAC-SHA256 / MD5 signatures. Write-only.",
+        "Shared key for HMAC-SHA256 / MD5 signatures, at least 32 characters (e.g. 16 random "
+        "bytes in hex). Write-only.",
         default=None,
-        min_length=8,
+        min_length=MIN_SECRET_LENGTH,
     )
     public_key_pem: str | None = Field(
         None,

@@ -264,9 +264,10 @@ def check_timestamp(ts: int, now: datetime | float, window: int = DEFAULT_WINDOW
 def authenticate(
     request_msg: Message, app: AppAuth, now: datetime | float, window: int = DEFAULT_WINDOW
 ) -> None:
-    """Verify a merchant request: app enabled, fresh timestamp, valid signature."""
-    if not app.enabled:
-        raise AppDisabled("app is disabled")
+    """Verify a merchant request: fresh timestamp, valid signature, then app enabled.
+
+    A disabled app is reported only to a caller who signed with its key: nobody else can
+    learn which app ids exist and are switched off."""
     fields = request_msg.DESCRIPTOR.fields_by_name
     requested = getattr(request_msg, "sign_type", "") if "sign_type" in fields else ""
     sign_type = app.sign_type
@@ -281,6 +282,8 @@ def authenticate(
         raise SignatureInvalid("app has no key for its sign_type")
     if not verify(canonical_from_message(request_msg), sign_type, signature, key):
         raise SignatureInvalid("signature does not match")
+    if not app.enabled:
+        raise AppDisabled("app is disabled")
 
 
 __all__ = [

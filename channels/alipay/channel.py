@@ -19,7 +19,7 @@ from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channels import billfile
 from paymesh.channels.alipay import adapter, bill
 from paymesh.channels.alipay.config import ALIPAY_METHODS, AlipayAccount
-from paymesh.channels.alipay.notify import parse_notify
+from paymesh.channels.alipay.notify import NACK, parse_notify
 from paymesh.channels.base import TRADE_PAID, LoggedResponse
 from paymesh.channels.transport import HttpRequest, HttpResponse, Transport
 from paymesh.config.models import ChannelAccountBase
@@ -38,6 +38,9 @@ def utc_now() -> datetime:
 
 class AlipayChannel:
     """Alipay OpenAPI (RSA2; public-key or certificate mode)."""
+
+    # What a notify for an unknown account is answered with: the same as a forged one.
+    rejected_notify_reply = NACK
 
     def __init__(self, transport: Transport, *, clock: Callable[[], datetime] = utc_now) -> None:
         self._transport = transport

@@ -209,7 +209,8 @@ def verify_signature(
         raise ResponseUnauthenticated("response signature headers missing")
     if h.signature_type and h.signature_type != sign.SCHEME:
         raise ResponseUnauthenticated("unsupported signature type")
-    if not h.timestamp.isdigit():
+    # ASCII digits only, and short: int() of a 5,000-digit header would raise ValueError.
+    if not (h.timestamp.isascii() and h.timestamp.isdigit()) or len(h.timestamp) > 12:
         raise ResponseUnauthenticated("response timestamp malformed")
     if abs(int(now.timestamp()) - int(h.timestamp)) > MAX_SKEW_SECONDS:
         raise StaleTimestamp("response timestamp outside the 5 minute window")

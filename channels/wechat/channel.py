@@ -25,7 +25,7 @@ from paymesh.channels.transport import HttpRequest, HttpResponse, Transport
 from paymesh.channels.wechat import adapter, auth, bill
 from paymesh.channels.wechat.auth import PlatformKeys, UnknownSerial
 from paymesh.channels.wechat.config import WECHAT_METHODS, WechatAccount
-from paymesh.channels.wechat.notify import parse_notify
+from paymesh.channels.wechat.notify import fail_reply, parse_notify
 from paymesh.config.models import ChannelAccountBase
 from paymesh.runtime.logging import get_logger
 
@@ -55,6 +55,9 @@ class _CertCache:
 
 class WechatChannel:
     """WeChat Pay API v3 (直连商户)."""
+
+    # What a callback for an unknown account is answered with: the same as a forged one.
+    rejected_notify_reply = fail_reply(401, "callback signature invalid")
 
     def __init__(
         self,

@@ -113,7 +113,7 @@ async def test_repository_cache_survives_etcd_restart(own_etcd: EtcdServer) -> N
     writer_store = EtcdConfigStore([own_etcd.endpoint], timeout=2.0)
     reader = ConfigRepository(reader_store, "/paymesh/config", cipher)
     writer = ConfigRepository(writer_store, "/paymesh/config", cipher)
-    app = AppConfig(app_id="a1", name="v1", sign_type="MD5", secret=SecretStr("0123456789ab"))
+    app = AppConfig(app_id="a1", name="v1", sign_type="MD5", secret=SecretStr("0123456789ab" * 3))
     try:
         await writer.put_app(app)
         await reader.start()

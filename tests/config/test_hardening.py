@@ -15,7 +15,7 @@ from paymesh.config.repository import ConfigRepository
 from paymesh.config.store import ConfigStore
 from paymesh.errors import ConfigConflict, ConfigInvalid
 
-SECRET = "hmac-secret-0123456789"
+SECRET = "hmac-secret-0123456789-0123456789abc"
 
 
 def _app(name: str = "Shop") -> AppConfig:

@@ -34,7 +34,7 @@ def _app(**kw: Any) -> AppConfig:
         "app_id": "app1",
         "name": "Shop",
         "sign_type": "HMAC-SHA256",
-        "secret": "merchant-secret-1234",
+        "secret": "merchant-secret-0123456789abcd-1234",
     }
     return AppConfig.model_validate(base | kw)
 
@@ -103,11 +103,11 @@ def test_errors_never_echo_secret() -> None:
 
 def test_repr_and_view_hide_secrets() -> None:
     app = _app()
-    assert "merchant-secret-1234" not in repr(app)
-    assert "merchant-secret-1234" not in str(app)
+    assert "merchant-secret-0123456789abcd-1234" not in repr(app)
+    assert "merchant-secret-0123456789abcd-1234" not in str(app)
     view = public_view(app)
     assert view["secret"] == "****1234"
-    assert "merchant-secret-1234" not in str(view)
+    assert "merchant-secret-0123456789abcd-1234" not in str(view)
     account = DemoAccount(
         account_id="a1", base_url="http://x", merchant_id="m", api_key=SecretStr("k" * 20)
     )
@@ -116,7 +116,24 @@ def test_repr_and_view_hide_secrets() -> None:
 
 
 def test_short_secret_is_fully_masked() -> None:
-    assert public_view(_app(secret="12345678"))["secret"] == "****"
+    account = DemoAccount(
+        account_id="a1",
+        base_url="http://x",
+        merchant_id="m",
+        api_key=SecretStr("k" * 16),
+        private_key_pem=SecretStr("12345678"),
+    )
+    assert public_view(account)["private_key_pem"] == "****"
+
+
+def test_app_secrets_shorter_than_32_characters_are_a_config_error() -> None:
+    _app(secret="s" * 32)
+    with pytest.raises(ValidationError) as info:
+        _app(secret="s" * 31)
+    err = config_invalid("app config", info.value)
+    assert err.metadata["fields"] == "secret"
+    assert "32" in err.message
+    assert "s" * 31 not in err.message
 
 
 def test_app_schema_marks_secret_write_only() -> None:

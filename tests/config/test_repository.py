@@ -18,7 +18,7 @@ from paymesh.errors import AppNotFound, ConfigConflict, ConfigInvalid, ConfigNot
 
 from .conftest import DemoAccount
 
-SECRET = "hmac-secret-0123456789"
+SECRET = "hmac-secret-0123456789-0123456789abc"
 API_KEY = "api-key-abcdefghijklmnop"
 
 

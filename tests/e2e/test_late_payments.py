@@ -31,7 +31,9 @@ CloseOrder = pay_service_pb2.CloseOrderRequest
 
 async def _app(mesh: Mesh, http: aiohttp.ClientSession, policy: LatePaymentPolicy) -> Merchant:
     app_id = f"late-{policy.value}"
-    secret = f"{app_id}-0123456789abcdef"  # fixed: seeding again must not change the key
+    secret = (
+        f"{app_id}-0123456789abcdef0123456789abcdef"  # fixed: seeding again must not change the key
+    )
     demo = await seed_app(mesh.repo, app_id=app_id, secret=secret, notify_url=mesh.notify_url)
     config = await mesh.repo.get_app(app_id)
     await mesh.repo.put_app(config.model_copy(update={"late_payment": policy}))

@@ -184,3 +184,16 @@ def test_authenticate() -> None:
     unsigned = _order()
     with pytest.raises(SignatureInvalid):
         signing.authenticate(unsigned, App(), NOW)
+
+
+def test_a_disabled_app_is_reported_only_after_the_signature_verified() -> None:
+    msg = _order()
+    msg.sign = signing.sign(signing.canonical_from_message(msg), "HMAC-SHA256", SECRET)
+    with pytest.raises(AppDisabled):
+        signing.authenticate(msg, App(enabled=False), NOW)
+    forged = _order()
+    forged.sign = signing.sign(signing.canonical_from_message(forged), "HMAC-SHA256", "guess")
+    with pytest.raises(SignatureInvalid):
+        signing.authenticate(forged, App(enabled=False), NOW)
+    with pytest.raises(TimestampExpired):
+        signing.authenticate(msg, App(enabled=False), NOW + 1000)

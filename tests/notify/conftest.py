@@ -26,7 +26,7 @@ from paymesh.notify.bus import Bus, JetStreamBus, MemoryBus
 from paymesh.testing.ports import free_port
 from paymesh.testing.processes import NatsServer
 
-SECRET = "s3cret-key-for-tests"
+SECRET = "s3cret-key-for-tests-0123456789abcdef"
 Sessions = async_sessionmaker[AsyncSession]
 
 

@@ -170,6 +170,13 @@ def test_stale_callback_is_rejected(skew: timedelta) -> None:
     assert_rejected(notify(headers, body), 401)
 
 
+@pytest.mark.parametrize("timestamp", ["9" * 5000, "1" * 13, "١٧٠٠٠٠٠٠٠٠", "-1700000000", ""])
+def test_malformed_timestamp_header_is_rejected_not_raised(timestamp: str) -> None:
+    headers, body = PLATFORM.callback("TRANSACTION.SUCCESS", TRANSACTION, "transaction", NOW)
+    headers["wechatpay-timestamp"] = timestamp
+    assert_rejected(notify(headers, body), 401)
+
+
 def test_missing_headers_are_rejected() -> None:
     _, body = PLATFORM.callback("TRANSACTION.SUCCESS", TRANSACTION, "transaction", NOW)
     assert_rejected(notify({}, body), 401)
