@@ -16,7 +16,7 @@ import pytest
 from paymesh.config.crypto import MASTER_KEY_ENV, PREVIOUS_KEYS_ENV, SecretCipher, key_id_of
 from paymesh.testing.servers import EtcdServer
 
-SECRET = "cli-secret-6Hq2Lz9W"
+SECRET = "cli-secret-6Hq2Lz9W-4fJ8sK1mQ7xR3tB5"
 OLD_KEY = base64.b64encode(os.urandom(32)).decode()
 NEW_KEY = base64.b64encode(os.urandom(32)).decode()
 

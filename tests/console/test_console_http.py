@@ -15,8 +15,8 @@ from paymesh.console.web import LOGIN_COOKIE, SESSION_COOKIE
 
 from .conftest import ADMIN, ADMIN2, VIEWER, RunningConsole, csrf_of, login
 
-SECRET = "app-secret-Zq8vX2mP"
-NEW_SECRET = "app-secret-Kd93hLw0"
+SECRET = "app-secret-Zq8vX2mP-9dL4wN6hT2cY8vG3"
+NEW_SECRET = "app-secret-Kd93hLw0-7pS2mF5jX9qZ4bH1"
 
 
 def _app_form(csrf: str, revision: int = 0, **over: str) -> dict[str, str]:
