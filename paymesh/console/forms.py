@@ -14,6 +14,7 @@ Validation is the model's own (server side, via ConfigRepository); errors come b
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +29,9 @@ class FieldSpec:
     name: str
     title: str
     description: str
-    kind: str  # text number password textarea select checkbox multi list map json const
+    # text number password textarea select checkbox multi list (numbers, comma-separated)
+    # lines (strings: one per line, or PEM blocks) map json const
+    kind: str
     required: bool = False
     nullable: bool = False
     options: tuple[str, ...] = ()
@@ -69,7 +72,9 @@ def _kind(node: Mapping[str, Any], root: Mapping[str, Any]) -> tuple[str, tuple[
         items = _resolve(node.get("items", {}), root)
         if "enum" in items:
             return "multi", tuple(str(v) for v in items["enum"])
-        if items.get("type") in ("string", "number", "integer"):
+        if items.get("type") == "string":
+            return "lines", ()
+        if items.get("type") in ("number", "integer"):
             return "list", ()
         return "json", ()
     if t == "object":
@@ -116,6 +121,10 @@ def _text_value(spec: FieldSpec, value: Any) -> str:
         return ""
     if spec.kind == "list":
         return ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
+    if spec.kind == "lines":
+        if isinstance(value, list):
+            return "\n".join(str(v).rstrip("\n") for v in value)
+        return str(value)
     if spec.kind == "json":
         return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=1)
     if isinstance(value, bool):
@@ -153,8 +162,8 @@ def _input(spec: FieldSpec, name: str, value: Any, *, readonly: bool, secret_set
         return f'<span id="{esc(fid)}" class="multi">{"".join(boxes)}</span>'
     if spec.kind == "const":
         return f'<input type="text" {common} value="{esc(spec.options[0])}" readonly>'
-    if spec.kind in ("textarea", "json"):
-        rows = 6 if spec.kind == "textarea" else 4
+    if spec.kind in ("textarea", "json", "lines"):
+        rows = 4 if spec.kind == "json" else 6
         return f'<textarea {common} rows="{rows}" spellcheck="false">{esc(_text_value(spec, value))}</textarea>'
     itype = "number" if spec.kind == "number" else "text"
     step = ' step="any"' if spec.kind == "number" else ""
@@ -272,6 +281,8 @@ def parse_form(specs: Iterable[FieldSpec], form: Any) -> tuple[dict[str, Any], d
             continue
         if spec.kind == "list":
             data[name] = [p.strip() for p in stripped.replace("\n", ",").split(",") if p.strip()]
+        elif spec.kind == "lines":
+            data[name] = split_lines(text)
         elif spec.kind == "json":
             try:
                 data[name] = json.loads(stripped)
@@ -282,6 +293,17 @@ def parse_form(specs: Iterable[FieldSpec], form: Any) -> tuple[dict[str, Any], d
         else:
             data[name] = stripped
     return data, errors
+
+
+_PEM = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----.*?-----END \1-----", re.DOTALL)
+
+
+def split_lines(text: str) -> list[str]:
+    """A list of strings typed one per line; PEM blocks (certificates) are kept whole."""
+    text = text.replace("\r\n", "\n")
+    if "-----BEGIN " in text:
+        return [m.group(0) + "\n" for m in _PEM.finditer(text)]
+    return [line.strip() for line in text.split("\n") if line.strip()]
 
 
 def _parse_map(spec: FieldSpec, form: Any) -> dict[str, dict[str, str]]:
@@ -325,4 +347,11 @@ def submitted_values(specs: Iterable[FieldSpec], form: Any) -> dict[str, Any]:
     return values
 
 
-__all__ = ["FieldSpec", "field_specs", "parse_form", "render_fields", "submitted_values"]
+__all__ = [
+    "FieldSpec",
+    "field_specs",
+    "parse_form",
+    "render_fields",
+    "split_lines",
+    "submitted_values",
+]

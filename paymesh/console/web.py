@@ -99,7 +99,8 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     )
     resp.headers.setdefault("X-Frame-Options", "DENY")
     resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-    resp.headers.setdefault("Referrer-Policy", "no-referrer")
+    # same-origin (not no-referrer): with no-referrer Chromium sends `Origin: null` on forms
+    resp.headers.setdefault("Referrer-Policy", "same-origin")
     resp.headers.setdefault("Cache-Control", "no-store")
     return resp
 

@@ -189,6 +189,13 @@ async def run_dev(state_dir: str = ".paymesh", edge_port: int = 8080) -> None:
             "demo_app": demo.as_json(),
             "services": SERVICES,
         }
+        # The same settings for `paymesh console add-user` / `paymesh config` from a shell.
+        (state / "paymesh.toml").write_text(
+            f'database_url = "{settings.database_url}"\n'
+            'config_backend = "file"\n'
+            f'config_file = "{settings.config_file}"\n'
+        )
+        info["settings_file"] = str(state / "paymesh.toml")
         (state / "dev.json").write_text(json.dumps(info, indent=2) + "\n")
         print(
             "\npaymesh dev is up (Ctrl-C stops it)\n"

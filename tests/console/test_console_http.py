@@ -6,10 +6,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator
+from typing import ClassVar
 
 import aiohttp
 import pytest
+from pydantic import Field, SecretStr
 
+from paymesh.config.models import ChannelAccountBase, secret_field
+from paymesh.config.registry import register_channel, unregister_channel
 from paymesh.console.runtime import start_console
 from paymesh.console.web import LOGIN_COOKIE, SESSION_COOKIE
 
@@ -253,3 +257,41 @@ async def test_schemas_need_a_session_and_list_every_registered_channel(
         data = await r.json()
     assert {"wechat", "alipay"} <= set(data["channels"])
     assert data["channels"]["wechat"]["properties"]["api_v3_key"]["writeOnly"] is True
+
+
+class PigeonAccount(ChannelAccountBase):
+    """A channel the console has never heard of."""
+
+    channel: ClassVar[str] = "pigeon"
+
+    loft: str = Field(title="Loft number", description="Where the birds live.")
+    seed_key: SecretStr = secret_field("Seed key", "Feeds the birds.")
+
+
+async def test_a_new_channel_model_gets_its_list_and_form_without_console_changes(
+    console: RunningConsole, http: aiohttp.ClientSession
+) -> None:
+    register_channel(PigeonAccount)
+    try:
+        await login(http, console.url, ADMIN)
+        assert "/accounts/pigeon/new" in await _page(http, console.url + "/accounts")
+        page = await _page(http, console.url + "/accounts/pigeon/new")
+        assert "Loft number" in page
+        assert 'type="password" id="f-seed_key"' in page
+        form = {
+            "csrf_token": csrf_of(page),
+            "revision": "0",
+            "account_id": "p1",
+            "base_url": "http://127.0.0.1:9",
+            "loft": "7",
+            "seed_key": "bird-seed-123",
+        }
+        async with http.post(
+            console.url + "/accounts/pigeon/new", data=form, allow_redirects=False
+        ) as r:
+            assert r.status == 303
+        stored = await console.backends.repo.get_channel_account("pigeon", "p1")
+        assert isinstance(stored, PigeonAccount)
+        assert stored.seed_key.get_secret_value() == "bird-seed-123"
+    finally:
+        unregister_channel("pigeon")
