@@ -343,3 +343,40 @@ async def test_sandbox_roots_command_exports_the_chain(
     assert rc == 0
     assert (tmp_path / "acp_test_root.cer").read_text() == reg["root_cert_pem"]
     assert (tmp_path / "acp_test_middle.cer").read_text() == reg["middle_cert_pem"]
+
+
+async def test_failed_refund_and_amount_mismatch_faults(
+    sandbox: SandboxServer, notifies: Notifies, channel: UnionpayChannel
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        account = account_of(await register(http, sandbox), sandbox.url, notifies.url)
+        order_id = IDS.order_id()
+        await channel.pay(
+            account, svc.PayRequest(account=REF, method="app", order_id=order_id, amount=800)
+        )
+        for fault in (
+            {"channel": "unionpay", "fault": "amount_mismatch", "out_trade_no": order_id,
+             "delta": 1},
+            {"channel": "unionpay", "fault": "fail_refunds", "out_trade_no": order_id},
+        ):  # fmt: skip
+            async with http.post(sandbox.url + "/_sandbox/faults", json=fault) as resp:
+                assert resp.status == 200, await resp.text()
+        await pay_in_sandbox(http, sandbox, order_id, account.mer_id)
+        (paid,) = await notifies.wait_for(1)
+        event = await channel.parse_notify(account, notify_request(paid))
+        assert event.trade.state == pb.TRADE_STATE_PAID
+        assert event.trade.amount == 801  # authentic, but not the order's: the gateway refuses
+
+        refund_id = IDS.refund_id()
+        await channel.refund(
+            account,
+            svc.RefundRequest(account=REF, order_id=order_id, refund_id=refund_id, amount=100,
+                              notify_url=notifies.url),
+        )  # fmt: skip
+        (_, failed) = await notifies.wait_for(2)
+        revent = await channel.parse_notify(account, notify_request(failed))
+        assert revent.refund.state == pb.RESULT_STATE_FAILED
+        q = await channel.query_refund(
+            account, svc.QueryRefundRequest(account=REF, order_id=order_id, refund_id=refund_id)
+        )
+        assert q.refund.state == pb.RESULT_STATE_FAILED
