@@ -18,7 +18,7 @@ import heapq
 import itertools
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -185,8 +185,11 @@ class JetStreamBus(Bus):
         duplicate_window: float = DUPLICATE_WINDOW_S,
         max_age: float = MAX_AGE_S,
         publish_timeout: float = 2.0,
+        connect_options: Mapping[str, Any] | None = None,
     ) -> None:
+        """connect_options: extra nats.connect arguments (TLS context, credentials file)."""
         self.url = url
+        self.connect_options = dict(connect_options or {})
         self.max_age = max_age
         self.stream = stream
         self.subject_prefix = subject_prefix
@@ -211,6 +214,7 @@ class JetStreamBus(Bus):
                     # Do not buffer publishes while disconnected: fail, keep the outbox row.
                     pending_size=0,
                     name="paymesh-notify",
+                    **self.connect_options,
                     error_cb=_on_error,
                     disconnected_cb=_on_disconnected,
                     reconnected_cb=_on_reconnected,

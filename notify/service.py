@@ -23,7 +23,7 @@ from paymesh.notify.resend import Resender
 from paymesh.notify.store import SqlDeliveryStore
 from paymesh.ops.v1 import notify_admin_service_pb2 as admin_pb
 from paymesh.ops.v1 import notify_admin_service_pb2_grpc as admin_grpc
-from paymesh.runtime import resources
+from paymesh.runtime import resources, tls
 from paymesh.runtime.context import ServiceContext
 from paymesh.runtime.logging import get_logger
 
@@ -55,12 +55,19 @@ class NotifyAdminServicer(admin_grpc.NotifyAdminServiceServicer):
         return admin_pb.ResendFailedEventsResponse(event_ids=ids)
 
 
+def bus_options(url: str, ctx: ServiceContext) -> dict[str, Any]:
+    """TLS and credentials for a NATS bus (settings nats_ca_file, ...); none for memory://."""
+    if url.startswith("memory:"):
+        return {}
+    return {"connect_options": tls.nats_options(ctx.settings)}
+
+
 async def register(server: grpc.aio.Server, ctx: ServiceContext) -> list[str]:
     url = ctx.settings.nats_url
     assert url is not None  # required by the service spec
     store = await resources.store(ctx)
     config = await resources.config_repository(ctx)
-    bus = open_bus(url)
+    bus = open_bus(url, **bus_options(url, ctx))
     if isinstance(bus, JetStreamBus):
         await bus.connect()
     sessions = session_factory(store.engine)

@@ -47,6 +47,12 @@ class Settings(BaseModel):
     config_file: str | None = None
     config_prefix: str = "/paymesh/config"
     nats_url: str | None = None
+    # NATS over TLS (the CA; a client certificate + key when NATS verifies clients) and with
+    # a credentials file (NKEY/JWT); user and password go in nats_url (nats://user:pass@host).
+    nats_ca_file: str | None = None
+    nats_cert_file: str | None = None
+    nats_key_file: str | None = None
+    nats_creds_file: str | None = None
     # PEM RSA private key paymesh signs RSA2 apps' notifications with (DESIGN §3); merchants
     # verify with its public key.
     notify_signing_key_file: str | None = None

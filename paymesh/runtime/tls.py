@@ -11,7 +11,9 @@ startup error naming what is missing. `paymesh certs init` makes a CA and per-se
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -79,3 +81,20 @@ def open_channel(
     if creds is None:
         return grpc.aio.insecure_channel(target, options=opts)
     return grpc.aio.secure_channel(target, creds, options=opts)
+
+
+def nats_options(settings: Settings) -> dict[str, Any]:
+    """nats.connect arguments for TLS (mesh-style: CA, optional client pair) and a creds file."""
+    out: dict[str, Any] = {}
+    if bool(settings.nats_cert_file) != bool(settings.nats_key_file):
+        raise MissingSettings("nats_cert_file and nats_key_file go together")
+    if settings.nats_ca_file or settings.nats_cert_file:
+        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=settings.nats_ca_file)
+        if settings.nats_cert_file and settings.nats_key_file:
+            ctx.load_cert_chain(settings.nats_cert_file, settings.nats_key_file)
+        out["tls"] = ctx
+    if settings.nats_creds_file:
+        if not Path(settings.nats_creds_file).is_file():
+            raise MissingSettings(f"nats_creds_file: no such file {settings.nats_creds_file}")
+        out["user_credentials"] = settings.nats_creds_file
+    return out
