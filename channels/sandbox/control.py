@@ -11,8 +11,11 @@
   `key_mode`: `public_key` | `certificate`): `alipay_public_key_pem`, `key_mode`, `seller_id`,
   `gateway_path`, and in certificate mode `app_cert_pem`, `app_cert_sn`,
   `alipay_public_cert_pem`, `alipay_cert_sn`, `alipay_root_cert_pem`, `alipay_root_cert_sn`.
-  (UnionPay will add `signing_cert_pkcs12_b64`, `signing_cert_password`, `cert_id`,
-  `trust_roots_pem`.)
+  UnionPay's (`merchant_id` is the 15-character merId; the sandbox issues the key, so
+  `public_key_pem` is not needed): `mer_id`, `sign_cert_p12` (base64 PKCS#12),
+  `sign_cert_password`, `cert_id` (the certificate's decimal serial), `root_cert_pem`,
+  `middle_cert_pem` and both as one `trust_roots_pem` bundle; the names are those of
+  `UnionpayAccount`.
 - `POST /_sandbox/pay` `{"channel", "out_trade_no", "merchant_id"?, "outcome"?}` (outcome
   `paid` (default) | `fail` | `cancel`) acts as the payer; answers `{"trade": TRADE}`.
 - `POST /_sandbox/faults` `{"channel", "fault", ...}` arms a fault (see `faults`);

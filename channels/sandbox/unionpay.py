@@ -133,6 +133,7 @@ class UnionpayProvider(Provider):
             "sign_cert_password": merchant.extra["sign_cert_password"],
             "cert_id": merchant.serial_no,
             **self.trust_roots(),
+            "trust_roots_pem": self.pki.root_pem + self.pki.intermediate_pem,
         }
 
     # --- request authentication -------------------------------------------------------

@@ -131,6 +131,7 @@ async def test_registration_answers_pkcs12_and_trust_roots(sandbox: SandboxServe
         reg = await register(http, sandbox)
         account = account_of(reg, sandbox.url, "")
         assert account.signing_cert().cert_id == reg["cert_id"]
+        assert reg["trust_roots_pem"] == reg["root_cert_pem"] + reg["middle_cert_pem"]
         async with http.get(sandbox.url + "/_sandbox/unionpay/trust-roots") as resp:
             roots = await resp.json()
         assert roots == {
