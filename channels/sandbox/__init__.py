@@ -1,8 +1,9 @@
-"""The provider sandbox (DESIGN §4): WeChat Pay v3 and Alipay OpenAPI; UnionPay ACP later.
+"""The provider sandbox (DESIGN §4): WeChat Pay v3, Alipay OpenAPI and UnionPay ACP 5.1.0.
 
 Modules: `app` (server and entry points), `state` (records), `faults`, `callbacks`
 (sender), `control` (the `/_sandbox/` JSON API), `page` (payer page), `pki` (sandbox CA),
-`provider` (what a provider module implements), `wechat`, `wechat_api`, `wechat_views`.
+`provider` (what a provider module implements), `wechat`, `wechat_api`, `wechat_views`,
+`alipay*`, `unionpay`, `unionpay_api`, `unionpay_pki` (its CFCA-like chain), `bills`.
 """
 
 from paymesh.channels.sandbox.app import (

@@ -37,8 +37,8 @@ from paymesh.channels.sandbox.state import (
     TradeStatus,
     random_digits,
 )
+from paymesh.channels.sandbox.unionpay_pki import Issued, UnionpayPKI
 from paymesh.channels.unionpay import sign
-from paymesh.channels.unionpay.testing import Issued, UnionpayPKI
 from paymesh.channels.unionpay.transformers import encode_kv
 
 CHANNEL: Final = "unionpay"

@@ -12,11 +12,11 @@ import pytest
 
 from paymesh.channel.v1 import channel_pb2 as pb
 from paymesh.channel.v1 import channel_service_pb2 as svc
+from paymesh.channels.sandbox.unionpay_pki import UnionpayPKI
 from paymesh.channels.transport import HttpResponse
 from paymesh.channels.unionpay import adapter, sign
 from paymesh.channels.unionpay.config import UnionpayAccount
 from paymesh.channels.unionpay.notify import parse_notify
-from paymesh.channels.unionpay.testing import UnionpayPKI
 from paymesh.channels.unionpay.transformers import encode_kv, parse_kv, txn_time_of
 from paymesh.errors import ChannelError, ChannelUnavailable, InvalidArgument
 from paymesh.gateway.ids import IdGenerator

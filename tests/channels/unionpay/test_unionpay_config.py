@@ -8,9 +8,9 @@ import json
 import pytest
 from pydantic import ValidationError
 
+from paymesh.channels.sandbox.unionpay_pki import UnionpayPKI
 from paymesh.channels.unionpay import sign
 from paymesh.channels.unionpay.config import UnionpayAccount
-from paymesh.channels.unionpay.testing import UnionpayPKI
 from paymesh.config.registry import channel_model
 
 

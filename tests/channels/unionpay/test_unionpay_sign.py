@@ -14,9 +14,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from paymesh.channels.sandbox.unionpay_pki import UnionpayPKI
 from paymesh.channels.unionpay import sign
 from paymesh.channels.unionpay.sign import CertificateRejected
-from paymesh.channels.unionpay.testing import UnionpayPKI
 
 VECTOR = Path("/work/shared/vectors/unionpay/consume-response.json")
 # The vector's own signing certificate was valid 2020-07-31 .. 2025-07-31.
@@ -210,7 +210,7 @@ def test_wrong_cn_rejected(pki: UnionpayPKI) -> None:
 def test_leaf_posing_as_intermediate_rejected(pki: UnionpayPKI) -> None:
     # a merchant certificate (not a CA) cannot issue a "UnionPay" certificate
     merchant = pki.issue_merchant("777290058110048")
-    from paymesh.channels.unionpay.testing import make_cert, new_key
+    from paymesh.channels.sandbox.unionpay_pki import make_cert, new_key
 
     forged = make_cert(
         pki.unionpay.cert.subject, new_key(), merchant, ca=False,

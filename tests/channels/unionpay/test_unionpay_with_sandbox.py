@@ -21,11 +21,11 @@ from paymesh import cli
 from paymesh.channel.v1 import channel_pb2 as pb
 from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channels.sandbox import SandboxServer, SandboxState, start_sandbox
+from paymesh.channels.sandbox.unionpay_pki import UnionpayPKI
 from paymesh.channels.transport import Transport
 from paymesh.channels.unionpay import adapter
 from paymesh.channels.unionpay.channel import UnionpayChannel
 from paymesh.channels.unionpay.config import UnionpayAccount
-from paymesh.channels.unionpay.testing import UnionpayPKI
 from paymesh.errors import ChannelError, ChannelUnavailable, OperationNotOffered
 from paymesh.gateway.ids import IdGenerator
 

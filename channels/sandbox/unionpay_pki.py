@@ -1,4 +1,4 @@
-"""A UnionPay-shaped PKI generated at run time: root -> intermediate -> signing certificate.
+"""The sandbox's UnionPay PKI, made at run time: root -> intermediate -> signing certificate.
 
 UnionPay's own chain is CFCA root -> CFCA intermediate ("middle") -> the certificate
 UnionPay signs its answers with (CN `041@<serial>@中国银联股份有限公司@<n>`). Merchants sign
