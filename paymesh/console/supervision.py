@@ -19,6 +19,9 @@ from paymesh.runtime.settings import Settings
 
 PENDING_BUDGET = timedelta(minutes=30)  # a refund/transfer still PENDING after this needs a look
 OUTBOX_BUDGET = timedelta(minutes=5)  # an outbox row not published after this is stuck
+# Provider states that need a person whatever their age (WeChat Pay refund ABNORMAL: the
+# money could not go back to the payer's account and needs a manual refund).
+OPERATOR_STATES = ("ABNORMAL",)
 LIST_LIMIT = 50
 
 
@@ -91,6 +94,16 @@ class Attention:
 
 def _rows(result: Any) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in result]
+
+
+def _needs_look(table: sa.Table, now: datetime) -> Any:
+    """PENDING past its budget, or (where the provider's own state is stored) in a state
+    that needs a person."""
+    late = sa.and_(table.c.status == "PENDING", table.c.created_at < now - PENDING_BUDGET)
+    if "channel_state" not in table.c:
+        return late
+    stuck = sa.and_(table.c.status == "PENDING", table.c.channel_state.in_(OPERATOR_STATES))
+    return sa.or_(late, stuck)
 
 
 class Supervision:

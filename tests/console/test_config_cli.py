@@ -8,12 +8,16 @@ import json
 import os
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from paymesh.config.crypto import MASTER_KEY_ENV, PREVIOUS_KEYS_ENV, SecretCipher, key_id_of
+from paymesh.testing.ports import free_port, port_open
 from paymesh.testing.servers import EtcdServer
 
 SECRET = "cli-secret-6Hq2Lz9W-4fJ8sK1mQ7xR3tB5"
@@ -154,3 +158,36 @@ def test_add_user_then_list(cli: Cli) -> None:
     assert short.returncode == 2
     assert "at least 12" in short.stderr
     assert cli.ok("console", "users").splitlines() == ["carol\tadmin"]
+
+
+def test_paymesh_console_serves_the_login_form(cli: Cli) -> None:
+    port = free_port()
+    env = {**cli.env, MASTER_KEY_ENV: OLD_KEY}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "paymesh.cli", "console", "serve", "--listen", f"127.0.0.1:{port}"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not port_open(port):
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert time.monotonic() < deadline, "console did not start"
+            time.sleep(0.2)
+        front = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10)
+        assert 'type="password"' in front.read().decode()
+        opener = urllib.request.build_opener(_NoRedirect)
+        with pytest.raises(urllib.error.HTTPError) as info:
+            opener.open(f"http://127.0.0.1:{port}/accounts", timeout=10)
+        assert info.value.code == 303
+        assert info.value.headers["Location"] == "/"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
