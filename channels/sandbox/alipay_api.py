@@ -6,7 +6,9 @@ authenticated (`AlipayProvider.authenticate`) before anything else; every answer
 
 Methods: `alipay.trade.precreate` (its `qr_code` is the payer page);
 `alipay.trade.page.pay` / `wap.pay` / `app.pay` (a browser opening the signed URL or form is
-redirected to the payer page of the trade, created then); `alipay.trade.pay` (barcode; the
+redirected to the payer page of the trade, created then; so, as at Alipay, a close before that
+answers ACQ.TRADE_NOT_EXIST and the URL stays payable until its time_expire: a payment after
+close, which paymesh must treat as a late payment); `alipay.trade.pay` (barcode; the
 `auth_code` picks the outcome: starting `10003` -> code 10003, the buyer has to confirm (pay
 it from the payer page or `/_sandbox/pay`); `20000` -> code 20000, outcome unknown (the trade
 exists, open); `40004` -> code 40004 `ACQ.PAYMENT_AUTH_CODE_INVALID`, no trade; anything else

@@ -194,3 +194,31 @@ async def test_monitor_finds_a_late_payment_whose_notify_was_lost(
         return bool(_late_notices(mesh, oid))
 
     await eventually(told, within=20)
+
+
+async def test_close_after_the_payer_opened_the_url_closes_the_trade_at_alipay(
+    mesh: Mesh, merchant: Merchant, http: aiohttp.ClientSession
+) -> None:
+    """Where the trade exists at Alipay (the payer opened the URL), close closes it there:
+    the payer can no longer pay, so there is nothing late to handle."""
+    status, body = await merchant.post(
+        "/v1/orders",
+        {"out_trade_no": out_no(), "amount": 800, "subject": "s", "method": "page",
+         "channel": "alipay"},
+        pay_service_pb2.CreateOrderRequest,
+    )  # fmt: skip
+    assert status == 200, body
+    oid, url = body["order"]["order_id"], body["order"]["pay_data"]["pay_url"]
+    async with http.get(url, allow_redirects=False) as r:
+        assert r.status == 302
+    assert (await _sandbox_trade(http, mesh, oid))["status"] == "PENDING"
+    status, body = await merchant.post(f"/v1/orders/{oid}:close", {"order_id": oid}, CloseOrder)
+    assert status == 200, body
+    assert body["order"]["status"] == "CLOSED"
+    assert (await _sandbox_trade(http, mesh, oid))["status"] == "CLOSED"
+    async with http.post(
+        f"{mesh.sandbox_url}/_sandbox/pay", json={"channel": "alipay", "out_trade_no": oid}
+    ) as r:
+        assert r.status >= 400  # closed at the provider: not payable
+    assert not (await _sandbox_trade(http, mesh, oid))["paid_at"]
+    assert await (await mesh.store()).get_late_payment(oid) is None
