@@ -6,6 +6,7 @@ style process (start_server), Envoy in front, the provider sandbox behind the ch
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -69,7 +70,10 @@ class Mesh:
         return Merchant(self.edge_url, a.app_id, a.sign_type, a.secret, session)
 
 
-@pytest.fixture(scope="session", params=["mariadb+etcd", "sqlite+file"])
+BACKENDS = ["mariadb+etcd", "sqlite+file"]
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
 async def mesh(
     request: pytest.FixtureRequest,
     etcd_server: EtcdServer,
@@ -78,9 +82,24 @@ async def mesh(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Mesh]:
     """The real column (MariaDB + etcd) and the embedded one (SQLite + file store)."""
+    async with start_mesh(
+        request.param, etcd_server, mariadb_server, nats_server, tmp_path_factory
+    ) as m:
+        yield m
+
+
+@contextlib.asynccontextmanager
+async def start_mesh(
+    backend_name: str,
+    etcd_server: EtcdServer,
+    mariadb_server: MariaDBServer,
+    nats_server: NatsServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[Mesh]:
+    """A whole mesh of its own (database, config prefix, sandbox, server, Envoy)."""
     prefix = f"/e2e-{uuid.uuid4().hex[:8]}/config"
     store: ConfigStore
-    if request.param == "mariadb+etcd":
+    if backend_name == "mariadb+etcd":
         database_url = mariadb_server.create_database(f"mesh_{uuid.uuid4().hex[:8]}")
         store = EtcdConfigStore([etcd_server.endpoint])
         backend: dict[str, Any] = {
@@ -144,7 +163,7 @@ async def mesh(
             sandbox,
             demo_merchant,
             f"http://127.0.0.1:{merchant_port}/notify",
-            request.param,
+            backend_name,
             public_key_pem(notify_key.read_text()),
         )
     finally:

@@ -35,7 +35,7 @@ VICTIM = {"wechat": WECHAT_MCHID, "alipay": ALIPAY_APP_ID}
 B_MCHID, B_APPID, B_ALIPAY_APP = "1900000222", "wxb0b0b0b0b0b0b0b0", "2021000000000222"
 
 
-async def _seed_tenant_b(mesh: Mesh, channel: str) -> str:
+async def seed_tenant_b(mesh: Mesh, channel: str) -> str:
     """B's own account at the provider and in paymesh; returns B's provider merchant id."""
     key = private_key_pem()
     if channel == "wechat":
@@ -47,7 +47,7 @@ async def _seed_tenant_b(mesh: Mesh, channel: str) -> str:
     return B_ALIPAY_APP
 
 
-async def _open_trade_as_b(mesh: Mesh, channel: str, order_id: str, amount: int) -> None:
+async def open_trade_as_b(mesh: Mesh, channel: str, order_id: str, amount: int) -> None:
     """B's trade at the provider under the victim's order id, notify URL on B's account."""
     request = svc.PayRequest(
         account=channel_pb2.AccountRef(channel=channel, account_id=TENANT_B[channel]),
@@ -88,8 +88,8 @@ async def test_genuine_callback_of_another_account_does_not_settle_the_order(
     )
     assert status == 200, body
     victim = body["order"]["order_id"]
-    b_merchant = await _seed_tenant_b(mesh, channel)
-    await _open_trade_as_b(mesh, channel, victim, 4321)
+    b_merchant = await seed_tenant_b(mesh, channel)
+    await open_trade_as_b(mesh, channel, victim, 4321)
     await sandbox(
         http,
         mesh.sandbox_url,
