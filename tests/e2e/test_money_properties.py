@@ -89,7 +89,7 @@ class Run:
         refund = self.mesh.merchant(self.http)
         accept_id = "prop-accept"
         demo: DemoApp = await seed_app(
-            self.mesh.repo, app_id=accept_id, secret=f"{accept_id}-0123456789abcdef"
+            self.mesh.repo, app_id=accept_id, secret=f"{accept_id}-0123456789abcdef0123456789abcdef"
         )
         config = await self.mesh.repo.get_app(accept_id)
         await self.mesh.repo.put_app(
