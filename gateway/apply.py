@@ -56,37 +56,66 @@ async def apply_trade(
 async def apply_refund(
     store: Store, refund: Refund, result: channel_pb2.RefundResult, now: datetime
 ) -> Transition[Refund]:
+    """Only the provider's definitive states are final (its channel maps them); anything
+    else keeps the refund PENDING with its amount reserved, and records the provider's
+    own state word (``channel_state``, e.g. WeChat ABNORMAL) for merchants and operators."""
     if not amount_agrees(result.state, result.amount, refund.amount):
         log.warning("refund_amount_mismatch", refund_id=refund.refund_id, got=result.amount)
         return Transition(refund, False)
+    state = result.provider_state
     if result.state == RS.RESULT_STATE_SUCCEEDED:
         return await store.mark_refund_succeeded(
-            refund.refund_id, result.channel_refund_no, _when(result.succeeded_at, now)
+            refund.refund_id,
+            result.channel_refund_no,
+            _when(result.succeeded_at, now),
+            channel_state=state,
         )
     if result.state == RS.RESULT_STATE_FAILED:
-        return await store.mark_refund_failed(refund.refund_id, result.provider_state)
-    if result.channel_refund_no and not refund.channel_refund_no:
-        return await store.store_refund_channel_no(refund.refund_id, result.channel_refund_no)
+        return await store.mark_refund_failed(
+            refund.refund_id, state or "provider failed", channel_state=state
+        )
+    new_no = result.channel_refund_no if not refund.channel_refund_no else ""
+    new_state = state if state and state != refund.channel_state else ""
+    if new_no or new_state:
+        return await store.note_pending_refund(
+            refund.refund_id, channel_refund_no=new_no, channel_state=new_state
+        )
     return Transition(refund, False)
 
 
 async def apply_transfer(
     store: Store, transfer: Transfer, result: channel_pb2.TransferResult, now: datetime
 ) -> Transition[Transfer]:
+    """As apply_refund; a PENDING transfer also keeps what the payee's client needs to
+    confirm it (WeChat WAIT_USER_CONFIRM) as its pay data."""
     if not amount_agrees(result.state, result.amount, transfer.amount):
         log.warning("transfer_amount_mismatch", transfer_id=transfer.transfer_id)
         return Transition(transfer, False)
+    state = result.provider_state
     if result.state == RS.RESULT_STATE_SUCCEEDED:
         return await store.mark_transfer_succeeded(
-            transfer.transfer_id, result.channel_transfer_no, _when(result.succeeded_at, now)
+            transfer.transfer_id,
+            result.channel_transfer_no,
+            _when(result.succeeded_at, now),
+            channel_state=state,
         )
     if result.state == RS.RESULT_STATE_FAILED:
         return await store.mark_transfer_failed(
-            transfer.transfer_id, result.fail_reason or result.provider_state, now
+            transfer.transfer_id, result.fail_reason or state, now, channel_state=state
         )
-    if result.channel_transfer_no and not transfer.channel_transfer_no:
-        return await store.store_transfer_channel_no(
-            transfer.transfer_id, result.channel_transfer_no
+    pay_data: dict[str, object] | None = None
+    if result.confirm_params:
+        pay_data = {"app_params": dict(result.confirm_params)}
+    elif state and state != transfer.channel_state and transfer.pay_data:
+        pay_data = {}  # the provider no longer waits for the payee: drop the stale package
+    new_no = result.channel_transfer_no if not transfer.channel_transfer_no else ""
+    new_state = state if state and state != transfer.channel_state else ""
+    if new_no or new_state or (pay_data is not None and pay_data != (transfer.pay_data or {})):
+        return await store.note_pending_transfer(
+            transfer.transfer_id,
+            channel_transfer_no=new_no,
+            channel_state=new_state,
+            pay_data=pay_data,
         )
     return Transition(transfer, False)
 

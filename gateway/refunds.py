@@ -7,7 +7,7 @@ from paymesh.channel.v1 import channel_service_pb2 as ch
 from paymesh.errors import ChannelError, ChannelUnavailable, InvalidArgument, RefundNotFound
 from paymesh.gateway.apply import apply_refund
 from paymesh.gateway.db.convert import refund_message
-from paymesh.gateway.db.models import Refund, RefundStatus
+from paymesh.gateway.db.models import PayOrder, Refund, RefundStatus
 from paymesh.gateway.db.refunds import NewRefund
 from paymesh.gateway.deps import Deps
 from paymesh.gateway.orders import find_order
@@ -39,7 +39,13 @@ async def create_refund(deps: Deps, req: refund_pb.CreateRefundRequest) -> refun
     refund = created.row
     if not created.created:
         return refund_message(refund)
-    call = ch.RefundRequest(
+    return refund_message(await submit_refund(deps, order, refund))
+
+
+def refund_request(deps: Deps, order: PayOrder, refund: Refund) -> ch.RefundRequest:
+    """The channel request of a refund; a resubmission sends exactly the same one (same
+    refund_id = out_refund_no / out_request_no), which providers treat idempotently."""
+    return ch.RefundRequest(
         account=channel_pb2.AccountRef(channel=order.channel, account_id=order.account_id),
         order_id=order.order_id,
         refund_id=refund.refund_id,
@@ -49,17 +55,27 @@ async def create_refund(deps: Deps, req: refund_pb.CreateRefundRequest) -> refun
         reason=refund.reason,
         notify_url=deps.callback_url(order.channel, order.account_id),
     )
+
+
+async def submit_refund(deps: Deps, order: PayOrder, refund: Refund) -> Refund:
+    """Send the refund to its channel and apply the answer. A definitive refusal fails it
+    (releasing the reservation) and raises; an unclear answer keeps it PENDING with the
+    reason recorded, for the monitor to query (and resubmit if it was never received)."""
+    call = refund_request(deps, order, refund)
     try:
         resp = await deps.channels.call("Refund", call, kind="refund", object_id=refund.refund_id)
-    except ChannelUnavailable:
-        log.warning("refund_outcome_unknown", refund_id=refund.refund_id)
-        return refund_message(refund)
+    except ChannelUnavailable as e:
+        log.warning("refund_outcome_unknown", refund_id=refund.refund_id, error=e.message)
+        return (
+            await deps.store.note_pending_refund(
+                refund.refund_id, pending_reason=f"submit unclear: {e.message}"
+            )
+        ).row
     except ChannelError as e:
-        await deps.store.mark_refund_failed(
-            refund.refund_id, e.metadata.get("provider_code", e.message)
-        )
+        code = e.metadata.get("provider_code", e.message)
+        await deps.store.mark_refund_failed(refund.refund_id, code, channel_state=code)
         raise
-    return refund_message((await apply_refund(deps.store, refund, resp.refund, deps.clock())).row)
+    return (await apply_refund(deps.store, refund, resp.refund, deps.clock())).row
 
 
 async def sync_refund(deps: Deps, refund: Refund) -> Refund:

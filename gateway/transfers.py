@@ -55,7 +55,13 @@ async def create_transfer(
     transfer = created.row
     if not created.created:
         return transfer_message(transfer)
-    call = ch.TransferRequest(
+    return transfer_message(await submit_transfer(deps, transfer))
+
+
+def transfer_request(deps: Deps, transfer: Transfer) -> ch.TransferRequest:
+    """The channel request of a transfer; a resubmission sends the same one (same
+    transfer_id = out_bill_no / out_biz_no), which providers treat idempotently."""
+    return ch.TransferRequest(
         account=_account(transfer),
         transfer_id=transfer.transfer_id,
         amount=transfer.amount,
@@ -65,21 +71,30 @@ async def create_transfer(
         remark=transfer.remark,
         notify_url=deps.callback_url(transfer.channel, transfer.account_id),
     )
+
+
+async def submit_transfer(deps: Deps, transfer: Transfer) -> Transfer:
+    """Send the transfer to its channel and apply the answer (see submit_refund)."""
+    call = transfer_request(deps, transfer)
     try:
         resp = await deps.channels.call(
             "Transfer", call, kind="transfer", object_id=transfer.transfer_id
         )
-    except ChannelUnavailable:
-        log.warning("transfer_outcome_unknown", transfer_id=transfer.transfer_id)
-        return transfer_message(transfer)
+    except ChannelUnavailable as e:
+        log.warning("transfer_outcome_unknown", transfer_id=transfer.transfer_id, error=e.message)
+        return (
+            await deps.store.note_pending_transfer(
+                transfer.transfer_id, pending_reason=f"submit unclear: {e.message}"
+            )
+        ).row
     except (ChannelError, ChannelNotEnabled) as e:
         # a refusal, or a channel that offers no transfers (UnionPay): nothing was moved
+        code = e.metadata.get("provider_code", e.message)
         await deps.store.mark_transfer_failed(
-            transfer.transfer_id, e.metadata.get("provider_code", e.message), deps.clock()
+            transfer.transfer_id, code, deps.clock(), channel_state=code
         )
         raise
-    result = await apply_transfer(deps.store, transfer, resp.transfer, deps.clock())
-    return transfer_message(result.row)
+    return (await apply_transfer(deps.store, transfer, resp.transfer, deps.clock())).row
 
 
 async def sync_transfer(deps: Deps, transfer: Transfer) -> Transfer:

@@ -12,6 +12,9 @@ nor blocks the others.
 Late payments: CLOSED and FAILED orders whose expiry (plus ``late_margin``) has not passed are
 asked about too, since the provider may still take a payment for them; a payment found is
 handled by ``paymesh.gateway.late`` (recorded, the app's policy applied, ``order.late_paid``).
+
+A refund or transfer the provider says it never received is resubmitted with the same
+merchant number, within a budget (``resubmit.py``).
 """
 
 from __future__ import annotations
@@ -37,6 +40,11 @@ from paymesh.gateway.db.models import (
 from paymesh.gateway.deps import Deps
 from paymesh.gateway.late import settle_trade
 from paymesh.order_monitor.backoff import Backoff
+from paymesh.order_monitor.resubmit import (
+    DEFAULT_RESUBMIT_BUDGET,
+    resubmit_refund,
+    resubmit_transfer,
+)
 from paymesh.runtime.logging import get_logger
 
 log = get_logger("paymesh.order_monitor")
@@ -96,6 +104,7 @@ class OrderMonitor:
         backoff_base: float | None = None,
         backoff_cap: float = DEFAULT_BACKOFF_CAP,
         late_margin: timedelta = DEFAULT_LATE_MARGIN,
+        resubmit_budget: int = DEFAULT_RESUBMIT_BUDGET,
     ) -> None:
         if batch <= 0 or concurrency <= 0 or interval <= 0:
             raise ValueError("batch, concurrency and interval must be positive")
@@ -106,6 +115,7 @@ class OrderMonitor:
         self.clock = clock or deps.clock
         self.concurrency = concurrency
         self.late_margin = late_margin
+        self.resubmit_budget = resubmit_budget
         base = interval if backoff_base is None else backoff_base
         self.backoff = Backoff(base, max(base, backoff_cap))
         self._stop = asyncio.Event()
@@ -303,6 +313,11 @@ class OrderMonitor:
             kind="refund",
             object_id=refund.refund_id,
         )
+        if resp.refund.not_found:
+            done = await resubmit_refund(
+                self.deps, refund, resp.refund.provider_state, self.resubmit_budget
+            )
+            return Outcome(done.status, done.changed, done.status == RefundStatus.PENDING.value)
         moved = await apply_refund(self.deps.store, refund, resp.refund, now)
         status = moved.row.status
         changed = moved.changed and status != RefundStatus.PENDING.value
@@ -321,6 +336,12 @@ class OrderMonitor:
             kind="transfer",
             object_id=transfer.transfer_id,
         )
+        if resp.transfer.not_found:
+            done = await resubmit_transfer(
+                self.deps, transfer, resp.transfer.provider_state, self.resubmit_budget
+            )
+            open_ = done.status == TransferStatus.PENDING.value
+            return Outcome(done.status, done.changed, open_)
         moved = await apply_transfer(self.deps.store, transfer, resp.transfer, now)
         status = moved.row.status
         changed = moved.changed and status != TransferStatus.PENDING.value

@@ -21,6 +21,9 @@ from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channels.alipay.config import AlipayAccount
 from paymesh.channels.alipay.openapi import (
+    REFUND_REFUSALS,
+    TRANSFER_NOT_FOUND,
+    TRANSFER_REFUSALS,
     ResponseUnauthenticated,
     checked_content,
     expect_same,
@@ -41,6 +44,7 @@ from paymesh.channels.alipay.transformers import (
     timestamp,
     trade_result,
     transfer_result,
+    transfer_state,
 )
 from paymesh.channels.base import RESULT_SUCCEEDED, TRADE_CLOSED, TRADE_PAID, TRADE_PENDING
 from paymesh.channels.transport import HttpRequest, HttpResponse
@@ -311,7 +315,7 @@ def parse_refund_response(
 ) -> svc.RefundResponse:
     """Refunds settle synchronously: `fund_change` Y = SUCCEEDED. N (e.g. a repeated
     out_request_no) stays PENDING for a refund query to settle."""
-    content = checked_content(resp, account, M_REFUND)
+    content = checked_content(resp, account, M_REFUND, refusals=REFUND_REFUSALS)
     expect_same("out_trade_no", req.order_id, get_str(content, "out_trade_no"))
     done = get_str(content, "fund_change") == "Y"
     refund = channel_pb2.RefundResult(
@@ -343,10 +347,26 @@ def build_query_refund_request(
 def parse_query_refund_response(
     req: svc.QueryRefundRequest, account: AlipayAccount, resp: HttpResponse
 ) -> svc.QueryRefundResponse:
-    """`refund_status` REFUND_SUCCESS = SUCCEEDED; absent = not refunded (yet): PENDING."""
+    """`refund_status` REFUND_SUCCESS = SUCCEEDED; absent = not refunded (yet): PENDING.
+    A success answer with no refund data at all is Alipay saying it has no such refund
+    (alipay.trade.fastpay.refund.query: "未返回该字段表示退款请求未收到或者退款失败"; "如果没有
+    查询到则代表未退款成功,可以调用退款接口进行重试。重试时请务必保证退款请求号一致"):
+    `not_found`, so the caller may resubmit with the same out_request_no."""
     content = checked_content(resp, account, M_REFUND_QUERY)
     expect_same("out_request_no", req.refund_id, get_str(content, "out_request_no"))
     provider_state = get_str(content, "refund_status")
+    if not provider_state and not any(
+        get_str(content, k) for k in ("out_request_no", "refund_amount", "trade_no")
+    ):
+        return svc.QueryRefundResponse(
+            refund=channel_pb2.RefundResult(
+                state=refund_state(""),
+                refund_id=req.refund_id,
+                order_id=req.order_id,
+                provider_state="NOT_FOUND",
+                not_found=True,
+            )
+        )
     refund = channel_pb2.RefundResult(
         state=refund_state(provider_state),
         refund_id=req.refund_id,
@@ -403,7 +423,7 @@ def build_transfer_request(
 def parse_transfer_response(
     req: svc.TransferRequest, account: AlipayAccount, resp: HttpResponse
 ) -> svc.TransferResponse:
-    content = checked_content(resp, account, M_TRANSFER)
+    content = checked_content(resp, account, M_TRANSFER, refusals=TRANSFER_REFUSALS)
     transfer = transfer_result(content, amount=req.amount)
     expect_same("out_biz_no", req.transfer_id, transfer.transfer_id)
     transfer.transfer_id = req.transfer_id
@@ -424,7 +444,19 @@ def build_query_transfer_request(
 def parse_query_transfer_response(
     req: svc.QueryTransferRequest, account: AlipayAccount, resp: HttpResponse
 ) -> svc.QueryTransferResponse:
-    content = checked_content(resp, account, M_TRANSFER_QUERY)
+    content = verified_content(resp, account, M_TRANSFER_QUERY, money_out=True)
+    if get_str(content, "sub_code") == TRANSFER_NOT_FOUND:
+        # alipay.fund.trans.common.query ORDER_NOT_EXIST: never received; Alipay asks for a
+        # retry with the same out_biz_no.
+        return svc.QueryTransferResponse(
+            transfer=channel_pb2.TransferResult(
+                state=transfer_state(""),
+                transfer_id=req.transfer_id,
+                provider_state=TRANSFER_NOT_FOUND,
+                not_found=True,
+            )
+        )
+    raise_for_code(content)
     transfer = transfer_result(content)
     expect_same("out_biz_no", req.transfer_id, transfer.transfer_id)
     if not transfer.provider_state:

@@ -5,12 +5,13 @@
   (+ `notify_url` / `return_url`, + `app_cert_sn` / `alipay_root_cert_sn` in certificate
   mode) and `biz_content` (compact JSON), signed RSA2 over the canonical string.
 - Answers: the `<method>_response` (or `error_response`) object is cut out of the body and
-  Alipay's signature verified over its exact bytes. A bad signature, or none on anything
-  but a request-level refusal (40001/40002/40006/20001, which Alipay leaves unsigned when
-  it cannot tell which app asked) -> `ResponseUnauthenticated` (ChannelUnavailable: never
-  terminal). Code 10000 -> ok; 20000, `*SYSTEM_ERROR` / `isp.*` sub codes and non-200 HTTP
-  -> ChannelUnavailable; any other code -> ChannelError(provider_code=sub_code,
-  provider_message=sub_msg).
+  Alipay's signature verified over its exact bytes. A bad signature, or none on a success
+  -> `ResponseUnauthenticated` (ChannelUnavailable: never terminal); an unsigned
+  non-success answer is a refusal as the official SDK treats it, except on money-out
+  calls. Code 10000 -> ok; 20000, `*SYSTEM_ERROR` / `isp.*` sub codes and non-200 HTTP ->
+  ChannelUnavailable; money-out calls (refund, transfer) are refused only by a
+  request-level code or a sub code of their allow-list; any other code ->
+  ChannelError(provider_code=sub_code, provider_message=sub_msg).
 """
 
 from __future__ import annotations
@@ -33,10 +34,60 @@ from paymesh.channels.alipay.transformers import (
 from paymesh.channels.transport import HttpRequest, HttpResponse
 from paymesh.errors import ChannelError, ChannelUnavailable
 
-# Request-level refusals Alipay may answer unsigned (it cannot tell which app asked).
-UNSIGNED_REFUSALS: Final = frozenset({"40001", "40002", "40006", "20001"})
+# Request-level refusals (公共错误码 https://opendocs.alipay.com/common/02km9f): the gateway
+# refused the call before any business logic ran (missing/invalid parameter, no permission).
+REQUEST_REFUSALS: Final = frozenset({"40001", "40002", "40003", "40006", "20001"})
+UNSIGNED_REFUSALS: Final = REQUEST_REFUSALS  # kept for callers of the old name
 # Sub codes meaning "we do not know yet, query": never a refusal.
 UNKNOWN_SUB_CODES: Final = frozenset({"ACQ.SYSTEM_ERROR", "SYSTEM_ERROR", "ACQ.TRADE_HAS_SUCCESS"})
+
+# Money-out allow-lists: 40004 sub codes that say the refund / transfer was refused and no
+# money moved. Anything else (SYSTEM_ERROR, isp.*, 20000, an unlisted sub code, an unsigned
+# or unverifiable answer) is unclear: Alipay tells merchants to retry with the same
+# out_request_no / out_biz_no ("重试时请务必保证退款请求号一致").
+# alipay.trade.refund, https://opendocs.alipay.com/open/02e7go (业务错误码):
+REFUND_REFUSALS: Final = frozenset(
+    {
+        "ACQ.INVALID_PARAMETER",
+        "ACQ.TRADE_NOT_EXIST",
+        "ACQ.TRADE_STATUS_ERROR",
+        "ACQ.TRADE_HAS_FINISHED",
+        "ACQ.TRADE_HAS_CLOSE",
+        "ACQ.SELLER_BALANCE_NOT_ENOUGH",
+        "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL",
+        "ACQ.REASON_TRADE_BEEN_FREEZEN",
+        "ACQ.DISCORDANT_REPEAT_REQUEST",
+        "ACQ.REASON_TRADE_REFUND_FEE_ERR",
+        "ACQ.TRADE_NOT_ALLOW_REFUND",
+        "ACQ.REFUND_FEE_ERROR",
+        "ACQ.NOT_ALLOWED_PARTIAL_REFUND",
+        "ACQ.CHECK_PARTNER_ERROR",
+        "ACQ.ONLINE_TRADE_VOUCHER_NOT_ALLOW_REFUND",
+    }
+)
+# alipay.fund.trans.uni.transfer, https://opendocs.alipay.com/open/62987723_alipay.fund.trans.uni.transfer:
+TRANSFER_REFUSALS: Final = frozenset(
+    {
+        "INVALID_PARAMETER",
+        "MISSING_REQUIRED_PARAMETER",
+        "PAYEE_NOT_EXIST",
+        "PAYEE_USER_INFO_ERROR",
+        "PAYEE_ACCOUNT_STATUS_ERROR",
+        "PAYEE_NOT_RELNAME_CERTIFY",
+        "PAYEE_CERT_INFO_ERROR",
+        "PAYER_BALANCE_NOT_ENOUGH",
+        "BALANCE_IS_NOT_ENOUGH",
+        "EXCEED_LIMIT_SM_AMOUNT",
+        "EXCEED_LIMIT_DM_AMOUNT",
+        "EXCEED_LIMIT_PERSONAL_SM_AMOUNT",
+        "PERMIT_CHECK_PERM_LIMITED",
+        "PRODUCT_NOT_SIGN",
+        "NO_ACCOUNT_RECEIVE_PERMISSION",
+        "PAYER_STATUS_ERROR",
+    }
+)
+# alipay.fund.trans.common.query: the transfer was never received (retry same out_biz_no).
+TRANSFER_NOT_FOUND: Final = "ORDER_NOT_EXIST"
 FORM_CONTENT_TYPE: Final = "application/x-www-form-urlencoded;charset=utf-8"
 
 
@@ -101,18 +152,34 @@ def post(
 # --- common response handling ----------------------------------------------------------------
 
 
-def checked_content(resp: HttpResponse, account: AlipayAccount, method: str) -> dict[str, Any]:
+def checked_content(
+    resp: HttpResponse,
+    account: AlipayAccount,
+    method: str,
+    *,
+    refusals: frozenset[str] | None = None,
+) -> dict[str, Any]:
     """Authenticate `resp` and return the response object when its code is 10000.
 
     Raises ChannelError for a refusal, ChannelUnavailable for everything uncertain.
+    `refusals` (money-out calls): the allow-list of definitive 40004 sub codes; with it an
+    unsigned non-success answer is unclear too, never a refusal.
     """
-    content = verified_content(resp, account, method)
-    raise_for_code(content)
+    content = verified_content(resp, account, method, money_out=refusals is not None)
+    raise_for_code(content, refusals)
     return content
 
 
-def verified_content(resp: HttpResponse, account: AlipayAccount, method: str) -> dict[str, Any]:
-    """Authenticate `resp` and return the response object, whatever its code."""
+def verified_content(
+    resp: HttpResponse, account: AlipayAccount, method: str, *, money_out: bool = False
+) -> dict[str, Any]:
+    """Authenticate `resp` and return the response object, whatever its code.
+
+    A signed answer must verify. An unsigned one is never a success; an unsigned
+    non-success answer is taken as Alipay's refusal, as the official SDK does
+    (alipay-sdk-java AbstractAlipayClient.checkResponseSign only fails an unsigned answer
+    when it is a success), except for money-out calls (`money_out`), where it is unclear.
+    """
     if resp.status != 200:
         raise ChannelUnavailable(
             f"Alipay answered HTTP {resp.status}", metadata={"http_status": str(resp.status)}
@@ -125,24 +192,31 @@ def verified_content(resp: HttpResponse, account: AlipayAccount, method: str) ->
     if signed.sign:
         if not sign.verify_response(account.alipay_public_key(), signed):
             raise ResponseUnauthenticated("Alipay response signature does not verify")
-    elif get_str(content, "code") not in UNSIGNED_REFUSALS:
+        return content
+    code = get_str(content, "code")
+    if not code or code in (CODE_SUCCESS, CODE_UNKNOWN):
         raise ResponseUnauthenticated("Alipay response is not signed")
+    if money_out and code not in REQUEST_REFUSALS:
+        raise ResponseUnauthenticated(f"Alipay refusal {code} is not signed: outcome unknown")
     return content
 
 
-def raise_for_code(content: Mapping[str, Any]) -> None:
+def raise_for_code(content: Mapping[str, Any], refusals: frozenset[str] | None = None) -> None:
     code = get_str(content, "code")
     if code == CODE_SUCCESS:
         return
     sub_code = get_str(content, "sub_code")
     sub_msg = get_str(content, "sub_msg")
     md = {"code": code}
-    if (
+    unknown = (
         code == CODE_UNKNOWN
         or not code
         or sub_code in UNKNOWN_SUB_CODES
         or sub_code.startswith(("isp.", "aop.ACQ.SYSTEM_ERROR"))
-    ):
+    )
+    if refusals is not None and code not in REQUEST_REFUSALS:
+        unknown = unknown or sub_code not in refusals
+    if unknown:
         raise ChannelUnavailable(
             f"Alipay outcome unknown: {sub_code or code or 'no code'}",
             metadata={**md, "provider_code": sub_code or code, "provider_message": sub_msg},
@@ -162,6 +236,10 @@ def expect_same(field: str, sent: str, got: str) -> None:
 
 __all__ = [
     "FORM_CONTENT_TYPE",
+    "REFUND_REFUSALS",
+    "REQUEST_REFUSALS",
+    "TRANSFER_NOT_FOUND",
+    "TRANSFER_REFUSALS",
     "UNKNOWN_SUB_CODES",
     "UNSIGNED_REFUSALS",
     "ResponseUnauthenticated",

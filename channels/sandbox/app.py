@@ -17,6 +17,7 @@ from aiohttp import web
 
 from paymesh.channels.sandbox import control, page
 from paymesh.channels.sandbox.alipay import AlipayProvider
+from paymesh.channels.sandbox.faults import Fault
 from paymesh.channels.sandbox.provider import Provider
 from paymesh.channels.sandbox.state import SandboxState
 from paymesh.channels.sandbox.unionpay import UnionpayProvider
@@ -58,12 +59,22 @@ async def fault_middleware(request: web.Request, handler: Handler) -> web.Stream
     http_500 = fired.get("http_500")
     if http_500 is not None and not http_500.process:
         return provider.fault_response(request, http_500.status)
+    raw = fired.get("raw_status")
+    if raw is not None and not raw.process:
+        return _raw(raw)
     response = await handler(request)
     if timeout is not None:
         await state.faults.hang(timeout.seconds)
     if http_500 is not None:
         return provider.fault_response(request, http_500.status)
+    if raw is not None:
+        return _raw(raw)
     return response
+
+
+def _raw(fault: Fault) -> web.Response:
+    """A bare answer as an intermediary would give it: no provider shape, no signature."""
+    return web.Response(status=fault.status, text=str(fault.extra.get("body", "")))
 
 
 def build_app(state: SandboxState | None = None) -> web.Application:

@@ -16,6 +16,9 @@ Request faults (applied to provider API requests, never to `/_sandbox/`):
   error shape (WeChat: signed `{"code":"SYSTEM_ERROR","message":..}`); with
   `"process": true` the request takes effect first (the trade is created, the refund
   accepted, ...) and only the answer is lost.
+- `raw_status`: `{"status": 408, "body": "", "process": false}`: answer with a bare HTTP
+  status and body (default empty), unsigned and not in the provider's shape, as an
+  intermediary (proxy, load balancer, WAF) would; `process` as for `http_500`.
 - `timeout`: `{"seconds": 60, "process": true}`: hang longer than a client's timeout. With
   `process` true (default) the request takes effect and the answer is held back, so the
   client must query to learn the outcome; false: nothing happens, then a 504 is sent.
@@ -31,7 +34,12 @@ Callback faults (applied when the sandbox sends a provider callback):
 
 Outcome faults (applied when a refund or transfer reaches its final state):
 - `fail_refunds`: `{}`: the next refund fails (WeChat `ABNORMAL`, `REFUND.ABNORMAL` callback)
-  instead of succeeding; `out_trade_no` filters by the refunded order.
+  instead of succeeding; `out_trade_no` filters by the refunded order. With
+  `"succeed_after": seconds` it is WeChat's real ABNORMAL: the refund succeeds after that
+  delay (the merchant handled it; `REFUND.SUCCESS` callback). Meanwhile the sandbox lets
+  the amount be refunded again, so a merchant that took ABNORMAL for a failure and
+  refunded a second time ends with more refunded than captured (`refunded` in
+  `/_sandbox/trades`).
 - `fail_transfers`: `{"reason": "..."}`: the next transfer ends `FAIL` with that fail_reason.
 
 Bill discrepancies (applied whenever a daily bill is generated; until cleared by default):
@@ -54,7 +62,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-REQUEST_FAULTS = frozenset({"delay", "http_500", "timeout"})
+REQUEST_FAULTS = frozenset({"delay", "http_500", "raw_status", "timeout"})
 CALLBACK_FAULTS = frozenset(
     {"duplicate_callbacks", "drop_callbacks", "delay_callbacks", "amount_mismatch"}
 )
@@ -152,8 +160,18 @@ def parse_fault(body: dict[str, Any], fault_id: str) -> Fault:
     elif kind == "http_500":
         f.status = _int(body, "status", 500, 500, 599)
         f.process = bool(body.get("process", False))
+    elif kind == "raw_status":
+        f.status = _int(body, "status", 408, 400, 599)
+        f.process = bool(body.get("process", False))
+        raw = body.get("body", "")
+        if not isinstance(raw, str):
+            raise FaultError("body must be a string")
+        f.extra = {"body": raw}
     elif kind == "delay_callbacks":
         f.seconds = _num(body, "seconds", 1.0, 0.0, 3600.0)
+    elif kind == "fail_refunds":
+        if "succeed_after" in body:
+            f.extra = {"succeed_after": _num(body, "succeed_after", 1.0, 0.0, 3600.0)}
     elif kind == "fail_transfers":
         f.extra = {"reason": str(body.get("reason") or "PAYEE_ACCOUNT_ABNORMAL")}
     elif kind == "duplicate_callbacks":

@@ -230,16 +230,32 @@ class SandboxState:
     def schedule_refund(self, refund: Refund, trade: Trade) -> None:
         """PENDING -> SUCCEEDED (or FAILED, by fault) now or after refund_delay; notify."""
 
+        def succeed() -> None:
+            refund.status = ItemStatus.SUCCEEDED
+            refund.success_at = now()
+            self.providers[refund.channel].on_refund_done(refund, trade)
+
+        def recover() -> None:
+            # WeChat ABNORMAL handled by the merchant: the refund goes through after all.
+            if refund.status != ItemStatus.FAILED:
+                return
+            refund.extra.pop("abnormal", None)
+            trade.refunded += refund.amount
+            succeed()
+
         def finish() -> None:
             if refund.status != ItemStatus.PENDING:
                 return
-            if self.faults.take(refund.channel, "fail_refunds", trade.out_trade_no):
-                refund.status = ItemStatus.FAILED
-                trade.refunded -= refund.amount
-            else:
-                refund.status = ItemStatus.SUCCEEDED
-                refund.success_at = now()
+            fault = self.faults.take(refund.channel, "fail_refunds", trade.out_trade_no)
+            if fault is None:
+                succeed()
+                return
+            refund.status = ItemStatus.FAILED
+            trade.refunded -= refund.amount
             self.providers[refund.channel].on_refund_done(refund, trade)
+            if "succeed_after" in fault.extra:
+                refund.extra["abnormal"] = True
+                self._later(float(fault.extra["succeed_after"]), recover)
 
         self._later(self.refund_delay, finish)
 

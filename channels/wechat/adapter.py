@@ -3,8 +3,9 @@
 No I/O and no clock: `now` (aware datetime) and nonces are passed in, platform keys too.
 Every parse verifies the platform signature first (also on 204 and on signed 4xx answers);
 an answer that cannot be authenticated raises `ResponseUnauthenticated` (ChannelUnavailable).
-4xx `{code, message}` -> ChannelError(provider_code, provider_message); 5xx, 429 and
-WeChat's "system busy" codes -> ChannelUnavailable (outcome unknown).
+A signed 4xx `{code, message}` whose code is in the allow-list `DEFINITIVE_CODES` ->
+ChannelError(provider_code, provider_message); anything else (5xx, 429, busy or unlisted
+codes, code-less or unsigned 4xx) -> ChannelUnavailable (outcome unknown).
 
 Our ids are WeChat's merchant numbers: order_id -> out_trade_no, refund_id -> out_refund_no,
 transfer_id -> out_bill_no.
@@ -19,7 +20,7 @@ from urllib.parse import quote, urlencode
 
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as svc
-from paymesh.channels.base import TRADE_PENDING
+from paymesh.channels.base import RESULT_PENDING, TRADE_PENDING
 from paymesh.channels.transport import HttpRequest, HttpResponse
 from paymesh.channels.wechat import sign
 from paymesh.channels.wechat.auth import (
@@ -56,10 +57,39 @@ PAY_PATHS: Final[Mapping[str, str]] = {
 REFUNDS_PATH: Final = "/v3/refund/domestic/refunds"
 TRANSFER_BILLS_PATH: Final = "/v3/fund-app/mch-transfer/transfer-bills"
 
-# Error codes that mean "busy / try again": the outcome is unknown, never a refusal.
-RETRYABLE_CODES: Final = frozenset(
-    {"SYSTEM_ERROR", "SYSTEMERROR", "FREQUENCY_LIMITED", "FREQUENCY_LIMIT_EXCEED", "BANKERROR"}
+# The allow-list: WeChat error codes that say the request was refused and nothing was done
+# (APIv3 "错误码" tables of 申请退款 https://pay.weixin.qq.com/doc/v3/merchant/4013071036,
+# 发起转账 https://pay.weixin.qq.com/doc/v3/merchant/4012716434, the JSAPI/Native 下单 and
+# 查询 pages, and the common error codes of https://pay.weixin.qq.com/doc/v3/merchant/4012081650).
+# Only a *signed and verified* 4xx with one of these codes is a refusal (ChannelError).
+# Everything else (SYSTEM_ERROR / FREQUENCY_LIMITED / BANK_ERROR, any code not listed, a
+# code-less 4xx such as an intermediary's 408, an unsigned 4xx, any 5xx) leaves the outcome
+# unknown (ChannelUnavailable): WeChat's own guidance is to retry with the same merchant
+# number ("请不要更换商户退款单号，请使用原商户退款单号" / "请商户务必不要立即更换商户订单号重试").
+DEFINITIVE_CODES: Final = frozenset(
+    {
+        "PARAM_ERROR",  # 400 参数错误
+        "INVALID_REQUEST",  # 400 不符合业务规则 (e.g. 订单已全额退款, 场景未开通)
+        "APPID_MCHID_NOT_MATCH",  # 400
+        "MCH_NOT_EXISTS",  # 400 商户号不存在
+        "ORDER_CLOSED",  # 400 订单已关闭
+        "ORDERPAID",  # 400 订单已支付 (关闭订单 / 下单)
+        "SIGN_ERROR",  # 401 签名错误 (the request was not authenticated: not acted on)
+        "NO_AUTH",  # 403 无权限
+        "NOT_ENOUGH",  # 403 余额不足 (退款申请失败)
+        "USER_ACCOUNT_ABNORMAL",  # 403 退款请求失败: 用户账户异常
+        "RULE_LIMIT",  # 403 业务规则限制
+        "TRADE_ERROR",  # 403 交易错误
+        "ACCOUNT_ERROR",  # 403 账号异常
+        "REQUEST_BLOCKED",  # 403 请求受阻
+        "OUT_TRADE_NO_USED",  # 403 商户订单号重复
+        "ORDER_NOT_EXIST",  # 404 订单不存在
+        "RESOURCE_NOT_EXISTS",  # 404 订单/退款单不存在
+        "NOT_FOUND",  # 404 记录不存在 (transfer bills)
+    }
 )
+# Codes of a query answer that mean "no such record at WeChat" (it never received it).
+NOT_FOUND_CODES: Final = frozenset({"RESOURCE_NOT_EXISTS", "NOT_FOUND", "ORDER_NOT_EXIST"})
 
 
 def _seg(value: str, field: str) -> str:
@@ -84,26 +114,35 @@ def checked_body(resp: HttpResponse, keys: PlatformKeys, now: datetime) -> dict[
             f"WeChat Pay answered HTTP {resp.status}",
             metadata={"http_status": str(resp.status)},
         )
-    # 4xx. WeChat signs most error answers; when it did, the signature must hold.
-    if SignedHeaders.from_headers(resp.headers).present:
-        verify_signature(resp.headers, resp.body, keys, now)
+    # 4xx: only WeChat's own signed word can be a refusal. An unsigned 4xx may come from
+    # anything between us and WeChat (a proxy's 408, a WAF page): outcome unknown.
+    if not SignedHeaders.from_headers(resp.headers).present:
+        raise ChannelUnavailable(
+            f"unsigned HTTP {resp.status}: not WeChat Pay's answer",
+            metadata={"http_status": str(resp.status)},
+        )
+    verify_signature(resp.headers, resp.body, keys, now)
     try:
         data = loads_object(resp.body)
     except ChannelUnavailable:
         data = {}
     code = get_str(data, "code")
     message = get_str(data, "message")
-    if code in RETRYABLE_CODES:
+    if code not in DEFINITIVE_CODES:
         raise ChannelUnavailable(
-            f"WeChat Pay busy: {code}",
+            f"WeChat Pay outcome unknown: {code or 'HTTP ' + str(resp.status)}",
             metadata={"provider_code": code, "http_status": str(resp.status)},
         )
     raise ChannelError(
-        f"WeChat Pay refused: {code or resp.status}",
-        provider_code=code or f"HTTP_{resp.status}",
+        f"WeChat Pay refused: {code}",
+        provider_code=code,
         provider_message=message,
         metadata={"http_status": str(resp.status)},
     )
+
+
+def _not_found(err: ChannelError) -> bool:
+    return err.metadata.get("provider_code", "") in NOT_FOUND_CODES
 
 
 def _expect_same(field: str, sent: str, got: str) -> None:
@@ -266,7 +305,23 @@ def build_query_refund_request(
 def parse_query_refund_response(
     req: svc.QueryRefundRequest, resp: HttpResponse, keys: PlatformKeys, now: datetime
 ) -> svc.QueryRefundResponse:
-    data = checked_body(resp, keys, now)
+    """A signed 404 RESOURCE_NOT_EXISTS is WeChat saying it never received the refund:
+    PENDING with `not_found`, so the caller can resubmit it with the same out_refund_no."""
+    try:
+        data = checked_body(resp, keys, now)
+    except ChannelError as e:
+        if not _not_found(e):
+            raise
+        code = e.metadata["provider_code"]
+        return svc.QueryRefundResponse(
+            refund=channel_pb2.RefundResult(
+                state=RESULT_PENDING,
+                refund_id=req.refund_id,
+                order_id=req.order_id,
+                provider_state=code,
+                not_found=True,
+            )
+        )
     refund = refund_result(data)
     _expect_same("out_refund_no", req.refund_id, refund.refund_id)
     if not refund.provider_state:
@@ -330,7 +385,20 @@ def build_query_transfer_request(
 def parse_query_transfer_response(
     req: svc.QueryTransferRequest, resp: HttpResponse, keys: PlatformKeys, now: datetime
 ) -> svc.QueryTransferResponse:
-    data = checked_body(resp, keys, now)
+    """A signed 404 NOT_FOUND: WeChat never received the bill (PENDING, `not_found`)."""
+    try:
+        data = checked_body(resp, keys, now)
+    except ChannelError as e:
+        if not _not_found(e):
+            raise
+        return svc.QueryTransferResponse(
+            transfer=channel_pb2.TransferResult(
+                state=RESULT_PENDING,
+                transfer_id=req.transfer_id,
+                provider_state=e.metadata["provider_code"],
+                not_found=True,
+            )
+        )
     transfer = transfer_result(data)
     _expect_same("out_bill_no", req.transfer_id, transfer.transfer_id)
     if not transfer.provider_state:
@@ -340,6 +408,8 @@ def parse_query_transfer_response(
 
 
 __all__ = [
+    "DEFINITIVE_CODES",
+    "NOT_FOUND_CODES",
     "PAY_PATHS",
     "app_params",
     "build_close_request",

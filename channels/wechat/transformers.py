@@ -44,15 +44,21 @@ TRADE_STATE_MAP: Final[Mapping[str, channel_pb2.TradeState]] = {
     "PAYERROR": TRADE_FAILED,
 }
 
-# status (queries) / refund_status (REFUND.* callbacks) of domestic refunds.
+# status (queries) / refund_status (REFUND.* callbacks) of domestic refunds
+# (查询单笔退款 https://pay.weixin.qq.com/doc/v3/merchant/4013071041): SUCCESS 退款成功,
+# CLOSED 退款关闭 (final). ABNORMAL 退款异常 is NOT final: the money left the merchant and
+# the refund completes once the merchant handles it on the merchant platform or through
+# 发起异常退款 (https://pay.weixin.qq.com/doc/v3/merchant/4013071193); releasing it would
+# let a second refund double the first.
 REFUND_STATUS_MAP: Final[Mapping[str, channel_pb2.ResultState]] = {
     "SUCCESS": RESULT_SUCCEEDED,
     "CLOSED": RESULT_FAILED,
-    "ABNORMAL": RESULT_FAILED,
+    "ABNORMAL": RESULT_PENDING,
     "PROCESSING": RESULT_PENDING,
 }
 
-# state of 商家转账 transfer bills.
+# state of 商家转账 transfer bills (查询转账单 https://pay.weixin.qq.com/doc/v3/merchant/4012716437):
+# SUCCESS and FAIL / CANCELLED (转账失败 / 转账撤销完成) are final, the rest is in progress.
 TRANSFER_STATE_MAP: Final[Mapping[str, channel_pb2.ResultState]] = {
     "SUCCESS": RESULT_SUCCEEDED,
     "FAIL": RESULT_FAILED,

@@ -64,6 +64,7 @@ def refund_message(row: models.Refund) -> refund_pb2.Refund:
         created_at=_ts(row.created_at),
         succeeded_at=_ts(row.succeeded_at),
         metadata=dict(row.meta or {}),
+        channel_state=row.channel_state or "",
     )
 
 
@@ -84,6 +85,8 @@ def transfer_message(row: models.Transfer) -> transfer_pb2.Transfer:
         created_at=_ts(row.created_at),
         succeeded_at=_ts(row.succeeded_at),
         metadata=dict(row.meta or {}),
+        channel_state=row.channel_state or "",
+        pay_data=pay_data_message(row.pay_data),
     )
 
 

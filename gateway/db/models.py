@@ -152,6 +152,12 @@ class Refund(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     succeeded_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    channel_state: Mapped[str] = mapped_column(sa.String(32), default="", server_default="")
+    """The provider's own state word (e.g. WeChat ABNORMAL), as last reported."""
+    submit_attempts: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    """Resubmissions with the same merchant number after the provider never received it."""
+    pending_reason: Mapped[str] = mapped_column(sa.String(256), default="", server_default="")
+    """Why the record is still PENDING (last unclear answer or resubmission)."""
     version: Mapped[int] = mapped_column(sa.Integer, default=1, server_default="1")
 
 
@@ -182,6 +188,14 @@ class Transfer(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     succeeded_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     failed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    channel_state: Mapped[str] = mapped_column(sa.String(32), default="", server_default="")
+    """The provider's own state word (e.g. WeChat ABNORMAL), as last reported."""
+    submit_attempts: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    """Resubmissions with the same merchant number after the provider never received it."""
+    pending_reason: Mapped[str] = mapped_column(sa.String(256), default="", server_default="")
+    """Why the record is still PENDING (last unclear answer or resubmission)."""
+    pay_data: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON, nullable=True)
+    """What the payee's client needs (WeChat WAIT_USER_CONFIRM package_info)."""
     version: Mapped[int] = mapped_column(sa.Integer, default=1, server_default="1")
 
 

@@ -176,14 +176,53 @@ class RefundStore(StoreBase):
         self, refund_id: str, channel_refund_no: str
     ) -> Transition[Refund]:
         """Remember the provider's refund number while the refund is PENDING."""
+        return await self.note_pending_refund(refund_id, channel_refund_no=channel_refund_no)
+
+    async def note_pending_refund(
+        self,
+        refund_id: str,
+        *,
+        channel_refund_no: str = "",
+        channel_state: str = "",
+        pending_reason: str = "",
+    ) -> Transition[Refund]:
+        """Record what the provider said about a refund that stays PENDING (its number,
+        its own state word, why it is still open). Only while PENDING; no event."""
+        values: dict[str, object] = {}
+        if channel_refund_no:
+            values["channel_refund_no"] = channel_refund_no
+        if channel_state:
+            values["channel_state"] = channel_state[:32]
+        if pending_reason:
+            values["pending_reason"] = pending_reason[:256]
+        return await self._pending_refund_update(refund_id, [], values)
+
+    async def claim_refund_resubmit(
+        self, refund_id: str, attempts_seen: int, reason: str
+    ) -> Transition[Refund]:
+        """Count one resubmission (guarded on the attempts the caller saw, so two monitors
+        never resubmit the same refund twice for one answer). ``changed`` = go ahead."""
+        return await self._pending_refund_update(
+            refund_id,
+            [Refund.submit_attempts == attempts_seen],
+            {"submit_attempts": attempts_seen + 1, "pending_reason": reason[:256]},
+        )
+
+    async def _pending_refund_update(
+        self, refund_id: str, guard: list[sa.ColumnElement[bool]], values: dict[str, object]
+    ) -> Transition[Refund]:
         now = self.clock()
 
         async def tx(s: AsyncSession) -> Transition[Refund]:
-            changed = await self._update(
+            changed = bool(values) and await self._update(
                 s,
                 Refund,
-                [Refund.refund_id == refund_id, Refund.status == RefundStatus.PENDING.value],
-                {"channel_refund_no": channel_refund_no, "updated_at": now},
+                [
+                    Refund.refund_id == refund_id,
+                    Refund.status == RefundStatus.PENDING.value,
+                    *guard,
+                ],
+                {**values, "updated_at": now},
             )
             row = await self._load(s, Refund, refund_id)
             if row is None:
@@ -193,7 +232,13 @@ class RefundStore(StoreBase):
         return await self._run(tx)
 
     async def _finish_refund(
-        self, refund_id: str, succeeded: bool, channel_refund_no: str, at: datetime, reason: str
+        self,
+        refund_id: str,
+        succeeded: bool,
+        channel_refund_no: str,
+        at: datetime,
+        reason: str,
+        channel_state: str = "",
     ) -> Transition[Refund]:
         now = self.clock()
 
@@ -203,6 +248,8 @@ class RefundStore(StoreBase):
                 raise RefundNotFound("refund not found", metadata={"refund_id": refund_id})
             amount = refund.amount
             values: dict[str, object] = {"updated_at": now, "version": Refund.version + 1}
+            if channel_state:
+                values["channel_state"] = channel_state[:32]
             if succeeded:
                 values.update(status=RefundStatus.SUCCEEDED.value, succeeded_at=at)
                 if channel_refund_no:
@@ -251,12 +298,20 @@ class RefundStore(StoreBase):
         return await self._run(tx)
 
     async def mark_refund_succeeded(
-        self, refund_id: str, channel_refund_no: str = "", succeeded_at: datetime | None = None
+        self,
+        refund_id: str,
+        channel_refund_no: str = "",
+        succeeded_at: datetime | None = None,
+        *,
+        channel_state: str = "",
     ) -> Transition[Refund]:
         """PENDING -> SUCCEEDED; pending amount becomes refunded; emits ``refund.succeeded``."""
         at = succeeded_at or self.clock()
-        return await self._finish_refund(refund_id, True, channel_refund_no, at, "")
+        return await self._finish_refund(refund_id, True, channel_refund_no, at, "", channel_state)
 
-    async def mark_refund_failed(self, refund_id: str, reason: str = "") -> Transition[Refund]:
-        """PENDING -> FAILED; the reservation is released; emits ``refund.failed``."""
-        return await self._finish_refund(refund_id, False, "", self.clock(), reason)
+    async def mark_refund_failed(
+        self, refund_id: str, reason: str = "", *, channel_state: str = ""
+    ) -> Transition[Refund]:
+        """PENDING -> FAILED; the reservation is released; emits ``refund.failed``.
+        Only for a definitive refusal or failure state of the provider."""
+        return await self._finish_refund(refund_id, False, "", self.clock(), reason, channel_state)

@@ -117,7 +117,11 @@ class TransferStore(StoreBase):
         return await self._run(tx)
 
     async def _transfer_transition(
-        self, transfer_id: str, values: Mapping[str, Any], event_type: str | None
+        self,
+        transfer_id: str,
+        values: Mapping[str, Any],
+        event_type: str | None,
+        guard: tuple[sa.ColumnElement[bool], ...] = (),
     ) -> Transition[Transfer]:
         now = self.clock()
 
@@ -128,6 +132,7 @@ class TransferStore(StoreBase):
                 [
                     Transfer.transfer_id == transfer_id,
                     Transfer.status == TransferStatus.PENDING.value,
+                    *guard,
                 ],
                 {**values, "updated_at": now, "version": Transfer.version + 1},
             )
@@ -151,8 +156,47 @@ class TransferStore(StoreBase):
         self, transfer_id: str, channel_transfer_no: str
     ) -> Transition[Transfer]:
         """Remember the provider's bill number while the transfer is PENDING."""
+        return await self.note_pending_transfer(
+            transfer_id, channel_transfer_no=channel_transfer_no
+        )
+
+    async def note_pending_transfer(
+        self,
+        transfer_id: str,
+        *,
+        channel_transfer_no: str = "",
+        channel_state: str = "",
+        pending_reason: str = "",
+        pay_data: dict[str, Any] | None = None,
+    ) -> Transition[Transfer]:
+        """Record what the provider said about a transfer that stays PENDING (bill number,
+        its own state word, why it is still open, what the payee needs). No event."""
+        values: dict[str, Any] = {}
+        if channel_transfer_no:
+            values["channel_transfer_no"] = channel_transfer_no
+        if channel_state:
+            values["channel_state"] = channel_state[:32]
+        if pending_reason:
+            values["pending_reason"] = pending_reason[:256]
+        if pay_data is not None:
+            values["pay_data"] = pay_data or None
+        if not values:
+            row = await self.get_transfer(transfer_id)
+            if row is None:
+                raise TransferNotFound("transfer not found", metadata={"transfer_id": transfer_id})
+            return Transition(row, False)
+        return await self._transfer_transition(transfer_id, values, None)
+
+    async def claim_transfer_resubmit(
+        self, transfer_id: str, attempts_seen: int, reason: str
+    ) -> Transition[Transfer]:
+        """Count one resubmission, guarded on the attempts the caller saw (one resubmission
+        per answer, whoever else is sweeping). ``changed`` = go ahead."""
         return await self._transfer_transition(
-            transfer_id, {"channel_transfer_no": channel_transfer_no}, None
+            transfer_id,
+            {"submit_attempts": attempts_seen + 1, "pending_reason": reason[:256]},
+            None,
+            (Transfer.submit_attempts == attempts_seen,),
         )
 
     async def mark_transfer_succeeded(
@@ -160,23 +204,37 @@ class TransferStore(StoreBase):
         transfer_id: str,
         channel_transfer_no: str = "",
         succeeded_at: datetime | None = None,
+        *,
+        channel_state: str = "",
     ) -> Transition[Transfer]:
         """PENDING -> SUCCEEDED; emits ``transfer.succeeded``."""
         values: dict[str, Any] = {
             "status": TransferStatus.SUCCEEDED.value,
             "succeeded_at": succeeded_at or self.clock(),
+            "pay_data": None,
         }
+        if channel_state:
+            values["channel_state"] = channel_state[:32]
         if channel_transfer_no:
             values["channel_transfer_no"] = channel_transfer_no
         return await self._transfer_transition(transfer_id, values, TRANSFER_SUCCEEDED)
 
     async def mark_transfer_failed(
-        self, transfer_id: str, reason: str = "", failed_at: datetime | None = None
+        self,
+        transfer_id: str,
+        reason: str = "",
+        failed_at: datetime | None = None,
+        *,
+        channel_state: str = "",
     ) -> Transition[Transfer]:
-        """PENDING -> FAILED; emits ``transfer.failed``."""
-        values = {
+        """PENDING -> FAILED; emits ``transfer.failed``. Only for a definitive refusal or
+        failure state of the provider."""
+        values: dict[str, Any] = {
             "status": TransferStatus.FAILED.value,
             "fail_reason": reason[:256],
             "failed_at": failed_at or self.clock(),
+            "pay_data": None,
         }
+        if channel_state:
+            values["channel_state"] = channel_state[:32]
         return await self._transfer_transition(transfer_id, values, TRANSFER_FAILED)

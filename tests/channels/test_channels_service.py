@@ -45,7 +45,7 @@ def answer(r: HttpRequest) -> HttpResponse:
         return PLATFORM.response(200, {"code_url": "weixin://wxpay/bizpayurl?pr=x"}, NOW)
     if "/out-trade-no/" in r.url:
         return PLATFORM.response(200, {"out_trade_no": "P1", "trade_state": "NOTPAY"}, NOW)
-    return HttpResponse(404, {}, b'{"code":"NOT_FOUND","message":"x"}')
+    return PLATFORM.response(400, {"code": "PARAM_ERROR", "message": "x"}, NOW)
 
 
 @pytest.fixture

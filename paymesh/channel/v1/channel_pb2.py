@@ -25,19 +25,21 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n paymesh/channel/v1/channel.proto\x12\x12paymesh.channel.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"1\n\nAccountRef\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\"\x91\x01\n\x08\x45xchange\x12\x13\n\x0bhttp_method\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x13\n\x0bhttp_status\x18\x03 \x01(\x05\x12\x14\n\x0crequest_body\x18\x04 \x01(\t\x12\x15\n\rresponse_body\x18\x05 \x01(\t\x12\x12\n\nlatency_ms\x18\x06 \x01(\x03\x12\r\n\x05\x65rror\x18\x07 \x01(\t\"\xe1\x01\n\x0bTradeResult\x12-\n\x05state\x18\x01 \x01(\x0e\x32\x1e.paymesh.channel.v1.TradeState\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x18\n\x10\x63hannel_trade_no\x18\x03 \x01(\t\x12\x0e\n\x06\x61mount\x18\x04 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x05 \x01(\t\x12+\n\x07paid_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08payer_id\x18\x07 \x01(\t\x12\x16\n\x0eprovider_state\x18\x08 \x01(\t\"\xd8\x01\n\x0cRefundResult\x12.\n\x05state\x18\x01 \x01(\x0e\x32\x1f.paymesh.channel.v1.ResultState\x12\x11\n\trefund_id\x18\x02 \x01(\t\x12\x10\n\x08order_id\x18\x03 \x01(\t\x12\x19\n\x11\x63hannel_refund_no\x18\x04 \x01(\t\x12\x0e\n\x06\x61mount\x18\x05 \x01(\x03\x12\x30\n\x0csucceeded_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0eprovider_state\x18\x07 \x01(\t\"\xe1\x01\n\x0eTransferResult\x12.\n\x05state\x18\x01 \x01(\x0e\x32\x1f.paymesh.channel.v1.ResultState\x12\x13\n\x0btransfer_id\x18\x02 \x01(\t\x12\x1b\n\x13\x63hannel_transfer_no\x18\x03 \x01(\t\x12\x0e\n\x06\x61mount\x18\x04 \x01(\x03\x12\x30\n\x0csucceeded_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x66\x61il_reason\x18\x06 \x01(\t\x12\x16\n\x0eprovider_state\x18\x07 \x01(\t\"@\n\x05Reply\x12\x13\n\x0bhttp_status\x18\x01 \x01(\x05\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\x0c\n\x04\x62ody\x18\x03 \x01(\x0c\"\xf6\x02\n\x08\x42illLine\x12.\n\x04kind\x18\x01 \x01(\x0e\x32 .paymesh.channel.v1.BillLineKind\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x11\n\trefund_id\x18\x03 \x01(\t\x12\x18\n\x10\x63hannel_trade_no\x18\x04 \x01(\t\x12\x19\n\x11\x63hannel_refund_no\x18\x05 \x01(\t\x12\x0e\n\x06\x61mount\x18\x06 \x01(\x03\x12\x0b\n\x03\x66\x65\x65\x18\x07 \x01(\x03\x12\x16\n\x0eprovider_state\x18\x08 \x01(\t\x12-\n\tbooked_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x63urrency\x18\n \x01(\t\x12\x33\n\x0btrade_state\x18\x0b \x01(\x0e\x32\x1e.paymesh.channel.v1.TradeState\x12\x35\n\x0cresult_state\x18\x0c \x01(\x0e\x32\x1f.paymesh.channel.v1.ResultState\"\x91\x01\n\x0b\x42illSummary\x12\x12\n\nline_count\x18\x01 \x01(\x03\x12\x15\n\rpayment_count\x18\x02 \x01(\x03\x12\x14\n\x0crefund_count\x18\x03 \x01(\x03\x12\x16\n\x0epayment_amount\x18\x04 \x01(\x03\x12\x15\n\rrefund_amount\x18\x05 \x01(\x03\x12\x12\n\nfee_amount\x18\x06 \x01(\x03*\x88\x01\n\nTradeState\x12\x1b\n\x17TRADE_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13TRADE_STATE_PENDING\x10\x01\x12\x14\n\x10TRADE_STATE_PAID\x10\x02\x12\x16\n\x12TRADE_STATE_CLOSED\x10\x03\x12\x16\n\x12TRADE_STATE_FAILED\x10\x04*z\n\x0bResultState\x12\x1c\n\x18RESULT_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14RESULT_STATE_PENDING\x10\x01\x12\x1a\n\x16RESULT_STATE_SUCCEEDED\x10\x02\x12\x17\n\x13RESULT_STATE_FAILED\x10\x03*e\n\x0c\x42illLineKind\x12\x1e\n\x1a\x42ILL_LINE_KIND_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x42ILL_LINE_KIND_PAYMENT\x10\x01\x12\x19\n\x15\x42ILL_LINE_KIND_REFUND\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n paymesh/channel/v1/channel.proto\x12\x12paymesh.channel.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"1\n\nAccountRef\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\"\x91\x01\n\x08\x45xchange\x12\x13\n\x0bhttp_method\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x13\n\x0bhttp_status\x18\x03 \x01(\x05\x12\x14\n\x0crequest_body\x18\x04 \x01(\t\x12\x15\n\rresponse_body\x18\x05 \x01(\t\x12\x12\n\nlatency_ms\x18\x06 \x01(\x03\x12\r\n\x05\x65rror\x18\x07 \x01(\t\"\xe1\x01\n\x0bTradeResult\x12-\n\x05state\x18\x01 \x01(\x0e\x32\x1e.paymesh.channel.v1.TradeState\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x18\n\x10\x63hannel_trade_no\x18\x03 \x01(\t\x12\x0e\n\x06\x61mount\x18\x04 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x05 \x01(\t\x12+\n\x07paid_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08payer_id\x18\x07 \x01(\t\x12\x16\n\x0eprovider_state\x18\x08 \x01(\t\"\xeb\x01\n\x0cRefundResult\x12.\n\x05state\x18\x01 \x01(\x0e\x32\x1f.paymesh.channel.v1.ResultState\x12\x11\n\trefund_id\x18\x02 \x01(\t\x12\x10\n\x08order_id\x18\x03 \x01(\t\x12\x19\n\x11\x63hannel_refund_no\x18\x04 \x01(\t\x12\x0e\n\x06\x61mount\x18\x05 \x01(\x03\x12\x30\n\x0csucceeded_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0eprovider_state\x18\x07 \x01(\t\x12\x11\n\tnot_found\x18\x08 \x01(\x08\"\xf9\x02\n\x0eTransferResult\x12.\n\x05state\x18\x01 \x01(\x0e\x32\x1f.paymesh.channel.v1.ResultState\x12\x13\n\x0btransfer_id\x18\x02 \x01(\t\x12\x1b\n\x13\x63hannel_transfer_no\x18\x03 \x01(\t\x12\x0e\n\x06\x61mount\x18\x04 \x01(\x03\x12\x30\n\x0csucceeded_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x66\x61il_reason\x18\x06 \x01(\t\x12\x16\n\x0eprovider_state\x18\x07 \x01(\t\x12M\n\x0e\x63onfirm_params\x18\x08 \x03(\x0b\x32\x35.paymesh.channel.v1.TransferResult.ConfirmParamsEntry\x12\x11\n\tnot_found\x18\t \x01(\x08\x1a\x34\n\x12\x43onfirmParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"@\n\x05Reply\x12\x13\n\x0bhttp_status\x18\x01 \x01(\x05\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\x0c\n\x04\x62ody\x18\x03 \x01(\x0c\"\xf6\x02\n\x08\x42illLine\x12.\n\x04kind\x18\x01 \x01(\x0e\x32 .paymesh.channel.v1.BillLineKind\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x11\n\trefund_id\x18\x03 \x01(\t\x12\x18\n\x10\x63hannel_trade_no\x18\x04 \x01(\t\x12\x19\n\x11\x63hannel_refund_no\x18\x05 \x01(\t\x12\x0e\n\x06\x61mount\x18\x06 \x01(\x03\x12\x0b\n\x03\x66\x65\x65\x18\x07 \x01(\x03\x12\x16\n\x0eprovider_state\x18\x08 \x01(\t\x12-\n\tbooked_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x63urrency\x18\n \x01(\t\x12\x33\n\x0btrade_state\x18\x0b \x01(\x0e\x32\x1e.paymesh.channel.v1.TradeState\x12\x35\n\x0cresult_state\x18\x0c \x01(\x0e\x32\x1f.paymesh.channel.v1.ResultState\"\x91\x01\n\x0b\x42illSummary\x12\x12\n\nline_count\x18\x01 \x01(\x03\x12\x15\n\rpayment_count\x18\x02 \x01(\x03\x12\x14\n\x0crefund_count\x18\x03 \x01(\x03\x12\x16\n\x0epayment_amount\x18\x04 \x01(\x03\x12\x15\n\rrefund_amount\x18\x05 \x01(\x03\x12\x12\n\nfee_amount\x18\x06 \x01(\x03*\x88\x01\n\nTradeState\x12\x1b\n\x17TRADE_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13TRADE_STATE_PENDING\x10\x01\x12\x14\n\x10TRADE_STATE_PAID\x10\x02\x12\x16\n\x12TRADE_STATE_CLOSED\x10\x03\x12\x16\n\x12TRADE_STATE_FAILED\x10\x04*z\n\x0bResultState\x12\x1c\n\x18RESULT_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14RESULT_STATE_PENDING\x10\x01\x12\x1a\n\x16RESULT_STATE_SUCCEEDED\x10\x02\x12\x17\n\x13RESULT_STATE_FAILED\x10\x03*e\n\x0c\x42illLineKind\x12\x1e\n\x1a\x42ILL_LINE_KIND_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x42ILL_LINE_KIND_PAYMENT\x10\x01\x12\x19\n\x15\x42ILL_LINE_KIND_REFUND\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'paymesh.channel.v1.channel_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TRADESTATE']._serialized_start=1555
-  _globals['_TRADESTATE']._serialized_end=1691
-  _globals['_RESULTSTATE']._serialized_start=1693
-  _globals['_RESULTSTATE']._serialized_end=1815
-  _globals['_BILLLINEKIND']._serialized_start=1817
-  _globals['_BILLLINEKIND']._serialized_end=1918
+  _globals['_TRANSFERRESULT_CONFIRMPARAMSENTRY']._loaded_options = None
+  _globals['_TRANSFERRESULT_CONFIRMPARAMSENTRY']._serialized_options = b'8\001'
+  _globals['_TRADESTATE']._serialized_start=1726
+  _globals['_TRADESTATE']._serialized_end=1862
+  _globals['_RESULTSTATE']._serialized_start=1864
+  _globals['_RESULTSTATE']._serialized_end=1986
+  _globals['_BILLLINEKIND']._serialized_start=1988
+  _globals['_BILLLINEKIND']._serialized_end=2089
   _globals['_ACCOUNTREF']._serialized_start=89
   _globals['_ACCOUNTREF']._serialized_end=138
   _globals['_EXCHANGE']._serialized_start=141
@@ -45,13 +47,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TRADERESULT']._serialized_start=289
   _globals['_TRADERESULT']._serialized_end=514
   _globals['_REFUNDRESULT']._serialized_start=517
-  _globals['_REFUNDRESULT']._serialized_end=733
-  _globals['_TRANSFERRESULT']._serialized_start=736
-  _globals['_TRANSFERRESULT']._serialized_end=961
-  _globals['_REPLY']._serialized_start=963
-  _globals['_REPLY']._serialized_end=1027
-  _globals['_BILLLINE']._serialized_start=1030
-  _globals['_BILLLINE']._serialized_end=1404
-  _globals['_BILLSUMMARY']._serialized_start=1407
-  _globals['_BILLSUMMARY']._serialized_end=1552
+  _globals['_REFUNDRESULT']._serialized_end=752
+  _globals['_TRANSFERRESULT']._serialized_start=755
+  _globals['_TRANSFERRESULT']._serialized_end=1132
+  _globals['_TRANSFERRESULT_CONFIRMPARAMSENTRY']._serialized_start=1080
+  _globals['_TRANSFERRESULT_CONFIRMPARAMSENTRY']._serialized_end=1132
+  _globals['_REPLY']._serialized_start=1134
+  _globals['_REPLY']._serialized_end=1198
+  _globals['_BILLLINE']._serialized_start=1201
+  _globals['_BILLLINE']._serialized_end=1575
+  _globals['_BILLSUMMARY']._serialized_start=1578
+  _globals['_BILLSUMMARY']._serialized_end=1723
 # @@protoc_insertion_point(module_scope)

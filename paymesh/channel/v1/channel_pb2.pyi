@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -89,7 +90,7 @@ class TradeResult(_message.Message):
     def __init__(self, state: _Optional[_Union[TradeState, str]] = ..., order_id: _Optional[str] = ..., channel_trade_no: _Optional[str] = ..., amount: _Optional[int] = ..., currency: _Optional[str] = ..., paid_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., payer_id: _Optional[str] = ..., provider_state: _Optional[str] = ...) -> None: ...
 
 class RefundResult(_message.Message):
-    __slots__ = ("state", "refund_id", "order_id", "channel_refund_no", "amount", "succeeded_at", "provider_state")
+    __slots__ = ("state", "refund_id", "order_id", "channel_refund_no", "amount", "succeeded_at", "provider_state", "not_found")
     STATE_FIELD_NUMBER: _ClassVar[int]
     REFUND_ID_FIELD_NUMBER: _ClassVar[int]
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -97,6 +98,7 @@ class RefundResult(_message.Message):
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
     SUCCEEDED_AT_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_STATE_FIELD_NUMBER: _ClassVar[int]
+    NOT_FOUND_FIELD_NUMBER: _ClassVar[int]
     state: ResultState
     refund_id: str
     order_id: str
@@ -104,10 +106,18 @@ class RefundResult(_message.Message):
     amount: int
     succeeded_at: _timestamp_pb2.Timestamp
     provider_state: str
-    def __init__(self, state: _Optional[_Union[ResultState, str]] = ..., refund_id: _Optional[str] = ..., order_id: _Optional[str] = ..., channel_refund_no: _Optional[str] = ..., amount: _Optional[int] = ..., succeeded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., provider_state: _Optional[str] = ...) -> None: ...
+    not_found: bool
+    def __init__(self, state: _Optional[_Union[ResultState, str]] = ..., refund_id: _Optional[str] = ..., order_id: _Optional[str] = ..., channel_refund_no: _Optional[str] = ..., amount: _Optional[int] = ..., succeeded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., provider_state: _Optional[str] = ..., not_found: _Optional[bool] = ...) -> None: ...
 
 class TransferResult(_message.Message):
-    __slots__ = ("state", "transfer_id", "channel_transfer_no", "amount", "succeeded_at", "fail_reason", "provider_state")
+    __slots__ = ("state", "transfer_id", "channel_transfer_no", "amount", "succeeded_at", "fail_reason", "provider_state", "confirm_params", "not_found")
+    class ConfirmParamsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     STATE_FIELD_NUMBER: _ClassVar[int]
     TRANSFER_ID_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_TRANSFER_NO_FIELD_NUMBER: _ClassVar[int]
@@ -115,6 +125,8 @@ class TransferResult(_message.Message):
     SUCCEEDED_AT_FIELD_NUMBER: _ClassVar[int]
     FAIL_REASON_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_STATE_FIELD_NUMBER: _ClassVar[int]
+    CONFIRM_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    NOT_FOUND_FIELD_NUMBER: _ClassVar[int]
     state: ResultState
     transfer_id: str
     channel_transfer_no: str
@@ -122,7 +134,9 @@ class TransferResult(_message.Message):
     succeeded_at: _timestamp_pb2.Timestamp
     fail_reason: str
     provider_state: str
-    def __init__(self, state: _Optional[_Union[ResultState, str]] = ..., transfer_id: _Optional[str] = ..., channel_transfer_no: _Optional[str] = ..., amount: _Optional[int] = ..., succeeded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., fail_reason: _Optional[str] = ..., provider_state: _Optional[str] = ...) -> None: ...
+    confirm_params: _containers.ScalarMap[str, str]
+    not_found: bool
+    def __init__(self, state: _Optional[_Union[ResultState, str]] = ..., transfer_id: _Optional[str] = ..., channel_transfer_no: _Optional[str] = ..., amount: _Optional[int] = ..., succeeded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., fail_reason: _Optional[str] = ..., provider_state: _Optional[str] = ..., confirm_params: _Optional[_Mapping[str, str]] = ..., not_found: _Optional[bool] = ...) -> None: ...
 
 class Reply(_message.Message):
     __slots__ = ("http_status", "content_type", "body")

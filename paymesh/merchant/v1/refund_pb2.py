@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n paymesh/merchant/v1/refund.proto\x12\x13paymesh.merchant.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x96\x04\n\x06Refund\x12\x11\n\trefund_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61pp_id\x18\x02 \x01(\t\x12\x15\n\rout_refund_no\x18\x03 \x01(\t\x12\x10\n\x08order_id\x18\x04 \x01(\t\x12\x14\n\x0cout_trade_no\x18\x05 \x01(\t\x12\x32\n\x06status\x18\x06 \x01(\x0e\x32\".paymesh.merchant.v1.Refund.Status\x12\x0e\n\x06\x61mount\x18\x07 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x08 \x01(\t\x12\x0f\n\x07\x63hannel\x18\t \x01(\t\x12\x19\n\x11\x63hannel_refund_no\x18\n \x01(\t\x12\x0e\n\x06reason\x18\x0b \x01(\t\x12.\n\ncreated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0csucceeded_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12;\n\x08metadata\x18\x0e \x03(\x0b\x32).paymesh.merchant.v1.Refund.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"H\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\x0b\n\x07PENDING\x10\x01\x12\r\n\tSUCCEEDED\x10\x02\x12\n\n\x06\x46\x41ILED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n paymesh/merchant/v1/refund.proto\x12\x13paymesh.merchant.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xad\x04\n\x06Refund\x12\x11\n\trefund_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61pp_id\x18\x02 \x01(\t\x12\x15\n\rout_refund_no\x18\x03 \x01(\t\x12\x10\n\x08order_id\x18\x04 \x01(\t\x12\x14\n\x0cout_trade_no\x18\x05 \x01(\t\x12\x32\n\x06status\x18\x06 \x01(\x0e\x32\".paymesh.merchant.v1.Refund.Status\x12\x0e\n\x06\x61mount\x18\x07 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x08 \x01(\t\x12\x0f\n\x07\x63hannel\x18\t \x01(\t\x12\x19\n\x11\x63hannel_refund_no\x18\n \x01(\t\x12\x0e\n\x06reason\x18\x0b \x01(\t\x12.\n\ncreated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0csucceeded_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12;\n\x08metadata\x18\x0e \x03(\x0b\x32).paymesh.merchant.v1.Refund.MetadataEntry\x12\x15\n\rchannel_state\x18\x0f \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"H\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\x0b\n\x07PENDING\x10\x01\x12\r\n\tSUCCEEDED\x10\x02\x12\n\n\x06\x46\x41ILED\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,9 +35,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REFUND_METADATAENTRY']._loaded_options = None
   _globals['_REFUND_METADATAENTRY']._serialized_options = b'8\001'
   _globals['_REFUND']._serialized_start=91
-  _globals['_REFUND']._serialized_end=625
-  _globals['_REFUND_METADATAENTRY']._serialized_start=504
-  _globals['_REFUND_METADATAENTRY']._serialized_end=551
-  _globals['_REFUND_STATUS']._serialized_start=553
-  _globals['_REFUND_STATUS']._serialized_end=625
+  _globals['_REFUND']._serialized_end=648
+  _globals['_REFUND_METADATAENTRY']._serialized_start=527
+  _globals['_REFUND_METADATAENTRY']._serialized_end=574
+  _globals['_REFUND_STATUS']._serialized_start=576
+  _globals['_REFUND_STATUS']._serialized_end=648
 # @@protoc_insertion_point(module_scope)

@@ -11,7 +11,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Refund(_message.Message):
-    __slots__ = ("refund_id", "app_id", "out_refund_no", "order_id", "out_trade_no", "status", "amount", "currency", "channel", "channel_refund_no", "reason", "created_at", "succeeded_at", "metadata")
+    __slots__ = ("refund_id", "app_id", "out_refund_no", "order_id", "out_trade_no", "status", "amount", "currency", "channel", "channel_refund_no", "reason", "created_at", "succeeded_at", "metadata", "channel_state")
     class Status(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         STATUS_UNSPECIFIED: _ClassVar[Refund.Status]
@@ -43,6 +43,7 @@ class Refund(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     SUCCEEDED_AT_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_STATE_FIELD_NUMBER: _ClassVar[int]
     refund_id: str
     app_id: str
     out_refund_no: str
@@ -57,4 +58,5 @@ class Refund(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     succeeded_at: _timestamp_pb2.Timestamp
     metadata: _containers.ScalarMap[str, str]
-    def __init__(self, refund_id: _Optional[str] = ..., app_id: _Optional[str] = ..., out_refund_no: _Optional[str] = ..., order_id: _Optional[str] = ..., out_trade_no: _Optional[str] = ..., status: _Optional[_Union[Refund.Status, str]] = ..., amount: _Optional[int] = ..., currency: _Optional[str] = ..., channel: _Optional[str] = ..., channel_refund_no: _Optional[str] = ..., reason: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., succeeded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    channel_state: str
+    def __init__(self, refund_id: _Optional[str] = ..., app_id: _Optional[str] = ..., out_refund_no: _Optional[str] = ..., order_id: _Optional[str] = ..., out_trade_no: _Optional[str] = ..., status: _Optional[_Union[Refund.Status, str]] = ..., amount: _Optional[int] = ..., currency: _Optional[str] = ..., channel: _Optional[str] = ..., channel_refund_no: _Optional[str] = ..., reason: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., succeeded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., channel_state: _Optional[str] = ...) -> None: ...

@@ -23,9 +23,10 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from paymesh.common.v1 import pay_data_pb2 as paymesh_dot_common_dot_v1_dot_pay__data__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"paymesh/merchant/v1/transfer.proto\x12\x13paymesh.merchant.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb5\x04\n\x08Transfer\x12\x13\n\x0btransfer_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61pp_id\x18\x02 \x01(\t\x12\x17\n\x0fout_transfer_no\x18\x03 \x01(\t\x12\x34\n\x06status\x18\x04 \x01(\x0e\x32$.paymesh.merchant.v1.Transfer.Status\x12\x0e\n\x06\x61mount\x18\x05 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x06 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x07 \x01(\t\x12\x10\n\x08payee_id\x18\x08 \x01(\t\x12\x12\n\npayee_name\x18\t \x01(\t\x12\x0e\n\x06remark\x18\n \x01(\t\x12\x1b\n\x13\x63hannel_transfer_no\x18\x0b \x01(\t\x12\x13\n\x0b\x66\x61il_reason\x18\x0c \x01(\t\x12.\n\ncreated_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0csucceeded_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12=\n\x08metadata\x18\x0f \x03(\x0b\x32+.paymesh.merchant.v1.Transfer.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"H\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\x0b\n\x07PENDING\x10\x01\x12\r\n\tSUCCEEDED\x10\x02\x12\n\n\x06\x46\x41ILED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"paymesh/merchant/v1/transfer.proto\x12\x13paymesh.merchant.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a paymesh/common/v1/pay_data.proto\"\xfa\x04\n\x08Transfer\x12\x13\n\x0btransfer_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61pp_id\x18\x02 \x01(\t\x12\x17\n\x0fout_transfer_no\x18\x03 \x01(\t\x12\x34\n\x06status\x18\x04 \x01(\x0e\x32$.paymesh.merchant.v1.Transfer.Status\x12\x0e\n\x06\x61mount\x18\x05 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x06 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x07 \x01(\t\x12\x10\n\x08payee_id\x18\x08 \x01(\t\x12\x12\n\npayee_name\x18\t \x01(\t\x12\x0e\n\x06remark\x18\n \x01(\t\x12\x1b\n\x13\x63hannel_transfer_no\x18\x0b \x01(\t\x12\x13\n\x0b\x66\x61il_reason\x18\x0c \x01(\t\x12.\n\ncreated_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0csucceeded_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12=\n\x08metadata\x18\x0f \x03(\x0b\x32+.paymesh.merchant.v1.Transfer.MetadataEntry\x12\x15\n\rchannel_state\x18\x10 \x01(\t\x12,\n\x08pay_data\x18\x11 \x01(\x0b\x32\x1a.paymesh.common.v1.PayData\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"H\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\x0b\n\x07PENDING\x10\x01\x12\r\n\tSUCCEEDED\x10\x02\x12\n\n\x06\x46\x41ILED\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,10 +35,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_TRANSFER_METADATAENTRY']._loaded_options = None
   _globals['_TRANSFER_METADATAENTRY']._serialized_options = b'8\001'
-  _globals['_TRANSFER']._serialized_start=93
-  _globals['_TRANSFER']._serialized_end=658
-  _globals['_TRANSFER_METADATAENTRY']._serialized_start=537
-  _globals['_TRANSFER_METADATAENTRY']._serialized_end=584
-  _globals['_TRANSFER_STATUS']._serialized_start=586
-  _globals['_TRANSFER_STATUS']._serialized_end=658
+  _globals['_TRANSFER']._serialized_start=127
+  _globals['_TRANSFER']._serialized_end=761
+  _globals['_TRANSFER_METADATAENTRY']._serialized_start=640
+  _globals['_TRANSFER_METADATAENTRY']._serialized_end=687
+  _globals['_TRANSFER_STATUS']._serialized_start=689
+  _globals['_TRANSFER_STATUS']._serialized_end=761
 # @@protoc_insertion_point(module_scope)

@@ -253,7 +253,8 @@ def test_bad_signature_on_success_is_unavailable() -> None:
     "content",
     [
         {"code": "10000", "trade_status": "TRADE_SUCCESS", "out_trade_no": ORDER},
-        {"code": "40004", "sub_code": "ACQ.TRADE_NOT_EXIST"},  # could be forged: unknown
+        {"code": "20000", "sub_code": "isp.unknow-error"},
+        {"msg": "no code at all"},
     ],
 )
 def test_unsigned_answers_are_unavailable(content: dict[str, Any]) -> None:
@@ -596,3 +597,62 @@ def test_personal_data_stays_out_of_the_channel_log() -> None:
     assert "张三" not in logged
     query = adapter.build_query_request(svc.QueryRequest(order_id=ORDER), ACCOUNT, NOW)
     assert ORDER in make_exchange(query).request_body  # non-personal bodies stay readable
+
+
+# --- unclear money-out answers and "never received" (issue 9) --------------------------------------
+
+
+def unsigned(method: str, content: dict[str, Any]) -> HttpResponse:
+    key = method.replace(".", "_") + "_response"
+    return HttpResponse(200, {}, json.dumps({key: content}, ensure_ascii=False).encode())
+
+
+def test_unsigned_non_success_is_a_refusal_except_for_money_out() -> None:
+    refusal = {"code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_STATUS_ERROR"}
+    # as the official SDK: an unsigned business failure is Alipay's refusal ...
+    with pytest.raises(ChannelError):
+        adapter.parse_close_response(ACCOUNT, unsigned("alipay.trade.close", refusal))
+    # ... but a refund or transfer it would fail stays unclear (DESIGN §3)
+    refund_refusal = {**refusal, "sub_code": "ACQ.TRADE_NOT_ALLOW_REFUND"}
+    with pytest.raises(ChannelUnavailable) as e:
+        adapter.parse_refund_response(
+            refund_request(), ACCOUNT, unsigned("alipay.trade.refund", refund_refusal)
+        )
+    assert not isinstance(e.value, ChannelError)
+    req = svc.TransferRequest(
+        account=REF, transfer_id="T1", amount=100, payee_id="2088102177846880"
+    )
+    transfer_refusal = {**refusal, "sub_code": "PAYEE_NOT_EXIST"}
+    with pytest.raises(ChannelUnavailable) as e:
+        adapter.parse_transfer_response(
+            req, ACCOUNT, unsigned("alipay.fund.trans.uni.transfer", transfer_refusal)
+        )
+    assert not isinstance(e.value, ChannelError)
+
+
+@pytest.mark.parametrize("sub_code", ["ACQ.SYSTEM_ERROR", "ACQ.SOMETHING_NEW", ""])
+def test_refund_sub_codes_outside_the_allow_list_are_unclear(sub_code: str) -> None:
+    resp = fail("alipay.trade.refund", "40004", sub_code, "?")
+    with pytest.raises(ChannelUnavailable) as e:
+        adapter.parse_refund_response(refund_request(), ACCOUNT, resp)
+    assert not isinstance(e.value, ChannelError)
+
+
+def test_refund_and_transfer_never_received_are_not_found() -> None:
+    q = svc.QueryRefundRequest(account=REF, order_id=ORDER, refund_id="R1")
+    resp = ok("alipay.trade.fastpay.refund.query")  # 10000 and no refund data at all
+    r = adapter.parse_query_refund_response(q, ACCOUNT, resp).refund
+    assert (r.state, r.not_found) == (pb.RESULT_STATE_PENDING, True)
+    tq = svc.QueryTransferRequest(account=REF, transfer_id="T1")
+    resp = fail("alipay.fund.trans.common.query", "40004", "ORDER_NOT_EXIST", "转账订单不存在")
+    t = adapter.parse_query_transfer_response(tq, ACCOUNT, resp).transfer
+    assert (t.state, t.not_found) == (pb.RESULT_STATE_PENDING, True)
+    # unsigned, "not found" proves nothing (a resubmission must rest on Alipay's word)
+    with pytest.raises(ChannelUnavailable):
+        adapter.parse_query_transfer_response(
+            tq,
+            ACCOUNT,
+            unsigned(
+                "alipay.fund.trans.common.query", {"code": "40004", "sub_code": "ORDER_NOT_EXIST"}
+            ),
+        )

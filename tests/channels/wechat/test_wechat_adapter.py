@@ -293,7 +293,7 @@ REFUND = {
     [
         ("SUCCESS", pb.RESULT_STATE_SUCCEEDED),
         ("CLOSED", pb.RESULT_STATE_FAILED),
-        ("ABNORMAL", pb.RESULT_STATE_FAILED),
+        ("ABNORMAL", pb.RESULT_STATE_PENDING),  # not final: it can still complete
         ("PROCESSING", pb.RESULT_STATE_PENDING),
         ("WHATEVER", pb.RESULT_STATE_PENDING),
     ],
@@ -452,6 +452,34 @@ def test_transfer_user_name_is_encrypted_for_the_platform() -> None:
 # --- authentication and errors ----------------------------------------------------------------
 
 QREQ = svc.QueryRequest(account=REF, order_id="P202611220400001")
+RREQ = svc.RefundRequest(
+    account=REF, order_id="P202611220400001", refund_id="R1", amount=5, total_amount=5
+)
+
+
+@pytest.mark.parametrize(
+    ("payload", "status"),
+    [
+        ({"code": "RESOURCE_NOT_EXISTS", "message": "退款单不存在"}, 404),
+        ({"code": "NOT_FOUND", "message": "记录不存在"}, 404),
+    ],
+)
+def test_signed_not_found_is_pending_not_found(payload: dict[str, str], status: int) -> None:
+    resp = PLATFORM.response(status, payload, NOW)
+    q = svc.QueryRefundRequest(account=REF, order_id="P1", refund_id="R1")
+    r = adapter.parse_query_refund_response(q, resp, KEYS, NOW).refund
+    assert (r.state, r.not_found, r.provider_state) == (
+        pb.RESULT_STATE_PENDING,
+        True,
+        payload["code"],
+    )
+    tq = svc.QueryTransferRequest(account=REF, transfer_id="T1")
+    t = adapter.parse_query_transfer_response(tq, resp, KEYS, NOW).transfer
+    assert (t.state, t.not_found) == (pb.RESULT_STATE_PENDING, True)
+    # unsigned, the same words prove nothing: outcome unknown, no resubmission
+    bare = HttpResponse(status, {}, json.dumps(payload).encode())
+    with pytest.raises(ChannelUnavailable):
+        adapter.parse_query_refund_response(q, bare, KEYS, NOW)
 
 
 def test_tampered_body_is_not_trusted() -> None:
@@ -520,10 +548,11 @@ def test_4xx_is_a_channel_error(status: int, payload: dict[str, str], code: str)
         adapter.parse_query_response(QREQ, PLATFORM.response(status, payload, NOW), KEYS, NOW)
     assert e.value.metadata["provider_code"] == code
     assert e.value.metadata["provider_message"] == payload["message"]
-    # unsigned 4xx answers are taken as refusals too (WeChat does not sign every error)
+    # the same words unsigned are not WeChat's: anything on the way could have said them
     unsigned = HttpResponse(status, {}, json.dumps(payload).encode())
-    with pytest.raises(ChannelError):
+    with pytest.raises(ChannelUnavailable) as u:
         adapter.parse_query_response(QREQ, unsigned, KEYS, NOW)
+    assert not isinstance(u.value, ChannelError)
 
 
 def test_signed_4xx_with_bad_signature_is_not_trusted() -> None:
@@ -541,11 +570,18 @@ def test_signed_4xx_with_bad_signature_is_not_trusted() -> None:
         (429, {"code": "FREQUENCY_LIMITED", "message": "频率超限"}),
         (403, {"code": "SYSTEMERROR", "message": "系统繁忙"}),
         (302, None),
+        (408, None),  # code-less, signed or not
+        (400, {"code": "SOME_NEW_CODE", "message": "not in the allow-list"}),
+        (403, {"message": "no code"}),
     ],
 )
 def test_unknown_outcomes_are_unavailable(status: int, payload: dict[str, str] | None) -> None:
     with pytest.raises(ChannelUnavailable) as e:
         adapter.parse_query_response(QREQ, PLATFORM.response(status, payload, NOW), KEYS, NOW)
+    assert not isinstance(e.value, ChannelError)
+    bare = HttpResponse(status, {}, json.dumps(payload).encode() if payload else b"")
+    with pytest.raises(ChannelUnavailable) as e:
+        adapter.parse_refund_response(RREQ, bare, KEYS, NOW)
     assert not isinstance(e.value, ChannelError)
 
 
