@@ -86,6 +86,7 @@ DEFINITIVE_CODES: Final = frozenset(
         "ORDER_NOT_EXIST",  # 404 订单不存在
         "RESOURCE_NOT_EXISTS",  # 404 订单/退款单不存在
         "NOT_FOUND",  # 404 记录不存在 (transfer bills)
+        "NO_STATEMENT_EXIST",  # 400 账单不存在 (申请交易账单)
     }
 )
 # Codes of a query answer that mean "no such record at WeChat" (it never received it).
