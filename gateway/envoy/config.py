@@ -83,7 +83,9 @@ def _transport_socket(host: str, tls: UpstreamTls) -> dict[str, Any]:
 
 
 def _cluster(name: str, target: str, tls: UpstreamTls | None = None) -> dict[str, Any]:
-    host, port = _split(target)
+    """target: "host:port", or several comma-separated (Envoy balances across them)."""
+    addresses = [_split(t.strip()) for t in target.split(",") if t.strip()]
+    host = addresses[0][0]
     extra = {"transport_socket": _transport_socket(host, tls)} if tls else {}
     return {
         **extra,
@@ -104,9 +106,10 @@ def _cluster(name: str, target: str, tls: UpstreamTls | None = None) -> dict[str
                     "lb_endpoints": [
                         {
                             "endpoint": {
-                                "address": {"socket_address": {"address": host, "port_value": port}}
+                                "address": {"socket_address": {"address": h, "port_value": p}}
                             }
                         }
+                        for h, p in addresses
                     ]
                 }
             ],
@@ -175,7 +178,8 @@ def render(
     health_path: str = "/healthz",
     upstream_tls: UpstreamTls | None = None,
 ) -> dict[str, Any]:
-    """upstreams: cluster name (pay, query, ...) -> "host:port"; key "*" is the default.
+    """upstreams: cluster name (pay, query, ...) -> "host:port" (or several, comma-separated);
+    key "*" is the default.
 
     The listener answers `health_path` itself (200 while Envoy is not draining; k8s probes it:
     the admin interface listens on 127.0.0.1 only), refuses bodies over `MAX_REQUEST_BYTES`
