@@ -86,6 +86,7 @@ async def show(request: web.Request) -> web.Response:
         )
     elif trade.paid_at:
         facts += f"<p>Paid at {escape(rfc3339(trade.paid_at) or '')}.</p>"
+        facts += provider.after_payment_html(trade)
     facts += f"<p><a href='{escape(base_url(request))}/_sandbox/'>All open trades</a></p>"
     return _html(f"{channel} sandbox payment", facts)
 

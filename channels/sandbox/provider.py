@@ -57,6 +57,10 @@ class Provider(ABC):
     def pay_url(self, trade: Trade, base_url: str) -> str:
         """Where a person pays this trade (the payer page)."""
 
+    def after_payment_html(self, trade: Trade) -> str:
+        """Extra HTML on the payer page of a paid trade (e.g. the way back to the shop)."""
+        return ""
+
     @abstractmethod
     def on_trade_paid(self, trade: Trade) -> None:
         """The trade became PAID: send the callback (in the background)."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import secrets
 from collections.abc import Mapping
+from html import escape
 from typing import Any, Final
 from urllib.parse import urlencode
 
@@ -185,6 +186,22 @@ class UnionpayProvider(Provider):
         if trade.extra.get("cancelled"):
             return "CANCELLED"
         return trade.status
+
+    def after_payment_html(self, trade: Trade) -> str:
+        """UnionPay returns the payer's browser to `frontUrl` with the signed result (前台通知)
+        as a form POST; here a button, so that the page can be seen first."""
+        front_url = str(trade.extra.get("frontUrl", ""))
+        if not front_url:
+            return ""
+        fields = self.signed(self.trade_notify(trade))
+        inputs = "".join(
+            f'<input type="hidden" name="{escape(k)}" value="{escape(v)}"/>'
+            for k, v in fields.items()
+        )
+        return (
+            f'<form id="front_notify" method="post" action="{escape(front_url)}">{inputs}'
+            '<button class="return">返回商户 / Return to the shop</button></form>'
+        )
 
     def pay_url(self, trade: Trade, base_url: str) -> str:
         return f"{base_url}/_sandbox/pay/{CHANNEL}/{trade.out_trade_no}?merchant_id={trade.merchant_id}"

@@ -153,7 +153,8 @@ class UnionpayPKI:
         signer = signer or self.unionpay
         out = {k: v for k, v in fields.items() if k != sign.SIGNATURE_FIELD}
         out.setdefault("signMethod", sign.SIGN_METHOD_RSA)
-        out[sign.CERT_FIELD] = signer.pem
+        # CRLF line ends, as UnionPay sends it (and as a browser form post would make them)
+        out[sign.CERT_FIELD] = signer.pem.replace("\n", "\r\n")
         out[sign.SIGNATURE_FIELD] = sign.sign_fields(signer.key, out)
         return out
 

@@ -159,10 +159,12 @@ def test_chain_accepted(pki: UnionpayPKI) -> None:
     sign.verify_message(msg, roots, inter, _now())
 
 
-def test_chain_with_crlf_pem_accepted(pki: UnionpayPKI) -> None:
+def test_chain_with_crlf_or_lf_pem_accepted(pki: UnionpayPKI) -> None:
     roots, inter = _roots(pki)
     msg = pki.sign_as_unionpay({"respCode": "00"})
-    msg["signPubKeyCert"] = msg["signPubKeyCert"].replace("\n", "\r\n")
+    assert "\r\n" in msg["signPubKeyCert"]  # as UnionPay sends it
+    sign.verify_message(msg, roots, inter, _now())
+    msg["signPubKeyCert"] = msg["signPubKeyCert"].replace("\r\n", "\n")
     msg["signature"] = sign.sign_fields(pki.unionpay.key, msg)
     sign.verify_message(msg, roots, inter, _now())
 
