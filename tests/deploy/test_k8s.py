@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import shutil
+from collections import defaultdict
 from pathlib import Path
 
 import kubernetes_validate
@@ -247,22 +248,68 @@ def test_kustomize_overlay_can_change_the_image(tmp_path: Path) -> None:
     }
 
 
-def test_runbook_names_every_secret_and_key_the_manifests_use(rendered: list[Obj]) -> None:
-    runbook = (K8S / "README.md").read_text()
+def _runbook_secrets() -> dict[str, set[str]]:
+    """Secret name -> keys, as the runbook's `kubectl create secret` commands create them."""
+    text = (K8S / "README.md").read_text()
+    section = text[text.index("## 2. Secrets") : text.index("## 3. Apply")]
+    block = section.split("```sh", 1)[1].split("```", 1)[0].replace("\\\n", " ")
+    created: dict[str, set[str]] = {}
+    loop: list[str] | None = None
+    for line in block.splitlines():
+        line = line.strip()
+        if line.startswith("for "):
+            words = line.split(";")[0].split()[3:]
+            # `for d in certs/*/`: one folder per service from `paymesh certs init`
+            loop = certs.default_services() if words == ["certs/*/"] else words
+            line = line.split("do", 1)[1].strip() if "do " in line else ""
+        if line.startswith("done"):
+            loop = None
+            continue
+        if "create secret generic" not in line:
+            continue
+        cmd = line.split("create secret generic", 1)[1].split()
+        name = cmd[0]
+        keys = set()
+        for arg in cmd[1:]:
+            arg = arg.strip("'\"")
+            if arg.startswith(("--from-literal=", "--from-file=")):
+                value = arg.split("=", 1)[1].strip("'\"")
+                if "=" in value:
+                    keys.add(value.split("=", 1)[0])
+                elif value == "$d":  # a certs init folder
+                    keys |= {"tls.crt", "tls.key", "ca.crt"}
+        for item in loop if loop is not None and "$" in name else [None]:
+            created[name.replace("$s", item) if item else name] = keys
+    return created
+
+
+def test_the_runbook_creates_every_secret_and_key_the_manifests_use(
+    rendered: list[Obj],
+) -> None:
+    created = _runbook_secrets()
+    assert created, "no `kubectl create secret` in the runbook"
+    needed: dict[str, set[str]] = defaultdict(set)
     for pod in _pods(rendered).values():
         spec = pod["spec"]
         for c in spec["containers"]:
             for item in c.get("env", []):
                 ref = item.get("valueFrom", {}).get("secretKeyRef")
                 if ref:
-                    assert f"`{ref['name']}`" in runbook, ref["name"]
-                    assert f"`{ref['key']}`" in runbook, ref["key"]
-        for volume in spec["volumes"]:
-            if "secret" in volume:
-                name = volume["secret"]["secretName"]
-                if name.startswith("paymesh-tls-"):
-                    name = "paymesh-tls-<service>"  # one per service, from certs init
-                assert f"`{name}`" in runbook, name
+                    needed[ref["name"]].add(ref["key"])
+            env = {e["name"]: e.get("value", "") for e in c.get("env", [])}
+            for mount in c["volumeMounts"]:
+                (volume,) = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+                if "secret" in volume:
+                    # the files the container is told to read from this mount
+                    files = {
+                        Path(v).name for v in env.values() if v.startswith(mount["mountPath"] + "/")
+                    }
+                    if volume["secret"]["secretName"].startswith("paymesh-tls-"):
+                        files |= {"tls.crt", "tls.key", "ca.crt"}
+                    needed[volume["secret"]["secretName"]] |= files
+    for name, keys in needed.items():
+        assert name in created, f"the runbook never creates Secret {name}"
+        assert keys <= created[name], (name, keys - created[name])
 
 
 def test_every_grpc_hop_is_mutual_tls(rendered: list[Obj]) -> None:
