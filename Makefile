@@ -23,6 +23,7 @@ venv: $(STAMP)
 proto: venv
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/buf lint
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) scripts/protogen.py
+	$(PY) -m paymesh.gateway.openapi > gateway/envoy/openapi.json
 
 proto-check: venv
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/buf lint

@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 
 from paymesh.gateway.envoy.config import MAX_REQUEST_BYTES, render_text
+from paymesh.gateway.openapi import document_path
 from paymesh.runtime.server import RunningServer, start_server
 from paymesh.runtime.settings import Settings
 from paymesh.testing.ports import free_port
@@ -71,6 +72,15 @@ async def test_version_over_http_json(edge: Edge) -> None:
     assert body["api"] == "v1"
     assert body["version"]
     assert "pay" in body["services"]
+
+
+async def test_the_openapi_document_is_served_at_v1_openapi_json(edge: Edge) -> None:
+    async with aiohttp.ClientSession() as s, s.get(f"{edge.url}/v1/openapi.json") as r:
+        assert r.status == 200
+        assert r.headers["content-type"].startswith("application/json")
+        served = await r.read()
+    assert served == document_path().read_bytes()
+    assert json.loads(served)["openapi"] == "3.1.0"
 
 
 async def test_invalid_argument_is_http_400_with_error_info(edge: Edge) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import grpc
 import pytest
+from google.api import httpbody_pb2
 from sqlalchemy import exc as sa_exc
 
 from paymesh import errors
@@ -26,6 +27,11 @@ class Raising(pb_grpc.InfoServiceServicer):
         if self.next is not None:
             raise self.next
         return pb.GetVersionResponse(version="ok")
+
+    async def GetOpenApi(
+        self, request: pb.GetOpenApiRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> httpbody_pb2.HttpBody:
+        return httpbody_pb2.HttpBody()
 
 
 @pytest.fixture

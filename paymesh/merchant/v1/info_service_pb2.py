@@ -23,9 +23,10 @@ _sym_db = _symbol_database.Default()
 
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&paymesh/merchant/v1/info_service.proto\x12\x13paymesh.merchant.v1\x1a\x1cgoogle/api/annotations.proto\"\x13\n\x11GetVersionRequest\"D\n\x12GetVersionResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x0b\n\x03\x61pi\x18\x02 \x01(\t\x12\x10\n\x08services\x18\x03 \x03(\t2\x81\x01\n\x0bInfoService\x12r\n\nGetVersion\x12&.paymesh.merchant.v1.GetVersionRequest\x1a\'.paymesh.merchant.v1.GetVersionResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/versionb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&paymesh/merchant/v1/info_service.proto\x12\x13paymesh.merchant.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\"\x13\n\x11GetVersionRequest\"\x13\n\x11GetOpenApiRequest\"D\n\x12GetVersionResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x0b\n\x03\x61pi\x18\x02 \x01(\t\x12\x10\n\x08services\x18\x03 \x03(\t2\xe7\x01\n\x0bInfoService\x12r\n\nGetVersion\x12&.paymesh.merchant.v1.GetVersionRequest\x1a\'.paymesh.merchant.v1.GetVersionResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/version\x12\x64\n\nGetOpenApi\x12&.paymesh.merchant.v1.GetOpenApiRequest\x1a\x14.google.api.HttpBody\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/openapi.jsonb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,10 +35,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_INFOSERVICE'].methods_by_name['GetVersion']._loaded_options = None
   _globals['_INFOSERVICE'].methods_by_name['GetVersion']._serialized_options = b'\202\323\344\223\002\r\022\013/v1/version'
-  _globals['_GETVERSIONREQUEST']._serialized_start=93
-  _globals['_GETVERSIONREQUEST']._serialized_end=112
-  _globals['_GETVERSIONRESPONSE']._serialized_start=114
-  _globals['_GETVERSIONRESPONSE']._serialized_end=182
-  _globals['_INFOSERVICE']._serialized_start=185
-  _globals['_INFOSERVICE']._serialized_end=314
+  _globals['_INFOSERVICE'].methods_by_name['GetOpenApi']._loaded_options = None
+  _globals['_INFOSERVICE'].methods_by_name['GetOpenApi']._serialized_options = b'\202\323\344\223\002\022\022\020/v1/openapi.json'
+  _globals['_GETVERSIONREQUEST']._serialized_start=120
+  _globals['_GETVERSIONREQUEST']._serialized_end=139
+  _globals['_GETOPENAPIREQUEST']._serialized_start=141
+  _globals['_GETOPENAPIREQUEST']._serialized_end=160
+  _globals['_GETVERSIONRESPONSE']._serialized_start=162
+  _globals['_GETVERSIONRESPONSE']._serialized_end=230
+  _globals['_INFOSERVICE']._serialized_start=233
+  _globals['_INFOSERVICE']._serialized_end=464
 # @@protoc_insertion_point(module_scope)

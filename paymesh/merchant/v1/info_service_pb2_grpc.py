@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 from paymesh.merchant.v1 import info_service_pb2 as paymesh_dot_merchant_dot_v1_dot_info__service__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -40,6 +41,11 @@ class InfoServiceStub:
                 request_serializer=paymesh_dot_merchant_dot_v1_dot_info__service__pb2.GetVersionRequest.SerializeToString,
                 response_deserializer=paymesh_dot_merchant_dot_v1_dot_info__service__pb2.GetVersionResponse.FromString,
                 _registered_method=True)
+        self.GetOpenApi = channel.unary_unary(
+                '/paymesh.merchant.v1.InfoService/GetOpenApi',
+                request_serializer=paymesh_dot_merchant_dot_v1_dot_info__service__pb2.GetOpenApiRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
 
 
 class InfoServiceServicer:
@@ -53,6 +59,15 @@ class InfoServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetOpenApi(self, request, context):
+        """The OpenAPI 3.1 document of this HTTP/JSON API (generated from these protos).
+        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InfoServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -60,6 +75,11 @@ def add_InfoServiceServicer_to_server(servicer, server):
                     servicer.GetVersion,
                     request_deserializer=paymesh_dot_merchant_dot_v1_dot_info__service__pb2.GetVersionRequest.FromString,
                     response_serializer=paymesh_dot_merchant_dot_v1_dot_info__service__pb2.GetVersionResponse.SerializeToString,
+            ),
+            'GetOpenApi': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOpenApi,
+                    request_deserializer=paymesh_dot_merchant_dot_v1_dot_info__service__pb2.GetOpenApiRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -90,6 +110,33 @@ class InfoService:
             '/paymesh.merchant.v1.InfoService/GetVersion',
             paymesh_dot_merchant_dot_v1_dot_info__service__pb2.GetVersionRequest.SerializeToString,
             paymesh_dot_merchant_dot_v1_dot_info__service__pb2.GetVersionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOpenApi(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paymesh.merchant.v1.InfoService/GetOpenApi',
+            paymesh_dot_merchant_dot_v1_dot_info__service__pb2.GetOpenApiRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
             options,
             channel_credentials,
             insecure,

@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from collections import abc as _abc
+from google.api import httpbody_pb2 as _httpbody_pb2
 from grpc import aio as _aio
 from paymesh.merchant.v1 import info_service_pb2 as _info_service_pb2
 import abc as _abc_1
@@ -35,6 +36,11 @@ class InfoServiceStub:
     def __new__(cls, channel: _aio.Channel) -> InfoServiceAsyncStub: ...
     GetVersion: _grpc.UnaryUnaryMultiCallable[_info_service_pb2.GetVersionRequest, _info_service_pb2.GetVersionResponse]
     """Version and build of the answering service."""
+    GetOpenApi: _grpc.UnaryUnaryMultiCallable[_info_service_pb2.GetOpenApiRequest, _httpbody_pb2.HttpBody]
+    """The OpenAPI 3.1 document of this HTTP/JSON API (generated from these protos).
+    buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    """
 
 @_typing.type_check_only
 class InfoServiceAsyncStub(InfoServiceStub):
@@ -43,6 +49,11 @@ class InfoServiceAsyncStub(InfoServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetVersion: _aio.UnaryUnaryMultiCallable[_info_service_pb2.GetVersionRequest, _info_service_pb2.GetVersionResponse]  # type: ignore[assignment]
     """Version and build of the answering service."""
+    GetOpenApi: _aio.UnaryUnaryMultiCallable[_info_service_pb2.GetOpenApiRequest, _httpbody_pb2.HttpBody]  # type: ignore[assignment]
+    """The OpenAPI 3.1 document of this HTTP/JSON API (generated from these protos).
+    buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    """
 
 class InfoServiceServicer(metaclass=_abc_1.ABCMeta):
     """Operator-facing facts about the running gateway."""
@@ -54,5 +65,16 @@ class InfoServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_info_service_pb2.GetVersionResponse, _abc.Awaitable[_info_service_pb2.GetVersionResponse]]:
         """Version and build of the answering service."""
+
+    @_abc_1.abstractmethod
+    def GetOpenApi(
+        self,
+        request: _info_service_pb2.GetOpenApiRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_httpbody_pb2.HttpBody, _abc.Awaitable[_httpbody_pb2.HttpBody]]:
+        """The OpenAPI 3.1 document of this HTTP/JSON API (generated from these protos).
+        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        """
 
 def add_InfoServiceServicer_to_server(servicer: InfoServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
