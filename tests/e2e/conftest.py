@@ -95,8 +95,17 @@ async def start_mesh(
     mariadb_server: MariaDBServer,
     nats_server: NatsServer,
     tmp_path_factory: pytest.TempPathFactory,
+    *,
+    own_nats: bool = False,
 ) -> AsyncIterator[Mesh]:
-    """A whole mesh of its own (database, config prefix, sandbox, server, Envoy)."""
+    """A whole mesh of its own (database, config prefix, sandbox, server, Envoy).
+
+    ``own_nats``: a NATS server of its own instead of ``nats_server``. Every mesh's notifier
+    uses the same stream and durable consumer, so two meshes alive at once on one NATS take
+    each other's events (and retry them 15 s later as "app not found"): any mesh beside the
+    session's ``mesh`` needs its own.
+    """
+    private_nats = NatsServer().start() if own_nats and backend_name == "mariadb+etcd" else None
     prefix = f"/e2e-{uuid.uuid4().hex[:8]}/config"
     store: ConfigStore
     if backend_name == "mariadb+etcd":
@@ -105,7 +114,7 @@ async def start_mesh(
         backend: dict[str, Any] = {
             "config_backend": "etcd",
             "etcd_endpoints": [etcd_server.endpoint],
-            "nats_url": nats_server.url,
+            "nats_url": (private_nats or nats_server).url,
         }
     else:
         state = tmp_path_factory.mktemp("embedded")
@@ -173,6 +182,8 @@ async def start_mesh(
         await store.close()
         await sandbox.close()
         await merchant_runner.cleanup()
+        if private_nats is not None:
+            private_nats.close()
 
 
 @pytest.fixture

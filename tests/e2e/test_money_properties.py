@@ -68,7 +68,7 @@ async def own_mesh(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Mesh]:
     async with start_mesh(
-        request.param, etcd_server, mariadb_server, nats_server, tmp_path_factory
+        request.param, etcd_server, mariadb_server, nats_server, tmp_path_factory, own_nats=True
     ) as m:
         for channel in ("wechat", "alipay"):
             await seed_tenant_b(m, channel)

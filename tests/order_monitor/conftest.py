@@ -3,14 +3,15 @@ sandbox, every service, Envoy); each test builds its own OrderMonitor on the mes
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from paymesh.gateway.deps import Deps, build_deps
 from paymesh.order_monitor.monitor import OrderMonitor
-from tests.e2e.conftest import Mesh, http, merchant, mesh  # noqa: F401
+from paymesh.testing.processes import EtcdServer, MariaDBServer, NatsServer
+from tests.e2e.conftest import BACKENDS, Mesh, http, merchant, start_mesh  # noqa: F401
 
 
 class Clock:
@@ -29,8 +30,24 @@ class Clock:
 MonitorFactory = Callable[[Deps], OrderMonitor]
 
 
+@pytest.fixture(scope="session", params=BACKENDS)
+async def mesh(
+    request: pytest.FixtureRequest,
+    etcd_server: EtcdServer,
+    mariadb_server: MariaDBServer,
+    nats_server: NatsServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[Mesh]:
+    """The e2e mesh, but one of its own (with its own NATS) so that it never takes the
+    events of the e2e suite's mesh when both are alive in one session."""
+    async with start_mesh(
+        request.param, etcd_server, mariadb_server, nats_server, tmp_path_factory, own_nats=True
+    ) as m:
+        yield m
+
+
 @pytest.fixture
-async def deps(mesh: Mesh) -> Deps:  # noqa: F811
+async def deps(mesh: Mesh) -> Deps:
     return await build_deps(mesh.server.context)
 
 
