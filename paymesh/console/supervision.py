@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-import grpc
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from paymesh.gateway.db import models as m
 from paymesh.notify import models as nm
+from paymesh.runtime import tls
 from paymesh.runtime.settings import Settings
 
 PENDING_BUDGET = timedelta(minutes=30)  # a refund/transfer still PENDING after this needs a look
@@ -277,7 +277,7 @@ class Supervision:
         target = self.settings.notify_admin_target
         if not target:
             raise RuntimeError("notify_admin_target is not configured")
-        async with grpc.aio.insecure_channel(target) as channel:
+        async with tls.open_channel(target, self.settings) as channel:  # mTLS when set
             stub = pb_grpc.NotifyAdminServiceStub(channel)
             resp = await stub.ResendEvent(pb.ResendEventRequest(event_id=event_id), timeout=10)
         return str(resp.message_id)

@@ -170,7 +170,7 @@ def init(directory: Path, services: Iterable[str], namespace: str, days: int = 3
 
 
 def default_services() -> list[str]:
-    """The edge and every service the k8s manifests run."""
+    """The edge, the ops console and every service the k8s manifests run."""
     from paymesh.deploy.k8s import tiers
 
-    return ["edge", *(t.name for t in tiers())]
+    return ["edge", "console", *(t.name for t in tiers())]

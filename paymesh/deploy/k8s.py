@@ -309,7 +309,8 @@ def service_objects() -> list[Obj]:
 def scaling_objects() -> list[Obj]:
     out: list[Obj] = []
     stateless = [("edge", "edge")] + [(t.name, t.role) for t in tiers() if t.stateless]
-    for name, role in [("edge", "edge")] + [(t.name, t.role) for t in tiers()]:
+    pdbs = [("edge", "edge"), ("console", "console")] + [(t.name, t.role) for t in tiers()]
+    for name, role in pdbs:
         out.append(
             {
                 "apiVersion": "policy/v1",
@@ -345,11 +346,14 @@ def scaling_objects() -> list[Obj]:
 
 def files() -> dict[str, list[Obj]]:
     """File name under k8s/ -> the objects it holds."""
-    roles = {t.name: t.role for t in tiers()}
+    from paymesh.deploy import console  # builds on this module's helpers
+
+    roles = {t.name: t.role for t in tiers()} | {console.NAME: console.NAME}
     return {
         "settings.yaml": [settings_configmap()],
         "services.yaml": service_objects(),
         "edge.yaml": edge_objects(),
+        "console.yaml": console.objects(),
         "network-policies.yaml": network.policies(roles),
         "scaling.yaml": scaling_objects(),
     }

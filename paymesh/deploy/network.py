@@ -4,6 +4,8 @@
 - only the gateways, the callback gateway and the monitor reach the channel services;
 - only the channel services reach the internet (the providers' HTTPS APIs, port 443);
 - notify reaches merchants (any public address and port: notify_url is the merchant's);
+- only the ops console reaches notify (its NotifyAdminService); nothing reaches the console
+  (operators use `kubectl port-forward`, or an Ingress with your own access control);
 - everything else stays in the cluster or private ranges (MySQL, etcd, NATS by port).
 
 Everything is denied first (`paymesh-default-deny`), then each service gets one policy.
@@ -27,6 +29,7 @@ INGRESS_FROM: dict[str, tuple[str, ...]] = {
     "gateway": ("edge",),
     "callback": ("edge",),
     "channel": ("gateway", "callback", "monitor"),
+    "notify": ("console",),  # NotifyAdminService: re-send from the ops console
 }
 # role -> backends it uses
 BACKENDS: dict[str, tuple[str, ...]] = {
@@ -36,6 +39,7 @@ BACKENDS: dict[str, tuple[str, ...]] = {
     "notify": ("mysql", "etcd", "nats"),
     "channel": ("etcd",),
     "worker": ("mysql", "etcd"),
+    "console": ("mysql", "etcd"),
 }
 # role -> roles it calls over gRPC
 CALLS: dict[str, tuple[str, ...]] = {
@@ -43,6 +47,7 @@ CALLS: dict[str, tuple[str, ...]] = {
     "gateway": ("channel",),
     "callback": ("channel",),
     "monitor": ("channel",),
+    "console": ("notify",),
 }
 
 

@@ -40,7 +40,7 @@ def test_init_makes_a_ca_and_service_pairs_and_reuses_the_ca(tmp_path: Path) -> 
     again.verify_directly_issued_by(ca)
 
 
-def test_default_services_are_the_edge_and_every_deployment() -> None:
+def test_default_services_are_the_edge_the_console_and_every_deployment() -> None:
     from paymesh.deploy.k8s import tiers
 
-    assert certs.default_services() == ["edge", *(t.name for t in tiers())]
+    assert certs.default_services() == ["edge", "console", *(t.name for t in tiers())]

@@ -99,7 +99,9 @@ def mesh(rendered: list[Obj]) -> tuple[list[Obj], dict[str, Peer]]:
 
 
 def _role(name: str) -> str:
-    return "edge" if name == "edge" else {t.name: t.role for t in k8s.tiers()}[name]
+    if name in ("edge", "console"):
+        return name
+    return {t.name: t.role for t in k8s.tiers()}[name]
 
 
 def test_every_deployment_is_isolated_both_ways(
@@ -126,6 +128,8 @@ def test_who_reaches_each_service(mesh: tuple[list[Obj], dict[str, Peer]]) -> No
         role = _role(dst_name)
         if role in ("gateway", "callback"):
             assert allowed == {"edge"}, (dst_name, allowed)
+        elif role == "notify":
+            assert allowed == {"console"}, (dst_name, allowed)  # NotifyAdminService
         elif role == "channel":
             expected = {s for s in pods if s != "edge" and _role(s) in callers_of_channels}
             assert allowed == expected, (dst_name, allowed)
@@ -146,7 +150,8 @@ def test_who_reaches_the_internet(mesh: tuple[list[Obj], dict[str, Peer]]) -> No
 def test_backends_and_dns(mesh: tuple[list[Obj], dict[str, Peer]]) -> None:
     policies, pods = mesh
     mysql = {n for n, p in pods.items() if reachable(policies, p, DATABASE, 3306)}
-    assert mysql == {n for n in pods if _role(n) in ("gateway", "callback", "monitor", "notify")}
+    users = ("gateway", "callback", "monitor", "notify", "console")
+    assert mysql == {n for n in pods if _role(n) in users}
     nats = {n for n, p in pods.items() if reachable(policies, p, DATABASE, 4222)}
     assert nats == {"notify"}
     etcd = {n for n, p in pods.items() if reachable(policies, p, DATABASE, 2379)}
