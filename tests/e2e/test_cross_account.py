@@ -25,7 +25,7 @@ from paymesh.dev.seed import (
     seed_alipay,
     seed_wechat,
 )
-from paymesh.merchant.v1 import pay_service_pb2
+from paymesh.merchant.v1 import pay_service_pb2, refund_service_pb2
 from tests.e2e.client import Merchant
 from tests.e2e.conftest import Mesh
 from tests.e2e.helpers import eventually, out_no, query_order, sandbox
@@ -161,3 +161,79 @@ async def test_paid_callback_without_an_amount_is_refused(
     assert not delivery["delivered"]
     assert (await query_order(merchant, oid))["status"] == "PENDING"
     assert await (await mesh.store()).list_events(oid) == []
+
+
+async def test_refund_callback_of_another_account_does_not_settle_the_refund(
+    mesh: Mesh, merchant: Merchant, http: aiohttp.ClientSession
+) -> None:
+    """The same attack on a refund: the victim's refund is PENDING (its request never got an
+    answer); tenant B refunds its own trade at WeChat under the victim's refund id. B's genuine
+    REFUND.SUCCESS must not mark the victim's refund SUCCEEDED (no money moved for it)."""
+    status, body = await merchant.post(
+        "/v1/orders",
+        {"out_trade_no": out_no(), "amount": 2000, "subject": "victim", "method": "qr",
+         "channel": "wechat"},
+        pay_service_pb2.CreateOrderRequest,
+    )  # fmt: skip
+    assert status == 200, body
+    victim = body["order"]["order_id"]
+    await sandbox(
+        http, mesh.sandbox_url, "/_sandbox/pay",
+        {"channel": "wechat", "out_trade_no": victim, "merchant_id": WECHAT_MCHID},
+    )  # fmt: skip
+
+    async def paid() -> bool:
+        return bool((await query_order(merchant, victim))["status"] == "PAID")
+
+    await eventually(paid)
+    await sandbox(
+        http,
+        mesh.sandbox_url,
+        "/_sandbox/faults",
+        {"channel": "wechat", "fault": "http_500", "path": "/v3/refund/domestic/refunds",
+         "process": False, "count": 1},
+    )  # fmt: skip
+    status, body = await merchant.post(
+        "/v1/refunds",
+        {"order_id": victim, "out_refund_no": out_no("r"), "amount": 700},
+        refund_service_pb2.CreateRefundRequest,
+    )
+    assert status == 200, body
+    refund_id = body["refund"]["refund_id"]
+    assert body["refund"]["status"] == "PENDING"
+
+    b = await seed_tenant_b(mesh, "wechat")
+    await open_trade_as_b(mesh, "wechat", victim, 2000)
+    await sandbox(
+        http, mesh.sandbox_url, "/_sandbox/pay",
+        {"channel": "wechat", "out_trade_no": victim, "merchant_id": b},
+    )  # fmt: skip
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{mesh.server.port}") as ch:
+        await svc_grpc.ChannelServiceStub(ch).Refund(
+            svc.RefundRequest(
+                account=channel_pb2.AccountRef(channel="wechat", account_id=TENANT_B["wechat"]),
+                order_id=victim,
+                refund_id=refund_id,
+                amount=700,
+                total_amount=2000,
+                currency="CNY",
+                notify_url=f"{mesh.edge_url}/v1/callbacks/wechat/{TENANT_B['wechat']}",
+            ),
+            timeout=5,
+        )
+
+    async def refund_notified() -> list[dict[str, Any]]:
+        ds = (await sandbox(http, mesh.sandbox_url, "/_sandbox/callbacks"))["callbacks"]
+        return [d for d in ds if d["subject"] == refund_id and d["merchant_id"] == b]
+
+    async def answered() -> bool:
+        return any(d["attempts"] for d in await refund_notified())
+
+    await eventually(answered)
+    (delivery, *_) = await refund_notified()
+    assert not delivery["delivered"]
+    refund = await (await mesh.store()).get_refund(refund_id)
+    assert refund is not None
+    assert refund.status == "PENDING"
+    events = await (await mesh.store()).list_events(refund_id)
+    assert [e.event_type for e in events] == []
