@@ -37,6 +37,7 @@ RUN mkdir -p /usr/local/share/paymesh \
        /usr/local/share/paymesh/paymesh.pb \
     && test -s /usr/local/share/paymesh/paymesh.pb
 USER 10001:10001
-EXPOSE 50051 8080
+# gRPC, plaintext health (PAYMESH_HEALTH_LISTEN), the edge, the ops console
+EXPOSE 50051 50052 8080 8060
 ENTRYPOINT ["paymesh"]
 CMD ["--help"]
