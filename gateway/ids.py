@@ -11,10 +11,13 @@ nothing secret, and sort lexically in time order because the width is fixed.
 
 Workers never share an id: in production each process leases its worker number from etcd
 (`EtcdWorkerLease`); the embedded backend uses lock files (`LocalWorkerAllocator`). A
-generator whose lease is lost stops issuing ids; a clock that moves backwards is waited
-out when the step is small and refused otherwise, so an id is never repeated. A gracefully
-released etcd worker id leaves its high-water mark behind (``worker-floors/``) so the next
-holder, whose clock may lag, starts after it.
+generator whose lease is lost stops issuing ids (UNAVAILABLE) until the lease re-acquires a
+worker id. Nothing ever sleeps: when the clock steps back a little (or a millisecond's
+sequence is used up) ids continue from the last issued millisecond, up to
+``max_backward_ms`` ahead of the clock, and are refused beyond that, so an id is never
+repeated. A worker id leaves its high-water mark behind (``worker-floors/``) when it is
+released or re-acquired after a loss, so the next holder, whose clock may lag, starts after
+it (`floor_ms`, applied by the generator whenever the lease changes).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from paymesh.errors import Internal
+from paymesh.errors import Internal, WorkerIdUnavailable
 
 EPOCH_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
 TIMESTAMP_BITS = 42
@@ -53,12 +56,12 @@ EVENT_PREFIX = "E"
 _log = logging.getLogger(__name__)
 
 
-class ClockMovedBackwards(Internal):
-    retryable = True
+class ClockMovedBackwards(WorkerIdUnavailable):
+    """The clock is further behind the last issued id than ``max_backward_ms``."""
 
 
-class WorkerLeaseLost(Internal):
-    retryable = True
+class WorkerLeaseLost(WorkerIdUnavailable):
+    """No worker id is held right now (the etcd lease is being re-acquired)."""
 
 
 class WorkerLease(Protocol):
@@ -68,6 +71,11 @@ class WorkerLease(Protocol):
     def worker_id(self) -> int: ...
 
     def is_valid(self) -> bool: ...
+
+
+def _floor_of(worker: WorkerLease) -> int:
+    """Unix ms before which the worker id's previous holders may have issued ids."""
+    return int(getattr(worker, "floor_ms", 0))
 
 
 @dataclass(frozen=True)
@@ -128,31 +136,27 @@ class IdGenerator:
         """Unix ms of the newest id issued (for persisting a floor across restarts)."""
         return self._last_ms + EPOCH_MS
 
-    def _tick(self) -> int:
-        now = self._clock() - EPOCH_MS
-        if now < self._last_ms:
-            behind = self._last_ms - now
-            if behind > self._max_backward_ms:
-                raise ClockMovedBackwards(f"clock moved backwards by {behind} ms")
-            time.sleep(behind / 1000)
-            now = self._clock() - EPOCH_MS
-            if now < self._last_ms:
-                raise ClockMovedBackwards("clock still behind the last issued id")
-        return now
-
     def next_int(self) -> int:
         with self._lock:
             if not self._worker.is_valid():
                 raise WorkerLeaseLost("worker id lease is not valid; not issuing ids")
-            now = self._tick()
-            if now == self._last_ms:
-                self._sequence = (self._sequence + 1) & MAX_SEQUENCE
-                if self._sequence == 0:  # this millisecond is used up
-                    while now <= self._last_ms:
-                        time.sleep(0)
-                        now = self._tick()
-            else:
+            floor = _floor_of(self._worker) - EPOCH_MS
+            if floor > self._last_ms:  # a (re-)acquired worker id: start after its floor
+                self._last_ms, self._sequence = floor, MAX_SEQUENCE
+            now = self._clock() - EPOCH_MS
+            if now > self._last_ms:
                 self._sequence = 0
+            else:
+                # The clock is at or behind the last id (same millisecond, a small step
+                # back, or a floor ahead of it): continue from the last id, never sleep.
+                now = self._last_ms
+                self._sequence = (self._sequence + 1) & MAX_SEQUENCE
+                if self._sequence == 0:  # this millisecond is used up: take the next one
+                    now += 1
+                ahead = now - (self._clock() - EPOCH_MS)
+                if ahead > self._max_backward_ms:
+                    self._sequence = MAX_SEQUENCE  # nothing issued: stay used up
+                    raise ClockMovedBackwards(f"clock is {ahead} ms behind the last issued id")
             if now >> TIMESTAMP_BITS:
                 raise Internal("id timestamp overflow")
             self._last_ms = now
@@ -248,9 +252,12 @@ class EtcdWorkerLease:
     """Lease the lowest free worker id `{prefix}/workers/{dc}/{n}` from etcd.
 
     The key is created only if absent (transaction on create_revision == 0) and is bound
-    to a lease kept alive in the background. The lease is considered valid until the last
-    confirmed renewal plus its TTL (minus a margin); once lost it never becomes valid
-    again, so the generator stops issuing ids before another process can claim the key.
+    to a lease kept alive in the background. The lease is valid until the last confirmed
+    renewal plus its TTL (minus a margin), so the generator stops issuing ids before
+    another process can claim the key. When it is lost (etcd unreachable for longer than
+    the TTL, or revoked) the background task keeps trying to lease a worker id again (the
+    same one when it is free), leaves the old id's high-water mark under
+    ``worker-floors/`` and adopts the new id's floor; until then `is_valid()` is False.
     """
 
     def __init__(
@@ -262,18 +269,24 @@ class EtcdWorkerLease:
         ttl: int = 10,
         max_workers: int = MAX_WORKER + 1,
         margin: float = 0.5,
+        retry_seconds: float = 1.0,
     ) -> None:
         self._client = client
         self._dir = f"{prefix.rstrip('/')}/workers/{datacenter_id}/"
         self._floor_dir = f"{prefix.rstrip('/')}/worker-floors/{datacenter_id}/"
         self.floor_ms = 0
+        self.high_water_ms: Callable[[], int] = lambda: 0
+        """The generator's `last_ms` (set by whoever builds the IdGenerator)."""
         self._ttl = ttl
         self._max = min(max_workers, MAX_WORKER + 1)
         self._margin = margin
+        self._retry = retry_seconds
         self._lease_id = 0
         self._worker_id = -1
         self._valid_until = 0.0
         self._lost = asyncio.Event()
+        self._closed = False
+        self.reacquired = 0
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -288,7 +301,7 @@ class EtcdWorkerLease:
 
     @property
     def lost(self) -> asyncio.Event:
-        """Set when the lease is gone (service should stop taking writes)."""
+        """Set while no lease is held (cleared again when a worker id is re-acquired)."""
         return self._lost
 
     def is_valid(self) -> bool:
@@ -301,52 +314,98 @@ class EtcdWorkerLease:
     async def acquire(self) -> int:
         if self._worker_id >= 0:
             return self._worker_id
+        n = await self._lease_worker_id(prefer=-1)
+        self._task = asyncio.create_task(self._keepalive(), name=f"worker-lease-{n}")
+        return n
+
+    async def _lease_worker_id(self, prefer: int) -> int:
         kv, lease = self._client.kv, self._client.lease
         started = time.monotonic()
         granted = await lease.grant(self._ttl)
-        self._lease_id = granted.ID
-        self._valid_until = started + granted.TTL
         taken_resp = await kv.get(self._dir, _range_end(self._dir), keys_only=True)
         taken = {_tail(kv_.key, self._dir) for kv_ in taken_resp.kvs}
         value = json.dumps({"host": socket.gethostname(), "pid": os.getpid()})
-        for n in range(self._max):
+        order = ([prefer] if 0 <= prefer < self._max else []) + list(range(self._max))
+        for n in order:
             if n in taken:
                 continue
             key = f"{self._dir}{n}"
             resp = await kv.txn(
                 compare=[kv.txn_compare_create_revision(key, 0)],
-                success=[kv.txn_op_put(key, value, lease=self._lease_id)],
+                success=[kv.txn_op_put(key, value, lease=granted.ID)],
             )
             if resp.succeeded:
-                self._worker_id = n
                 floor = await kv.get(f"{self._floor_dir}{n}")
                 self.floor_ms = int(floor.kvs[0].value) if floor.kvs else 0
-                self._task = asyncio.create_task(self._keepalive(), name=f"worker-lease-{n}")
+                self._lease_id, self._worker_id = granted.ID, n
+                self._valid_until = started + granted.TTL
+                self._lost.clear()
                 return n
-        await lease.revoke(self._lease_id)
+        await lease.revoke(granted.ID)
         raise WorkerLeaseLost(f"all {self._max} worker ids of {self._dir} are taken")
 
-    async def _keepalive(self) -> None:
+    async def _raise_floor(self, worker_id: int, high_water_ms: int) -> None:
+        """floor(worker_id) = max(floor, high_water_ms), with a compare-and-swap."""
+        kv = self._client.kv
+        key = f"{self._floor_dir}{worker_id}"
+        for _ in range(5):
+            got = await kv.get(key)
+            current = int(got.kvs[0].value) if got.kvs else 0
+            if current >= high_water_ms:
+                return
+            guard = (
+                kv.txn_compare_version(key, got.kvs[0].version)
+                if got.kvs
+                else kv.txn_compare_create_revision(key, 0)
+            )
+            resp = await kv.txn(compare=[guard], success=[kv.txn_op_put(key, str(high_water_ms))])
+            if resp.succeeded:
+                return
+
+    async def _renew_once(self) -> None:
         lease = self._client.lease
-        while not self._lost.is_set():
-            await asyncio.sleep(max(0.2, self._ttl / 3))
-            sent = time.monotonic()
-            call = lease.keep_alive(self._lease_id)
+        sent = time.monotonic()
+        call = lease.keep_alive(self._lease_id)
+        try:
+            async for resp in call:
+                if resp.TTL <= 0:
+                    _log.error("worker lease %s expired", self._lease_id)
+                    self._lost.set()
+                else:
+                    self._valid_until = sent + resp.TTL
+                break
+        except Exception:  # keep trying until the lease would have expired
+            _log.warning("worker lease keepalive failed", exc_info=True)
+        finally:
+            call.cancel()
+        if time.monotonic() >= self._valid_until - self._margin:
+            _log.error("worker lease %s not renewed in time", self._lease_id)
+            self._lost.set()
+
+    async def _reacquire(self) -> None:
+        """Lease a worker id again after a loss; retried until it works or we close."""
+        old = self._worker_id
+        while not self._closed:
             try:
-                async for resp in call:
-                    if resp.TTL <= 0:
-                        _log.error("worker lease %s expired", self._lease_id)
-                        self._lost.set()
-                    else:
-                        self._valid_until = sent + resp.TTL
-                    break
-            except Exception:  # keep trying until the lease would have expired
-                _log.warning("worker lease keepalive failed", exc_info=True)
-            finally:
-                call.cancel()
-            if time.monotonic() >= self._valid_until - self._margin:
-                _log.error("worker lease %s not renewed in time", self._lease_id)
-                self._lost.set()
+                with contextlib.suppress(Exception):  # the old lease may be gone already
+                    await self._client.lease.revoke(self._lease_id)
+                await self._raise_floor(old, self.high_water_ms())
+                n = await self._lease_worker_id(prefer=old)
+            except Exception:
+                _log.warning("worker id re-acquire failed; retrying", exc_info=True)
+                await asyncio.sleep(self._retry)
+                continue
+            self.reacquired += 1
+            _log.warning("worker id re-acquired: %s (was %s), floor %s", n, old, self.floor_ms)
+            return
+
+    async def _keepalive(self) -> None:
+        while not self._closed:
+            if self._lost.is_set():
+                await self._reacquire()
+                continue
+            await asyncio.sleep(max(0.2, self._ttl / 3))
+            await self._renew_once()
 
     async def release(self, high_water_ms: int = 0) -> None:
         """Stop renewing and revoke the lease (the key goes with it).
@@ -355,10 +414,12 @@ class EtcdWorkerLease:
         the next holder of this worker id starts after it (`IdGenerator(not_before_ms=)`),
         even if its clock is behind ours.
         """
+        self._closed = True
         self._lost.set()
+        high_water_ms = max(high_water_ms, self.high_water_ms())
         if high_water_ms and self._worker_id >= 0:
             with contextlib.suppress(Exception):
-                await self._client.kv.put(f"{self._floor_dir}{self._worker_id}", str(high_water_ms))
+                await self._raise_floor(self._worker_id, high_water_ms)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

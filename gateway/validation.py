@@ -55,6 +55,7 @@ MAX_LENGTH: dict[str, int] = {
     "sign": 1024,
     "nonce": 32,
 }
+DEFAULT_MAX_LENGTH = 256
 MAX_METADATA_KEYS = 20
 MAX_METADATA_KEY = 64
 MAX_METADATA_VALUE = 512
@@ -84,7 +85,8 @@ def check_lengths(msg: Message) -> None:
     """Every string field within its limit, metadata within its caps (any request)."""
     for field, value in msg.ListFields():
         if field.type == FieldDescriptor.TYPE_STRING and not field.is_repeated:
-            limit = MAX_LENGTH[field.name]  # a KeyError here is a field without a limit
+            # Every field should be listed (a test holds that); a forgotten one still gets a cap.
+            limit = MAX_LENGTH.get(field.name, DEFAULT_MAX_LENGTH)
             if len(value) > limit:
                 raise InvalidArgument(
                     f"{field.name} is longer than {limit} characters",

@@ -39,6 +39,7 @@ class Reason(StrEnum):
     BILL_INVALID = "BILL_INVALID"
     RECON_MISMATCH_NOT_FOUND = "RECON_MISMATCH_NOT_FOUND"
     DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
+    WORKER_ID_UNAVAILABLE = "WORKER_ID_UNAVAILABLE"
     INTERNAL = "INTERNAL"
 
 
@@ -233,6 +234,15 @@ class DatabaseUnavailable(PaymeshError):
 
     code = grpc.StatusCode.UNAVAILABLE
     reason = Reason.DATABASE_UNAVAILABLE
+    retryable = True
+
+
+class WorkerIdUnavailable(PaymeshError):
+    """No id can be issued now: the worker-id lease is being re-acquired, or the clock is
+    far behind the last issued id. Nothing was written: retry."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+    reason = Reason.WORKER_ID_UNAVAILABLE
     retryable = True
 
 

@@ -24,9 +24,17 @@ class ServiceContext:
         self._cache: dict[str, Any] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._claims: set[str] = set()
+        self.serving_conditions: dict[str, Callable[[], bool]] = {}
 
     def on_close(self, closer: Closer) -> None:
         self._closers.append(closer)
+
+    def add_serving_condition(self, name: str, holds: Callable[[], bool]) -> None:
+        """Health reports NOT_SERVING while `holds()` is False (e.g. no worker-id lease)."""
+        self.serving_conditions[name] = holds
+
+    def serving(self) -> bool:
+        return all(holds() for holds in self.serving_conditions.values())
 
     async def shared(self, key: str, make: Callable[[], Awaitable[Any]]) -> Any:
         """Create a resource once per process (config repository, engine, channels...)."""

@@ -90,15 +90,18 @@ async def id_generator(ctx: ServiceContext) -> IdGenerator:
                 datacenter_id=s.datacenter_id,
             )
             await lease.acquire()
+            generator = IdGenerator(s.datacenter_id, lease)
+            lease.high_water_ms = lambda: generator.last_ms
+            ctx.add_serving_condition("worker-id lease", lease.is_valid)
 
             async def close() -> None:
-                await lease.release()
+                await lease.release(generator.last_ms)
                 if refresher is not None:
                     await refresher.__aexit__(None, None, None)
                 await client.close()
 
             ctx.on_close(close)
-            return IdGenerator(s.datacenter_id, lease)
+            return generator
         directory = Path(s.config_file or ".paymesh/config.json").parent / "workers"
         directory.mkdir(parents=True, exist_ok=True)
         local = LocalWorkerAllocator(directory)

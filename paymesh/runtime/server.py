@@ -4,6 +4,7 @@ the error interceptor, and a graceful drain on SIGTERM."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from dataclasses import dataclass, field
 
@@ -20,6 +21,7 @@ from paymesh.runtime.registry import ServiceSpec, resolve
 from paymesh.runtime.settings import Settings, require
 
 log = get_logger("paymesh.server")
+HEALTH_POLL_SECONDS = 0.5
 
 
 @dataclass
@@ -32,9 +34,14 @@ class RunningServer:
     # The plaintext health-only server (settings.health_listen), if any.
     health_server: grpc.aio.Server | None = None
     health_port: int = 0
+    watcher: asyncio.Task[None] | None = None
 
     async def drain(self, grace: float) -> None:
         """Report NOT_SERVING, let in-flight RPCs finish within grace, then close resources."""
+        if self.watcher is not None:
+            self.watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.watcher
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
         if self.health_server is not None:
@@ -95,7 +102,31 @@ async def start_server(names: list[str], settings: Settings) -> RunningServer:
         tls="mutual" if settings.tls_ca_file else ("server" if credentials else "off"),
         health_port=health_port or None,
     )
-    return RunningServer(server, port, context, health, full_names, health_server, health_port)
+    running = RunningServer(server, port, context, health, full_names, health_server, health_port)
+    if context.serving_conditions:
+        running.watcher = asyncio.create_task(
+            _watch_health(context, health, full_names), name="health-watch"
+        )
+    return running
+
+
+async def _watch_health(
+    context: ServiceContext, health: health_aio.HealthServicer, names: list[str]
+) -> None:
+    """NOT_SERVING while a serving condition fails (no worker-id lease), SERVING again after."""
+    serving = True
+    while True:
+        await asyncio.sleep(HEALTH_POLL_SECONDS)
+        now = context.serving()
+        if now == serving:
+            continue
+        serving = now
+        status = health_pb2.HealthCheckResponse.SERVING if now else (
+            health_pb2.HealthCheckResponse.NOT_SERVING)  # fmt: skip
+        failing = [n for n, holds in context.serving_conditions.items() if not holds()]
+        log.warning("health_changed", serving=now, failing=failing)
+        for name in [*names, ""]:
+            await health.set(name, status)
 
 
 async def serve_forever(names: list[str], settings: Settings) -> None:

@@ -51,31 +51,58 @@ def test_distinct_workers_never_collide() -> None:
     assert len(seen) == 3 * ids.MAX_SEQUENCE
 
 
-def test_clock_backwards_waits_or_raises() -> None:
+def test_a_small_clock_step_back_continues_after_the_last_id_without_sleeping() -> None:
+    now = [1_763_769_600_000]
+    gen = ids.IdGenerator(0, 0, clock_ms=lambda: now[0], max_backward_ms=50)
+    first = gen.next_int()
+    now[0] -= 20  # NTP steps the clock back 20 ms
+    out = [gen.next_int() for _ in range(100)]
+    assert out == sorted(out)
+    assert out[0] > first
+    assert len(set(out)) == 100
+    assert ids.parse_id(f"P{out[-1]}").unix_ms == now[0] + 20  # still the last id's ms
+
+
+def test_a_large_step_back_is_refused_until_the_clock_catches_up() -> None:
     now = [1_763_769_600_000]
     gen = ids.IdGenerator(0, 0, clock_ms=lambda: now[0], max_backward_ms=5)
     first = gen.order_id()
     now[0] -= 100
-    with pytest.raises(ids.ClockMovedBackwards):
+    with pytest.raises(ids.ClockMovedBackwards) as e:
         gen.order_id()
+    assert e.value.code.name == "UNAVAILABLE"
+    assert e.value.reason.value == "WORKER_ID_UNAVAILABLE"
     now[0] += 100
     assert gen.order_id() > first
 
 
-def test_sequence_exhaustion_waits_for_next_ms() -> None:
+def test_sequence_exhaustion_takes_the_next_ms_without_waiting_for_the_clock() -> None:
     t = [1_763_769_600_000]
-    calls = [0]
-
-    def clock() -> int:
-        calls[0] += 1
-        if calls[0] > ids.MAX_SEQUENCE + 5:
-            t[0] += 1
-        return t[0]
-
-    gen = ids.IdGenerator(0, 0, clock_ms=clock)
-    out = [gen.next_int() for _ in range(ids.MAX_SEQUENCE + 3)]
+    gen = ids.IdGenerator(0, 0, clock_ms=lambda: t[0], max_backward_ms=2)
+    out = [gen.next_int() for _ in range(3 * (ids.MAX_SEQUENCE + 1))]  # 3 ms worth, clock still
     assert len(set(out)) == len(out)
     assert out == sorted(out)
+    with pytest.raises(ids.ClockMovedBackwards):  # a 4th ms would run 3 ms ahead of the clock
+        gen.next_int()
+    t[0] += 10
+    assert gen.next_int() > out[-1]
+
+
+def test_a_new_floor_from_the_lease_moves_ids_past_it() -> None:
+    class Lease:
+        worker_id = 3
+        floor_ms = 0
+
+        def is_valid(self) -> bool:
+            return True
+
+    now = [1_763_769_600_000]
+    lease = Lease()
+    gen = ids.IdGenerator(0, lease, clock_ms=lambda: now[0], max_backward_ms=1000)
+    gen.next_int()
+    lease.floor_ms = now[0] + 300  # re-acquired an id whose last holder ran 300 ms ahead
+    after = ids.parse_id(f"P{gen.next_int()}")
+    assert after.unix_ms == now[0] + 301
 
 
 def test_invalid_worker_stops_issuing() -> None:
@@ -140,23 +167,68 @@ async def test_etcd_leases_distinct_and_reusable(etcd_server: EtcdServer, etcd_p
         three = ids.EtcdWorkerLease(client, prefix=etcd_prefix, datacenter_id=2, ttl=5)
         assert await three.acquire() == 0  # released id is reusable
         assert three.floor_ms == last + 50
-        gen3 = ids.IdGenerator(2, three, not_before_ms=three.floor_ms)
-        assert ids.parse_id(gen3.order_id()).unix_ms > last + 50  # waited past the floor
+        gen3 = ids.IdGenerator(2, three)
+        assert ids.parse_id(gen3.order_id()).unix_ms > last + 50  # started past the floor
         for lease in (two, three, other_dc):
             await lease.release()
 
 
-async def test_etcd_lease_loss_stops_ids(etcd_server: EtcdServer, etcd_prefix: str) -> None:
+async def test_a_lost_lease_stops_ids_and_is_reacquired(
+    etcd_server: EtcdServer, etcd_prefix: str
+) -> None:
     async with Etcd3Client([etcd_server.endpoint]) as client:
-        lease = ids.EtcdWorkerLease(client, prefix=etcd_prefix, ttl=2, margin=0.2)
+        lease = ids.EtcdWorkerLease(
+            client, prefix=etcd_prefix, ttl=2, margin=0.2, retry_seconds=0.2
+        )
         await lease.acquire()
         gen = ids.IdGenerator(0, lease)
-        gen.order_id()
+        lease.high_water_ms = lambda: gen.last_ms
+        before = gen.next_int()
         # Somebody revokes our lease behind our back: keepalive sees TTL <= 0.
         assert client.lease is not None
         await client.lease.revoke(lease._lease_id)
         await asyncio.wait_for(lease.lost.wait(), 5)
-        assert not lease.is_valid()
-        with pytest.raises(ids.WorkerLeaseLost):
-            gen.order_id()
+        for _ in range(100):
+            if lease.reacquired:
+                break
+            with pytest.raises(ids.WorkerLeaseLost):
+                gen.order_id()
+            await asyncio.sleep(0.05)
+        assert lease.reacquired == 1
+        assert lease.is_valid()
+        assert lease.worker_id == 0  # the same id, free again
+        after = gen.next_int()
+        assert after > before
+        assert client.kv is not None
+        floor = await client.kv.get(f"{lease._floor_dir}0")
+        assert int(floor.kvs[0].value) >= ids.parse_id(f"P{before}").unix_ms
+        await lease.release()
+
+
+async def test_an_etcd_outage_longer_than_the_ttl_then_ids_again(
+    etcd_server: EtcdServer, etcd_prefix: str
+) -> None:
+    async with Etcd3Client([etcd_server.endpoint]) as client:
+        lease = ids.EtcdWorkerLease(
+            client, prefix=etcd_prefix, ttl=2, margin=0.2, retry_seconds=0.3
+        )
+        await lease.acquire()
+        gen = ids.IdGenerator(0, lease)
+        lease.high_water_ms = lambda: gen.last_ms
+        issued = {gen.next_int() for _ in range(10)}
+        await asyncio.to_thread(etcd_server.stop)
+        try:
+            await asyncio.wait_for(lease.lost.wait(), 10)
+            with pytest.raises(ids.WorkerLeaseLost):
+                gen.order_id()
+        finally:
+            await asyncio.to_thread(etcd_server.start)
+        for _ in range(200):
+            if lease.is_valid():
+                break
+            await asyncio.sleep(0.1)
+        assert lease.is_valid(), "the lease was not re-acquired after etcd came back"
+        more = {gen.next_int() for _ in range(10)}
+        assert not more & issued
+        assert min(more) > max(issued)
         await lease.release()
