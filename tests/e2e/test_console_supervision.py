@@ -12,6 +12,7 @@ import pytest
 
 from paymesh.config.apps import AppConfig
 from paymesh.console.runtime import open_backends, start_console
+from paymesh.dev.seed import ALIPAY_ACCOUNT, UNIONPAY_ACCOUNT, WECHAT_ACCOUNT
 from paymesh.runtime import resources
 from paymesh.testing.ports import free_port
 from tests.console.conftest import ADMIN, csrf_of, login
@@ -113,3 +114,28 @@ async def test_lookup_history_failed_notification_and_resend(mesh: Mesh, console
             assert f"events/{event_id.group(1)}" in await r.text()
         async with http.get(console_url + "/ops/lookup", params={"q": "no-such-thing"}) as r:
             assert "Nothing found" in await r.text()
+
+
+@pytest.mark.parametrize("mesh", ["mariadb+etcd"], indirect=True)
+@pytest.mark.parametrize(
+    ("channel", "account", "code"),
+    [
+        ("wechat", WECHAT_ACCOUNT, "ORDER_NOT_EXIST"),
+        ("alipay", ALIPAY_ACCOUNT, "TRADE_NOT_EXIST"),
+        ("unionpay", UNIONPAY_ACCOUNT, "34"),
+    ],
+)
+async def test_test_connection_shows_each_providers_verified_not_found(
+    mesh: Mesh, console_url: str, channel: str, account: str, code: str
+) -> None:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        await login(http, console_url, ADMIN)
+        async with http.get(f"{console_url}/accounts/{channel}/{account}") as r:
+            csrf = csrf_of(await r.text())
+        async with http.post(
+            f"{console_url}/accounts/{channel}/{account}/test", data={"csrf_token": csrf}
+        ) as r:
+            page = await r.text()
+    assert f'<code id="provider-code">{code}</code>' in page
+    assert 'class="banner ok"' in page
+    assert "signature verified" in page
