@@ -178,7 +178,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     if not token or not secrets.compare_digest(token, sent):
         return _refuse(request, 403, "missing or wrong login form token")
     remote = remote_of(request)
-    if await console.users.throttled(username):
+    if await console.users.throttled(username, remote):
         await console.audit.record(
             actor=username,
             source="console",
@@ -194,6 +194,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         )
     operator = await console.users.authenticate(username, password)
     if operator is None:
+        console.users.login_failed_from(remote)
         await console.audit.record(
             actor=username,
             source="console",

@@ -146,6 +146,16 @@ async def test_login_throttle(console: RunningConsole, http: aiohttp.ClientSessi
     assert (await login(http, console.url, ADMIN2)).status == 303
 
 
+async def test_one_address_spraying_usernames_is_throttled(
+    console: RunningConsole, http: aiohttp.ClientSession
+) -> None:
+    for i in range(20):
+        assert (await login(http, console.url, (f"nobody{i}", "wrong-password-x"))).status == 401
+    resp = await login(http, console.url, ADMIN)  # a right password, from the same address
+    assert resp.status == 429
+    assert SESSION_COOKIE not in resp.cookies
+
+
 async def test_writes_need_the_csrf_token_and_an_admin(
     console: RunningConsole, http: aiohttp.ClientSession
 ) -> None:
