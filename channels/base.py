@@ -102,6 +102,13 @@ class Channel(Protocol[A]):
         self, account: A, request: svc.QueryTransferRequest
     ) -> svc.QueryTransferResponse: ...
 
+    async def cancel_transfer(
+        self, account: A, request: svc.CancelTransferRequest
+    ) -> svc.CancelTransferResponse:
+        """Cancel a transfer the payee has not confirmed yet; `OperationNotOffered` where
+        the provider has no such step."""
+        ...
+
     async def download_bill(
         self, account: A, request: svc.DownloadBillRequest
     ) -> svc.DownloadBillResponse:

@@ -120,6 +120,12 @@ class ChannelServicer(svc_grpc.ChannelServiceServicer):
         channel, account = await self._resolve(request.account, new_money=False)
         return await channel.query_transfer(account, request)
 
+    async def CancelTransfer(
+        self, request: svc.CancelTransferRequest, context: Context
+    ) -> svc.CancelTransferResponse:
+        channel, account = await self._resolve(request.account, new_money=False)
+        return await channel.cancel_transfer(account, request)
+
     async def DownloadBill(
         self, request: svc.DownloadBillRequest, context: Context
     ) -> svc.DownloadBillResponse:

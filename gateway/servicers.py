@@ -81,6 +81,13 @@ class TransferServicer(transfer_grpc.TransferServiceServicer):
             transfer=await transfers.create_transfer(self.deps, request)
         )
 
+    async def CancelTransfer(
+        self, request: transfer_pb.CancelTransferRequest, context: Ctx
+    ) -> transfer_pb.CancelTransferResponse:
+        return transfer_pb.CancelTransferResponse(
+            transfer=await transfers.cancel_transfer(self.deps, request)
+        )
+
 
 def _name(module: Any, service: str) -> str:
     name: str = module.DESCRIPTOR.services_by_name[service].full_name

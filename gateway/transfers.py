@@ -9,6 +9,7 @@ from paymesh.errors import (
     ChannelNotEnabled,
     ChannelUnavailable,
     InvalidArgument,
+    TransferNotCancellable,
     TransferNotFound,
 )
 from paymesh.gateway.apply import apply_transfer
@@ -16,7 +17,11 @@ from paymesh.gateway.db.convert import transfer_message
 from paymesh.gateway.db.models import Transfer, TransferStatus
 from paymesh.gateway.db.transfers import NewTransfer
 from paymesh.gateway.deps import Deps, route
-from paymesh.gateway.validation import validate_create_transfer, validate_query
+from paymesh.gateway.validation import (
+    validate_cancel_transfer,
+    validate_create_transfer,
+    validate_query,
+)
 from paymesh.merchant.v1 import query_service_pb2 as query_pb
 from paymesh.merchant.v1 import transfer_pb2
 from paymesh.merchant.v1 import transfer_service_pb2 as transfer_pb
@@ -95,6 +100,44 @@ async def submit_transfer(deps: Deps, transfer: Transfer) -> Transfer:
         )
         raise
     return (await apply_transfer(deps.store, transfer, resp.transfer, deps.clock())).row
+
+
+CANCELLED_STATES = frozenset({"CANCELLED", "CANCELING"})
+
+
+async def cancel_at_channel(deps: Deps, transfer: Transfer) -> Transfer:
+    """Ask the channel to cancel a PENDING transfer (the payee has not confirmed it) and
+    apply its answer: CANCELING stays PENDING, CANCELLED fails the transfer (nothing paid)."""
+    call = ch.CancelTransferRequest(account=_account(transfer), transfer_id=transfer.transfer_id)
+    resp = await deps.channels.call(
+        "CancelTransfer", call, kind="transfer", object_id=transfer.transfer_id
+    )
+    log.info(
+        "transfer_cancel_requested",
+        transfer_id=transfer.transfer_id,
+        channel_state=resp.transfer.provider_state,
+    )
+    return (await apply_transfer(deps.store, transfer, resp.transfer, deps.clock())).row
+
+
+async def cancel_transfer(
+    deps: Deps, req: transfer_pb.CancelTransferRequest
+) -> transfer_pb2.Transfer:
+    """The merchant cancels a transfer its payee has not confirmed (WeChat WAIT_USER_CONFIRM).
+    Idempotent: a transfer already cancelled is returned as it is."""
+    validate_cancel_transfer(req)
+    await deps.authenticated_app(req)
+    transfer = await deps.store.get_transfer(req.transfer_id, req.app_id)
+    if transfer is None:
+        raise TransferNotFound("transfer not found")
+    if transfer.channel_state in CANCELLED_STATES:
+        return transfer_message(transfer)
+    if transfer.status != TransferStatus.PENDING.value:
+        raise TransferNotCancellable(
+            f"transfer is {transfer.status}",
+            metadata={"transfer_id": transfer.transfer_id, "status": transfer.status},
+        )
+    return transfer_message(await cancel_at_channel(deps, transfer))
 
 
 async def sync_transfer(deps: Deps, transfer: Transfer) -> Transfer:

@@ -179,6 +179,11 @@ def validate_create_transfer(req: transfer_pb.CreateTransferRequest) -> None:
     _url(req.notify_url, "notify_url")
 
 
+def validate_cancel_transfer(req: transfer_pb.CancelTransferRequest) -> None:
+    _mutating(req)
+    _require(req.transfer_id, "transfer_id")
+
+
 QueryRequest = (
     query_pb.QueryOrderRequest | query_pb.QueryRefundRequest | query_pb.QueryTransferRequest
 )

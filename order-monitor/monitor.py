@@ -39,6 +39,7 @@ from paymesh.gateway.db.models import (
 )
 from paymesh.gateway.deps import Deps
 from paymesh.gateway.late import settle_trade
+from paymesh.gateway.transfers import cancel_at_channel
 from paymesh.order_monitor.backoff import Backoff
 from paymesh.order_monitor.resubmit import (
     DEFAULT_RESUBMIT_BUDGET,
@@ -55,6 +56,9 @@ DEFAULT_INTERVAL = 10.0
 DEFAULT_BATCH = 100
 DEFAULT_CONCURRENCY = 4
 DEFAULT_BACKOFF_CAP = 300.0
+# A WeChat transfer waiting for its payee (WAIT_USER_CONFIRM) this long is cancelled.
+DEFAULT_CONFIRM_TTL = timedelta(hours=24)
+WAIT_USER_CONFIRM = "WAIT_USER_CONFIRM"
 # A provider may still take a payment up to the trade's expiry there (an Alipay page/h5/app
 # URL stays payable until its time_expire even when paymesh closed the order first), and its
 # report may come a little later: CLOSED/FAILED orders are watched until expiry + this margin.
@@ -105,6 +109,7 @@ class OrderMonitor:
         backoff_cap: float = DEFAULT_BACKOFF_CAP,
         late_margin: timedelta = DEFAULT_LATE_MARGIN,
         resubmit_budget: int = DEFAULT_RESUBMIT_BUDGET,
+        confirm_ttl: timedelta = DEFAULT_CONFIRM_TTL,
     ) -> None:
         if batch <= 0 or concurrency <= 0 or interval <= 0:
             raise ValueError("batch, concurrency and interval must be positive")
@@ -116,6 +121,7 @@ class OrderMonitor:
         self.concurrency = concurrency
         self.late_margin = late_margin
         self.resubmit_budget = resubmit_budget
+        self.confirm_ttl = confirm_ttl
         base = interval if backoff_base is None else backoff_base
         self.backoff = Backoff(base, max(base, backoff_cap))
         self._stop = asyncio.Event()
@@ -343,8 +349,16 @@ class OrderMonitor:
             open_ = done.status == TransferStatus.PENDING.value
             return Outcome(done.status, done.changed, open_)
         moved = await apply_transfer(self.deps.store, transfer, resp.transfer, now)
-        status = moved.row.status
-        changed = moved.changed and status != TransferStatus.PENDING.value
+        row = moved.row
+        if (
+            row.status == TransferStatus.PENDING.value
+            and resp.transfer.provider_state == WAIT_USER_CONFIRM
+            and row.created_at + self.confirm_ttl <= now
+        ):
+            # The payee never confirmed: cancel, so the outcome is definitive at a known time.
+            row = await cancel_at_channel(self.deps, row)
+        status = row.status
+        changed = status != transfer.status
         return Outcome(status, changed, status == TransferStatus.PENDING.value)
 
 

@@ -31,6 +31,7 @@ class Reason(StrEnum):
     ORDER_NOT_PAYABLE = "ORDER_NOT_PAYABLE"
     ORDER_NOT_REFUNDABLE = "ORDER_NOT_REFUNDABLE"
     REFUND_EXCEEDS_PAID = "REFUND_EXCEEDS_PAID"
+    TRANSFER_NOT_CANCELLABLE = "TRANSFER_NOT_CANCELLABLE"
     CHANNEL_ERROR = "CHANNEL_ERROR"
     CHANNEL_UNAVAILABLE = "CHANNEL_UNAVAILABLE"
     CONFIG_INVALID = "CONFIG_INVALID"
@@ -142,6 +143,11 @@ class EventNotFound(PaymeshError):
 class OrderNotPayable(PaymeshError):
     code = grpc.StatusCode.FAILED_PRECONDITION
     reason = Reason.ORDER_NOT_PAYABLE
+
+
+class TransferNotCancellable(PaymeshError):
+    code = grpc.StatusCode.FAILED_PRECONDITION
+    reason = Reason.TRANSFER_NOT_CANCELLABLE
 
 
 class OrderNotRefundable(PaymeshError):

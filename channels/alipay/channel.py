@@ -23,7 +23,7 @@ from paymesh.channels.alipay.notify import NACK, parse_notify
 from paymesh.channels.base import TRADE_PAID, LoggedResponse
 from paymesh.channels.transport import HttpRequest, HttpResponse, Transport
 from paymesh.config.models import ChannelAccountBase
-from paymesh.errors import ChannelError, ChannelUnavailable
+from paymesh.errors import ChannelError, ChannelUnavailable, OperationNotOffered
 from paymesh.runtime.logging import get_logger
 
 log = get_logger("paymesh.channels.alipay")
@@ -188,6 +188,15 @@ class AlipayChannel:
         http = adapter.build_query_transfer_request(request, account, self._clock())
         return await self._logged(
             account, http, lambda r: adapter.parse_query_transfer_response(request, account, r)
+        )
+
+    async def cancel_transfer(
+        self, account: AlipayAccount, request: svc.CancelTransferRequest
+    ) -> svc.CancelTransferResponse:
+        """alipay.fund.trans.uni.transfer pays at once: there is no confirmation to cancel."""
+        raise OperationNotOffered(
+            "Alipay transfers are not cancellable (no payee confirmation step)",
+            metadata={"channel": self.name},
         )
 
     async def download_bill(

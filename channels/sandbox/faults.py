@@ -41,6 +41,9 @@ Outcome faults (applied when a refund or transfer reaches its final state):
   refunded a second time ends with more refunded than captured (`refunded` in
   `/_sandbox/trades`).
 - `fail_transfers`: `{"reason": "..."}`: the next transfer ends `FAIL` with that fail_reason.
+- `confirm_transfers`: `{}`: the next WeChat transfer waits for the payee's confirmation
+  (`WAIT_USER_CONFIRM` with a `package_info`; see `wechat_transfers.py`); `out_trade_no`
+  filters by out_bill_no.
 
 Bill discrepancies (applied whenever a daily bill is generated; until cleared by default):
 see `paymesh.channels.sandbox.bills`: `bill_unknown_trade` `{"out_trade_no"?, "amount"?,
@@ -66,7 +69,7 @@ REQUEST_FAULTS = frozenset({"delay", "http_500", "raw_status", "timeout"})
 CALLBACK_FAULTS = frozenset(
     {"duplicate_callbacks", "drop_callbacks", "delay_callbacks", "amount_mismatch"}
 )
-OUTCOME_FAULTS = frozenset({"fail_refunds", "fail_transfers"})
+OUTCOME_FAULTS = frozenset({"fail_refunds", "fail_transfers", "confirm_transfers"})
 ACTION_FAULTS = frozenset({"probe_callback"})
 BILL_FAULTS = frozenset(
     {"bill_unknown_trade", "bill_amount_off", "bill_refund_missing", "bill_status_differs"}

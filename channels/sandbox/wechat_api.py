@@ -23,7 +23,6 @@ from paymesh.channels.sandbox.state import (
     Refund,
     Trade,
     TradeStatus,
-    Transfer,
     now,
     random_digits,
     random_token,
@@ -41,7 +40,6 @@ Endpoint = Callable[[web.Request, Merchant, Json], Awaitable[Answer]]
 
 _OUT_TRADE_NO = re.compile(r"^[A-Za-z0-9_\-|*@]{6,32}$")
 _OUT_REFUND_NO = re.compile(r"^[A-Za-z0-9_\-|*@]{1,64}$")
-_OUT_BILL_NO = re.compile(r"^[A-Za-z0-9]{5,32}$")
 _DEFAULT_EXPIRY = dt.timedelta(hours=2)
 
 
@@ -112,6 +110,8 @@ class WeChatApi:
         self.state = provider.state
 
     def routes(self) -> list[web.RouteDef]:
+        from paymesh.channels.sandbox.wechat_transfers import WeChatTransfers
+
         w = self._wrap
         base = "/v3/pay/transactions"
         bills = "/v3/fund-app/mch-transfer/transfer-bills"
@@ -122,8 +122,7 @@ class WeChatApi:
             web.post(base + "/out-trade-no/{no}/close", w(self.close_trade)),
             web.post("/v3/refund/domestic/refunds", w(self.create_refund)),
             web.get("/v3/refund/domestic/refunds/{no}", w(self.query_refund)),
-            web.post(bills, w(self.create_transfer)),
-            web.get(bills + "/out-bill-no/{no}", w(self.query_transfer)),
+            *WeChatTransfers(self).routes(bills),
             web.get("/v3/certificates", w(self.certificates)),
             web.get("/v3/bill/tradebill", w(self.tradebill)),
             web.get("/v3/billdownload/file", self.bill_file),
@@ -323,52 +322,6 @@ class WeChatApi:
         if refund is None or trade is None:
             raise WeChatError(404, "RESOURCE_NOT_EXISTS", "退款单不存在")
         return 200, views.refund(refund, trade)
-
-    # --- transfers ----------------------------------------------------------------------
-
-    async def create_transfer(self, request: web.Request, m: Merchant, data: Json) -> Answer:
-        appid = _str(data, "appid", 32)
-        out_bill_no = _str(data, "out_bill_no", 32)
-        if not _OUT_BILL_NO.match(out_bill_no):
-            raise _param("out_bill_no must be 5-32 letters or digits")
-        _str(data, "transfer_scene_id", 36)
-        openid = _str(data, "openid", 64)
-        amount = _int(data, "transfer_amount", "body")
-        remark = _str(data, "transfer_remark", 32)
-        notify_url = _url(data, "notify_url", required=False)
-        infos = data.get("transfer_scene_report_infos", [])
-        if not isinstance(infos, list):
-            raise _param("transfer_scene_report_infos must be a list")
-        _check_appid(m, appid)
-        key = (CHANNEL, m.merchant_id, out_bill_no)
-        fingerprint = _fingerprint(data)
-        existing = self.state.transfers.get(key)
-        if existing is not None:
-            if existing.fingerprint != fingerprint:
-                raise WeChatError(400, "INVALID_REQUEST", "商户单号重复，且与之前的请求参数不一致")
-            return 200, views.transfer_created(existing)
-        transfer = Transfer(
-            channel=CHANNEL,
-            merchant_id=m.merchant_id,
-            out_transfer_no=out_bill_no,
-            amount=amount,
-            payee=openid,
-            remark=remark,
-            notify_url=notify_url,
-            channel_transfer_no="1330" + now().strftime("%Y%m%d") + random_digits(24),
-            fingerprint=fingerprint,
-            extra={"appid": appid},
-        )
-        self.state.transfers[key] = transfer
-        answer = views.transfer_created(transfer)
-        self.state.schedule_transfer(transfer)
-        return 200, answer
-
-    async def query_transfer(self, request: web.Request, m: Merchant, _data: Json) -> Answer:
-        transfer = self.state.transfers.get((CHANNEL, m.merchant_id, request.match_info["no"]))
-        if transfer is None:
-            raise WeChatError(404, "NOT_FOUND", "记录不存在")
-        return 200, views.transfer(transfer)
 
     # --- platform certificates ------------------------------------------------------------
 

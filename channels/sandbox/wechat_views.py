@@ -41,6 +41,11 @@ def refund_state(refund: Refund) -> str:
 
 
 def transfer_state(transfer: Transfer) -> str:
+    cancel = transfer.extra.get("cancel")
+    if cancel:
+        return str(cancel)  # CANCELING, then CANCELLED
+    if transfer.status == ItemStatus.PENDING and transfer.extra.get("wait_confirm"):
+        return "WAIT_USER_CONFIRM"
     return {ItemStatus.SUCCEEDED: "SUCCESS", ItemStatus.FAILED: "FAIL"}.get(
         transfer.status, "ACCEPTED"
     )
@@ -127,11 +132,24 @@ def refund_resource(r: Refund, trade: Trade, refund_amount: int | None = None) -
 
 
 def transfer_created(t: Transfer) -> dict[str, Any]:
-    return {
+    out = {
         "out_bill_no": t.out_transfer_no,
         "transfer_bill_no": t.channel_transfer_no,
         "create_time": rfc3339(t.created_at),
         "state": transfer_state(t),
+    }
+    if t.extra.get("wait_confirm"):
+        out["package_info"] = t.extra["package_info"]
+    return out
+
+
+def transfer_cancel(t: Transfer) -> dict[str, Any]:
+    """Answer of 撤销转账."""
+    return {
+        "out_bill_no": t.out_transfer_no,
+        "transfer_bill_no": t.channel_transfer_no,
+        "state": transfer_state(t),
+        "update_time": rfc3339(t.updated_at),
     }
 
 

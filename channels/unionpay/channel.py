@@ -203,6 +203,14 @@ class UnionpayChannel:
             metadata={"channel": self.name},
         )
 
+    async def cancel_transfer(
+        self, account: UnionpayAccount, request: svc.CancelTransferRequest
+    ) -> svc.CancelTransferResponse:
+        raise OperationNotOffered(
+            "UnionPay online payment offers no transfers (payouts)",
+            metadata={"channel": self.name},
+        )
+
     async def download_bill(
         self, account: UnionpayAccount, request: svc.DownloadBillRequest
     ) -> svc.DownloadBillResponse:

@@ -367,10 +367,16 @@ def build_transfer_request(
 
 
 def parse_transfer_response(
-    req: svc.TransferRequest, resp: HttpResponse, keys: PlatformKeys, now: datetime
+    req: svc.TransferRequest,
+    resp: HttpResponse,
+    keys: PlatformKeys,
+    now: datetime,
+    account: WechatAccount | None = None,
 ) -> svc.TransferResponse:
+    """WAIT_USER_CONFIRM carries `package_info`: with the account it becomes the transfer's
+    confirm parameters (the payee confirms receipt in WeChat)."""
     data = checked_body(resp, keys, now)
-    transfer = transfer_result(data, amount=req.amount)
+    transfer = transfer_result(data, amount=req.amount, account=account)
     _expect_same("out_bill_no", req.transfer_id, transfer.transfer_id)
     transfer.transfer_id = req.transfer_id
     return svc.TransferResponse(transfer=transfer)
@@ -408,11 +414,35 @@ def parse_query_transfer_response(
     return svc.QueryTransferResponse(transfer=transfer)
 
 
+def build_cancel_transfer_request(
+    req: svc.CancelTransferRequest, account: WechatAccount, now: datetime, nonce: str
+) -> HttpRequest:
+    """POST .../transfer-bills/out-bill-no/{out_bill_no}/cancel (撤销转账,
+    https://pay.weixin.qq.com/doc/v3/merchant/4012716458): no body; answers
+    {out_bill_no, transfer_bill_no, state: CANCELING|CANCELLED, update_time}."""
+    no = _seg(req.transfer_id, "transfer_id")
+    path = f"{TRANSFER_BILLS_PATH}/out-bill-no/{no}/cancel"
+    return sign_request(account, "POST", path, b"", now, nonce, redact_keys=REDACT_KEYS)
+
+
+def parse_cancel_transfer_response(
+    req: svc.CancelTransferRequest, resp: HttpResponse, keys: PlatformKeys, now: datetime
+) -> svc.CancelTransferResponse:
+    data = checked_body(resp, keys, now)
+    transfer = transfer_result(data)
+    _expect_same("out_bill_no", req.transfer_id, transfer.transfer_id)
+    if not transfer.provider_state:
+        raise ChannelUnavailable("malformed WeChat Pay response: no transfer state")
+    transfer.transfer_id = req.transfer_id
+    return svc.CancelTransferResponse(transfer=transfer)
+
+
 __all__ = [
     "DEFINITIVE_CODES",
     "NOT_FOUND_CODES",
     "PAY_PATHS",
     "app_params",
+    "build_cancel_transfer_request",
     "build_close_request",
     "build_pay_request",
     "build_query_refund_request",
@@ -422,6 +452,7 @@ __all__ = [
     "build_transfer_request",
     "checked_body",
     "jsapi_params",
+    "parse_cancel_transfer_response",
     "parse_close_response",
     "parse_pay_response",
     "parse_query_refund_response",

@@ -216,7 +216,7 @@ class WechatChannel:
         out = await self._call(
             account,
             http,
-            lambda r, k: adapter.parse_transfer_response(request, r, k, self._clock()),
+            lambda r, k: adapter.parse_transfer_response(request, r, k, self._clock(), account),
             ex,
         )
         out.exchanges.extend(ex)
@@ -247,6 +247,16 @@ class WechatChannel:
         download = bill.build_download_request(account, url, self._clock(), self._nonce())
         raw = bill.bill_bytes(await self._send(account, download, ex), sha1)
         return billfile.bill_response(bill.parse_trade_bill(raw), ex)
+
+    async def cancel_transfer(
+        self, account: WechatAccount, request: svc.CancelTransferRequest
+    ) -> svc.CancelTransferResponse:
+        http = adapter.build_cancel_transfer_request(request, account, self._clock(), self._nonce())
+        return await self._logged(
+            account,
+            http,
+            lambda r, k: adapter.parse_cancel_transfer_response(request, r, k, self._clock()),
+        )
 
     async def parse_notify(
         self, account: WechatAccount, request: svc.ParseNotifyRequest

@@ -130,8 +130,30 @@ class WechatAccount(ChannelAccountBase):
     transfer_scene_report_infos: list[TransferSceneReportInfo] = Field(
         default_factory=list,
         title="Transfer scene report infos",
-        description="Scene report entries sent with every transfer.",
+        description=(
+            "Scene report entries sent with every transfer (WeChat requires them). Empty: "
+            "the scene's required types (1000: 活动名称, 奖励说明; 1005: 岗位类型, 报酬说明) "
+            "described by the transfer's remark."
+        ),
     )
+    transfer_user_recv_perception: str = Field(
+        "",
+        title="Payee perception",
+        description=(
+            "user_recv_perception shown to the payee; empty: the scene's default "
+            "(1000: 现金奖励, 1005: 劳务报酬)."
+        ),
+        max_length=32,
+    )
+
+    @model_validator(mode="after")
+    def _check_transfer_scene(self) -> WechatAccount:
+        if self.transfer_scene_id not in ("1000", "1005") and not self.transfer_scene_report_infos:
+            raise ValueError(
+                f"transfer scene {self.transfer_scene_id} has no default report infos: "
+                "configure transfer_scene_report_infos (WeChat requires them)"
+            )
+        return self
 
     @field_validator("private_key_pem")
     @classmethod

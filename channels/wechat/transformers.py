@@ -210,6 +210,31 @@ def refund_body(req: svc.RefundRequest, account: WechatAccount) -> dict[str, Any
     return body
 
 
+# Defaults per transfer scene (商家转账 发起转账 https://pay.weixin.qq.com/doc/v3/merchant/4012716434,
+# "转账场景报备信息" and "用户收款感知" of each scene): the report info types WeChat requires for
+# the scene and the perception shown to the payee. An account may configure its own.
+SCENE_DEFAULTS: Final[Mapping[str, tuple[str, tuple[str, ...]]]] = {
+    "1000": ("现金奖励", ("活动名称", "奖励说明")),  # 现金营销
+    "1005": ("劳务报酬", ("岗位类型", "报酬说明")),  # 佣金报酬
+}
+REPORT_INFO_MAX = 32  # characters of info_content
+
+
+def scene_report_infos(account: WechatAccount, remark: str) -> list[dict[str, str]]:
+    """The account's configured entries, or the scene's default types described by the
+    transfer's remark (WeChat requires them for every scene that has any)."""
+    if account.transfer_scene_report_infos:
+        return [i.model_dump() for i in account.transfer_scene_report_infos]
+    _, types = SCENE_DEFAULTS.get(account.transfer_scene_id, ("", ()))
+    return [{"info_type": t, "info_content": remark[:REPORT_INFO_MAX]} for t in types]
+
+
+def user_recv_perception(account: WechatAccount) -> str:
+    if account.transfer_user_recv_perception:
+        return account.transfer_user_recv_perception
+    return SCENE_DEFAULTS.get(account.transfer_scene_id, ("", ()))[0]
+
+
 def transfer_body(
     req: svc.TransferRequest, account: WechatAccount, encrypted_user_name: str = ""
 ) -> dict[str, Any]:
@@ -219,23 +244,26 @@ def transfer_body(
     if not req.payee_id:
         raise InvalidArgument("payee_id (openid) is required", field="payee_id")
     _check_currency(req.currency)
+    remark = (req.remark or "transfer")[:32]
     body: dict[str, Any] = {
         "appid": account.appid,
         "out_bill_no": req.transfer_id,
         "transfer_scene_id": account.transfer_scene_id,
         "openid": req.payee_id,
         "transfer_amount": req.amount,
-        "transfer_remark": (req.remark or "transfer")[:32],
+        "transfer_remark": remark,
     }
     if encrypted_user_name:
         body["user_name"] = encrypted_user_name
     url = req.notify_url or account.notify_url
     if url:
         body["notify_url"] = url
-    if account.transfer_scene_report_infos:
-        body["transfer_scene_report_infos"] = [
-            i.model_dump() for i in account.transfer_scene_report_infos
-        ]
+    perception = user_recv_perception(account)
+    if perception:
+        body["user_recv_perception"] = perception
+    infos = scene_report_infos(account, remark)
+    if infos:
+        body["transfer_scene_report_infos"] = infos
     return body
 
 
@@ -278,10 +306,14 @@ def refund_result(data: Mapping[str, Any]) -> channel_pb2.RefundResult:
     return result
 
 
-def transfer_result(data: Mapping[str, Any], amount: int = 0) -> channel_pb2.TransferResult:
+def transfer_result(
+    data: Mapping[str, Any], amount: int = 0, account: WechatAccount | None = None
+) -> channel_pb2.TransferResult:
     """A transfer bill (create/query answer or MCHTRANSFER.BILL.* resource).
 
-    The create answer carries no amount: pass the requested one as `amount`.
+    The create answer carries no amount: pass the requested one as `amount`. With the
+    account, a WAIT_USER_CONFIRM answer's `package_info` becomes the confirm parameters of
+    wx.requestMerchantTransfer (`mchId`, `appId`, `package`).
     """
     provider_state = get_str(data, "state")
     result = channel_pb2.TransferResult(
@@ -292,6 +324,11 @@ def transfer_result(data: Mapping[str, Any], amount: int = 0) -> channel_pb2.Tra
         fail_reason=get_str(data, "fail_reason"),
         provider_state=provider_state,
     )
+    package = get_str(data, "package_info")
+    if package and account is not None and provider_state == "WAIT_USER_CONFIRM":
+        result.confirm_params.update(
+            {"mchId": account.mchid, "appId": account.appid, "package": package}
+        )
     done = _timestamp(get_str(data, "update_time"))
     if done is not None and result.state == RESULT_SUCCEEDED:
         result.succeeded_at.CopyFrom(done)
@@ -300,6 +337,7 @@ def transfer_result(data: Mapping[str, Any], amount: int = 0) -> channel_pb2.Tra
 
 __all__ = [
     "REFUND_STATUS_MAP",
+    "SCENE_DEFAULTS",
     "TRADE_STATE_MAP",
     "TRANSFER_STATE_MAP",
     "dumps",

@@ -171,6 +171,22 @@ class QueryTransferResponse(_message.Message):
     exchanges: _containers.RepeatedCompositeFieldContainer[_channel_pb2.Exchange]
     def __init__(self, transfer: _Optional[_Union[_channel_pb2.TransferResult, _Mapping]] = ..., exchanges: _Optional[_Iterable[_Union[_channel_pb2.Exchange, _Mapping]]] = ...) -> None: ...
 
+class CancelTransferRequest(_message.Message):
+    __slots__ = ("account", "transfer_id")
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    TRANSFER_ID_FIELD_NUMBER: _ClassVar[int]
+    account: _channel_pb2.AccountRef
+    transfer_id: str
+    def __init__(self, account: _Optional[_Union[_channel_pb2.AccountRef, _Mapping]] = ..., transfer_id: _Optional[str] = ...) -> None: ...
+
+class CancelTransferResponse(_message.Message):
+    __slots__ = ("transfer", "exchanges")
+    TRANSFER_FIELD_NUMBER: _ClassVar[int]
+    EXCHANGES_FIELD_NUMBER: _ClassVar[int]
+    transfer: _channel_pb2.TransferResult
+    exchanges: _containers.RepeatedCompositeFieldContainer[_channel_pb2.Exchange]
+    def __init__(self, transfer: _Optional[_Union[_channel_pb2.TransferResult, _Mapping]] = ..., exchanges: _Optional[_Iterable[_Union[_channel_pb2.Exchange, _Mapping]]] = ...) -> None: ...
+
 class ParseNotifyRequest(_message.Message):
     __slots__ = ("account", "http_method", "headers", "body", "content_type", "query")
     class HeadersEntry(_message.Message):

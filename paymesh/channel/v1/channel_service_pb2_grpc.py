@@ -73,6 +73,11 @@ class ChannelServiceStub:
                 request_serializer=paymesh_dot_channel_dot_v1_dot_channel__service__pb2.QueryTransferRequest.SerializeToString,
                 response_deserializer=paymesh_dot_channel_dot_v1_dot_channel__service__pb2.QueryTransferResponse.FromString,
                 _registered_method=True)
+        self.CancelTransfer = channel.unary_unary(
+                '/paymesh.channel.v1.ChannelService/CancelTransfer',
+                request_serializer=paymesh_dot_channel_dot_v1_dot_channel__service__pb2.CancelTransferRequest.SerializeToString,
+                response_deserializer=paymesh_dot_channel_dot_v1_dot_channel__service__pb2.CancelTransferResponse.FromString,
+                _registered_method=True)
         self.ParseNotify = channel.unary_unary(
                 '/paymesh.channel.v1.ChannelService/ParseNotify',
                 request_serializer=paymesh_dot_channel_dot_v1_dot_channel__service__pb2.ParseNotifyRequest.SerializeToString,
@@ -141,6 +146,13 @@ class ChannelServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CancelTransfer(self, request, context):
+        """Cancels a transfer the payee has not confirmed yet (WeChat WAIT_USER_CONFIRM).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ParseNotify(self, request, context):
         """Verifies and normalises one provider notification.
         """
@@ -192,6 +204,11 @@ def add_ChannelServiceServicer_to_server(servicer, server):
                     servicer.QueryTransfer,
                     request_deserializer=paymesh_dot_channel_dot_v1_dot_channel__service__pb2.QueryTransferRequest.FromString,
                     response_serializer=paymesh_dot_channel_dot_v1_dot_channel__service__pb2.QueryTransferResponse.SerializeToString,
+            ),
+            'CancelTransfer': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelTransfer,
+                    request_deserializer=paymesh_dot_channel_dot_v1_dot_channel__service__pb2.CancelTransferRequest.FromString,
+                    response_serializer=paymesh_dot_channel_dot_v1_dot_channel__service__pb2.CancelTransferResponse.SerializeToString,
             ),
             'ParseNotify': grpc.unary_unary_rpc_method_handler(
                     servicer.ParseNotify,
@@ -397,6 +414,33 @@ class ChannelService:
             '/paymesh.channel.v1.ChannelService/QueryTransfer',
             paymesh_dot_channel_dot_v1_dot_channel__service__pb2.QueryTransferRequest.SerializeToString,
             paymesh_dot_channel_dot_v1_dot_channel__service__pb2.QueryTransferResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelTransfer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paymesh.channel.v1.ChannelService/CancelTransfer',
+            paymesh_dot_channel_dot_v1_dot_channel__service__pb2.CancelTransferRequest.SerializeToString,
+            paymesh_dot_channel_dot_v1_dot_channel__service__pb2.CancelTransferResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -51,6 +51,8 @@ class ChannelServiceStub:
     """Pays out to a payee."""
     QueryTransfer: _grpc.UnaryUnaryMultiCallable[_channel_service_pb2.QueryTransferRequest, _channel_service_pb2.QueryTransferResponse]
     """Asks the provider for a transfer's state."""
+    CancelTransfer: _grpc.UnaryUnaryMultiCallable[_channel_service_pb2.CancelTransferRequest, _channel_service_pb2.CancelTransferResponse]
+    """Cancels a transfer the payee has not confirmed yet (WeChat WAIT_USER_CONFIRM)."""
     ParseNotify: _grpc.UnaryUnaryMultiCallable[_channel_service_pb2.ParseNotifyRequest, _channel_service_pb2.ParseNotifyResponse]
     """Verifies and normalises one provider notification."""
     DownloadBill: _grpc.UnaryUnaryMultiCallable[_channel_service_pb2.DownloadBillRequest, _channel_service_pb2.DownloadBillResponse]
@@ -79,6 +81,8 @@ class ChannelServiceAsyncStub(ChannelServiceStub):
     """Pays out to a payee."""
     QueryTransfer: _aio.UnaryUnaryMultiCallable[_channel_service_pb2.QueryTransferRequest, _channel_service_pb2.QueryTransferResponse]  # type: ignore[assignment]
     """Asks the provider for a transfer's state."""
+    CancelTransfer: _aio.UnaryUnaryMultiCallable[_channel_service_pb2.CancelTransferRequest, _channel_service_pb2.CancelTransferResponse]  # type: ignore[assignment]
+    """Cancels a transfer the payee has not confirmed yet (WeChat WAIT_USER_CONFIRM)."""
     ParseNotify: _aio.UnaryUnaryMultiCallable[_channel_service_pb2.ParseNotifyRequest, _channel_service_pb2.ParseNotifyResponse]  # type: ignore[assignment]
     """Verifies and normalises one provider notification."""
     DownloadBill: _aio.UnaryUnaryMultiCallable[_channel_service_pb2.DownloadBillRequest, _channel_service_pb2.DownloadBillResponse]  # type: ignore[assignment]
@@ -146,6 +150,14 @@ class ChannelServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_channel_service_pb2.QueryTransferResponse, _abc.Awaitable[_channel_service_pb2.QueryTransferResponse]]:
         """Asks the provider for a transfer's state."""
+
+    @_abc_1.abstractmethod
+    def CancelTransfer(
+        self,
+        request: _channel_service_pb2.CancelTransferRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_channel_service_pb2.CancelTransferResponse, _abc.Awaitable[_channel_service_pb2.CancelTransferResponse]]:
+        """Cancels a transfer the payee has not confirmed yet (WeChat WAIT_USER_CONFIRM)."""
 
     @_abc_1.abstractmethod
     def ParseNotify(

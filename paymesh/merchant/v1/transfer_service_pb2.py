@@ -26,7 +26,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from paymesh.merchant.v1 import transfer_pb2 as paymesh_dot_merchant_dot_v1_dot_transfer__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*paymesh/merchant/v1/transfer_service.proto\x12\x13paymesh.merchant.v1\x1a\x1cgoogle/api/annotations.proto\x1a\"paymesh/merchant/v1/transfer.proto\"\xfd\x02\n\x15\x43reateTransferRequest\x12\x0e\n\x06\x61pp_id\x18\x01 \x01(\t\x12\x17\n\x0fout_transfer_no\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x04 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x05 \x01(\t\x12\x10\n\x08payee_id\x18\x06 \x01(\t\x12\x12\n\npayee_name\x18\x07 \x01(\t\x12\x0e\n\x06remark\x18\x08 \x01(\t\x12\x12\n\nnotify_url\x18\t \x01(\t\x12J\n\x08metadata\x18\n \x03(\x0b\x32\x38.paymesh.merchant.v1.CreateTransferRequest.MetadataEntry\x12\x11\n\ttimestamp\x18\x0b \x01(\x03\x12\x11\n\tsign_type\x18\x0c \x01(\t\x12\x0c\n\x04sign\x18\r \x01(\t\x12\r\n\x05nonce\x18\x0e \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"I\n\x16\x43reateTransferResponse\x12/\n\x08transfer\x18\x01 \x01(\x0b\x32\x1d.paymesh.merchant.v1.Transfer2\x97\x01\n\x0fTransferService\x12\x83\x01\n\x0e\x43reateTransfer\x12*.paymesh.merchant.v1.CreateTransferRequest\x1a+.paymesh.merchant.v1.CreateTransferResponse\"\x18\x82\xd3\xe4\x93\x02\x12\"\r/v1/transfers:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*paymesh/merchant/v1/transfer_service.proto\x12\x13paymesh.merchant.v1\x1a\x1cgoogle/api/annotations.proto\x1a\"paymesh/merchant/v1/transfer.proto\"\xfd\x02\n\x15\x43reateTransferRequest\x12\x0e\n\x06\x61pp_id\x18\x01 \x01(\t\x12\x17\n\x0fout_transfer_no\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x04 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x05 \x01(\t\x12\x10\n\x08payee_id\x18\x06 \x01(\t\x12\x12\n\npayee_name\x18\x07 \x01(\t\x12\x0e\n\x06remark\x18\x08 \x01(\t\x12\x12\n\nnotify_url\x18\t \x01(\t\x12J\n\x08metadata\x18\n \x03(\x0b\x32\x38.paymesh.merchant.v1.CreateTransferRequest.MetadataEntry\x12\x11\n\ttimestamp\x18\x0b \x01(\x03\x12\x11\n\tsign_type\x18\x0c \x01(\t\x12\x0c\n\x04sign\x18\r \x01(\t\x12\r\n\x05nonce\x18\x0e \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"I\n\x16\x43reateTransferResponse\x12/\n\x08transfer\x18\x01 \x01(\x0b\x32\x1d.paymesh.merchant.v1.Transfer\"\x7f\n\x15\x43\x61ncelTransferRequest\x12\x13\n\x0btransfer_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61pp_id\x18\x02 \x01(\t\x12\x11\n\ttimestamp\x18\x03 \x01(\x03\x12\x11\n\tsign_type\x18\x04 \x01(\t\x12\x0c\n\x04sign\x18\x05 \x01(\t\x12\r\n\x05nonce\x18\x06 \x01(\t\"I\n\x16\x43\x61ncelTransferResponse\x12/\n\x08transfer\x18\x01 \x01(\x0b\x32\x1d.paymesh.merchant.v1.Transfer2\xb2\x02\n\x0fTransferService\x12\x83\x01\n\x0e\x43reateTransfer\x12*.paymesh.merchant.v1.CreateTransferRequest\x1a+.paymesh.merchant.v1.CreateTransferResponse\"\x18\x82\xd3\xe4\x93\x02\x12\"\r/v1/transfers:\x01*\x12\x98\x01\n\x0e\x43\x61ncelTransfer\x12*.paymesh.merchant.v1.CancelTransferRequest\x1a+.paymesh.merchant.v1.CancelTransferResponse\"-\x82\xd3\xe4\x93\x02\'\"\"/v1/transfers/{transfer_id}:cancel:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,12 +37,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATETRANSFERREQUEST_METADATAENTRY']._serialized_options = b'8\001'
   _globals['_TRANSFERSERVICE'].methods_by_name['CreateTransfer']._loaded_options = None
   _globals['_TRANSFERSERVICE'].methods_by_name['CreateTransfer']._serialized_options = b'\202\323\344\223\002\022\"\r/v1/transfers:\001*'
+  _globals['_TRANSFERSERVICE'].methods_by_name['CancelTransfer']._loaded_options = None
+  _globals['_TRANSFERSERVICE'].methods_by_name['CancelTransfer']._serialized_options = b'\202\323\344\223\002\'\"\"/v1/transfers/{transfer_id}:cancel:\001*'
   _globals['_CREATETRANSFERREQUEST']._serialized_start=134
   _globals['_CREATETRANSFERREQUEST']._serialized_end=515
   _globals['_CREATETRANSFERREQUEST_METADATAENTRY']._serialized_start=468
   _globals['_CREATETRANSFERREQUEST_METADATAENTRY']._serialized_end=515
   _globals['_CREATETRANSFERRESPONSE']._serialized_start=517
   _globals['_CREATETRANSFERRESPONSE']._serialized_end=590
-  _globals['_TRANSFERSERVICE']._serialized_start=593
-  _globals['_TRANSFERSERVICE']._serialized_end=744
+  _globals['_CANCELTRANSFERREQUEST']._serialized_start=592
+  _globals['_CANCELTRANSFERREQUEST']._serialized_end=719
+  _globals['_CANCELTRANSFERRESPONSE']._serialized_start=721
+  _globals['_CANCELTRANSFERRESPONSE']._serialized_end=794
+  _globals['_TRANSFERSERVICE']._serialized_start=797
+  _globals['_TRANSFERSERVICE']._serialized_end=1103
 # @@protoc_insertion_point(module_scope)

@@ -52,3 +52,25 @@ class CreateTransferResponse(_message.Message):
     TRANSFER_FIELD_NUMBER: _ClassVar[int]
     transfer: _transfer_pb2.Transfer
     def __init__(self, transfer: _Optional[_Union[_transfer_pb2.Transfer, _Mapping]] = ...) -> None: ...
+
+class CancelTransferRequest(_message.Message):
+    __slots__ = ("transfer_id", "app_id", "timestamp", "sign_type", "sign", "nonce")
+    TRANSFER_ID_FIELD_NUMBER: _ClassVar[int]
+    APP_ID_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    SIGN_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SIGN_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
+    transfer_id: str
+    app_id: str
+    timestamp: int
+    sign_type: str
+    sign: str
+    nonce: str
+    def __init__(self, transfer_id: _Optional[str] = ..., app_id: _Optional[str] = ..., timestamp: _Optional[int] = ..., sign_type: _Optional[str] = ..., sign: _Optional[str] = ..., nonce: _Optional[str] = ...) -> None: ...
+
+class CancelTransferResponse(_message.Message):
+    __slots__ = ("transfer",)
+    TRANSFER_FIELD_NUMBER: _ClassVar[int]
+    transfer: _transfer_pb2.Transfer
+    def __init__(self, transfer: _Optional[_Union[_transfer_pb2.Transfer, _Mapping]] = ...) -> None: ...

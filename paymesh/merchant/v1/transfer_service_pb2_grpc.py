@@ -40,6 +40,11 @@ class TransferServiceStub:
                 request_serializer=paymesh_dot_merchant_dot_v1_dot_transfer__service__pb2.CreateTransferRequest.SerializeToString,
                 response_deserializer=paymesh_dot_merchant_dot_v1_dot_transfer__service__pb2.CreateTransferResponse.FromString,
                 _registered_method=True)
+        self.CancelTransfer = channel.unary_unary(
+                '/paymesh.merchant.v1.TransferService/CancelTransfer',
+                request_serializer=paymesh_dot_merchant_dot_v1_dot_transfer__service__pb2.CancelTransferRequest.SerializeToString,
+                response_deserializer=paymesh_dot_merchant_dot_v1_dot_transfer__service__pb2.CancelTransferResponse.FromString,
+                _registered_method=True)
 
 
 class TransferServiceServicer:
@@ -53,6 +58,15 @@ class TransferServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CancelTransfer(self, request, context):
+        """Cancels a transfer the payee has not confirmed yet (WeChat WAIT_USER_CONFIRM). The
+        transfer becomes FAILED once the provider confirms the cancel; a transfer the payee
+        already confirmed is not cancelled (FAILED_PRECONDITION, reason TRANSFER_NOT_CANCELLABLE).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TransferServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -60,6 +74,11 @@ def add_TransferServiceServicer_to_server(servicer, server):
                     servicer.CreateTransfer,
                     request_deserializer=paymesh_dot_merchant_dot_v1_dot_transfer__service__pb2.CreateTransferRequest.FromString,
                     response_serializer=paymesh_dot_merchant_dot_v1_dot_transfer__service__pb2.CreateTransferResponse.SerializeToString,
+            ),
+            'CancelTransfer': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelTransfer,
+                    request_deserializer=paymesh_dot_merchant_dot_v1_dot_transfer__service__pb2.CancelTransferRequest.FromString,
+                    response_serializer=paymesh_dot_merchant_dot_v1_dot_transfer__service__pb2.CancelTransferResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -90,6 +109,33 @@ class TransferService:
             '/paymesh.merchant.v1.TransferService/CreateTransfer',
             paymesh_dot_merchant_dot_v1_dot_transfer__service__pb2.CreateTransferRequest.SerializeToString,
             paymesh_dot_merchant_dot_v1_dot_transfer__service__pb2.CreateTransferResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelTransfer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paymesh.merchant.v1.TransferService/CancelTransfer',
+            paymesh_dot_merchant_dot_v1_dot_transfer__service__pb2.CancelTransferRequest.SerializeToString,
+            paymesh_dot_merchant_dot_v1_dot_transfer__service__pb2.CancelTransferResponse.FromString,
             options,
             channel_credentials,
             insecure,

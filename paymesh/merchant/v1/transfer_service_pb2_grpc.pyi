@@ -35,6 +35,11 @@ class TransferServiceStub:
     def __new__(cls, channel: _aio.Channel) -> TransferServiceAsyncStub: ...
     CreateTransfer: _grpc.UnaryUnaryMultiCallable[_transfer_service_pb2.CreateTransferRequest, _transfer_service_pb2.CreateTransferResponse]
     """Creates a transfer (idempotent on app_id + out_transfer_no)."""
+    CancelTransfer: _grpc.UnaryUnaryMultiCallable[_transfer_service_pb2.CancelTransferRequest, _transfer_service_pb2.CancelTransferResponse]
+    """Cancels a transfer the payee has not confirmed yet (WeChat WAIT_USER_CONFIRM). The
+    transfer becomes FAILED once the provider confirms the cancel; a transfer the payee
+    already confirmed is not cancelled (FAILED_PRECONDITION, reason TRANSFER_NOT_CANCELLABLE).
+    """
 
 @_typing.type_check_only
 class TransferServiceAsyncStub(TransferServiceStub):
@@ -43,6 +48,11 @@ class TransferServiceAsyncStub(TransferServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreateTransfer: _aio.UnaryUnaryMultiCallable[_transfer_service_pb2.CreateTransferRequest, _transfer_service_pb2.CreateTransferResponse]  # type: ignore[assignment]
     """Creates a transfer (idempotent on app_id + out_transfer_no)."""
+    CancelTransfer: _aio.UnaryUnaryMultiCallable[_transfer_service_pb2.CancelTransferRequest, _transfer_service_pb2.CancelTransferResponse]  # type: ignore[assignment]
+    """Cancels a transfer the payee has not confirmed yet (WeChat WAIT_USER_CONFIRM). The
+    transfer becomes FAILED once the provider confirms the cancel; a transfer the payee
+    already confirmed is not cancelled (FAILED_PRECONDITION, reason TRANSFER_NOT_CANCELLABLE).
+    """
 
 class TransferServiceServicer(metaclass=_abc_1.ABCMeta):
     """Pays money out to a payee."""
@@ -54,5 +64,16 @@ class TransferServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_transfer_service_pb2.CreateTransferResponse, _abc.Awaitable[_transfer_service_pb2.CreateTransferResponse]]:
         """Creates a transfer (idempotent on app_id + out_transfer_no)."""
+
+    @_abc_1.abstractmethod
+    def CancelTransfer(
+        self,
+        request: _transfer_service_pb2.CancelTransferRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_transfer_service_pb2.CancelTransferResponse, _abc.Awaitable[_transfer_service_pb2.CancelTransferResponse]]:
+        """Cancels a transfer the payee has not confirmed yet (WeChat WAIT_USER_CONFIRM). The
+        transfer becomes FAILED once the provider confirms the cancel; a transfer the payee
+        already confirmed is not cancelled (FAILED_PRECONDITION, reason TRANSFER_NOT_CANCELLABLE).
+        """
 
 def add_TransferServiceServicer_to_server(servicer: TransferServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -277,6 +277,7 @@ async def test_fail_refunds_and_transfers(
         "transfer_amount": 30,
         "transfer_remark": "r",
         "notify_url": receiver.url,
+        "transfer_scene_report_infos": [{"info_type": "活动名称", "info_content": "r"}],
     }
     assert (
         await client.call("POST", "/v3/fund-app/mch-transfer/transfer-bills", body)

@@ -128,6 +128,8 @@ async def test_wechatpayv3_end_to_end(
         openid="o-payee",
         transfer_amount=20,
         transfer_remark="reward",
+        user_recv_perception="现金奖励",
+        transfer_scene_report_infos=[{"info_type": "活动名称", "info_content": "reward"}],
     )
     assert code == 200, text
     [_, _, tcb] = await receiver.wait_for(3)

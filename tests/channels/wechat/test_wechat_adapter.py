@@ -20,6 +20,7 @@ from paymesh.channels.wechat.auth import (
     UnknownSerial,
     configured_platform_keys,
 )
+from paymesh.channels.wechat.config import TransferSceneReportInfo, WechatAccount
 from paymesh.channels.wechat.testing import FakePlatform, make_account, new_rsa_key
 from paymesh.errors import ChannelError, ChannelUnavailable, InvalidArgument
 
@@ -388,6 +389,12 @@ def test_transfer_and_query(state: str, expected: int) -> None:
         "transfer_amount": 300,
         "transfer_remark": "新会员开通有礼",
         "notify_url": "https://paymesh.example/v1/callbacks/wechat/wx-test",
+        # scene 1000 (现金营销) defaults: its required report types, described by the remark
+        "user_recv_perception": "现金奖励",
+        "transfer_scene_report_infos": [
+            {"info_type": "活动名称", "info_content": "新会员开通有礼"},
+            {"info_type": "奖励说明", "info_content": "新会员开通有礼"},
+        ],
     }
     created = {
         "out_bill_no": "T202611220400001",
@@ -609,3 +616,60 @@ def test_certificate_serial_matches_as_hex_number(spelling: Callable[[str], str]
     keys = configured_platform_keys(account)
     resp = cert_platform.response(200, TRANSACTION, NOW, serial=spelling(cert_platform.serial))
     assert adapter.parse_query_response(QREQ, resp, keys, NOW).trade.state == pb.TRADE_STATE_PAID
+
+
+def test_transfer_report_infos_and_perception_come_from_the_account() -> None:
+    infos = [TransferSceneReportInfo(info_type="岗位类型", info_content="外卖骑手")]
+    account = ACCOUNT.model_copy(
+        update={
+            "transfer_scene_id": "1005",
+            "transfer_scene_report_infos": infos,
+            "transfer_user_recv_perception": "劳务报酬",
+        }
+    )
+    req = svc.TransferRequest(account=REF, transfer_id="T1xyz", amount=1, payee_id="o-1")
+    body = json.loads(adapter.build_transfer_request(req, account, NOW, "N").body)
+    assert body["transfer_scene_report_infos"] == [
+        {"info_type": "岗位类型", "info_content": "外卖骑手"}
+    ]
+    assert body["user_recv_perception"] == "劳务报酬"
+    with pytest.raises(ValueError, match="transfer_scene_report_infos"):
+        WechatAccount.model_validate(
+            {**ACCOUNT.model_dump(mode="python"), "transfer_scene_id": "1009"}
+        )
+
+
+def test_wait_user_confirm_gives_the_confirm_parameters_and_cancel_is_a_signed_post() -> None:
+    req = svc.TransferRequest(account=REF, transfer_id="T1xyz", amount=1, payee_id="o-1")
+    created = {
+        "out_bill_no": "T1xyz",
+        "transfer_bill_no": "1330000071100999991182020050700019480001",
+        "create_time": "2026-11-22T12:04:00+08:00",
+        "state": "WAIT_USER_CONFIRM",
+        "package_info": "affffddafdfafddffda==",
+    }
+    resp = PLATFORM.response(200, created, NOW)
+    t = adapter.parse_transfer_response(req, resp, KEYS, NOW, ACCOUNT).transfer
+    assert t.state == pb.RESULT_STATE_PENDING
+    assert dict(t.confirm_params) == {
+        "mchId": ACCOUNT.mchid,
+        "appId": ACCOUNT.appid,
+        "package": "affffddafdfafddffda==",
+    }
+    creq = svc.CancelTransferRequest(account=REF, transfer_id="T1xyz")
+    http = adapter.build_cancel_transfer_request(creq, ACCOUNT, NOW, "N")
+    assert (http.method, http.url, http.body) == (
+        "POST",
+        ACCOUNT.base_url + "/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/T1xyz/cancel",
+        b"",
+    )
+    verify_request(http)
+    for state, expected in (
+        ("CANCELING", pb.RESULT_STATE_PENDING),
+        ("CANCELLED", pb.RESULT_STATE_FAILED),
+    ):
+        answer = {"out_bill_no": "T1xyz", "transfer_bill_no": "1330", "state": state}
+        c = adapter.parse_cancel_transfer_response(
+            creq, PLATFORM.response(200, answer, NOW), KEYS, NOW
+        ).transfer
+        assert (c.state, c.provider_state) == (expected, state)
