@@ -45,6 +45,11 @@ MSG_ID_HEADER = "Nats-Msg-Id"
 MAX_AGE_S = 7 * 24 * 3600.0
 
 
+class PublishRefused(Exception):
+    """This message can never be published as it is (larger than the bus's max payload):
+    retrying will not help, unlike BusUnavailable."""
+
+
 class BusUnavailable(Exception):
     """The bus could not take or hand out a message right now; retry later."""
 
@@ -270,6 +275,11 @@ class JetStreamBus(Bus):
                 stream=self.stream,
                 headers={MSG_ID_HEADER: msg_id},
             )
+        except nats.errors.MaxPayloadError as e:
+            raise PublishRefused(
+                f"{len(data)} bytes exceed the server's max payload "
+                f"({self._nc.max_payload if self._nc else '?'} bytes)"
+            ) from e
         except (nats.errors.Error, TimeoutError, OSError) as e:
             self._stream_ready = False  # re-check the stream on the next call
             raise BusUnavailable(f"publish failed: {e!r}") from e
@@ -402,8 +412,11 @@ class MemoryBus(Bus):
     production (the outbox still guarantees no committed event is lost).
     """
 
-    def __init__(self, *, duplicate_window: float = DUPLICATE_WINDOW_S) -> None:
+    def __init__(
+        self, *, duplicate_window: float = DUPLICATE_WINDOW_S, max_payload: int = 1024 * 1024
+    ) -> None:
         self.duplicate_window = duplicate_window
+        self.max_payload = max_payload  # NATS's default, so both buses refuse the same
         self._log: list[_Stored] = []
         self._seen: dict[str, float] = {}
         self._consumers: dict[str, _ConsumerState] = {}
@@ -414,6 +427,8 @@ class MemoryBus(Bus):
         self._changed.set()
 
     async def publish(self, subject: str, data: bytes, msg_id: str) -> bool:
+        if len(data) > self.max_payload:
+            raise PublishRefused(f"{len(data)} bytes exceed the max payload ({self.max_payload})")
         now = time.monotonic()
         self._seen = {k: t for k, t in self._seen.items() if now - t < self.duplicate_window}
         if msg_id in self._seen:
@@ -497,6 +512,7 @@ __all__ = [
     "JetStreamBus",
     "MemoryBus",
     "MessageMetadata",
+    "PublishRefused",
     "Subscription",
     "open_bus",
     "subject_matches",

@@ -31,6 +31,7 @@ class ClaimedEvent:
     payload: dict[str, Any]
     created_at: datetime
     attempts: int
+    status: str = OutboxStatus.PENDING.value
 
 
 def _unclaimed(now: datetime) -> sa.ColumnElement[bool]:
@@ -157,7 +158,61 @@ class OutboxClaims:
                 payload=dict(r.payload or {}),
                 created_at=r.created_at,
                 attempts=r.attempts,
+                status=r.status,
             )
+
+    async def quarantine(
+        self, token: str, event_id: str, reason: str, now: datetime | None = None
+    ) -> bool:
+        """Set a row that can never be published aside (QUARANTINED, with its reason)."""
+        async with self.sessions.begin() as s:
+            result = await s.execute(
+                sa.update(OutboxEvent)
+                .where(
+                    OutboxEvent.event_id == event_id,
+                    OutboxEvent.claim_token == token,
+                    OutboxEvent.status == OutboxStatus.PENDING.value,
+                )
+                .values(
+                    status=OutboxStatus.QUARANTINED.value,
+                    quarantine_reason=reason[:256],
+                    attempts=OutboxEvent.attempts + 1,
+                    claim_token=None,
+                    claimed_until=None,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            return int(getattr(result, "rowcount", 0)) == 1
+
+    async def requeue(self, event_id: str) -> bool:
+        """An operator fixed a quarantined row: the relay publishes it again."""
+        async with self.sessions.begin() as s:
+            result = await s.execute(
+                sa.update(OutboxEvent)
+                .where(
+                    OutboxEvent.event_id == event_id,
+                    OutboxEvent.status == OutboxStatus.QUARANTINED.value,
+                )
+                .values(
+                    status=OutboxStatus.PENDING.value,
+                    quarantine_reason="",
+                    claim_token=None,
+                    claimed_until=None,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            return int(getattr(result, "rowcount", 0)) == 1
+
+    async def quarantined(self, limit: int = 100) -> list[tuple[str, str]]:
+        """(event_id, reason) of quarantined rows, oldest first (operators, alerts)."""
+        async with self.sessions() as s:
+            rows = await s.execute(
+                sa.select(OutboxEvent.event_id, OutboxEvent.quarantine_reason)
+                .where(OutboxEvent.status == OutboxStatus.QUARANTINED.value)
+                .order_by(OutboxEvent.created_at)
+                .limit(limit)
+            )
+            return [(r[0], r[1]) for r in rows]
 
 
 __all__ = ["ClaimedEvent", "OutboxClaims"]

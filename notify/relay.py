@@ -6,6 +6,11 @@ rows. When the bus is down the rows stay PENDING and the relay backs off (expone
 capped) and tries again; nothing is lost, and a row published twice (a relay crashed after
 publishing, before marking) is dropped by the bus's dedupe window. Any number of replicas
 may run side by side.
+
+A row that can never be published as it is (larger than the bus's max payload, or not
+serialisable) is not the bus being down: it is QUARANTINED with its reason, logged as an
+error (``outbox_event_quarantined``), and the rows behind it keep flowing. An operator
+fixes it and re-sends it (NotifyAdminService ResendEvent requeues it).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from paymesh.gateway.db.engine import session_factory
-from paymesh.notify.bus import SUBJECT_PREFIX, Bus, BusUnavailable
+from paymesh.notify.bus import SUBJECT_PREFIX, Bus, BusUnavailable, PublishRefused
 from paymesh.notify.envelope import encode_event, subject_for
 from paymesh.notify.outbox import ClaimedEvent, OutboxClaims
 from paymesh.runtime.logging import get_logger
@@ -53,6 +58,7 @@ class OutboxRelay:
         self._stopping = asyncio.Event()
         self._backoff = self.settings.backoff_initial_s
         self.published = 0
+        self.quarantined = 0
 
     async def run_once(self) -> int:
         """Claim one batch and publish it; returns how many rows were published.
@@ -72,6 +78,18 @@ class OutboxRelay:
                         token, [r.event_id for r in rows[i:]], retry_in=self._backoff
                     )
                     raise
+                except (PublishRefused, TypeError, ValueError) as e:
+                    reason = f"{type(e).__name__}: {e}"
+                    await self.claims.quarantine(token, row.event_id, reason)
+                    self.quarantined += 1
+                    log.error(
+                        "outbox_event_quarantined",
+                        event_id=row.event_id,
+                        event_type=row.event_type,
+                        app_id=row.app_id,
+                        reason=reason[:256],
+                    )
+                    continue
                 done.append(row.event_id)
         finally:
             if done:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from paymesh.errors import EventNotFound
+from paymesh.gateway.db.models import OutboxStatus
 from paymesh.notify.bus import SUBJECT_PREFIX, Bus
 from paymesh.notify.envelope import RESEND_SEPARATOR, encode_event, resend_msg_id, subject_for
 from paymesh.notify.outbox import OutboxClaims
@@ -45,6 +46,11 @@ class Resender:
         row = await self.outbox.get(event_id)
         if row is None:
             raise EventNotFound(f"event {event_id} not found", metadata={"event_id": event_id})
+        if row.status == OutboxStatus.QUARANTINED.value:
+            # Never published: back to the relay, which publishes it under its own id.
+            await self.outbox.requeue(event_id)
+            log.info("notify_requeue_quarantined", event_id=event_id)
+            return event_id
         state = await self.store.get(event_id)
         msg_id = resend_msg_id(event_id, next_round(state.round_id if state else None))
         await self.store.reopen(event_id, row.app_id, row.event_type, msg_id)

@@ -50,6 +50,7 @@ TransferStatus = RefundStatus
 class OutboxStatus(StrEnum):
     PENDING = "PENDING"
     PUBLISHED = "PUBLISHED"
+    QUARANTINED = "QUARANTINED"  # can never be published as is (see quarantine_reason)
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -247,6 +248,7 @@ class OutboxEvent(Base):
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     published_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    quarantine_reason: Mapped[str] = mapped_column(sa.String(256), default="", server_default="")
 
 
 class Callback(Base):

@@ -9,10 +9,11 @@ import pytest
 import sqlalchemy as sa
 
 from paymesh.gateway.db.models import OutboxEvent, OutboxStatus
-from paymesh.notify.bus import MemoryBus
+from paymesh.notify.bus import Bus, MemoryBus
 from paymesh.notify.envelope import decode_event
 from paymesh.notify.outbox import OutboxClaims
 from paymesh.notify.relay import OutboxRelay, RelaySettings
+from paymesh.notify.resend import Resender
 from paymesh.testing.processes import NatsServer
 from tests.notify.conftest import JsFactory, Sessions, add_rows, eventually, outbox_row
 
@@ -152,3 +153,41 @@ async def test_expired_lease_is_claimed_again(sqlite_sessions: Sessions) -> None
     assert [r.event_id for r in rows2] == [event_id]
     assert await claims.mark_published(token, [event_id]) == 0  # the stale holder cannot
     assert await claims.mark_published(token2, [event_id]) == 1
+
+
+async def test_a_poison_row_is_quarantined_and_the_rest_keeps_flowing(
+    maria_sessions: Sessions, bus: Bus, js_factory: JsFactory
+) -> None:
+    rows = [outbox_row(i) for i in range(3)]
+    # 1.2 MB of metadata (accepted over gRPC before the limits): over NATS's max payload.
+    rows[0].payload = {**rows[0].payload, "metadata": {"k": "v" * 1_200_000}}
+    poison, *good = await add_rows(maria_sessions, rows)
+    relay = OutboxRelay(maria_sessions, bus, RelaySettings(subject_prefix=js_factory.prefix))
+    assert await relay.run_once() == 2  # the rows behind the poison one went out
+    assert relay.quarantined == 1
+    assert await relay.run_once() == 0  # and it is not claimed again
+    async with maria_sessions() as s:
+        row = await s.get(OutboxEvent, poison)
+        assert row is not None
+        assert row.status == OutboxStatus.QUARANTINED.value
+        assert "max payload" in row.quarantine_reason
+    claims = OutboxClaims(maria_sessions)
+    assert [e for e, _ in await claims.quarantined()] == [poison]
+    sub = await bus.subscribe("poison-check", filter_subject=f"{js_factory.prefix}.>", ack_wait=5)
+    got = [decode_event(m.data).event_id for m in await sub.fetch(10, 1.0)]
+    assert got == good
+    await sub.close()
+
+    # An operator trims the payload and re-sends it: the relay publishes it under its own id.
+    async with maria_sessions.begin() as s:
+        await s.execute(
+            sa.update(OutboxEvent)
+            .where(OutboxEvent.event_id == poison)
+            .values(payload=outbox_row(0).payload | {"event_id": poison})
+        )
+    assert (
+        await Resender(maria_sessions, bus, subject_prefix=js_factory.prefix).resend(poison)
+        == poison
+    )
+    assert await relay.run_once() == 1
+    assert await _statuses(maria_sessions) == Counter({OutboxStatus.PUBLISHED.value: 3})
