@@ -18,6 +18,7 @@ from paymesh.errors import InvalidArgument
 from paymesh.gateway.db.engine import session_factory
 from paymesh.notify.bus import JetStreamBus, open_bus
 from paymesh.notify.notifier import Notifier
+from paymesh.notify.recovery import republish_undelivered
 from paymesh.notify.relay import OutboxRelay
 from paymesh.notify.resend import Resender
 from paymesh.notify.store import SqlDeliveryStore
@@ -68,9 +69,11 @@ async def register(server: grpc.aio.Server, ctx: ServiceContext) -> list[str]:
     store = await resources.store(ctx)
     config = await resources.config_repository(ctx)
     bus = open_bus(url, **bus_options(url, ctx))
+    sessions = session_factory(store.engine)
     if isinstance(bus, JetStreamBus):
         await bus.connect()
-    sessions = session_factory(store.engine)
+    else:  # the embedded bus starts empty: the outbox refills it (notify/recovery.py)
+        await republish_undelivered(sessions, bus)
     relay = OutboxRelay(sessions, bus)
     key_file = ctx.settings.notify_signing_key_file
     rsa_key = Path(key_file).read_text() if key_file else None  # noqa: ASYNC240 (startup)
