@@ -22,6 +22,7 @@ from paymesh.runtime.settings import Settings, require
 
 log = get_logger("paymesh.server")
 HEALTH_POLL_SECONDS = 0.5
+METADATA_LIMIT = 64 << 10
 
 
 @dataclass
@@ -56,7 +57,15 @@ async def start_server(names: list[str], settings: Settings) -> RunningServer:
     context = ServiceContext(settings, [s.name for s in specs])
     server = grpc.aio.server(
         interceptors=[ErrorInterceptor()],
-        options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 8 << 20)],
+        options=[
+            ("grpc.so_reuseport", 0),
+            ("grpc.max_receive_message_length", 8 << 20),
+            # Envoy passes up to 60 KiB of request headers (provider callbacks arrive with
+            # theirs as metadata). gRPC's default 8 KiB soft limit rejects bigger metadata at
+            # random (a 429 RESOURCE_EXHAUSTED); one deterministic limit above Envoy's instead.
+            ("grpc.max_metadata_size", METADATA_LIMIT),
+            ("grpc.absolute_max_metadata_size", METADATA_LIMIT),
+        ],
     )
     full_names: list[str] = []
     try:
