@@ -15,22 +15,22 @@ from google.api import httpbody_pb2
 
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as ch
-from paymesh.errors import (
-    ChannelNotEnabled,
-    ConfigNotFound,
-    InvalidArgument,
-    PaymeshError,
-    SignatureInvalid,
-)
-from paymesh.gateway.apply import amount_agrees, apply_refund, apply_trade, apply_transfer
-from paymesh.gateway.db.audit import RawCallback
-from paymesh.gateway.db.models import (
+from paymesh.core.apply import amount_agrees, apply_refund, apply_trade, apply_transfer
+from paymesh.core.db.audit import RawCallback
+from paymesh.core.db.models import (
     OrderStatus,
     PayOrder,
     Refund,
     RefundStatus,
     Transfer,
     TransferStatus,
+)
+from paymesh.errors import (
+    ChannelNotEnabled,
+    ConfigNotFound,
+    InvalidArgument,
+    PaymeshError,
+    SignatureInvalid,
 )
 from paymesh.gateway.deps import Deps, build_deps
 from paymesh.gateway.late import settle_trade

@@ -13,7 +13,7 @@ from paymesh.channel.v1 import channel_service_pb2_grpc as svc_grpc
 from paymesh.channels.registry import build_channels
 from paymesh.channels.service import ChannelServicer
 from paymesh.channels.transport import Transport
-from paymesh.runtime import resources
+from paymesh.core import resources
 from paymesh.runtime.context import ServiceContext
 
 SERVICE = svc.DESCRIPTOR.services_by_name["ChannelService"].full_name

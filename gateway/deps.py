@@ -10,12 +10,12 @@ from google.protobuf.message import Message
 
 from paymesh.config.apps import AppConfig, RouteTarget
 from paymesh.config.repository import ConfigRepository
+from paymesh.core import resources
+from paymesh.core.channel_client import ChannelClient
+from paymesh.core.db.store import Store
+from paymesh.core.ids import IdGenerator
+from paymesh.core.signing import authenticate
 from paymesh.errors import ChannelNotEnabled
-from paymesh.gateway.channel_client import ChannelClient
-from paymesh.gateway.db.store import Store
-from paymesh.gateway.ids import IdGenerator
-from paymesh.gateway.signing import authenticate
-from paymesh.runtime import resources
 from paymesh.runtime.context import ServiceContext
 
 

@@ -13,11 +13,11 @@ from datetime import datetime
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as ch
 from paymesh.config.apps import LatePaymentPolicy
+from paymesh.core.apply import apply_refund, apply_trade, paid_at
+from paymesh.core.db.late import LATE_STATUSES, NewLatePayment, NotLate
+from paymesh.core.db.models import LatePayment, PayOrder, Refund, RefundStatus
+from paymesh.core.db.store import Transition
 from paymesh.errors import AppNotFound, ChannelError, ChannelUnavailable
-from paymesh.gateway.apply import apply_refund, apply_trade, paid_at
-from paymesh.gateway.db.late import LATE_STATUSES, NewLatePayment, NotLate
-from paymesh.gateway.db.models import LatePayment, PayOrder, Refund, RefundStatus
-from paymesh.gateway.db.store import Transition
 from paymesh.gateway.deps import Deps
 from paymesh.runtime.logging import get_logger
 

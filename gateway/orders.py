@@ -6,6 +6,10 @@ from google.protobuf import json_format, timestamp_pb2
 
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as ch
+from paymesh.core.apply import apply_trade
+from paymesh.core.db.convert import order_message
+from paymesh.core.db.models import OrderStatus, PayOrder
+from paymesh.core.db.orders import DEFAULT_EXPIRE_SECONDS, NewOrder
 from paymesh.errors import (
     ChannelError,
     ChannelUnavailable,
@@ -13,10 +17,6 @@ from paymesh.errors import (
     OrderNotFound,
     OrderNotPayable,
 )
-from paymesh.gateway.apply import apply_trade
-from paymesh.gateway.db.convert import order_message
-from paymesh.gateway.db.models import OrderStatus, PayOrder
-from paymesh.gateway.db.orders import DEFAULT_EXPIRE_SECONDS, NewOrder
 from paymesh.gateway.deps import Deps, route
 from paymesh.gateway.late import settle_trade
 from paymesh.gateway.validation import validate_close_order, validate_create_order, validate_query

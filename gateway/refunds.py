@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as ch
+from paymesh.core.apply import apply_refund
+from paymesh.core.db.convert import refund_message
+from paymesh.core.db.models import PayOrder, Refund, RefundStatus
+from paymesh.core.db.refunds import NewRefund
 from paymesh.errors import ChannelError, ChannelUnavailable, InvalidArgument, RefundNotFound
-from paymesh.gateway.apply import apply_refund
-from paymesh.gateway.db.convert import refund_message
-from paymesh.gateway.db.models import PayOrder, Refund, RefundStatus
-from paymesh.gateway.db.refunds import NewRefund
 from paymesh.gateway.deps import Deps
 from paymesh.gateway.orders import find_order
 from paymesh.gateway.validation import validate_create_refund, validate_query

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as ch
+from paymesh.core.apply import apply_transfer
+from paymesh.core.db.convert import transfer_message
+from paymesh.core.db.models import Transfer, TransferStatus
+from paymesh.core.db.transfers import NewTransfer
 from paymesh.errors import (
     ChannelError,
     ChannelNotEnabled,
@@ -12,10 +16,6 @@ from paymesh.errors import (
     TransferNotCancellable,
     TransferNotFound,
 )
-from paymesh.gateway.apply import apply_transfer
-from paymesh.gateway.db.convert import transfer_message
-from paymesh.gateway.db.models import Transfer, TransferStatus
-from paymesh.gateway.db.transfers import NewTransfer
 from paymesh.gateway.deps import Deps, route
 from paymesh.gateway.validation import (
     validate_cancel_transfer,

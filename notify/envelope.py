@@ -9,8 +9,8 @@ from typing import Any
 
 from google.protobuf import json_format
 
+from paymesh.core.signing import SecretLike, SignType, canonical_from_mapping, sign
 from paymesh.events.v1.events_pb2 import Notification, OutboxEvent
-from paymesh.gateway.signing import SecretLike, SignType, canonical_from_mapping, sign
 from paymesh.notify.bus import SUBJECT_PREFIX
 
 RESEND_SEPARATOR = ".r"

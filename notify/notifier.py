@@ -28,12 +28,12 @@ from typing import Any, Protocol
 import aiohttp
 
 from paymesh.config.apps import AppConfig, NotifyConfig
+from paymesh.core.db.models import utcnow
+from paymesh.core.db.notify_models import EXCERPT_CHARS, DeliveryStatus
+from paymesh.core.signing import SecretLike, SignType
 from paymesh.events.v1.events_pb2 import OutboxEvent
-from paymesh.gateway.db.models import utcnow
-from paymesh.gateway.signing import SecretLike, SignType
 from paymesh.notify.bus import ACK_WAIT_S, DURABLE, Bus, BusMessage, BusUnavailable, Subscription
 from paymesh.notify.envelope import decode_event, signed_body
-from paymesh.notify.models import EXCERPT_CHARS, DeliveryStatus
 from paymesh.notify.ssrf import GuardedResolver, RefusedURL, allow_private_var, check_url
 from paymesh.notify.store import AttemptRecord, DeliveryStore
 from paymesh.runtime.logging import get_logger

@@ -14,8 +14,9 @@ from typing import Any
 
 import grpc
 
+from paymesh.core import resources, tls
+from paymesh.core.db.engine import session_factory
 from paymesh.errors import InvalidArgument
-from paymesh.gateway.db.engine import session_factory
 from paymesh.notify.bus import JetStreamBus, open_bus
 from paymesh.notify.notifier import Notifier
 from paymesh.notify.recovery import republish_undelivered
@@ -24,7 +25,6 @@ from paymesh.notify.resend import Resender
 from paymesh.notify.store import SqlDeliveryStore
 from paymesh.ops.v1 import notify_admin_service_pb2 as admin_pb
 from paymesh.ops.v1 import notify_admin_service_pb2_grpc as admin_grpc
-from paymesh.runtime import resources, tls
 from paymesh.runtime.context import ServiceContext
 from paymesh.runtime.logging import get_logger
 

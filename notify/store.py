@@ -10,8 +10,13 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from paymesh.gateway.db.models import utcnow
-from paymesh.notify.models import EXCERPT_CHARS, DeliveryStatus, NotifyAttempt, NotifyDelivery
+from paymesh.core.db.models import utcnow
+from paymesh.core.db.notify_models import (
+    EXCERPT_CHARS,
+    DeliveryStatus,
+    NotifyAttempt,
+    NotifyDelivery,
+)
 
 ERROR_CHARS = 512
 

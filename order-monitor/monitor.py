@@ -27,9 +27,8 @@ from datetime import datetime, timedelta
 
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as ch
-from paymesh.errors import ChannelError, PaymeshError
-from paymesh.gateway.apply import apply_refund, apply_transfer
-from paymesh.gateway.db.models import (
+from paymesh.core.apply import apply_refund, apply_transfer
+from paymesh.core.db.models import (
     OrderStatus,
     PayOrder,
     Refund,
@@ -37,6 +36,7 @@ from paymesh.gateway.db.models import (
     Transfer,
     TransferStatus,
 )
+from paymesh.errors import ChannelError, PaymeshError
 from paymesh.gateway.deps import Deps
 from paymesh.gateway.late import settle_trade
 from paymesh.gateway.transfers import cancel_at_channel

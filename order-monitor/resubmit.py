@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from paymesh.core.db.models import Refund, RefundStatus, Transfer, TransferStatus
 from paymesh.errors import ChannelError, ChannelNotEnabled, OrderNotFound
-from paymesh.gateway.db.models import Refund, RefundStatus, Transfer, TransferStatus
 from paymesh.gateway.deps import Deps
 from paymesh.gateway.refunds import submit_refund
 from paymesh.gateway.transfers import submit_transfer

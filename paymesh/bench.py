@@ -27,6 +27,7 @@ import grpc
 from paymesh.config.crypto import DEV_MASTER_KEY, MASTER_KEY_ENV
 from paymesh.config.etcd_store import EtcdConfigStore
 from paymesh.config.repository import ConfigRepository
+from paymesh.core.signing import canonical_from_message, sign
 from paymesh.dev.seed import (
     UNIONPAY_ACCOUNT,
     private_key_pem,
@@ -35,7 +36,6 @@ from paymesh.dev.seed import (
     seed_wechat,
 )
 from paymesh.gateway.envoy.config import render_text
-from paymesh.gateway.signing import canonical_from_message, sign
 from paymesh.merchant.v1 import pay_service_pb2 as pay_pb
 from paymesh.merchant.v1 import pay_service_pb2_grpc as pay_grpc
 from paymesh.testing.ports import free_port

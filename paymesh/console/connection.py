@@ -21,8 +21,8 @@ from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channels.registry import load_channel_class
 from paymesh.channels.transport import Transport
 from paymesh.config.models import ChannelAccountBase
+from paymesh.core import ids
 from paymesh.errors import ChannelError, ChannelUnavailable, PaymeshError
-from paymesh.gateway import ids
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from paymesh.gateway.db.models import NAMING, TABLE_ARGS, UtcDateTime
+from paymesh.core.db.models import NAMING, TABLE_ARGS, UtcDateTime
 
 
 class Role(StrEnum):

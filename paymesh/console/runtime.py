@@ -16,9 +16,9 @@ from paymesh.config.repository import ConfigRepository
 from paymesh.console.audit import AuditLog
 from paymesh.console.service import ConfigService
 from paymesh.console.users import Users
-from paymesh.gateway.db.engine import create_engine
-from paymesh.gateway.db.migrate import migrate
-from paymesh.runtime.resources import config_store
+from paymesh.core.db.engine import create_engine
+from paymesh.core.db.migrate import migrate
+from paymesh.core.resources import config_store
 from paymesh.runtime.settings import Settings, require
 
 

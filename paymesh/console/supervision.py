@@ -12,7 +12,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from paymesh.gateway.db import models as m
+from paymesh.core.db import models as m
 from paymesh.notify import models as nm
 from paymesh.runtime import tls
 from paymesh.runtime.settings import Settings

@@ -216,7 +216,7 @@ async def event_page(request: web.Request) -> web.StreamResponse:
     async with sup.engine.connect() as conn:
         from sqlalchemy import select
 
-        from paymesh.gateway.db.models import OutboxEvent
+        from paymesh.core.db.models import OutboxEvent
 
         row = (
             await conn.execute(

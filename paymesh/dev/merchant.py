@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from paymesh.gateway.signing import canonical_from_mapping, verify
+from paymesh.core.signing import canonical_from_mapping, verify
 from paymesh.runtime.logging import get_logger
 
 log = get_logger("paymesh.dev.merchant")

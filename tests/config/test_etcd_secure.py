@@ -17,7 +17,7 @@ from etcd3aio import Etcd3Client
 
 from paymesh.config.etcd_store import EtcdConfigStore
 from paymesh.config.store import ConfigStoreUnavailable
-from paymesh.runtime.resources import config_store
+from paymesh.core.resources import config_store
 from paymesh.runtime.settings import Settings
 from paymesh.testing.ports import port_open
 from paymesh.testing.processes import EtcdServer

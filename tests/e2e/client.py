@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import aiohttp
 from google.protobuf.message import Message
 
-from paymesh.gateway.signing import canonical_from_mapping, canonical_from_params, sign
+from paymesh.core.signing import canonical_from_mapping, canonical_from_params, sign
 
 
 class Merchant:

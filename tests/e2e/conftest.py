@@ -21,6 +21,8 @@ from paymesh.config.etcd_store import EtcdConfigStore
 from paymesh.config.file_store import FileConfigStore
 from paymesh.config.repository import ConfigRepository
 from paymesh.config.store import ConfigStore
+from paymesh.core import resources
+from paymesh.core.db.store import Store
 from paymesh.dev.merchant import DemoMerchant
 from paymesh.dev.seed import (
     UNIONPAY_ACCOUNT,
@@ -32,9 +34,7 @@ from paymesh.dev.seed import (
     seed_unionpay,
     seed_wechat,
 )
-from paymesh.gateway.db.store import Store
 from paymesh.gateway.envoy.config import render_text
-from paymesh.runtime import resources
 from paymesh.runtime.server import RunningServer, start_server
 from paymesh.runtime.settings import Settings
 from paymesh.testing.ports import free_port

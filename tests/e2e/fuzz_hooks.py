@@ -17,7 +17,7 @@ import schemathesis
 from google.protobuf.message import Message
 from schemathesis import Case as _Case
 
-from paymesh.gateway.signing import canonical_from_mapping, canonical_from_params, sign
+from paymesh.core.signing import canonical_from_mapping, canonical_from_params, sign
 from paymesh.merchant.v1 import (
     pay_service_pb2,
     query_service_pb2,

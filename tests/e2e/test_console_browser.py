@@ -21,9 +21,9 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, Response, async_playwright
 
 from paymesh.console.runtime import open_backends, start_console
+from paymesh.core import resources
 from paymesh.dev.seed import private_key_pem, register_at_sandbox
 from paymesh.errors import ConfigNotFound
-from paymesh.runtime import resources
 from tests.e2e.client import Merchant, reason
 from tests.e2e.conftest import Mesh
 from tests.e2e.helpers import create_qr_order, eventually, query_order, sandbox

@@ -12,8 +12,8 @@ import pytest
 
 from paymesh.config.apps import AppConfig
 from paymesh.console.runtime import open_backends, start_console
+from paymesh.core import resources
 from paymesh.dev.seed import ALIPAY_ACCOUNT, UNIONPAY_ACCOUNT, WECHAT_ACCOUNT
-from paymesh.runtime import resources
 from paymesh.testing.ports import free_port
 from tests.console.conftest import ADMIN, csrf_of, login
 from tests.e2e.client import Merchant

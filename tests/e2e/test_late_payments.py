@@ -17,11 +17,11 @@ import aiohttp
 import pytest
 
 from paymesh.config.apps import LatePaymentPolicy
+from paymesh.core import resources
 from paymesh.dev.seed import seed_app
 from paymesh.gateway.deps import build_deps
 from paymesh.merchant.v1 import pay_service_pb2
 from paymesh.order_monitor.monitor import OrderMonitor
-from paymesh.runtime import resources
 from tests.e2e.client import Merchant
 from tests.e2e.conftest import Mesh
 from tests.e2e.helpers import eventually, out_no, query_order, sandbox

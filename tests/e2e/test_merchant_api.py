@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from paymesh.config.apps import SignType
+from paymesh.core import resources
 from paymesh.dev.seed import DemoApp, seed_app
 from paymesh.errors import AppNotFound
 from paymesh.merchant.v1 import (
@@ -21,7 +22,6 @@ from paymesh.merchant.v1 import (
     refund_service_pb2,
     transfer_service_pb2,
 )
-from paymesh.runtime import resources
 from tests.e2e.client import Merchant, reason
 from tests.e2e.conftest import Mesh
 from tests.e2e.helpers import create_qr_order, eventually, out_no, query_order, sandbox

@@ -29,11 +29,11 @@ import aiohttp
 import pytest
 
 from paymesh.config.apps import LatePaymentPolicy
+from paymesh.core import resources
 from paymesh.dev.seed import ALIPAY_APP_ID, WECHAT_MCHID, DemoApp, seed_app
 from paymesh.gateway.deps import build_deps
 from paymesh.merchant.v1 import pay_service_pb2, refund_service_pb2
 from paymesh.order_monitor.monitor import OrderMonitor
-from paymesh.runtime import resources
 from paymesh.testing.processes import EtcdServer, MariaDBServer, NatsServer
 from tests.e2e.client import Merchant
 from tests.e2e.conftest import BACKENDS, Mesh, start_mesh

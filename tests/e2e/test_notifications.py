@@ -13,15 +13,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from paymesh.config.apps import SignType
+from paymesh.core import resources
+from paymesh.core.signing import canonical_from_mapping, verify
 from paymesh.dev.seed import seed_app
 from paymesh.errors import AppNotFound
 from paymesh.events.v1.events_pb2 import Notification
 from paymesh.gateway.deps import build_deps
-from paymesh.gateway.signing import canonical_from_mapping, verify
 from paymesh.ops.v1 import notify_admin_service_pb2 as admin_pb
 from paymesh.ops.v1 import notify_admin_service_pb2_grpc as admin_grpc
 from paymesh.order_monitor.monitor import OrderMonitor
-from paymesh.runtime import resources
 from paymesh.runtime.status import error_info
 from tests.e2e.client import Merchant
 from tests.e2e.conftest import Mesh

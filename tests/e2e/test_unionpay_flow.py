@@ -7,6 +7,7 @@ from __future__ import annotations
 import aiohttp
 
 from paymesh.config.apps import RouteTarget
+from paymesh.core import resources
 from paymesh.dev.seed import UNIONPAY_ACCOUNT, DemoApp
 from paymesh.errors import AppNotFound
 from paymesh.merchant.v1 import (
@@ -15,7 +16,6 @@ from paymesh.merchant.v1 import (
     refund_service_pb2,
     transfer_service_pb2,
 )
-from paymesh.runtime import resources
 from tests.e2e.client import Merchant, reason
 from tests.e2e.conftest import Mesh
 from tests.e2e.helpers import eventually, out_no, query_order, sandbox

@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.pool import NullPool
 
 from paymesh.config.apps import AppConfig
-from paymesh.gateway.db.engine import create_engine, session_factory
-from paymesh.gateway.db.migrate import migrate
-from paymesh.gateway.db.models import OutboxEvent, OutboxStatus
+from paymesh.core.db.engine import create_engine, session_factory
+from paymesh.core.db.migrate import migrate
+from paymesh.core.db.models import OutboxEvent, OutboxStatus
 from paymesh.notify.bus import Bus, JetStreamBus, MemoryBus
 from paymesh.testing.ports import free_port
 from paymesh.testing.processes import NatsServer

@@ -8,10 +8,10 @@ from collections import Counter
 import pytest
 import sqlalchemy as sa
 
-from paymesh.gateway.db.models import OutboxEvent, OutboxStatus
+from paymesh.core.db.claims import OutboxClaims
+from paymesh.core.db.models import OutboxEvent, OutboxStatus
 from paymesh.notify.bus import Bus, MemoryBus
 from paymesh.notify.envelope import decode_event
-from paymesh.notify.outbox import OutboxClaims
 from paymesh.notify.relay import OutboxRelay, RelaySettings
 from paymesh.notify.resend import Resender
 from paymesh.testing.processes import NatsServer

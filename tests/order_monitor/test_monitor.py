@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 import sqlalchemy as sa
 
-from paymesh.gateway.channel_client import ChannelClient
+from paymesh.core.channel_client import ChannelClient
 from paymesh.gateway.deps import Deps
 from paymesh.merchant.v1 import refund_service_pb2, transfer_service_pb2
 from paymesh.order_monitor.monitor import OrderMonitor

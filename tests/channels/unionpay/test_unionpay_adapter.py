@@ -18,8 +18,8 @@ from paymesh.channels.unionpay import adapter, sign
 from paymesh.channels.unionpay.config import UnionpayAccount
 from paymesh.channels.unionpay.notify import parse_notify
 from paymesh.channels.unionpay.transformers import encode_kv, parse_kv, txn_time_of
+from paymesh.core.ids import IdGenerator
 from paymesh.errors import ChannelError, ChannelUnavailable, InvalidArgument
-from paymesh.gateway.ids import IdGenerator
 
 MER_ID = "777290058110048"
 REF = pb.AccountRef(channel="unionpay", account_id="up")

@@ -18,8 +18,8 @@ from paymesh.channels.unionpay import bill
 from paymesh.channels.unionpay.channel import UnionpayChannel
 from paymesh.channels.unionpay.config import UnionpayAccount
 from paymesh.channels.unionpay.transformers import CHINA_TZ
+from paymesh.core.ids import IdGenerator
 from paymesh.errors import BillInvalid
-from paymesh.gateway.ids import IdGenerator
 
 REF = pb.AccountRef(channel="unionpay", account_id="up-bill")
 IDS = IdGenerator(4, 9)

@@ -26,8 +26,8 @@ from paymesh.channels.transport import Transport
 from paymesh.channels.unionpay import adapter
 from paymesh.channels.unionpay.channel import UnionpayChannel
 from paymesh.channels.unionpay.config import UnionpayAccount
+from paymesh.core.ids import IdGenerator
 from paymesh.errors import ChannelError, ChannelUnavailable, OperationNotOffered
-from paymesh.gateway.ids import IdGenerator
 
 REF = pb.AccountRef(channel="unionpay", account_id="up-sandbox")
 IDS = IdGenerator(3, 7)

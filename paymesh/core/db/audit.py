@@ -1,0 +1,126 @@
+"""Audit logs: every channel request/response and every raw provider callback, redacted."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from paymesh.core.db.base import StoreBase
+from paymesh.core.db.models import Callback, ChannelRequest
+from paymesh.runtime.logging import redact, redact_text
+
+MAX_BODY_CHARS = 256 * 1024
+
+
+def redact_body(body: str | bytes, content_type: str = "") -> str:
+    """Redact a provider body: JSON and form bodies by key, anything else as free text."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    stripped = text.strip()
+    if stripped[:1] in ("{", "["):
+        try:
+            parsed = json.loads(stripped)
+        except ValueError:
+            pass
+        else:
+            text = json.dumps(redact(parsed), ensure_ascii=False, separators=(",", ":"))
+            return text[:MAX_BODY_CHARS]
+    if "x-www-form-urlencoded" in content_type or (
+        "=" in stripped and not any(c in stripped for c in " \n<")
+    ):
+        pairs = parse_qsl(stripped, keep_blank_values=True)
+        if pairs:
+            redacted = [(k, str(redact(v, k))) for k, v in pairs]
+            return urlencode(redacted)[:MAX_BODY_CHARS]
+    return redact_text(text)[:MAX_BODY_CHARS]
+
+
+@dataclass(frozen=True)
+class ChannelCall:
+    object_kind: str  # order | refund | transfer
+    object_id: str
+    rpc: str
+    channel: str = ""
+    account_id: str = ""
+    http_method: str = ""
+    url: str = ""
+    http_status: int | None = None
+    request_body: str | bytes = ""
+    response_body: str | bytes = ""
+    latency_ms: int | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class RawCallback:
+    channel: str
+    account_id: str
+    body: str | bytes
+    content_type: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    verified: bool = False
+    outcome: str = ""
+    object_kind: str = ""
+    object_id: str = ""
+    error: str = ""
+
+
+class AuditStore(StoreBase):
+    async def log_channel_request(self, call: ChannelCall) -> str:
+        """Record one channel exchange (bodies and URL redacted here). Returns its id."""
+        row_id = self.ids.next_id("CR")
+
+        async def tx(s: AsyncSession) -> str:
+            s.add(
+                ChannelRequest(
+                    id=row_id,
+                    object_kind=call.object_kind,
+                    object_id=call.object_id,
+                    channel=call.channel,
+                    account_id=call.account_id,
+                    rpc=call.rpc,
+                    http_method=call.http_method,
+                    url=redact_text(call.url),
+                    http_status=call.http_status,
+                    request_body=redact_body(call.request_body),
+                    response_body=redact_body(call.response_body),
+                    latency_ms=call.latency_ms,
+                    error=redact_text(call.error),
+                    created_at=self.clock(),
+                )
+            )
+            return row_id
+
+        return await self._run(tx)
+
+    async def record_callback(self, cb: RawCallback) -> str:
+        """Record a provider callback as received (redacted). Returns its id."""
+        row_id = self.ids.next_id("CB")
+        headers: dict[str, Any] = {
+            str(k).lower(): str(redact(v, str(k))) for k, v in cb.headers.items()
+        }
+
+        async def tx(s: AsyncSession) -> str:
+            s.add(
+                Callback(
+                    id=row_id,
+                    channel=cb.channel,
+                    account_id=cb.account_id,
+                    content_type=cb.content_type[:128],
+                    headers=headers,
+                    body=redact_body(cb.body, cb.content_type),
+                    verified=cb.verified,
+                    outcome=cb.outcome[:64],
+                    object_kind=cb.object_kind,
+                    object_id=cb.object_id,
+                    error=redact_text(cb.error),
+                    created_at=self.clock(),
+                )
+            )
+            return row_id
+
+        return await self._run(tx)

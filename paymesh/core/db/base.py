@@ -1,0 +1,169 @@
+"""Shared plumbing of the store: transactions with retry, conditional UPDATEs, outbox rows."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from paymesh.core.db.models import Base, OutboxEvent, OutboxStatus, utcnow
+from paymesh.core.ids import IdGenerator
+from paymesh.errors import PaymeshError
+
+T = TypeVar("T")
+M = TypeVar("M", bound=Base)
+
+# MySQL/MariaDB/TiDB: deadlock, lock wait timeout, TiDB write conflict; SQLite: locked.
+_RETRY_CODES = {1213, 1205, 9007, 8002, 8022}
+MAX_ATTEMPTS = 6
+
+
+@dataclass(frozen=True)
+class Created(Generic[T]):
+    """An idempotent insert: the row, and whether this call created it."""
+
+    row: T
+    created: bool
+
+
+@dataclass(frozen=True)
+class Transition(Generic[T]):
+    """A conditional state change: the row as it is now, and whether this call changed it."""
+
+    row: T
+    changed: bool
+
+
+def is_retryable(err: DBAPIError) -> bool:
+    args = getattr(err.orig, "args", ())
+    if args and isinstance(args[0], int) and args[0] in _RETRY_CODES:
+        return True
+    return "database is locked" in str(err.orig)
+
+
+def rowcount(result: Any) -> int:
+    return int(result.rowcount)
+
+
+def rfc3339(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def compact(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """Drop empty values (the same rule as the signature's canonical string)."""
+    return {k: v for k, v in payload.items() if v not in ("", None, 0, {}, [])}
+
+
+class StoreBase:
+    """Engine, sessions, id generator and clock shared by the store's parts."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        sessions: async_sessionmaker[AsyncSession],
+        ids: IdGenerator,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.engine = engine
+        self.sessions = sessions
+        self.ids = ids
+        self.clock = clock
+
+    async def _run(self, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run ``fn`` in one transaction; deadlocks and lock timeouts are retried."""
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                async with self.sessions.begin() as session:
+                    return await fn(session)
+            except DBAPIError as err:
+                if attempt == MAX_ATTEMPTS - 1 or not is_retryable(err):
+                    raise
+                await asyncio.sleep(random.uniform(0.005, 0.02) * 2**attempt)
+        raise AssertionError("unreachable")
+
+    async def _insert_idempotent(
+        self,
+        build: Callable[[], M],
+        find_existing: Callable[[], Awaitable[M | None]],
+        same: Callable[[M], bool],
+        duplicate: Callable[[M], PaymeshError],
+    ) -> Created[M]:
+        """Insert a new row, or return the row a retried request already created.
+
+        A unique-key violation means the merchant's number exists: the same request gets the
+        existing row (`created=False`), different values get `duplicate(existing)`. `build`
+        runs inside the transaction, so a retried transaction inserts a fresh object.
+        """
+
+        async def tx(s: AsyncSession) -> M:
+            row = build()
+            s.add(row)
+            await s.flush()
+            return row
+
+        try:
+            return Created(await self._run(tx), True)
+        except IntegrityError:
+            existing = await find_existing()
+            if existing is None:
+                raise
+        if same(existing):
+            return Created(existing, False)
+        raise duplicate(existing)
+
+    @staticmethod
+    async def _load(session: AsyncSession, model: type[M], key: str) -> M | None:
+        """The row as committed now (bypassing the session's identity map)."""
+        return await session.get(model, key, populate_existing=True)
+
+    @staticmethod
+    async def _update(
+        session: AsyncSession,
+        model: type[Base],
+        where: list[sa.ColumnElement[bool]],
+        values: Mapping[str, Any],
+    ) -> bool:
+        """One conditional UPDATE; True when exactly one row matched the guard."""
+        stmt = (
+            sa.update(model)
+            .where(*where)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return rowcount(await session.execute(stmt)) == 1
+
+    async def _emit(
+        self,
+        session: AsyncSession,
+        *,
+        event_type: str,
+        app_id: str,
+        aggregate_id: str,
+        notify_url: str,
+        payload: Callable[[str], Mapping[str, Any]],
+    ) -> OutboxEvent:
+        """Add an outbox row in the caller's transaction. ``payload(event_id)`` builds it."""
+        event_id = self.ids.event_id()
+        row = OutboxEvent(
+            event_id=event_id,
+            event_type=event_type,
+            app_id=app_id,
+            aggregate_id=aggregate_id,
+            notify_url=notify_url,
+            payload=dict(payload(event_id)),
+            status=OutboxStatus.PENDING.value,
+            attempts=0,
+            created_at=self.clock(),
+        )
+        session.add(row)
+        await session.flush()
+        return row

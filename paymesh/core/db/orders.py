@@ -1,0 +1,227 @@
+"""Pay orders: idempotent insert and the conditional state transitions.
+
+Every transition is one ``UPDATE ... WHERE order_id = :id AND status = :from [AND ...]``;
+when it matched, the outbox event is written in the same transaction, otherwise nothing
+happens and the row is returned as it is (duplicate and racing callbacks are no-ops).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from paymesh.core.db.base import Created, StoreBase, Transition
+from paymesh.core.db.events import ORDER_CLOSED, ORDER_PAID, order_payload
+from paymesh.core.db.models import OrderStatus, PayOrder
+from paymesh.errors import DuplicateOutTradeNo, InvalidArgument, OrderNotFound
+
+DEFAULT_EXPIRE_SECONDS = 900
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    app_id: str
+    out_trade_no: str
+    amount: int
+    channel: str
+    account_id: str
+    method: str
+    currency: str = "CNY"
+    subject: str = ""
+    description: str = ""
+    notify_url: str = ""
+    return_url: str = ""
+    client_ip: str = ""
+    payer_id: str = ""
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    expire_seconds: int = DEFAULT_EXPIRE_SECONDS
+    order_id: str = ""  # generated when empty
+
+
+def same_order(existing: PayOrder, new: NewOrder) -> bool:
+    """Idempotency: a retry carries the same amount, currency, channel and method."""
+    return (
+        existing.amount == new.amount
+        and existing.currency == new.currency
+        and existing.channel == new.channel
+        and existing.method == new.method
+    )
+
+
+class OrderStore(StoreBase):
+    async def insert_order(self, new: NewOrder) -> Created[PayOrder]:
+        """Insert a PENDING order, or return the existing one for a retried request.
+
+        Raises DuplicateOutTradeNo when (app_id, out_trade_no) exists with other values.
+        """
+        if new.amount <= 0:
+            raise InvalidArgument("amount must be positive", field="amount")
+        now = self.clock()
+        order_id = new.order_id or self.ids.order_id()
+
+        def build() -> PayOrder:
+            return PayOrder(
+                order_id=order_id,
+                app_id=new.app_id,
+                out_trade_no=new.out_trade_no,
+                amount=new.amount,
+                currency=new.currency,
+                channel=new.channel,
+                account_id=new.account_id,
+                method=new.method,
+                status=OrderStatus.PENDING.value,
+                subject=new.subject,
+                description=new.description,
+                notify_url=new.notify_url,
+                return_url=new.return_url,
+                client_ip=new.client_ip,
+                payer_id=new.payer_id,
+                meta=dict(new.metadata),
+                pay_data=None,
+                channel_trade_no="",
+                fail_reason="",
+                refunded_amount=0,
+                pending_refund_amount=0,
+                expire_time=now + timedelta(seconds=new.expire_seconds),
+                created_at=now,
+                updated_at=now,
+                version=1,
+            )
+
+        return await self._insert_idempotent(
+            build,
+            lambda: self.get_order_by_out_trade_no(new.app_id, new.out_trade_no),
+            lambda existing: same_order(existing, new),
+            lambda existing: DuplicateOutTradeNo(
+                "out_trade_no already used with a different amount, currency, channel or method",
+                metadata={"out_trade_no": new.out_trade_no, "order_id": existing.order_id},
+            ),
+        )
+
+    async def get_order(self, order_id: str, app_id: str | None = None) -> PayOrder | None:
+        """The order, or None (also None when it belongs to another app)."""
+
+        async def tx(s: AsyncSession) -> PayOrder | None:
+            return await s.get(PayOrder, order_id)
+
+        row = await self._run(tx)
+        if row is None or (app_id is not None and row.app_id != app_id):
+            return None
+        return row
+
+    async def get_order_by_out_trade_no(self, app_id: str, out_trade_no: str) -> PayOrder | None:
+        async def tx(s: AsyncSession) -> PayOrder | None:
+            stmt = sa.select(PayOrder).where(
+                PayOrder.app_id == app_id, PayOrder.out_trade_no == out_trade_no
+            )
+            return (await s.execute(stmt)).scalar_one_or_none()
+
+        return await self._run(tx)
+
+    async def list_orders(
+        self,
+        status: OrderStatus,
+        *,
+        created_before: datetime | None = None,
+        expire_before: datetime | None = None,
+        limit: int = 100,
+    ) -> list[PayOrder]:
+        """Orders in ``status`` (oldest first) for the monitor's sweeps."""
+
+        async def tx(s: AsyncSession) -> list[PayOrder]:
+            stmt = sa.select(PayOrder).where(PayOrder.status == status.value)
+            if created_before is not None:
+                stmt = stmt.where(PayOrder.created_at < created_before)
+            if expire_before is not None:
+                stmt = stmt.where(PayOrder.expire_time < expire_before)
+            stmt = stmt.order_by(PayOrder.created_at, PayOrder.order_id).limit(limit)
+            return list((await s.execute(stmt)).scalars())
+
+        return await self._run(tx)
+
+    async def _order_transition(
+        self,
+        order_id: str,
+        guard: list[sa.ColumnElement[bool]],
+        values: Mapping[str, Any],
+        event_type: str | None,
+    ) -> Transition[PayOrder]:
+        now = self.clock()
+
+        async def tx(s: AsyncSession) -> Transition[PayOrder]:
+            changed = await self._update(
+                s,
+                PayOrder,
+                [PayOrder.order_id == order_id, *guard],
+                {**values, "updated_at": now, "version": PayOrder.version + 1},
+            )
+            row = await self._load(s, PayOrder, order_id)
+            if row is None:
+                raise OrderNotFound("order not found", metadata={"order_id": order_id})
+            if changed and event_type is not None:
+                await self._emit(
+                    s,
+                    event_type=event_type,
+                    app_id=row.app_id,
+                    aggregate_id=row.order_id,
+                    notify_url=row.notify_url,
+                    payload=order_payload(row, event_type),
+                )
+            return Transition(row, changed)
+
+        return await self._run(tx)
+
+    async def mark_paid(
+        self, order_id: str, amount: int, channel_trade_no: str, paid_at: datetime
+    ) -> Transition[PayOrder]:
+        """PENDING -> PAID when the paid amount equals the order's; emits ``order.paid``.
+
+        Anything else (already paid, closed, failed, other amount) changes nothing:
+        ``changed`` is False and the caller compares ``row`` to decide what to report.
+        """
+        return await self._order_transition(
+            order_id,
+            [PayOrder.status == OrderStatus.PENDING.value, PayOrder.amount == amount],
+            {
+                "status": OrderStatus.PAID.value,
+                "channel_trade_no": channel_trade_no,
+                "paid_at": paid_at,
+            },
+            ORDER_PAID,
+        )
+
+    async def mark_closed(
+        self, order_id: str, closed_at: datetime | None = None
+    ) -> Transition[PayOrder]:
+        """PENDING -> CLOSED (expired or closed by the merchant); emits ``order.closed``."""
+        return await self._order_transition(
+            order_id,
+            [PayOrder.status == OrderStatus.PENDING.value],
+            {"status": OrderStatus.CLOSED.value, "closed_at": closed_at or self.clock()},
+            ORDER_CLOSED,
+        )
+
+    async def mark_failed(self, order_id: str, reason: str = "") -> Transition[PayOrder]:
+        """PENDING -> FAILED (the channel said no for good). No merchant event exists."""
+        return await self._order_transition(
+            order_id,
+            [PayOrder.status == OrderStatus.PENDING.value],
+            {"status": OrderStatus.FAILED.value, "fail_reason": reason[:256]},
+            None,
+        )
+
+    async def store_pay_data(
+        self, order_id: str, pay_data: Mapping[str, Any], channel_trade_no: str = ""
+    ) -> Transition[PayOrder]:
+        """Save the channel's pay data (and trade number) while the order is PENDING."""
+        values: dict[str, Any] = {"pay_data": dict(pay_data)}
+        if channel_trade_no:
+            values["channel_trade_no"] = channel_trade_no
+        return await self._order_transition(
+            order_id, [PayOrder.status == OrderStatus.PENDING.value], values, None
+        )

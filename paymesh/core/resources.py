@@ -1,0 +1,130 @@
+"""Builders for what services share in one process: config repository, store, ids.
+
+Each is created once per process through `ServiceContext.shared` and closed on drain.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from paymesh.config.crypto import SecretCipher
+from paymesh.config.repository import ConfigRepository
+from paymesh.config.store import ConfigStore
+from paymesh.core.db.migrate import migrate
+from paymesh.core.db.store import Store
+from paymesh.core.ids import EtcdWorkerLease, IdGenerator, LocalWorkerAllocator
+from paymesh.runtime.context import ServiceContext
+from paymesh.runtime.settings import Settings
+
+
+def _read(path: str | None) -> bytes | None:
+    return Path(path).read_bytes() if path else None
+
+
+def config_store(s: Settings) -> ConfigStore:
+    """The ConfigStore the settings name (etcd with TLS/credentials, or the file store)."""
+    if s.config_backend == "etcd":
+        from paymesh.config.etcd_store import EtcdConfigStore
+
+        if not s.etcd_endpoints:
+            raise SystemExit("config_backend=etcd needs etcd_endpoints (PAYMESH_ETCD_ENDPOINTS)")
+        return EtcdConfigStore(
+            s.etcd_endpoints,
+            ca_cert=_read(s.etcd_ca_file),
+            cert_key=_read(s.etcd_key_file),
+            cert_chain=_read(s.etcd_cert_file),
+            user=s.etcd_user,
+            password=s.etcd_password.get_secret_value() if s.etcd_password else None,
+        )
+    if s.config_backend == "file":
+        from paymesh.config.file_store import FileConfigStore
+
+        if not s.config_file:
+            raise SystemExit("config_backend=file needs config_file (PAYMESH_CONFIG_FILE)")
+        return FileConfigStore(s.config_file)
+    raise SystemExit(f"config_backend must be etcd or file, not {s.config_backend!r}")
+
+
+def _config_store(ctx: ServiceContext) -> ConfigStore:
+    return config_store(ctx.settings)
+
+
+async def config_repository(ctx: ServiceContext) -> ConfigRepository:
+    async def make() -> ConfigRepository:
+        store = _config_store(ctx)
+        repo = ConfigRepository(store, ctx.settings.config_prefix, SecretCipher.from_env())
+        await repo.start()
+
+        async def close() -> None:
+            await repo.close()
+            await store.close()
+
+        ctx.on_close(close)
+        return repo
+
+    repo: ConfigRepository = await ctx.shared("config", make)
+    return repo
+
+
+async def id_generator(ctx: ServiceContext) -> IdGenerator:
+    async def make() -> IdGenerator:
+        s = ctx.settings
+        if s.config_backend == "etcd":
+            from etcd3aio import Etcd3Client
+
+            client: Any = Etcd3Client(
+                list(s.etcd_endpoints),
+                ca_cert=_read(s.etcd_ca_file),
+                cert_key=_read(s.etcd_key_file),
+                cert_chain=_read(s.etcd_cert_file),
+            )
+            await client.connect()
+            refresher: Any = None
+            if s.etcd_user and s.etcd_password:
+                refresher = client.token_refresher(s.etcd_user, s.etcd_password.get_secret_value())
+                await refresher.__aenter__()
+            lease = EtcdWorkerLease(
+                client,
+                prefix=s.config_prefix.rsplit("/", 1)[0] or "/paymesh",
+                datacenter_id=s.datacenter_id,
+            )
+            await lease.acquire()
+            generator = IdGenerator(s.datacenter_id, lease)
+            lease.high_water_ms = lambda: generator.last_ms
+            ctx.add_serving_condition("worker-id lease", lease.is_valid)
+
+            async def close() -> None:
+                await lease.release(generator.last_ms)
+                if refresher is not None:
+                    await refresher.__aexit__(None, None, None)
+                await client.close()
+
+            ctx.on_close(close)
+            return generator
+        directory = Path(s.config_file or ".paymesh/config.json").parent / "workers"
+        directory.mkdir(parents=True, exist_ok=True)
+        local = LocalWorkerAllocator(directory)
+        local.acquire()
+
+        async def release() -> None:
+            local.release()
+
+        ctx.on_close(release)
+        return IdGenerator(s.datacenter_id, local)
+
+    gen: IdGenerator = await ctx.shared("ids", make)
+    return gen
+
+
+async def store(ctx: ServiceContext) -> Store:
+    async def make() -> Store:
+        url = ctx.settings.database_url
+        assert url is not None  # required by every service that asks for the store
+        await migrate(url)
+        st = Store.from_url(url, await id_generator(ctx))
+        ctx.on_close(st.close)
+        return st
+
+    st: Store = await ctx.shared("store", make)
+    return st

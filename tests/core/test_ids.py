@@ -1,0 +1,234 @@
+"""Snowflake ids and worker-id allocation (local lock files and real etcd)."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import re
+from pathlib import Path
+
+import pytest
+from etcd3aio import Etcd3Client
+
+from paymesh.core import ids
+from paymesh.testing.servers import EtcdServer
+
+ID_RE = re.compile(r"^[A-Z][0-9]+$")
+
+
+def test_hundred_thousand_unique_and_increasing() -> None:
+    gen = ids.IdGenerator(3, 7)
+    out = [gen.order_id() for _ in range(100_000)]
+    assert len(set(out)) == len(out)
+    assert out == sorted(out)
+    assert all(8 <= len(i) <= 32 and ID_RE.match(i) for i in out[:1000])
+    parts = ids.parse_id(out[-1])
+    assert (parts.prefix, parts.datacenter_id, parts.worker_id) == ("P", 3, 7)
+
+
+def test_prefixes_and_width() -> None:
+    gen = ids.IdGenerator(0, 0)
+    assert gen.refund_id().startswith("R")
+    assert gen.transfer_id().startswith("T")
+    assert len(gen.order_id()) == len(gen.event_id()) == 1 + ids.DIGITS
+    with pytest.raises(ValueError, match="prefix"):
+        gen.next_id("P-")
+
+
+def test_distinct_workers_never_collide() -> None:
+    fixed = 1_763_769_600_000
+
+    def frozen() -> int:
+        return fixed  # all generators issue within the same millisecond
+
+    a = ids.IdGenerator(1, 1, clock_ms=frozen)
+    b = ids.IdGenerator(1, 2, clock_ms=frozen)
+    c = ids.IdGenerator(2, 1, clock_ms=frozen)
+    seen: set[str] = set()
+    for _ in range(ids.MAX_SEQUENCE):
+        for g in (a, b, c):
+            seen.add(g.order_id())
+    assert len(seen) == 3 * ids.MAX_SEQUENCE
+
+
+def test_a_small_clock_step_back_continues_after_the_last_id_without_sleeping() -> None:
+    now = [1_763_769_600_000]
+    gen = ids.IdGenerator(0, 0, clock_ms=lambda: now[0], max_backward_ms=50)
+    first = gen.next_int()
+    now[0] -= 20  # NTP steps the clock back 20 ms
+    out = [gen.next_int() for _ in range(100)]
+    assert out == sorted(out)
+    assert out[0] > first
+    assert len(set(out)) == 100
+    assert ids.parse_id(f"P{out[-1]}").unix_ms == now[0] + 20  # still the last id's ms
+
+
+def test_a_large_step_back_is_refused_until_the_clock_catches_up() -> None:
+    now = [1_763_769_600_000]
+    gen = ids.IdGenerator(0, 0, clock_ms=lambda: now[0], max_backward_ms=5)
+    first = gen.order_id()
+    now[0] -= 100
+    with pytest.raises(ids.ClockMovedBackwards) as e:
+        gen.order_id()
+    assert e.value.code.name == "UNAVAILABLE"
+    assert e.value.reason.value == "WORKER_ID_UNAVAILABLE"
+    now[0] += 100
+    assert gen.order_id() > first
+
+
+def test_sequence_exhaustion_takes_the_next_ms_without_waiting_for_the_clock() -> None:
+    t = [1_763_769_600_000]
+    gen = ids.IdGenerator(0, 0, clock_ms=lambda: t[0], max_backward_ms=2)
+    out = [gen.next_int() for _ in range(3 * (ids.MAX_SEQUENCE + 1))]  # 3 ms worth, clock still
+    assert len(set(out)) == len(out)
+    assert out == sorted(out)
+    with pytest.raises(ids.ClockMovedBackwards):  # a 4th ms would run 3 ms ahead of the clock
+        gen.next_int()
+    t[0] += 10
+    assert gen.next_int() > out[-1]
+
+
+def test_a_new_floor_from_the_lease_moves_ids_past_it() -> None:
+    class Lease:
+        worker_id = 3
+        floor_ms = 0
+
+        def is_valid(self) -> bool:
+            return True
+
+    now = [1_763_769_600_000]
+    lease = Lease()
+    gen = ids.IdGenerator(0, lease, clock_ms=lambda: now[0], max_backward_ms=1000)
+    gen.next_int()
+    lease.floor_ms = now[0] + 300  # re-acquired an id whose last holder ran 300 ms ahead
+    after = ids.parse_id(f"P{gen.next_int()}")
+    assert after.unix_ms == now[0] + 301
+
+
+def test_invalid_worker_stops_issuing() -> None:
+    class Dead:
+        worker_id = 1
+
+        def is_valid(self) -> bool:
+            return False
+
+    with pytest.raises(ids.WorkerLeaseLost):
+        ids.IdGenerator(0, Dead()).order_id()
+
+
+def _claim(directory: str, q: multiprocessing.Queue[int]) -> None:
+    alloc = ids.LocalWorkerAllocator(directory)
+    q.put(alloc.acquire())
+    q.get()  # hold until the parent is done
+
+
+def test_local_allocator_distinct_across_processes(tmp_path: Path) -> None:
+    a = ids.LocalWorkerAllocator(tmp_path)
+    b = ids.LocalWorkerAllocator(tmp_path)
+    assert (a.acquire(), b.acquire()) == (0, 1)
+    ctx = multiprocessing.get_context("spawn")
+    q: multiprocessing.Queue[int] = ctx.Queue()
+    proc = ctx.Process(target=_claim, args=(str(tmp_path), q))
+    proc.start()
+    try:
+        assert q.get(timeout=30) == 2
+    finally:
+        proc.kill()
+        proc.join()
+    a.release()
+    c = ids.LocalWorkerAllocator(tmp_path)
+    assert c.acquire() == 0  # released id is reusable
+    d = ids.LocalWorkerAllocator(tmp_path)
+    assert d.acquire() == 2  # the killed process's lock is gone
+    assert not a.is_valid()
+    assert c.is_valid()
+    for x in (b, c, d):
+        x.release()
+
+
+async def test_etcd_leases_distinct_and_reusable(etcd_server: EtcdServer, etcd_prefix: str) -> None:
+    async with Etcd3Client([etcd_server.endpoint]) as client:
+        one = ids.EtcdWorkerLease(client, prefix=etcd_prefix, datacenter_id=2, ttl=5)
+        two = ids.EtcdWorkerLease(client, prefix=etcd_prefix, datacenter_id=2, ttl=5)
+        other_dc = ids.EtcdWorkerLease(client, prefix=etcd_prefix, datacenter_id=3, ttl=5)
+        assert await one.acquire() == 0
+        assert await two.acquire() == 1
+        assert await other_dc.acquire() == 0
+        assert one.is_valid()
+        assert two.is_valid()
+        gen1, gen2 = ids.IdGenerator(2, one), ids.IdGenerator(2, two)
+        assert gen1.order_id() != gen2.order_id()
+
+        last = gen1.last_ms
+        await one.release(high_water_ms=last + 50)
+        assert not one.is_valid()
+        with pytest.raises(ids.WorkerLeaseLost):
+            gen1.order_id()
+        three = ids.EtcdWorkerLease(client, prefix=etcd_prefix, datacenter_id=2, ttl=5)
+        assert await three.acquire() == 0  # released id is reusable
+        assert three.floor_ms == last + 50
+        gen3 = ids.IdGenerator(2, three)
+        assert ids.parse_id(gen3.order_id()).unix_ms > last + 50  # started past the floor
+        for lease in (two, three, other_dc):
+            await lease.release()
+
+
+async def test_a_lost_lease_stops_ids_and_is_reacquired(
+    etcd_server: EtcdServer, etcd_prefix: str
+) -> None:
+    async with Etcd3Client([etcd_server.endpoint]) as client:
+        lease = ids.EtcdWorkerLease(
+            client, prefix=etcd_prefix, ttl=2, margin=0.2, retry_seconds=0.2
+        )
+        await lease.acquire()
+        gen = ids.IdGenerator(0, lease)
+        lease.high_water_ms = lambda: gen.last_ms
+        before = gen.next_int()
+        # Somebody revokes our lease behind our back: keepalive sees TTL <= 0.
+        assert client.lease is not None
+        await client.lease.revoke(lease._lease_id)
+        await asyncio.wait_for(lease.lost.wait(), 5)
+        for _ in range(100):
+            if lease.reacquired:
+                break
+            with pytest.raises(ids.WorkerLeaseLost):
+                gen.order_id()
+            await asyncio.sleep(0.05)
+        assert lease.reacquired == 1
+        assert lease.is_valid()
+        assert lease.worker_id == 0  # the same id, free again
+        after = gen.next_int()
+        assert after > before
+        assert client.kv is not None
+        floor = await client.kv.get(f"{lease._floor_dir}0")
+        assert int(floor.kvs[0].value) >= ids.parse_id(f"P{before}").unix_ms
+        await lease.release()
+
+
+async def test_an_etcd_outage_longer_than_the_ttl_then_ids_again(
+    etcd_server: EtcdServer, etcd_prefix: str
+) -> None:
+    async with Etcd3Client([etcd_server.endpoint]) as client:
+        lease = ids.EtcdWorkerLease(
+            client, prefix=etcd_prefix, ttl=2, margin=0.2, retry_seconds=0.3
+        )
+        await lease.acquire()
+        gen = ids.IdGenerator(0, lease)
+        lease.high_water_ms = lambda: gen.last_ms
+        issued = {gen.next_int() for _ in range(10)}
+        await asyncio.to_thread(etcd_server.stop)
+        try:
+            await asyncio.wait_for(lease.lost.wait(), 10)
+            with pytest.raises(ids.WorkerLeaseLost):
+                gen.order_id()
+        finally:
+            await asyncio.to_thread(etcd_server.start)
+        for _ in range(200):
+            if lease.is_valid():
+                break
+            await asyncio.sleep(0.1)
+        assert lease.is_valid(), "the lease was not re-acquired after etcd came back"
+        more = {gen.next_int() for _ in range(10)}
+        assert not more & issued
+        assert min(more) > max(issued)
+        await lease.release()
