@@ -25,6 +25,8 @@ from paymesh.core.db.models import (
     Transfer,
     TransferStatus,
 )
+from paymesh.core.deps import CoreDeps, build_core_deps
+from paymesh.core.late import settle_trade
 from paymesh.errors import (
     ChannelNotEnabled,
     ConfigNotFound,
@@ -32,8 +34,6 @@ from paymesh.errors import (
     PaymeshError,
     SignatureInvalid,
 )
-from paymesh.gateway.deps import Deps, build_deps
-from paymesh.gateway.late import settle_trade
 from paymesh.merchant.v1 import callback_service_pb2 as pb
 from paymesh.merchant.v1 import callback_service_pb2_grpc as pb_grpc
 from paymesh.runtime.context import ServiceContext
@@ -101,7 +101,7 @@ def _capped(audit: dict[str, Any]) -> dict[str, Any]:
 
 
 class CallbackServicer(pb_grpc.CallbackServiceServicer):
-    def __init__(self, deps: Deps) -> None:
+    def __init__(self, deps: CoreDeps) -> None:
         self.deps = deps
 
     async def HandleCallback(
@@ -272,7 +272,9 @@ class CallbackServicer(pb_grpc.CallbackServiceServicer):
 
 
 async def register(server: grpc.aio.Server, ctx: ServiceContext) -> list[str]:
-    pb_grpc.add_CallbackServiceServicer_to_server(CallbackServicer(await build_deps(ctx)), server)
+    pb_grpc.add_CallbackServiceServicer_to_server(
+        CallbackServicer(await build_core_deps(ctx)), server
+    )
     return [pb.DESCRIPTOR.services_by_name["CallbackService"].full_name]
 
 

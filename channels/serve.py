@@ -13,7 +13,7 @@ from paymesh.channel.v1 import channel_service_pb2_grpc as svc_grpc
 from paymesh.channels.registry import build_channels
 from paymesh.channels.service import ChannelServicer
 from paymesh.channels.transport import Transport
-from paymesh.core import resources
+from paymesh.config import factory as config_factory
 from paymesh.runtime.context import ServiceContext
 
 SERVICE = svc.DESCRIPTOR.services_by_name["ChannelService"].full_name
@@ -27,7 +27,7 @@ async def register(server: grpc.aio.Server, ctx: ServiceContext) -> list[str]:
     transport = Transport(timeout_seconds=ctx.settings.channel_timeout_seconds)
     ctx.on_close(transport.close)
     servicer = ChannelServicer(
-        await resources.config_repository(ctx), build_channels(transport, names)
+        await config_factory.config_repository(ctx), build_channels(transport, names)
     )
     svc_grpc.add_ChannelServiceServicer_to_server(servicer, server)
     return [SERVICE]

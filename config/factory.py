@@ -1,36 +1,65 @@
-"""Open a ConfigStore from one setting string.
+"""The one way a process opens its config: settings -> ConfigStore -> ConfigRepository.
 
-- `etcd://host:port[,host:port...]` (or bare `host:port[,...]`): EtcdConfigStore
-- `file:///abs/path.json` or `file:rel/path.json`: FileConfigStore (`paymesh dev`)
+`config_backend` picks the store: `etcd` (`etcd_endpoints`) in production, `file`
+(`config_file`) for `paymesh dev`. The repository is created once per process through
+`ServiceContext.shared` and closed on drain.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from paymesh.config.crypto import SecretCipher
+from paymesh.config.repository import ConfigRepository
 from paymesh.config.store import ConfigStore
-from paymesh.errors import ConfigInvalid
+from paymesh.runtime.context import ServiceContext
+from paymesh.runtime.settings import Settings
 
 
-def open_store(target: str) -> ConfigStore:
-    """A ConfigStore for `target` (see module doc). Nothing connects until first use."""
-    target = target.strip()
-    if target.startswith("file:"):
-        from paymesh.config.file_store import FileConfigStore
+def read_optional(path: str | None) -> bytes | None:
+    """The bytes of a file a setting names (TLS material), or None when it is unset."""
+    return Path(path).read_bytes() if path else None
 
-        path = target.removeprefix("file:")
-        if path.startswith("//"):
-            path = path[2:]
-        if not path:
-            raise ConfigInvalid("config store file path is empty")
-        return FileConfigStore(path)
-    if target.startswith(("etcd://", "http://")) or (target and "://" not in target):
+
+def open_store(s: Settings) -> ConfigStore:
+    """The ConfigStore the settings name (etcd with TLS/credentials, or the file store)."""
+    if s.config_backend == "etcd":
         from paymesh.config.etcd_store import EtcdConfigStore
 
-        rest = target.split("://", 1)[-1]
-        endpoints = [e.strip().rstrip("/") for e in rest.split(",") if e.strip()]
-        if not endpoints:
-            raise ConfigInvalid("no etcd endpoints given")
-        return EtcdConfigStore(endpoints)
-    raise ConfigInvalid(f"unsupported config store {target!r}: use etcd://host:port or file:PATH")
+        if not s.etcd_endpoints:
+            raise SystemExit("config_backend=etcd needs etcd_endpoints (PAYMESH_ETCD_ENDPOINTS)")
+        return EtcdConfigStore(
+            s.etcd_endpoints,
+            ca_cert=read_optional(s.etcd_ca_file),
+            cert_key=read_optional(s.etcd_key_file),
+            cert_chain=read_optional(s.etcd_cert_file),
+            user=s.etcd_user,
+            password=s.etcd_password.get_secret_value() if s.etcd_password else None,
+        )
+    if s.config_backend == "file":
+        from paymesh.config.file_store import FileConfigStore
+
+        if not s.config_file:
+            raise SystemExit("config_backend=file needs config_file (PAYMESH_CONFIG_FILE)")
+        return FileConfigStore(s.config_file)
+    raise SystemExit(f"config_backend must be etcd or file, not {s.config_backend!r}")
 
 
-__all__ = ["open_store"]
+async def config_repository(ctx: ServiceContext) -> ConfigRepository:
+    async def make() -> ConfigRepository:
+        store = open_store(ctx.settings)
+        repo = ConfigRepository(store, ctx.settings.config_prefix, SecretCipher.from_env())
+        await repo.start()
+
+        async def close() -> None:
+            await repo.close()
+            await store.close()
+
+        ctx.on_close(close)
+        return repo
+
+    repo: ConfigRepository = await ctx.shared("config", make)
+    return repo
+
+
+__all__ = ["config_repository", "open_store"]

@@ -10,6 +10,7 @@ from paymesh.core.apply import apply_trade
 from paymesh.core.db.convert import order_message
 from paymesh.core.db.models import OrderStatus, PayOrder
 from paymesh.core.db.orders import DEFAULT_EXPIRE_SECONDS, NewOrder
+from paymesh.core.late import settle_trade
 from paymesh.errors import (
     ChannelError,
     ChannelUnavailable,
@@ -18,7 +19,6 @@ from paymesh.errors import (
     OrderNotPayable,
 )
 from paymesh.gateway.deps import Deps, route
-from paymesh.gateway.late import settle_trade
 from paymesh.gateway.validation import validate_close_order, validate_create_order, validate_query
 from paymesh.merchant.v1 import order_pb2
 from paymesh.merchant.v1 import pay_service_pb2 as pay_pb

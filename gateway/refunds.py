@@ -6,8 +6,9 @@ from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as ch
 from paymesh.core.apply import apply_refund
 from paymesh.core.db.convert import refund_message
-from paymesh.core.db.models import PayOrder, Refund, RefundStatus
+from paymesh.core.db.models import Refund, RefundStatus
 from paymesh.core.db.refunds import NewRefund
+from paymesh.core.submit import submit_refund
 from paymesh.errors import ChannelError, ChannelUnavailable, InvalidArgument, RefundNotFound
 from paymesh.gateway.deps import Deps
 from paymesh.gateway.orders import find_order
@@ -40,42 +41,6 @@ async def create_refund(deps: Deps, req: refund_pb.CreateRefundRequest) -> refun
     if not created.created:
         return refund_message(refund)
     return refund_message(await submit_refund(deps, order, refund))
-
-
-def refund_request(deps: Deps, order: PayOrder, refund: Refund) -> ch.RefundRequest:
-    """The channel request of a refund; a resubmission sends exactly the same one (same
-    refund_id = out_refund_no / out_request_no), which providers treat idempotently."""
-    return ch.RefundRequest(
-        account=channel_pb2.AccountRef(channel=order.channel, account_id=order.account_id),
-        order_id=order.order_id,
-        refund_id=refund.refund_id,
-        amount=refund.amount,
-        total_amount=order.amount,
-        currency=order.currency,
-        reason=refund.reason,
-        notify_url=deps.callback_url(order.channel, order.account_id),
-    )
-
-
-async def submit_refund(deps: Deps, order: PayOrder, refund: Refund) -> Refund:
-    """Send the refund to its channel and apply the answer. A definitive refusal fails it
-    (releasing the reservation) and raises; an unclear answer keeps it PENDING with the
-    reason recorded, for the monitor to query (and resubmit if it was never received)."""
-    call = refund_request(deps, order, refund)
-    try:
-        resp = await deps.channels.call("Refund", call, kind="refund", object_id=refund.refund_id)
-    except ChannelUnavailable as e:
-        log.warning("refund_outcome_unknown", refund_id=refund.refund_id, error=e.message)
-        return (
-            await deps.store.note_pending_refund(
-                refund.refund_id, pending_reason=f"submit unclear: {e.message}"
-            )
-        ).row
-    except ChannelError as e:
-        code = e.metadata.get("provider_code", e.message)
-        await deps.store.mark_refund_failed(refund.refund_id, code, channel_state=code)
-        raise
-    return (await apply_refund(deps.store, refund, resp.refund, deps.clock())).row
 
 
 async def sync_refund(deps: Deps, refund: Refund) -> Refund:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as ch
 from paymesh.core.apply import apply_transfer
 from paymesh.core.db.convert import transfer_message
 from paymesh.core.db.models import Transfer, TransferStatus
 from paymesh.core.db.transfers import NewTransfer
+from paymesh.core.submit import cancel_at_channel, submit_transfer, transfer_account
 from paymesh.errors import (
     ChannelError,
-    ChannelNotEnabled,
     ChannelUnavailable,
     InvalidArgument,
     TransferNotCancellable,
@@ -30,10 +29,6 @@ from paymesh.runtime.logging import get_logger
 log = get_logger("paymesh.transfers")
 
 TRANSFER_ROUTE = "transfer"
-
-
-def _account(t: Transfer) -> channel_pb2.AccountRef:
-    return channel_pb2.AccountRef(channel=t.channel, account_id=t.account_id)
 
 
 async def create_transfer(
@@ -63,61 +58,7 @@ async def create_transfer(
     return transfer_message(await submit_transfer(deps, transfer))
 
 
-def transfer_request(deps: Deps, transfer: Transfer) -> ch.TransferRequest:
-    """The channel request of a transfer; a resubmission sends the same one (same
-    transfer_id = out_bill_no / out_biz_no), which providers treat idempotently."""
-    return ch.TransferRequest(
-        account=_account(transfer),
-        transfer_id=transfer.transfer_id,
-        amount=transfer.amount,
-        currency=transfer.currency,
-        payee_id=transfer.payee_id,
-        payee_name=transfer.payee_name,
-        remark=transfer.remark,
-        notify_url=deps.callback_url(transfer.channel, transfer.account_id),
-    )
-
-
-async def submit_transfer(deps: Deps, transfer: Transfer) -> Transfer:
-    """Send the transfer to its channel and apply the answer (see submit_refund)."""
-    call = transfer_request(deps, transfer)
-    try:
-        resp = await deps.channels.call(
-            "Transfer", call, kind="transfer", object_id=transfer.transfer_id
-        )
-    except ChannelUnavailable as e:
-        log.warning("transfer_outcome_unknown", transfer_id=transfer.transfer_id, error=e.message)
-        return (
-            await deps.store.note_pending_transfer(
-                transfer.transfer_id, pending_reason=f"submit unclear: {e.message}"
-            )
-        ).row
-    except (ChannelError, ChannelNotEnabled) as e:
-        # a refusal, or a channel that offers no transfers (UnionPay): nothing was moved
-        code = e.metadata.get("provider_code", e.message)
-        await deps.store.mark_transfer_failed(
-            transfer.transfer_id, code, deps.clock(), channel_state=code
-        )
-        raise
-    return (await apply_transfer(deps.store, transfer, resp.transfer, deps.clock())).row
-
-
 CANCELLED_STATES = frozenset({"CANCELLED", "CANCELING"})
-
-
-async def cancel_at_channel(deps: Deps, transfer: Transfer) -> Transfer:
-    """Ask the channel to cancel a PENDING transfer (the payee has not confirmed it) and
-    apply its answer: CANCELING stays PENDING, CANCELLED fails the transfer (nothing paid)."""
-    call = ch.CancelTransferRequest(account=_account(transfer), transfer_id=transfer.transfer_id)
-    resp = await deps.channels.call(
-        "CancelTransfer", call, kind="transfer", object_id=transfer.transfer_id
-    )
-    log.info(
-        "transfer_cancel_requested",
-        transfer_id=transfer.transfer_id,
-        channel_state=resp.transfer.provider_state,
-    )
-    return (await apply_transfer(deps.store, transfer, resp.transfer, deps.clock())).row
 
 
 async def cancel_transfer(
@@ -143,7 +84,9 @@ async def cancel_transfer(
 async def sync_transfer(deps: Deps, transfer: Transfer) -> Transfer:
     if transfer.status != TransferStatus.PENDING.value:
         return transfer
-    call = ch.QueryTransferRequest(account=_account(transfer), transfer_id=transfer.transfer_id)
+    call = ch.QueryTransferRequest(
+        account=transfer_account(transfer), transfer_id=transfer.transfer_id
+    )
     try:
         resp = await deps.channels.call(
             "QueryTransfer", call, kind="transfer", object_id=transfer.transfer_id

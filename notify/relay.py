@@ -1,6 +1,6 @@
 """Outbox relay: committed outbox rows -> the bus, at least once, deduped by event id.
 
-Each pass claims a batch (a lease, see `paymesh.core.db.claims`), publishes every row on
+Each pass claims a batch (a lease, see `paymesh.core.db.outbox`), publishes every row on
 ``paymesh.events.<event_type>`` with ``Nats-Msg-Id = event_id`` and marks the published
 rows. When the bus is down the rows stay PENDING and the relay backs off (exponential,
 capped) and tries again; nothing is lost, and a row published twice (a relay crashed after
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from paymesh.core.db.claims import ClaimedEvent, OutboxClaims
 from paymesh.core.db.engine import session_factory
+from paymesh.core.db.outbox import ClaimedEvent, OutboxClaims
 from paymesh.notify.bus import SUBJECT_PREFIX, Bus, BusUnavailable, PublishRefused
 from paymesh.notify.envelope import encode_event, subject_for
 from paymesh.runtime.logging import get_logger

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from paymesh.core.db.claims import OutboxClaims
 from paymesh.core.db.models import OutboxStatus
+from paymesh.core.db.outbox import OutboxClaims
 from paymesh.errors import EventNotFound
 from paymesh.notify.bus import SUBJECT_PREFIX, Bus
 from paymesh.notify.envelope import RESEND_SEPARATOR, encode_event, resend_msg_id, subject_for

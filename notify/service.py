@@ -14,7 +14,8 @@ from typing import Any
 
 import grpc
 
-from paymesh.core import resources, tls
+from paymesh.config import factory as config_factory
+from paymesh.core import resources
 from paymesh.core.db.engine import session_factory
 from paymesh.errors import InvalidArgument
 from paymesh.notify.bus import JetStreamBus, open_bus
@@ -25,6 +26,7 @@ from paymesh.notify.resend import Resender
 from paymesh.notify.store import SqlDeliveryStore
 from paymesh.ops.v1 import notify_admin_service_pb2 as admin_pb
 from paymesh.ops.v1 import notify_admin_service_pb2_grpc as admin_grpc
+from paymesh.runtime import tls
 from paymesh.runtime.context import ServiceContext
 from paymesh.runtime.logging import get_logger
 
@@ -67,7 +69,7 @@ async def register(server: grpc.aio.Server, ctx: ServiceContext) -> list[str]:
     url = ctx.settings.nats_url
     assert url is not None  # required by the service spec
     store = await resources.store(ctx)
-    config = await resources.config_repository(ctx)
+    config = await config_factory.config_repository(ctx)
     bus = open_bus(url, **bus_options(url, ctx))
     sessions = session_factory(store.engine)
     if isinstance(bus, JetStreamBus):

@@ -11,7 +11,7 @@ nor blocks the others.
 
 Late payments: CLOSED and FAILED orders whose expiry (plus ``late_margin``) has not passed are
 asked about too, since the provider may still take a payment for them; a payment found is
-handled by ``paymesh.gateway.late`` (recorded, the app's policy applied, ``order.late_paid``).
+handled by ``paymesh.core.late`` (recorded, the app's policy applied, ``order.late_paid``).
 
 A refund or transfer the provider says it never received is resubmitted with the same
 merchant number, within a budget (``resubmit.py``).
@@ -36,10 +36,10 @@ from paymesh.core.db.models import (
     Transfer,
     TransferStatus,
 )
+from paymesh.core.deps import CoreDeps
+from paymesh.core.late import settle_trade
+from paymesh.core.submit import cancel_at_channel
 from paymesh.errors import ChannelError, PaymeshError
-from paymesh.gateway.deps import Deps
-from paymesh.gateway.late import settle_trade
-from paymesh.gateway.transfers import cancel_at_channel
 from paymesh.order_monitor.backoff import Backoff
 from paymesh.order_monitor.resubmit import (
     DEFAULT_RESUBMIT_BUDGET,
@@ -98,7 +98,7 @@ def _account(channel: str, account_id: str) -> channel_pb2.AccountRef:
 class OrderMonitor:
     def __init__(
         self,
-        deps: Deps,
+        deps: CoreDeps,
         *,
         pending_after: timedelta = DEFAULT_PENDING_AFTER,
         interval: float = DEFAULT_INTERVAL,

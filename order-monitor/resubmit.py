@@ -21,10 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from paymesh.core.db.models import Refund, RefundStatus, Transfer, TransferStatus
+from paymesh.core.deps import CoreDeps
+from paymesh.core.submit import submit_refund, submit_transfer
 from paymesh.errors import ChannelError, ChannelNotEnabled, OrderNotFound
-from paymesh.gateway.deps import Deps
-from paymesh.gateway.refunds import submit_refund
-from paymesh.gateway.transfers import submit_transfer
 from paymesh.runtime.logging import get_logger
 
 log = get_logger("paymesh.order_monitor")
@@ -46,7 +45,7 @@ def exhausted_reason(kind: str, attempts: int, provider_state: str) -> str:
 
 
 async def resubmit_refund(
-    deps: Deps, refund: Refund, provider_state: str, budget: int
+    deps: CoreDeps, refund: Refund, provider_state: str, budget: int
 ) -> Resubmitted:
     store = deps.store
     attempt = refund.submit_attempts + 1
@@ -74,7 +73,7 @@ async def resubmit_refund(
 
 
 async def resubmit_transfer(
-    deps: Deps, transfer: Transfer, provider_state: str, budget: int
+    deps: CoreDeps, transfer: Transfer, provider_state: str, budget: int
 ) -> Resubmitted:
     store = deps.store
     attempt = transfer.submit_attempts + 1

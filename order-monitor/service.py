@@ -1,6 +1,6 @@
 """`paymesh serve monitor`: the order monitor as a background task of the service process.
 
-It has no gRPC service of its own; it shares the gateways' Deps (store, channel client) and
+It has no gRPC service of its own; it shares the core's CoreDeps (store, channel client) and
 stops with the process (ServiceContext.on_close). Optional environment:
 PAYMESH_MONITOR_PENDING_AFTER and PAYMESH_MONITOR_INTERVAL, in seconds.
 """
@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import grpc
 
-from paymesh.gateway.deps import build_deps
+from paymesh.core.deps import build_core_deps
 from paymesh.order_monitor.monitor import DEFAULT_INTERVAL, DEFAULT_PENDING_AFTER, OrderMonitor
 from paymesh.runtime.context import ServiceContext
 from paymesh.runtime.logging import get_logger
@@ -51,7 +51,7 @@ def monitor_options(env: Mapping[str, str] | None = None) -> tuple[timedelta, fl
 
 async def register(server: grpc.aio.Server, ctx: ServiceContext) -> list[str]:
     pending_after, interval = monitor_options()
-    deps = await build_deps(ctx)
+    deps = await build_core_deps(ctx)
     monitor = OrderMonitor(deps, pending_after=pending_after, interval=interval)
     task = asyncio.create_task(monitor.run(), name="order-monitor")
 

@@ -12,13 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from paymesh.channels.registry import CHANNEL_ENTRIES, load_channel_class
 from paymesh.config.crypto import SecretCipher
+from paymesh.config.factory import open_store as config_store
 from paymesh.config.repository import ConfigRepository
 from paymesh.console.audit import AuditLog
 from paymesh.console.service import ConfigService
 from paymesh.console.users import Users
 from paymesh.core.db.engine import create_engine
 from paymesh.core.db.migrate import migrate
-from paymesh.core.resources import config_store
 from paymesh.runtime.settings import Settings, require
 
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from paymesh.core.db import models as m
-from paymesh.notify import models as nm
+from paymesh.core.db import notify_models as nm
 from paymesh.runtime import tls
 from paymesh.runtime.settings import Settings
 

@@ -1,4 +1,4 @@
-"""Builders for what services share in one process: config repository, store, ids.
+"""Builders for what services share in one process: the store and its id generator.
 
 Each is created once per process through `ServiceContext.shared` and closed on drain.
 """
@@ -8,63 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from paymesh.config.crypto import SecretCipher
-from paymesh.config.repository import ConfigRepository
-from paymesh.config.store import ConfigStore
+from paymesh.config.factory import read_optional
 from paymesh.core.db.migrate import migrate
 from paymesh.core.db.store import Store
 from paymesh.core.ids import EtcdWorkerLease, IdGenerator, LocalWorkerAllocator
 from paymesh.runtime.context import ServiceContext
-from paymesh.runtime.settings import Settings
-
-
-def _read(path: str | None) -> bytes | None:
-    return Path(path).read_bytes() if path else None
-
-
-def config_store(s: Settings) -> ConfigStore:
-    """The ConfigStore the settings name (etcd with TLS/credentials, or the file store)."""
-    if s.config_backend == "etcd":
-        from paymesh.config.etcd_store import EtcdConfigStore
-
-        if not s.etcd_endpoints:
-            raise SystemExit("config_backend=etcd needs etcd_endpoints (PAYMESH_ETCD_ENDPOINTS)")
-        return EtcdConfigStore(
-            s.etcd_endpoints,
-            ca_cert=_read(s.etcd_ca_file),
-            cert_key=_read(s.etcd_key_file),
-            cert_chain=_read(s.etcd_cert_file),
-            user=s.etcd_user,
-            password=s.etcd_password.get_secret_value() if s.etcd_password else None,
-        )
-    if s.config_backend == "file":
-        from paymesh.config.file_store import FileConfigStore
-
-        if not s.config_file:
-            raise SystemExit("config_backend=file needs config_file (PAYMESH_CONFIG_FILE)")
-        return FileConfigStore(s.config_file)
-    raise SystemExit(f"config_backend must be etcd or file, not {s.config_backend!r}")
-
-
-def _config_store(ctx: ServiceContext) -> ConfigStore:
-    return config_store(ctx.settings)
-
-
-async def config_repository(ctx: ServiceContext) -> ConfigRepository:
-    async def make() -> ConfigRepository:
-        store = _config_store(ctx)
-        repo = ConfigRepository(store, ctx.settings.config_prefix, SecretCipher.from_env())
-        await repo.start()
-
-        async def close() -> None:
-            await repo.close()
-            await store.close()
-
-        ctx.on_close(close)
-        return repo
-
-    repo: ConfigRepository = await ctx.shared("config", make)
-    return repo
 
 
 async def id_generator(ctx: ServiceContext) -> IdGenerator:
@@ -75,9 +23,9 @@ async def id_generator(ctx: ServiceContext) -> IdGenerator:
 
             client: Any = Etcd3Client(
                 list(s.etcd_endpoints),
-                ca_cert=_read(s.etcd_ca_file),
-                cert_key=_read(s.etcd_key_file),
-                cert_chain=_read(s.etcd_cert_file),
+                ca_cert=read_optional(s.etcd_ca_file),
+                cert_key=read_optional(s.etcd_key_file),
+                cert_chain=read_optional(s.etcd_cert_file),
             )
             await client.connect()
             refresher: Any = None

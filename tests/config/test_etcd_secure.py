@@ -16,8 +16,8 @@ from cryptography.x509.oid import NameOID
 from etcd3aio import Etcd3Client
 
 from paymesh.config.etcd_store import EtcdConfigStore
+from paymesh.config.factory import open_store as config_store
 from paymesh.config.store import ConfigStoreUnavailable
-from paymesh.core.resources import config_store
 from paymesh.runtime.settings import Settings
 from paymesh.testing.ports import port_open
 from paymesh.testing.processes import EtcdServer

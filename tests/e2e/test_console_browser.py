@@ -20,8 +20,8 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, Response, async_playwright
 
+from paymesh.config import factory as config_factory
 from paymesh.console.runtime import open_backends, start_console
-from paymesh.core import resources
 from paymesh.dev.seed import private_key_pem, register_at_sandbox
 from paymesh.errors import ConfigNotFound
 from tests.e2e.client import Merchant, reason
@@ -91,7 +91,7 @@ async def test_two_operators_configure_and_the_mesh_takes_a_first_payment(
     mesh: Mesh, browser: Browser, capfd: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     settings = mesh.server.context.settings
-    served = await resources.config_repository(mesh.server.context)
+    served = await config_factory.config_repository(mesh.server.context)
     seen = Seen()
     key_pem = private_key_pem()
     reg = await register_at_sandbox(

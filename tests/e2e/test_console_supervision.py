@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from paymesh.config import factory as config_factory
 from paymesh.config.apps import AppConfig
 from paymesh.console.runtime import open_backends, start_console
-from paymesh.core import resources
 from paymesh.dev.seed import ALIPAY_ACCOUNT, UNIONPAY_ACCOUNT, WECHAT_ACCOUNT
 from paymesh.testing.ports import free_port
 from tests.console.conftest import ADMIN, csrf_of, login
@@ -52,7 +52,7 @@ async def test_lookup_history_failed_notification_and_resend(mesh: Mesh, console
         }
     )
     await mesh.repo.put_app(app)
-    served = await resources.config_repository(mesh.server.context)
+    served = await config_factory.config_repository(mesh.server.context)
 
     async def app_served() -> bool:
         return any(a.app_id == "supervised" for a in await served.list_apps())

@@ -16,8 +16,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from paymesh.config import factory as config_factory
 from paymesh.config.apps import LatePaymentPolicy
-from paymesh.core import resources
 from paymesh.dev.seed import seed_app
 from paymesh.gateway.deps import build_deps
 from paymesh.merchant.v1 import pay_service_pb2
@@ -37,7 +37,7 @@ async def _app(mesh: Mesh, http: aiohttp.ClientSession, policy: LatePaymentPolic
     demo = await seed_app(mesh.repo, app_id=app_id, secret=secret, notify_url=mesh.notify_url)
     config = await mesh.repo.get_app(app_id)
     await mesh.repo.put_app(config.model_copy(update={"late_payment": policy}))
-    served = await resources.config_repository(mesh.server.context)
+    served = await config_factory.config_repository(mesh.server.context)
 
     async def seen() -> bool:
         try:

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from paymesh.config import factory as config_factory
 from paymesh.config.apps import SignType
-from paymesh.core import resources
 from paymesh.dev.seed import DemoApp, seed_app
 from paymesh.errors import AppNotFound
 from paymesh.merchant.v1 import (
@@ -61,7 +61,7 @@ async def channel_calls(mesh: Mesh, object_id: str, rpc: str) -> int:
 async def add_app(mesh: Mesh, **kw: Any) -> DemoApp:
     """Seed an app through our own config client; wait until the services have seen it."""
     app = await seed_app(mesh.repo, **kw)
-    served = await resources.config_repository(mesh.server.context)
+    served = await config_factory.config_repository(mesh.server.context)
 
     async def seen() -> bool:
         try:

@@ -28,8 +28,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from paymesh.config import factory as config_factory
 from paymesh.config.apps import LatePaymentPolicy
-from paymesh.core import resources
 from paymesh.dev.seed import ALIPAY_APP_ID, WECHAT_MCHID, DemoApp, seed_app
 from paymesh.gateway.deps import build_deps
 from paymesh.merchant.v1 import pay_service_pb2, refund_service_pb2
@@ -95,7 +95,7 @@ class Run:
         await self.mesh.repo.put_app(
             config.model_copy(update={"late_payment": LatePaymentPolicy.ACCEPT})
         )
-        served = await resources.config_repository(self.mesh.server.context)
+        served = await config_factory.config_repository(self.mesh.server.context)
 
         async def seen() -> bool:
             try:

@@ -12,13 +12,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from paymesh.config import factory as config_factory
 from paymesh.config.apps import SignType
-from paymesh.core import resources
+from paymesh.core.deps import build_core_deps
 from paymesh.core.signing import canonical_from_mapping, verify
 from paymesh.dev.seed import seed_app
 from paymesh.errors import AppNotFound
 from paymesh.events.v1.events_pb2 import Notification
-from paymesh.gateway.deps import build_deps
 from paymesh.ops.v1 import notify_admin_service_pb2 as admin_pb
 from paymesh.ops.v1 import notify_admin_service_pb2_grpc as admin_grpc
 from paymesh.order_monitor.monitor import OrderMonitor
@@ -145,7 +145,7 @@ async def test_expired_order_closed_by_the_monitor_is_notified_as_closed(
 ) -> None:
     order = await create_qr_order(merchant, 66, notify_url=mesh.notify_url, expire_seconds=60)
     oid = str(order["order_id"])
-    deps = await build_deps(mesh.server.context)
+    deps = await build_core_deps(mesh.server.context)
     later = datetime.now(UTC) + timedelta(minutes=5)  # past the order's expiry
     monitor = OrderMonitor(deps, pending_after=timedelta(0), clock=lambda: later)
     await monitor.sweep_once()
@@ -172,7 +172,7 @@ async def test_rsa2_app_notifications_are_signed_with_paymesh_key(
         .decode()
     )
     await seed_app(mesh.repo, app_id="rsa2-notify", sign_type=SignType.RSA2, public_key_pem=public)
-    served = await resources.config_repository(mesh.server.context)
+    served = await config_factory.config_repository(mesh.server.context)
 
     async def app_seen() -> bool:
         try:

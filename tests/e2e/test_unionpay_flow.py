@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import aiohttp
 
+from paymesh.config import factory as config_factory
 from paymesh.config.apps import RouteTarget
-from paymesh.core import resources
 from paymesh.dev.seed import UNIONPAY_ACCOUNT, DemoApp
 from paymesh.errors import AppNotFound
 from paymesh.merchant.v1 import (
@@ -124,7 +124,7 @@ async def test_unionpay_transfer_reaches_the_channel_and_fails_not_enabled(
         update={"app_id": "up-payouts", "routes": {**demo.routes, "transfer": target}}
     )
     await mesh.repo.put_app(payouts)
-    served = await resources.config_repository(mesh.server.context)
+    served = await config_factory.config_repository(mesh.server.context)
 
     async def seen() -> bool:
         try:

@@ -8,8 +8,8 @@ from collections import Counter
 import pytest
 import sqlalchemy as sa
 
-from paymesh.core.db.claims import OutboxClaims
 from paymesh.core.db.models import OutboxEvent, OutboxStatus
+from paymesh.core.db.outbox import OutboxClaims
 from paymesh.notify.bus import Bus, MemoryBus
 from paymesh.notify.envelope import decode_event
 from paymesh.notify.relay import OutboxRelay, RelaySettings

@@ -1,5 +1,5 @@
 """The order monitor runs against the real mesh of the end-to-end suite (MariaDB, etcd,
-sandbox, every service, Envoy); each test builds its own OrderMonitor on the mesh's Deps."""
+sandbox, every service, Envoy); each test builds its own OrderMonitor on the mesh's CoreDeps."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from paymesh.gateway.deps import Deps, build_deps
+from paymesh.core.deps import CoreDeps, build_core_deps
 from paymesh.order_monitor.monitor import OrderMonitor
 from paymesh.testing.processes import EtcdServer, MariaDBServer, NatsServer
 from tests.e2e.conftest import BACKENDS, Mesh, http, merchant, start_mesh  # noqa: F401
@@ -27,7 +27,7 @@ class Clock:
         self.offset += timedelta(seconds=seconds)
 
 
-MonitorFactory = Callable[[Deps], OrderMonitor]
+MonitorFactory = Callable[[CoreDeps], OrderMonitor]
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -47,8 +47,8 @@ async def mesh(
 
 
 @pytest.fixture
-async def deps(mesh: Mesh) -> Deps:
-    return await build_deps(mesh.server.context)
+async def deps(mesh: Mesh) -> CoreDeps:
+    return await build_core_deps(mesh.server.context)
 
 
 @pytest.fixture
@@ -58,14 +58,14 @@ def clock() -> Clock:
 
 @pytest.fixture
 def make_monitor(clock: Clock) -> MonitorFactory:
-    """A monitor on the given Deps: no age threshold, the test's clock, 10 s first backoff."""
+    """A monitor on the given CoreDeps: no age threshold, the test's clock, 10 s first backoff."""
 
-    def make(deps: Deps) -> OrderMonitor:
+    def make(deps: CoreDeps) -> OrderMonitor:
         return OrderMonitor(deps, pending_after=timedelta(0), interval=10.0, batch=50, clock=clock)
 
     return make
 
 
 @pytest.fixture
-def monitor(deps: Deps, make_monitor: MonitorFactory) -> OrderMonitor:
+def monitor(deps: CoreDeps, make_monitor: MonitorFactory) -> OrderMonitor:
     return make_monitor(deps)

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from paymesh.core.channel_client import ChannelClient
-from paymesh.gateway.deps import Deps
+from paymesh.core.deps import CoreDeps
 from paymesh.merchant.v1 import refund_service_pb2, transfer_service_pb2
 from paymesh.order_monitor.monitor import OrderMonitor
 from paymesh.runtime.server import start_server
@@ -223,7 +223,7 @@ async def test_close_unavailable_leaves_the_expired_order_pending_then_closes(
 class PaidBeforeClose(ChannelClient):
     """The payer pays (callback lost) between the monitor's query and its close."""
 
-    def __init__(self, deps: Deps, mesh: Mesh, http: aiohttp.ClientSession) -> None:
+    def __init__(self, deps: CoreDeps, mesh: Mesh, http: aiohttp.ClientSession) -> None:
         super().__init__(mesh.server.context, deps.store)
         self.mesh, self.http = mesh, http
 
@@ -237,7 +237,7 @@ async def test_close_refused_because_paid_meanwhile_is_queried_again_never_close
     mesh: Mesh,
     merchant: Merchant,
     http: aiohttp.ClientSession,
-    deps: Deps,
+    deps: CoreDeps,
     make_monitor: MonitorFactory,
     clock: Clock,
 ) -> None:
@@ -264,7 +264,7 @@ async def test_monitors_racing_the_callback_give_one_event(
     mesh: Mesh,
     merchant: Merchant,
     http: aiohttp.ClientSession,
-    deps: Deps,
+    deps: CoreDeps,
     make_monitor: MonitorFactory,
 ) -> None:
     oid = (await create_qr_order(merchant, 107))["order_id"]

@@ -1,32 +1,29 @@
 """The transactional outbox: rows written with each state change, claimed by the relay.
 
-Claiming is portable (MySQL 8, MariaDB 10.11, TiDB, SQLite): no ``SKIP LOCKED`` (TiDB does
-not support it, SQLite has no row locks). A relay selects candidate rows, then takes them
-with one conditional UPDATE that sets a fresh claim token and a claim deadline only where
-the row is still unclaimed (or its claim expired). Row locks serialise racing relays on
-each row, so an event is handed to one relay at a time; a relay that dies loses its
-claims when they expire. Publishing is at-least-once (the bus dedupes on the event id).
+`OutboxStore` (part of `Store`) writes and reads events; `OutboxClaims` is the one claimer.
+Claims are leases, portable across MySQL 8, MariaDB 10.11, TiDB and SQLite (no ``SKIP
+LOCKED``: TiDB lacks it, SQLite has no row locks): one conditional UPDATE stamps a batch of
+unclaimed (or lease-expired) PENDING rows with a fresh ``claim_token`` and ``claimed_until``;
+only rows whose UPDATE matched belong to the caller. Under InnoDB's READ COMMITTED the UPDATE
+re-checks each row's latest committed version under a row lock, and SQLite runs one writer at
+a time, so two relays never hold the same row at once. A relay that dies mid-batch loses its
+lease after ``lease`` seconds and another relay takes the rows (the bus dedupes the
+re-publish). ``attempts`` counts failed publications (`OutboxClaims.release`).
 """
 
 from __future__ import annotations
 
-import uuid
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from paymesh.core.db.base import StoreBase, rowcount
-from paymesh.core.db.models import OutboxEvent, OutboxStatus
-
-
-@dataclass(frozen=True)
-class Claim:
-    token: str
-    events: list[OutboxEvent]
+from paymesh.core.db.base import StoreBase
+from paymesh.core.db.models import OutboxEvent, OutboxStatus, utcnow
 
 
 class OutboxStore(StoreBase):
@@ -59,74 +56,6 @@ class OutboxStore(StoreBase):
 
         return await self._run(tx)
 
-    async def claim_events(self, limit: int = 100, lease_seconds: float = 60.0) -> Claim:
-        """Claim up to ``limit`` unpublished events, oldest first, for ``lease_seconds``."""
-        token = uuid.uuid4().hex
-        now = self.clock()
-        until = now + timedelta(seconds=lease_seconds)
-        free = sa.or_(OutboxEvent.claimed_until.is_(None), OutboxEvent.claimed_until < now)
-        pending = OutboxEvent.status == OutboxStatus.PENDING.value
-        order = (OutboxEvent.created_at, OutboxEvent.event_id)
-
-        async def tx(s: AsyncSession) -> list[OutboxEvent]:
-            candidates = sa.select(OutboxEvent.event_id).where(pending, free)
-            ids = list((await s.execute(candidates.order_by(*order).limit(limit))).scalars())
-            if not ids:
-                return []
-            await s.execute(
-                sa.update(OutboxEvent)
-                .where(OutboxEvent.event_id.in_(ids), pending, free)
-                .values(claim_token=token, claimed_until=until, attempts=OutboxEvent.attempts + 1)
-                .execution_options(synchronize_session=False)
-            )
-            mine = sa.select(OutboxEvent).where(
-                OutboxEvent.event_id.in_(ids), OutboxEvent.claim_token == token
-            )
-            result = await s.execute(
-                mine.order_by(*order).execution_options(populate_existing=True)
-            )
-            return list(result.scalars())
-
-        return Claim(token, await self._run(tx))
-
-    async def mark_published(self, event_ids: Sequence[str], token: str | None = None) -> int:
-        """Mark events published (only those still held by ``token`` when it is given)."""
-        if not event_ids:
-            return 0
-        now = self.clock()
-
-        async def tx(s: AsyncSession) -> int:
-            stmt = sa.update(OutboxEvent).where(
-                OutboxEvent.event_id.in_(list(event_ids)),
-                OutboxEvent.status == OutboxStatus.PENDING.value,
-            )
-            if token is not None:
-                stmt = stmt.where(OutboxEvent.claim_token == token)
-            stmt = stmt.values(status=OutboxStatus.PUBLISHED.value, published_at=now)
-            return rowcount(await s.execute(stmt.execution_options(synchronize_session=False)))
-
-        return await self._run(tx)
-
-    async def release_events(self, event_ids: Sequence[str], token: str) -> int:
-        """Give claimed events back at once (publishing failed) instead of at expiry."""
-        if not event_ids:
-            return 0
-
-        async def tx(s: AsyncSession) -> int:
-            stmt = (
-                sa.update(OutboxEvent)
-                .where(
-                    OutboxEvent.event_id.in_(list(event_ids)),
-                    OutboxEvent.status == OutboxStatus.PENDING.value,
-                    OutboxEvent.claim_token == token,
-                )
-                .values(claim_token=None, claimed_until=None)
-                .execution_options(synchronize_session=False)
-            )
-            return rowcount(await s.execute(stmt))
-
-        return await self._run(tx)
-
     async def list_events(self, aggregate_id: str) -> list[OutboxEvent]:
         """Events of one order/refund/transfer, oldest first."""
 
@@ -139,3 +68,199 @@ class OutboxStore(StoreBase):
             return list((await s.execute(stmt)).scalars())
 
         return await self._run(tx)
+
+
+@dataclass(frozen=True)
+class ClaimedEvent:
+    event_id: str
+    event_type: str
+    app_id: str
+    notify_url: str
+    payload: dict[str, Any]
+    created_at: datetime
+    attempts: int
+    status: str = OutboxStatus.PENDING.value
+
+
+def _unclaimed(now: datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        OutboxEvent.status == OutboxStatus.PENDING.value,
+        sa.or_(OutboxEvent.claimed_until.is_(None), OutboxEvent.claimed_until < now),
+    )
+
+
+class OutboxClaims:
+    """The relay's view of the outbox: claim a batch, mark published, back off on failure."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    async def claim(
+        self, batch: int, lease: float, now: datetime | None = None
+    ) -> tuple[str, list[ClaimedEvent]]:
+        """Lease up to ``batch`` publishable rows (oldest first); returns (token, rows)."""
+        now = now or utcnow()
+        token = secrets.token_hex(16)
+        # Replicas that select the same candidates race on the UPDATE and one wins; the
+        # losers look again (the winners' claims are committed by then) a few times.
+        claimed = 0
+        for _ in range(3):
+            async with self.sessions.begin() as s:
+                ids = list(
+                    (
+                        await s.scalars(
+                            sa.select(OutboxEvent.event_id)
+                            .where(_unclaimed(now))
+                            .order_by(OutboxEvent.created_at, OutboxEvent.event_id)
+                            .limit(batch - claimed)
+                        )
+                    ).all()
+                )
+                if not ids:
+                    break
+                result = await s.execute(
+                    sa.update(OutboxEvent)
+                    .where(OutboxEvent.event_id.in_(ids), _unclaimed(now))
+                    .values(claim_token=token, claimed_until=now + timedelta(seconds=lease))
+                    .execution_options(synchronize_session=False)
+                )
+                claimed += int(getattr(result, "rowcount", 0))
+            if claimed >= batch:
+                break
+        if claimed == 0:
+            return token, []
+        async with self.sessions() as s:
+            rows = (
+                await s.scalars(
+                    sa.select(OutboxEvent)
+                    .where(OutboxEvent.claim_token == token)
+                    .order_by(OutboxEvent.created_at, OutboxEvent.event_id)
+                )
+            ).all()
+            return token, [
+                ClaimedEvent(
+                    event_id=r.event_id,
+                    event_type=r.event_type,
+                    app_id=r.app_id,
+                    notify_url=r.notify_url or "",
+                    payload=dict(r.payload or {}),
+                    created_at=r.created_at,
+                    attempts=r.attempts,
+                )
+                for r in rows
+            ]
+
+    async def mark_published(
+        self, token: str, event_ids: Sequence[str], now: datetime | None = None
+    ) -> int:
+        if not event_ids:
+            return 0
+        async with self.sessions.begin() as s:
+            result = await s.execute(
+                sa.update(OutboxEvent)
+                .where(
+                    OutboxEvent.event_id.in_(list(event_ids)),
+                    OutboxEvent.claim_token == token,
+                    OutboxEvent.status == OutboxStatus.PENDING.value,
+                )
+                .values(
+                    status=OutboxStatus.PUBLISHED.value,
+                    published_at=now or utcnow(),
+                    claim_token=None,
+                    claimed_until=None,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            return int(getattr(result, "rowcount", 0))
+
+    async def release(
+        self, token: str, event_ids: Sequence[str], retry_in: float, now: datetime | None = None
+    ) -> None:
+        """Publishing failed: count the attempt, keep the rows back for ``retry_in`` seconds."""
+        if not event_ids:
+            return
+        now = now or utcnow()
+        async with self.sessions.begin() as s:
+            await s.execute(
+                sa.update(OutboxEvent)
+                .where(OutboxEvent.event_id.in_(list(event_ids)), OutboxEvent.claim_token == token)
+                .values(
+                    attempts=OutboxEvent.attempts + 1,
+                    claim_token=None,
+                    claimed_until=now + timedelta(seconds=retry_in),
+                )
+                .execution_options(synchronize_session=False)
+            )
+
+    async def get(self, event_id: str) -> ClaimedEvent | None:
+        """One outbox row by id, whatever its state (re-sends)."""
+        async with self.sessions() as s:
+            r = await s.get(OutboxEvent, event_id)
+            if r is None:
+                return None
+            return ClaimedEvent(
+                event_id=r.event_id,
+                event_type=r.event_type,
+                app_id=r.app_id,
+                notify_url=r.notify_url or "",
+                payload=dict(r.payload or {}),
+                created_at=r.created_at,
+                attempts=r.attempts,
+                status=r.status,
+            )
+
+    async def quarantine(
+        self, token: str, event_id: str, reason: str, now: datetime | None = None
+    ) -> bool:
+        """Set a row that can never be published aside (QUARANTINED, with its reason)."""
+        async with self.sessions.begin() as s:
+            result = await s.execute(
+                sa.update(OutboxEvent)
+                .where(
+                    OutboxEvent.event_id == event_id,
+                    OutboxEvent.claim_token == token,
+                    OutboxEvent.status == OutboxStatus.PENDING.value,
+                )
+                .values(
+                    status=OutboxStatus.QUARANTINED.value,
+                    quarantine_reason=reason[:256],
+                    attempts=OutboxEvent.attempts + 1,
+                    claim_token=None,
+                    claimed_until=None,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            return int(getattr(result, "rowcount", 0)) == 1
+
+    async def requeue(self, event_id: str) -> bool:
+        """An operator fixed a quarantined row: the relay publishes it again."""
+        async with self.sessions.begin() as s:
+            result = await s.execute(
+                sa.update(OutboxEvent)
+                .where(
+                    OutboxEvent.event_id == event_id,
+                    OutboxEvent.status == OutboxStatus.QUARANTINED.value,
+                )
+                .values(
+                    status=OutboxStatus.PENDING.value,
+                    quarantine_reason="",
+                    claim_token=None,
+                    claimed_until=None,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            return int(getattr(result, "rowcount", 0)) == 1
+
+    async def quarantined(self, limit: int = 100) -> list[tuple[str, str]]:
+        """(event_id, reason) of quarantined rows, oldest first (operators, alerts)."""
+        async with self.sessions() as s:
+            rows = await s.execute(
+                sa.select(OutboxEvent.event_id, OutboxEvent.quarantine_reason)
+                .where(OutboxEvent.status == OutboxStatus.QUARANTINED.value)
+                .order_by(OutboxEvent.created_at)
+                .limit(limit)
+            )
+            return [(r[0], r[1]) for r in rows]
+
+
+__all__ = ["ClaimedEvent", "OutboxClaims", "OutboxStore"]

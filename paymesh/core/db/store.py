@@ -12,7 +12,7 @@ from paymesh.core.db.engine import create_engine, session_factory
 from paymesh.core.db.late import LatePaymentStore, NewLatePayment
 from paymesh.core.db.models import utcnow
 from paymesh.core.db.orders import NewOrder, OrderStore
-from paymesh.core.db.outbox import Claim, OutboxStore
+from paymesh.core.db.outbox import OutboxStore
 from paymesh.core.db.refunds import NewRefund, RefundStore
 from paymesh.core.db.transfers import NewTransfer, TransferStore
 from paymesh.core.ids import IdGenerator
@@ -35,7 +35,6 @@ class Store(OrderStore, RefundStore, TransferStore, OutboxStore, AuditStore, Lat
 
 
 __all__ = [
-    "Claim",
     "Created",
     "NewLatePayment",
     "NewOrder",

@@ -11,14 +11,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from paymesh.channel.v1 import channel_pb2
-from paymesh.channel.v1 import channel_service_pb2 as ch
 from paymesh.config.apps import LatePaymentPolicy
 from paymesh.core.apply import apply_refund, apply_trade, paid_at
 from paymesh.core.db.late import LATE_STATUSES, NewLatePayment, NotLate
 from paymesh.core.db.models import LatePayment, PayOrder, Refund, RefundStatus
 from paymesh.core.db.store import Transition
+from paymesh.core.deps import CoreDeps
+from paymesh.core.submit import refund_request
 from paymesh.errors import AppNotFound, ChannelError, ChannelUnavailable
-from paymesh.gateway.deps import Deps
 from paymesh.runtime.logging import get_logger
 
 log = get_logger("paymesh.late")
@@ -35,7 +35,7 @@ def is_late(order: PayOrder, trade: channel_pb2.TradeResult) -> bool:
 
 
 async def settle_trade(
-    deps: Deps, order: PayOrder, trade: channel_pb2.TradeResult, now: datetime
+    deps: CoreDeps, order: PayOrder, trade: channel_pb2.TradeResult, now: datetime
 ) -> tuple[Transition[PayOrder], LatePayment | None]:
     """Apply a provider's trade report; a late payment is recorded and handled."""
     moved = await apply_trade(deps.store, order, trade, now)
@@ -49,7 +49,7 @@ async def settle_trade(
     return Transition(current, current.version != moved.row.version), late
 
 
-async def _policy(deps: Deps, app_id: str) -> str:
+async def _policy(deps: CoreDeps, app_id: str) -> str:
     try:
         return (await deps.config.get_app(app_id)).late_payment.value
     except AppNotFound:
@@ -57,7 +57,7 @@ async def _policy(deps: Deps, app_id: str) -> str:
 
 
 async def record_late_payment(
-    deps: Deps, order: PayOrder, trade: channel_pb2.TradeResult, now: datetime
+    deps: CoreDeps, order: PayOrder, trade: channel_pb2.TradeResult, now: datetime
 ) -> LatePayment | None:
     policy = await _policy(deps, order.app_id)
     try:
@@ -86,22 +86,13 @@ async def record_late_payment(
         if late.refund_id:
             refund = await deps.store.get_refund(late.refund_id)
             if refund is not None and refund.status == RefundStatus.PENDING.value:
-                await submit_refund(deps, order, refund)
+                await submit_late_refund(deps, order, refund)
     return late
 
 
-async def submit_refund(deps: Deps, order: PayOrder, refund: Refund) -> Refund:
+async def submit_late_refund(deps: CoreDeps, order: PayOrder, refund: Refund) -> Refund:
     """Send a late payment's refund to the channel; unclear answers leave it PENDING."""
-    call = ch.RefundRequest(
-        account=channel_pb2.AccountRef(channel=order.channel, account_id=order.account_id),
-        order_id=order.order_id,
-        refund_id=refund.refund_id,
-        amount=refund.amount,
-        total_amount=order.amount,
-        currency=order.currency,
-        reason=refund.reason,
-        notify_url=deps.callback_url(order.channel, order.account_id),
-    )
+    call = refund_request(deps, order, refund)
     try:
         resp = await deps.channels.call("Refund", call, kind="refund", object_id=refund.refund_id)
     except ChannelUnavailable:
@@ -114,4 +105,4 @@ async def submit_refund(deps: Deps, order: PayOrder, refund: Refund) -> Refund:
     return (await apply_refund(deps.store, refund, resp.refund, deps.clock())).row
 
 
-__all__ = ["is_late", "record_late_payment", "settle_trade", "submit_refund"]
+__all__ = ["is_late", "record_late_payment", "settle_trade", "submit_late_refund"]
