@@ -38,6 +38,15 @@ from cryptography.x509.oid import NameOID
 from paymesh.channels.alipay import sign
 from paymesh.channels.alipay.sign import cert_sn, response_key
 from paymesh.channels.sandbox import alipay_views as views
+from paymesh.channels.sandbox.alipay_api import BILL_FILE_PATH, AlipayApi
+from paymesh.channels.sandbox.alipay_errors import (
+    CHANNEL,
+    PARAMS_KEY,
+    SYSTEM_ERROR,
+    AlipayError,
+    invalid,
+    missing,
+)
 from paymesh.channels.sandbox.callbacks import Delivery
 from paymesh.channels.sandbox.pki import Issued, cert_pem, new_key
 from paymesh.channels.sandbox.provider import Provider, RegistrationError
@@ -50,48 +59,9 @@ from paymesh.channels.sandbox.state import (
     random_digits,
 )
 
-CHANNEL = "alipay"
 GATEWAY_PATH = "/gateway.do"
 KEY_MODES = ("public_key", "certificate")
 NOTIFY_CONTENT_TYPE = "application/x-www-form-urlencoded; charset=utf-8"
-PARAMS_KEY = web.RequestKey("alipay_params", dict)
-
-
-class AlipayError(Exception):
-    """An Alipay error answer; `gateway` errors go under `error_response`."""
-
-    def __init__(
-        self, code: str, msg: str, sub_code: str, sub_msg: str, *, gateway: bool = False
-    ) -> None:
-        super().__init__(f"{code} {sub_code}: {sub_msg}")
-        self.code = code
-        self.msg = msg
-        self.sub_code = sub_code
-        self.sub_msg = sub_msg
-        self.gateway = gateway
-
-    def payload(self) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "msg": self.msg,
-            "sub_code": self.sub_code,
-            "sub_msg": self.sub_msg,
-        }
-
-
-def missing(name: str, sub_msg: str) -> AlipayError:
-    return AlipayError("40001", "Missing Required Arguments", name, sub_msg, gateway=True)
-
-
-def invalid(name: str, sub_msg: str) -> AlipayError:
-    return AlipayError("40002", "Invalid Arguments", name, sub_msg, gateway=True)
-
-
-def business(sub_code: str, sub_msg: str) -> AlipayError:
-    return AlipayError("40004", "Business Failed", sub_code, sub_msg)
-
-
-SYSTEM_ERROR = AlipayError("20000", "Service Currently Unavailable", "isp.unknow-error", "系统繁忙")
 
 
 # --- certificates ----------------------------------------------------------------------
@@ -181,8 +151,6 @@ class AlipayProvider(Provider):
         return self._alipay
 
     def routes(self) -> list[web.RouteDef]:
-        from paymesh.channels.sandbox.alipay_api import BILL_FILE_PATH, AlipayApi
-
         api = AlipayApi(self)
         return [
             web.get(GATEWAY_PATH, api.gateway),

@@ -37,7 +37,7 @@ from aiohttp import web
 from paymesh.channels.alipay.sign import response_key
 from paymesh.channels.sandbox import alipay_views as views
 from paymesh.channels.sandbox import bills
-from paymesh.channels.sandbox.alipay import (
+from paymesh.channels.sandbox.alipay_errors import (
     CHANNEL,
     PARAMS_KEY,
     AlipayError,

@@ -38,6 +38,8 @@ from paymesh.channels.sandbox.state import (
     random_token,
     rfc3339,
 )
+from paymesh.channels.sandbox.wechat_api import WeChatApi
+from paymesh.channels.sandbox.wechat_errors import CHANNEL, WeChatError
 from paymesh.channels.wechat.sign import (
     PUBLIC_KEY_ID_PREFIX,
     SCHEME,
@@ -52,20 +54,9 @@ from paymesh.channels.wechat.sign import (
     rsa_verify,
 )
 
-CHANNEL = "wechat"
 MAX_CLOCK_SKEW = 300
 _AUTH_FIELDS = ("mchid", "nonce_str", "signature", "timestamp", "serial_no")
 MERCHANT_KEY = web.RequestKey("wechat_merchant", Merchant)
-
-
-class WeChatError(Exception):
-    """An error answer in WeChat's shape: HTTP status and `{"code", "message"}`."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
 
 
 def dumps(payload: Any) -> bytes:
@@ -82,8 +73,6 @@ class WeChatProvider(Provider):
         self.public_key_id = PUBLIC_KEY_ID_PREFIX + random_digits(32)
 
     def routes(self) -> list[web.RouteDef]:
-        from paymesh.channels.sandbox.wechat_api import WeChatApi
-
         async def not_found(request: web.Request) -> web.StreamResponse:
             return self.error(request, WeChatError(404, "NOT_FOUND", "无效的请求路径"))
 

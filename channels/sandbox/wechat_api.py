@@ -28,7 +28,7 @@ from paymesh.channels.sandbox.state import (
     random_token,
     rfc3339,
 )
-from paymesh.channels.sandbox.wechat import CHANNEL, WeChatError
+from paymesh.channels.sandbox.wechat_errors import CHANNEL, WeChatError
 from paymesh.channels.wechat.sign import aes_gcm_encrypt
 
 if TYPE_CHECKING:
