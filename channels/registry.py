@@ -1,4 +1,4 @@
-"""Which `Channel` implementations exist, by name, and how to build them.
+"""Which `Channel` implementations exist, by name (`paymesh.catalog`), and how to build them.
 
 Entries are "module:Class" strings loaded lazily, so a channel whose module is missing
 (not implemented yet) is simply skipped. A channel class takes the shared `Transport`
@@ -11,22 +11,14 @@ import importlib
 from collections.abc import Iterable
 from typing import Any
 
+from paymesh.catalog import CHANNELS
 from paymesh.channels.base import Channel
 from paymesh.channels.transport import Transport
 from paymesh.runtime.logging import get_logger
 
 log = get_logger("paymesh.channels.registry")
 
-CHANNEL_ENTRIES: dict[str, str] = {
-    "wechat": "paymesh.channels.wechat.channel:WechatChannel",
-    "alipay": "paymesh.channels.alipay.channel:AlipayChannel",
-    "unionpay": "paymesh.channels.unionpay.channel:UnionpayChannel",
-}
-
-
-def register_channel_entry(name: str, entry: str) -> None:
-    """Add or replace a channel implementation ("module:Class")."""
-    CHANNEL_ENTRIES[name] = entry
+CHANNEL_ENTRIES: dict[str, str] = {c.name: c.implementation for c in CHANNELS}
 
 
 def load_channel_class(name: str) -> type[Any] | None:
@@ -60,4 +52,4 @@ def build_channels(
     return out
 
 
-__all__ = ["CHANNEL_ENTRIES", "build_channels", "load_channel_class", "register_channel_entry"]
+__all__ = ["CHANNEL_ENTRIES", "build_channels", "load_channel_class"]

@@ -1,4 +1,4 @@
-"""Registers the ChannelService for `paymesh serve wechat|alipay|unionpay`.
+"""Registers the ChannelService for `paymesh serve <channel>` (channels of `paymesh.catalog`).
 
 All channels named on one command line share one servicer, which dispatches by
 `account.channel`; gateways reach each channel through `channel_targets`.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import grpc
 
+from paymesh.catalog import CHANNEL_NAMES
 from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channel.v1 import channel_service_pb2_grpc as svc_grpc
 from paymesh.channels.registry import build_channels
@@ -17,13 +18,12 @@ from paymesh.config import factory as config_factory
 from paymesh.runtime.context import ServiceContext
 
 SERVICE = svc.DESCRIPTOR.services_by_name["ChannelService"].full_name
-CHANNEL_SERVICES = ("wechat", "alipay", "unionpay")
 
 
 async def register(server: grpc.aio.Server, ctx: ServiceContext) -> list[str]:
     if not ctx.claim("channel-service"):
         return []  # a second channel name on the same command line: already served
-    names = [n for n in ctx.services if n in CHANNEL_SERVICES]
+    names = [n for n in ctx.services if n in CHANNEL_NAMES]
     transport = Transport(timeout_seconds=ctx.settings.channel_timeout_seconds)
     ctx.on_close(transport.close)
     servicer = ChannelServicer(

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
+from paymesh.catalog import CHANNEL_NAMES
 from paymesh.errors import InvalidArgument
 from paymesh.merchant.v1 import pay_service_pb2 as pay_pb
 from paymesh.merchant.v1 import query_service_pb2 as query_pb
@@ -20,8 +21,8 @@ from paymesh.merchant.v1 import refund_service_pb2 as refund_pb
 from paymesh.merchant.v1 import transfer_service_pb2 as transfer_pb
 
 MERCHANT_NO = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+CHANNELS = CHANNEL_NAMES  # paymesh.catalog: the one list of channels
 NONCE = re.compile(r"^[A-Za-z0-9]{8,32}$")
-CHANNELS = frozenset({"wechat", "alipay", "unionpay"})
 METHODS = frozenset({"qr", "h5", "page", "app", "jsapi", "barcode"})
 CURRENCIES = frozenset({"CNY"})
 SIGN_TYPES = frozenset({"HMAC-SHA256", "MD5", "RSA2"})

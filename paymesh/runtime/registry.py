@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import grpc
 
+from paymesh.catalog import CHANNELS
 from paymesh.runtime.context import ServiceContext
 
 Register = Callable[[grpc.aio.Server, ServiceContext], Awaitable[list[str]]]
@@ -44,9 +45,15 @@ SPECS: dict[str, ServiceSpec] = {
             "paymesh.notify.service:register",
             ("database_url", "config_backend", "nats_url"),
         ),
-        ServiceSpec("wechat", "paymesh.channels.serve:register", ("config_backend",)),
-        ServiceSpec("alipay", "paymesh.channels.serve:register", ("config_backend",)),
-        ServiceSpec("unionpay", "paymesh.channels.serve:register", ("config_backend",)),
+        *(
+            ServiceSpec(
+                c.name,
+                "paymesh.channels.serve:register",
+                ("config_backend",),
+                f"{c.title} channel service",
+            )
+            for c in CHANNELS
+        ),
     )
 }
 
