@@ -2,7 +2,7 @@
 
 Layers, lowest first (a module may import its own area and any lower layer, nothing else):
 
-    errors, catalog, the package root, generated protos
+    errors, catalog, rsa, the package root, generated protos
     runtime                       logging, settings, context, server, status
     config                        typed config in etcd/file, the config factory
     core | channels               the money state machine | the provider adapters (siblings)
@@ -26,7 +26,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent / "paymesh"
 GENERATED = {"channel", "merchant", "common", "events", "ops"}
 LAYERS: list[set[str]] = [
-    {"", "errors", "catalog", *GENERATED},
+    {"", "errors", "catalog", "rsa", *GENERATED},
     {"runtime"},
     {"config"},
     {"core", "channels"},

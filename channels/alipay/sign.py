@@ -18,25 +18,29 @@ key tool prints (no PEM armour), or as loaded `cryptography` key objects.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Final
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from paymesh.rsa import (
+    PemOrPrivateKey,
+    PemOrPublicKey,
+    load_certificates,
+    load_private_key,
+    load_public_key,
+    private_key_pem,
+    public_key_of,
+    public_key_pem,
+    rsa_sign,
+    rsa_verify,
+)
 
 SIGN_TYPE: Final = "RSA2"
-
-PemOrPrivateKey = str | bytes | rsa.RSAPrivateKey
-PemOrPublicKey = str | bytes | rsa.RSAPublicKey | x509.Certificate
 
 # Signature algorithms of RSA-signed certificates (the root bundle also holds SM2 ones).
 RSA_SIGNATURE_OIDS: Final = frozenset(
@@ -49,10 +53,6 @@ RSA_SIGNATURE_OIDS: Final = frozenset(
         "1.2.840.113549.1.1.14",  # sha224WithRSAEncryption
     }
 )
-
-
-def _b(value: str | bytes) -> bytes:
-    return value.encode("utf-8") if isinstance(value, str) else value
 
 
 # --- canonical strings ---------------------------------------------------------------------
@@ -71,80 +71,7 @@ def notify_canonical(params: Mapping[str, str]) -> str:
     return canonical(params, NOTIFY_EXCLUDE)
 
 
-# --- keys and certificates -----------------------------------------------------------------
-
-
-def _is_pem(data: bytes) -> bool:
-    return b"-----BEGIN" in data
-
-
-def _der(data: bytes) -> bytes:
-    try:
-        return base64.b64decode(b"".join(data.split()), validate=True)
-    except (binascii.Error, ValueError) as e:
-        raise ValueError("key is neither PEM nor base64 DER") from e
-
-
-@lru_cache(maxsize=64)
-def _load_private(data: bytes) -> rsa.RSAPrivateKey:
-    if _is_pem(data):
-        key = serialization.load_pem_private_key(data, password=None)
-    else:
-        key = serialization.load_der_private_key(_der(data), password=None)
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ValueError("not an RSA private key")
-    return key
-
-
-def load_private_key(pem: str | bytes) -> rsa.RSAPrivateKey:
-    """An RSA private key from PEM (PKCS#1 or PKCS#8) or bare base64 PKCS#8/PKCS#1 DER."""
-    return _load_private(_b(pem).strip())
-
-
-@lru_cache(maxsize=64)
-def _load_public(data: bytes) -> rsa.RSAPublicKey:
-    if b"CERTIFICATE" in data:
-        return public_key_of(x509.load_pem_x509_certificate(data))
-    if _is_pem(data):
-        key = serialization.load_pem_public_key(data)
-    else:
-        key = serialization.load_der_public_key(_der(data))
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise ValueError("not an RSA public key")
-    return key
-
-
-def load_public_key(pem: str | bytes) -> rsa.RSAPublicKey:
-    """An RSA public key from a PEM public key, bare base64 DER, or a PEM certificate."""
-    return _load_public(_b(pem).strip())
-
-
-def public_key_of(cert: x509.Certificate) -> rsa.RSAPublicKey:
-    key = cert.public_key()
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise ValueError("certificate does not hold an RSA key")
-    return key
-
-
-def load_certificates(pem: str | bytes) -> list[x509.Certificate]:
-    """Every certificate of a PEM bundle (Alipay's root file holds several)."""
-    return x509.load_pem_x509_certificates(_b(pem))
-
-
-def private_key_pem(key: rsa.RSAPrivateKey) -> str:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode("ascii")
-
-
-def public_key_pem(key: rsa.RSAPublicKey | rsa.RSAPrivateKey) -> str:
-    if isinstance(key, rsa.RSAPrivateKey):
-        key = key.public_key()
-    return key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode("ascii")
+# --- keys and certificates: the shared primitives of `paymesh.rsa` -------------------------
 
 
 def cert_sn(cert: x509.Certificate | str | bytes) -> str:
@@ -169,40 +96,7 @@ def root_cert_sn(bundle_pem: str | bytes) -> str:
     return "_".join(sns)
 
 
-def _private(key: PemOrPrivateKey) -> rsa.RSAPrivateKey:
-    return key if isinstance(key, rsa.RSAPrivateKey) else load_private_key(key)
-
-
-def _public(key: PemOrPublicKey) -> rsa.RSAPublicKey:
-    if isinstance(key, rsa.RSAPublicKey):
-        return key
-    if isinstance(key, x509.Certificate):
-        return public_key_of(key)
-    return load_public_key(key)
-
-
 # --- RSA2 ---------------------------------------------------------------------------------
-
-
-def rsa_sign(private_key: PemOrPrivateKey, message: str | bytes) -> str:
-    """base64 SHA256withRSA, PKCS#1 v1.5 (Alipay's RSA2)."""
-    sig = _private(private_key).sign(_b(message), padding.PKCS1v15(), hashes.SHA256())
-    return base64.b64encode(sig).decode("ascii")
-
-
-def rsa_verify(public_key: PemOrPublicKey, message: str | bytes, signature_b64: str) -> bool:
-    """True only when `signature_b64` is a valid RSA2 signature of `message`."""
-    if not signature_b64:
-        return False
-    try:
-        sig = base64.b64decode(signature_b64, validate=True)
-    except (binascii.Error, ValueError):
-        return False
-    try:
-        _public(public_key).verify(sig, _b(message), padding.PKCS1v15(), hashes.SHA256())
-    except InvalidSignature:
-        return False
-    return True
 
 
 def sign_params(private_key: PemOrPrivateKey, params: Mapping[str, str]) -> str:

@@ -19,10 +19,20 @@ import re
 from typing import Final
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, InvalidTag
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from paymesh.rsa import (
+    as_bytes,
+    load_certificate,
+    load_private_key,
+    load_public_key,
+    private_key_pem,
+    public_key_of,
+    public_key_pem,
+    rsa_sign,
+    rsa_verify,
+)
 
 SCHEME: Final = "WECHATPAY2-SHA256-RSA2048"
 """Authorization scheme and the value of `Wechatpay-Signature-Type`."""
@@ -30,21 +40,14 @@ SCHEME: Final = "WECHATPAY2-SHA256-RSA2048"
 PUBLIC_KEY_ID_PREFIX: Final = "PUB_KEY_ID_"
 """Serials of WeChat's platform public keys (newer mode) start with this."""
 
-PemOrPrivateKey = str | bytes | rsa.RSAPrivateKey
-PemOrPublicKey = str | bytes | rsa.RSAPublicKey | x509.Certificate
-
 
 class DecryptError(ValueError):
     """AES-GCM authentication failed (wrong key, nonce, associated data or tampered data)."""
 
 
-def _b(value: str | bytes) -> bytes:
-    return value.encode("utf-8") if isinstance(value, str) else value
-
-
 def build_message(*parts: str | bytes) -> bytes:
     """Each part followed by `\\n`, as UTF-8 bytes (bytes parts are used as is)."""
-    return b"".join(_b(p) + b"\n" for p in parts)
+    return b"".join(as_bytes(p) + b"\n" for p in parts)
 
 
 def request_message(
@@ -59,36 +62,7 @@ def response_message(timestamp: str | int, nonce: str, body: str | bytes) -> byt
     return build_message(str(timestamp), nonce, body)
 
 
-# --- keys and certificates -------------------------------------------------------------
-
-
-def load_private_key(pem: str | bytes, password: bytes | None = None) -> rsa.RSAPrivateKey:
-    key = serialization.load_pem_private_key(_b(pem), password=password)
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ValueError("not an RSA private key")
-    return key
-
-
-def load_public_key(pem: str | bytes) -> rsa.RSAPublicKey:
-    """An RSA public key from a PEM public key or a PEM certificate."""
-    data = _b(pem)
-    if b"CERTIFICATE" in data:
-        return public_key_of(load_certificate(data))
-    key = serialization.load_pem_public_key(data)
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise ValueError("not an RSA public key")
-    return key
-
-
-def load_certificate(pem: str | bytes) -> x509.Certificate:
-    return x509.load_pem_x509_certificate(_b(pem))
-
-
-def public_key_of(cert: x509.Certificate) -> rsa.RSAPublicKey:
-    key = cert.public_key()
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise ValueError("certificate does not hold an RSA key")
-    return key
+# --- keys and certificates: the shared primitives of `paymesh.rsa` -----------------------
 
 
 def certificate_serial(cert: x509.Certificate | str | bytes) -> str:
@@ -96,56 +70,6 @@ def certificate_serial(cert: x509.Certificate | str | bytes) -> str:
     if not isinstance(cert, x509.Certificate):
         cert = load_certificate(cert)
     return format(cert.serial_number, "X")
-
-
-def private_key_pem(key: rsa.RSAPrivateKey) -> str:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode("ascii")
-
-
-def public_key_pem(key: rsa.RSAPublicKey | rsa.RSAPrivateKey) -> str:
-    if isinstance(key, rsa.RSAPrivateKey):
-        key = key.public_key()
-    return key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode("ascii")
-
-
-def _private(key: PemOrPrivateKey) -> rsa.RSAPrivateKey:
-    return key if isinstance(key, rsa.RSAPrivateKey) else load_private_key(key)
-
-
-def _public(key: PemOrPublicKey) -> rsa.RSAPublicKey:
-    if isinstance(key, rsa.RSAPublicKey):
-        return key
-    if isinstance(key, x509.Certificate):
-        return public_key_of(key)
-    return load_public_key(key)
-
-
-# --- RSA -------------------------------------------------------------------------------
-
-
-def rsa_sign(private_key: PemOrPrivateKey, message: str | bytes) -> str:
-    """base64 SHA256withRSA, PKCS#1 v1.5."""
-    sig = _private(private_key).sign(_b(message), padding.PKCS1v15(), hashes.SHA256())
-    return base64.b64encode(sig).decode("ascii")
-
-
-def rsa_verify(public_key: PemOrPublicKey, message: str | bytes, signature_b64: str) -> bool:
-    """True only when `signature_b64` is a valid SHA256withRSA signature of `message`."""
-    try:
-        sig = base64.b64decode(signature_b64, validate=True)
-    except (binascii.Error, ValueError):
-        return False
-    try:
-        _public(public_key).verify(sig, _b(message), padding.PKCS1v15(), hashes.SHA256())
-    except InvalidSignature:
-        return False
-    return True
 
 
 # --- Authorization header --------------------------------------------------------------
@@ -188,7 +112,7 @@ def parse_authorization(header: str) -> dict[str, str]:
 
 
 def _aes_key(api_v3_key: str | bytes) -> bytes:
-    key = _b(api_v3_key)
+    key = as_bytes(api_v3_key)
     if len(key) != 32:
         raise ValueError("APIv3 key must be 32 bytes")
     return key
@@ -204,7 +128,7 @@ def aes_gcm_decrypt(
         raise DecryptError("ciphertext is not base64") from e
     try:
         return AESGCM(_aes_key(api_v3_key)).decrypt(
-            _b(nonce), data, _b(associated_data) if associated_data else None
+            as_bytes(nonce), data, as_bytes(associated_data) if associated_data else None
         )
     except InvalidTag as e:
         raise DecryptError("AES-GCM authentication failed") from e
@@ -215,7 +139,7 @@ def aes_gcm_encrypt(
 ) -> str:
     """Encrypt as WeChat does: base64(ciphertext || 16-byte tag)."""
     data = AESGCM(_aes_key(api_v3_key)).encrypt(
-        _b(nonce), _b(plaintext), _b(associated_data) if associated_data else None
+        as_bytes(nonce), as_bytes(plaintext), as_bytes(associated_data) if associated_data else None
     )
     return base64.b64encode(data).decode("ascii")
 

@@ -12,7 +12,6 @@ merchant's JSON body or GET parameters (client side), so both sides agree.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import json
@@ -20,17 +19,14 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
-from functools import lru_cache
 from typing import Any, Protocol
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from paymesh.errors import AppDisabled, SignatureInvalid, TimestampExpired
+from paymesh.rsa import rsa_sign, rsa_verify
 
 SIGN_FIELD = "sign"
 DEFAULT_WINDOW = 300
@@ -191,22 +187,6 @@ def _reveal(key: SecretLike | None) -> bytes:
     return key.get_secret_value().encode("utf-8")
 
 
-@lru_cache(maxsize=256)
-def _private_key(pem: bytes) -> rsa.RSAPrivateKey:
-    key = serialization.load_pem_private_key(pem, password=None)
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ValueError("RSA2 needs an RSA private key")
-    return key
-
-
-@lru_cache(maxsize=256)
-def _public_key(pem: bytes) -> rsa.RSAPublicKey:
-    key = serialization.load_pem_public_key(pem)
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise ValueError("RSA2 needs an RSA public key")
-    return key
-
-
 def _hex_digest(canonical: str, sign_type: str, secret: bytes) -> str:
     if sign_type == SignType.HMAC_SHA256:
         return hmac.new(secret, canonical.encode("utf-8"), hashlib.sha256).hexdigest().upper()
@@ -220,10 +200,7 @@ def sign(canonical: str, sign_type: str, secret_or_private_key: SecretLike) -> s
     """Sign a canonical string: hex for HMAC-SHA256/MD5, base64 for RSA2."""
     key = _reveal(secret_or_private_key)
     if sign_type == SignType.RSA2:
-        signature = _private_key(key).sign(
-            canonical.encode("utf-8"), padding.PKCS1v15(), hashes.SHA256()
-        )
-        return base64.b64encode(signature).decode("ascii")
+        return rsa_sign(key, canonical)
     return _hex_digest(canonical, sign_type, key)
 
 
@@ -233,17 +210,7 @@ def verify(canonical: str, sign_type: str, sign: str, secret_or_public_key: Secr
     if not sign or not key:
         return False
     if sign_type == SignType.RSA2:
-        try:
-            raw = base64.b64decode(sign, validate=True)
-        except (binascii.Error, ValueError):
-            return False
-        try:
-            _public_key(key).verify(
-                raw, canonical.encode("utf-8"), padding.PKCS1v15(), hashes.SHA256()
-            )
-        except InvalidSignature:
-            return False
-        return True
+        return rsa_verify(key, canonical, sign)
     expected = _hex_digest(canonical, sign_type, key)
     return hmac.compare_digest(expected.encode("ascii"), sign.strip().upper().encode("utf-8"))
 
