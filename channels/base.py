@@ -10,23 +10,24 @@ How a channel is laid out (see channels/wechat):
 - `transformers.py`: wire shapes, unit conversion, one explicit status map per provider enum;
 - `adapter.py`: pure `build_*_request(...) -> HttpRequest` and `parse_*_response(...)`
   (signing and verification included; no I/O, no clock: `now` and nonces are passed in);
-- `channel.py`: the `Channel` implementation gluing adapter and `Transport`.
+- `channel.py`: the `Channel` implementation gluing adapter and `Transport` (a `ChannelBase`).
 Methods a provider completes client-side (Alipay page/wap/app) simply build the signed
 payload in the adapter and make no HTTP call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from enum import StrEnum
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 
 from google.protobuf import timestamp_pb2
 from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as svc
+from paymesh.channels.transport import HttpRequest, HttpResponse, Transport
 from paymesh.config.models import ChannelAccountBase
 
 TradeState = channel_pb2.TradeState
@@ -47,17 +48,6 @@ class LoggedResponse(Protocol):
 
     @property
     def exchanges(self) -> RepeatedCompositeFieldContainer[channel_pb2.Exchange]: ...
-
-
-class PayMethod(StrEnum):
-    """Pay methods of the merchant API (DESIGN §3)."""
-
-    QR = "qr"
-    H5 = "h5"
-    PAGE = "page"
-    APP = "app"
-    JSAPI = "jsapi"
-    BARCODE = "barcode"
 
 
 A = TypeVar("A", bound=ChannelAccountBase, contravariant=True)
@@ -128,6 +118,90 @@ class Channel(Protocol[A]):
         ...
 
 
+Account = TypeVar("Account", bound=ChannelAccountBase)
+Keys = TypeVar("Keys")
+T = TypeVar("T")
+R = TypeVar("R", bound=LoggedResponse)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ChannelBase(ABC, Generic[Account, Keys]):
+    """The glue every `Channel` shares; a provider's `channel.py` subclasses it.
+
+    A subclass sets `account_class` and `pay_methods`, implements `_keys` (whatever its
+    parsers need to verify an answer: WeChat's platform keys, nothing for Alipay) and writes
+    one method per RPC as build (adapter) -> `_logged`/`_call` (transport) -> parse (adapter).
+    """
+
+    account_class: ClassVar[type[ChannelAccountBase]]
+    pay_methods: ClassVar[frozenset[str]]
+
+    def __init__(self, transport: Transport, *, clock: Callable[[], datetime] = utc_now) -> None:
+        self._transport = transport
+        self._clock = clock
+
+    @property
+    def name(self) -> str:
+        return self.account_class.channel
+
+    @property
+    def account_model(self) -> type[ChannelAccountBase]:
+        return self.account_class
+
+    @property
+    def methods(self) -> frozenset[str]:
+        return self.pay_methods
+
+    async def aclose(self) -> None:
+        await self._transport.close()
+
+    @abstractmethod
+    async def _keys(
+        self, account: Account, exchanges: list[channel_pb2.Exchange], *, refresh: bool
+    ) -> Keys:
+        """What the parsers verify answers with; `refresh` after they met an unknown key."""
+
+    def _stale_keys(self, account: Account, error: Exception) -> bool:
+        """Whether `error` (raised by a parser) means: refresh the keys and parse again."""
+        return False
+
+    async def _send(
+        self, account: Account, request: HttpRequest, exchanges: list[channel_pb2.Exchange]
+    ) -> HttpResponse:
+        timeout: float | None = getattr(account, "request_timeout_seconds", None)
+        return await self._transport.send(request, timeout_seconds=timeout, exchanges=exchanges)
+
+    async def _call(
+        self,
+        account: Account,
+        request: HttpRequest,
+        parse: Callable[[HttpResponse, Keys], T],
+        exchanges: list[channel_pb2.Exchange],
+    ) -> T:
+        """One provider round trip, recorded in `exchanges`, parsed with the account's keys."""
+        response = await self._send(account, request, exchanges)
+        keys = await self._keys(account, exchanges, refresh=False)
+        try:
+            return parse(response, keys)
+        except Exception as e:
+            if not self._stale_keys(account, e):
+                raise
+        keys = await self._keys(account, exchanges, refresh=True)
+        return parse(response, keys)
+
+    async def _logged(
+        self, account: Account, request: HttpRequest, parse: Callable[[HttpResponse, Keys], R]
+    ) -> R:
+        """One provider round trip; its exchanges are attached to the response it returns."""
+        ex: list[channel_pb2.Exchange] = []
+        out = await self._call(account, request, parse, ex)
+        out.exchanges.extend(ex)
+        return out
+
+
 def map_state(table: Mapping[str, S], provider_state: str, unknown: S) -> S:
     """Look a provider state up in an explicit map; anything unknown maps to `unknown`
     (always the PENDING value: only explicit success or failure is terminal)."""
@@ -164,7 +238,7 @@ __all__ = [
     "TRADE_PAID",
     "TRADE_PENDING",
     "Channel",
-    "PayMethod",
+    "ChannelBase",
     "ResultState",
     "TradeState",
     "map_state",

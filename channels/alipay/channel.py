@@ -10,8 +10,6 @@ go through leaves the outcome unknown (ChannelUnavailable: the order stays PENDI
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import TypeVar
 
 from paymesh.channel.v1 import channel_pb2
@@ -20,67 +18,28 @@ from paymesh.channels import billfile
 from paymesh.channels.alipay import adapter, bill
 from paymesh.channels.alipay.config import ALIPAY_METHODS, AlipayAccount
 from paymesh.channels.alipay.notify import NACK, parse_notify
-from paymesh.channels.base import TRADE_PAID, LoggedResponse
-from paymesh.channels.transport import HttpRequest, HttpResponse, Transport
-from paymesh.config.models import ChannelAccountBase
+from paymesh.channels.base import TRADE_PAID, ChannelBase, utc_now
 from paymesh.errors import ChannelError, ChannelUnavailable, OperationNotOffered
 from paymesh.runtime.logging import get_logger
 
 log = get_logger("paymesh.channels.alipay")
 
 T = TypeVar("T")
-R = TypeVar("R", bound=LoggedResponse)
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-class AlipayChannel:
+class AlipayChannel(ChannelBase[AlipayAccount, None]):
     """Alipay OpenAPI (RSA2; public-key or certificate mode)."""
 
     # What a notify for an unknown account is answered with: the same as a forged one.
     rejected_notify_reply = NACK
 
-    def __init__(self, transport: Transport, *, clock: Callable[[], datetime] = utc_now) -> None:
-        self._transport = transport
-        self._clock = clock
+    account_class = AlipayAccount
+    pay_methods = frozenset(ALIPAY_METHODS)
 
-    @property
-    def name(self) -> str:
-        return AlipayAccount.channel
-
-    @property
-    def account_model(self) -> type[ChannelAccountBase]:
-        return AlipayAccount
-
-    @property
-    def methods(self) -> frozenset[str]:
-        return frozenset(ALIPAY_METHODS)
-
-    async def aclose(self) -> None:
-        await self._transport.close()
-
-    async def _logged(
-        self, account: AlipayAccount, request: HttpRequest, parse: Callable[[HttpResponse], R]
-    ) -> R:
-        """One provider round trip; its exchanges are attached to the response it returns."""
-        ex: list[channel_pb2.Exchange] = []
-        out = await self._call(account, request, parse, ex)
-        out.exchanges.extend(ex)
-        return out
-
-    async def _call(
-        self,
-        account: AlipayAccount,
-        request: HttpRequest,
-        parse: Callable[[HttpResponse], T],
-        exchanges: list[channel_pb2.Exchange],
-    ) -> T:
-        response = await self._transport.send(
-            request, timeout_seconds=account.request_timeout_seconds, exchanges=exchanges
-        )
-        return parse(response)
+    async def _keys(
+        self, account: AlipayAccount, exchanges: list[channel_pb2.Exchange], *, refresh: bool
+    ) -> None:
+        """Alipay's public key (or certificate) is in the account config: nothing to fetch."""
 
     # --- pay -------------------------------------------------------------------------------
 
@@ -93,7 +52,7 @@ class AlipayChannel:
         http = adapter.build_pay_request(request, account, now)
         try:
             out = await self._call(
-                account, http, lambda r: adapter.parse_pay_response(request, account, r), ex
+                account, http, lambda r, _: adapter.parse_pay_response(request, account, r), ex
             )
         except ChannelUnavailable as e:
             if request.method != "barcode":
@@ -118,7 +77,7 @@ class AlipayChannel:
             found = await self._call(
                 account,
                 adapter.build_query_request(query, account, self._clock()),
-                lambda r: adapter.parse_query_response(query, account, r),
+                lambda r, _: adapter.parse_query_response(query, account, r),
                 ex,
             )
         except (ChannelUnavailable, ChannelError):
@@ -131,7 +90,7 @@ class AlipayChannel:
             return await self._call(
                 account,
                 adapter.build_cancel_request(request.order_id, account, self._clock()),
-                lambda r: adapter.parse_cancel_response(request.order_id, account, r),
+                lambda r, _: adapter.parse_cancel_response(request.order_id, account, r),
                 ex,
             )
         except (ChannelUnavailable, ChannelError) as e:
@@ -151,19 +110,21 @@ class AlipayChannel:
     async def query(self, account: AlipayAccount, request: svc.QueryRequest) -> svc.QueryResponse:
         http = adapter.build_query_request(request, account, self._clock())
         return await self._logged(
-            account, http, lambda r: adapter.parse_query_response(request, account, r)
+            account, http, lambda r, _: adapter.parse_query_response(request, account, r)
         )
 
     async def close(self, account: AlipayAccount, request: svc.CloseRequest) -> svc.CloseResponse:
         http = adapter.build_close_request(request, account, self._clock())
-        return await self._logged(account, http, lambda r: adapter.parse_close_response(account, r))
+        return await self._logged(
+            account, http, lambda r, _: adapter.parse_close_response(account, r)
+        )
 
     async def refund(
         self, account: AlipayAccount, request: svc.RefundRequest
     ) -> svc.RefundResponse:
         http = adapter.build_refund_request(request, account, self._clock())
         return await self._logged(
-            account, http, lambda r: adapter.parse_refund_response(request, account, r)
+            account, http, lambda r, _: adapter.parse_refund_response(request, account, r)
         )
 
     async def query_refund(
@@ -171,7 +132,7 @@ class AlipayChannel:
     ) -> svc.QueryRefundResponse:
         http = adapter.build_query_refund_request(request, account, self._clock())
         return await self._logged(
-            account, http, lambda r: adapter.parse_query_refund_response(request, account, r)
+            account, http, lambda r, _: adapter.parse_query_refund_response(request, account, r)
         )
 
     async def transfer(
@@ -179,7 +140,7 @@ class AlipayChannel:
     ) -> svc.TransferResponse:
         http = adapter.build_transfer_request(request, account, self._clock())
         return await self._logged(
-            account, http, lambda r: adapter.parse_transfer_response(request, account, r)
+            account, http, lambda r, _: adapter.parse_transfer_response(request, account, r)
         )
 
     async def query_transfer(
@@ -187,7 +148,7 @@ class AlipayChannel:
     ) -> svc.QueryTransferResponse:
         http = adapter.build_query_transfer_request(request, account, self._clock())
         return await self._logged(
-            account, http, lambda r: adapter.parse_query_transfer_response(request, account, r)
+            account, http, lambda r, _: adapter.parse_query_transfer_response(request, account, r)
         )
 
     async def cancel_transfer(
@@ -206,12 +167,12 @@ class AlipayChannel:
         ex: list[channel_pb2.Exchange] = []
         http = bill.build_bill_url_request(account, day, self._clock())
         url = await self._call(
-            account, http, lambda r: bill.parse_bill_url_response(r, account), ex
+            account, http, lambda r, _: bill.parse_bill_url_response(r, account), ex
         )
         if url is None:
             return billfile.bill_response(None, ex)
         detail, summary = await self._call(
-            account, bill.build_download_request(url), bill.bill_files, ex
+            account, bill.build_download_request(url), lambda r, _: bill.bill_files(r), ex
         )
         return billfile.bill_response(bill.parse_trade_bill(detail, summary), ex)
 

@@ -33,7 +33,6 @@ from paymesh.channels.sandbox.state import (
     random_digits,
     random_token,
 )
-from paymesh.channels.sandbox.wechat import CHANNEL, WeChatError
 from paymesh.channels.sandbox.wechat_api import (
     Answer,
     Json,
@@ -44,6 +43,7 @@ from paymesh.channels.sandbox.wechat_api import (
     _str,
     _url,
 )
+from paymesh.channels.sandbox.wechat_errors import CHANNEL, WeChatError
 
 if TYPE_CHECKING:
     from paymesh.channels.sandbox.wechat_api import WeChatApi

@@ -12,7 +12,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TypeVar
 
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -20,26 +20,20 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channels import billfile
-from paymesh.channels.base import LoggedResponse
-from paymesh.channels.transport import HttpRequest, HttpResponse, Transport
+from paymesh.channels.base import ChannelBase, utc_now
+from paymesh.channels.transport import Transport
 from paymesh.channels.wechat import adapter, auth, bill
 from paymesh.channels.wechat.auth import PlatformKeys, UnknownSerial
 from paymesh.channels.wechat.config import WECHAT_METHODS, WechatAccount
 from paymesh.channels.wechat.notify import fail_reply, parse_notify
-from paymesh.config.models import ChannelAccountBase
 from paymesh.runtime.logging import get_logger
 
 log = get_logger("paymesh.channels.wechat")
 
 T = TypeVar("T")
-R = TypeVar("R", bound=LoggedResponse)
 
 CERT_TTL_SECONDS = 12 * 3600
 MIN_REFRESH_SECONDS = 60.0
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def new_nonce() -> str:
@@ -53,11 +47,14 @@ class _CertCache:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
-class WechatChannel:
+class WechatChannel(ChannelBase[WechatAccount, PlatformKeys]):
     """WeChat Pay API v3 (直连商户)."""
 
     # What a callback for an unknown account is answered with: the same as a forged one.
     rejected_notify_reply = fail_reply(401, "callback signature invalid")
+
+    account_class = WechatAccount
+    pay_methods = frozenset(WECHAT_METHODS)
 
     def __init__(
         self,
@@ -66,25 +63,9 @@ class WechatChannel:
         clock: Callable[[], datetime] = utc_now,
         nonce: Callable[[], str] = new_nonce,
     ) -> None:
-        self._transport = transport
-        self._clock = clock
+        super().__init__(transport, clock=clock)
         self._nonce = nonce
         self._certs: dict[str, _CertCache] = {}
-
-    @property
-    def name(self) -> str:
-        return WechatAccount.channel
-
-    @property
-    def account_model(self) -> type[ChannelAccountBase]:
-        return WechatAccount
-
-    @property
-    def methods(self) -> frozenset[str]:
-        return frozenset(WECHAT_METHODS)
-
-    async def aclose(self) -> None:
-        await self._transport.close()
 
     # --- platform keys ----------------------------------------------------------------
 
@@ -123,41 +104,13 @@ class WechatChannel:
 
     # --- plumbing ----------------------------------------------------------------------
 
-    async def _send(
-        self, account: WechatAccount, request: HttpRequest, exchanges: list[channel_pb2.Exchange]
-    ) -> HttpResponse:
-        return await self._transport.send(
-            request, timeout_seconds=account.request_timeout_seconds, exchanges=exchanges
-        )
+    async def _keys(
+        self, account: WechatAccount, exchanges: list[channel_pb2.Exchange], *, refresh: bool
+    ) -> PlatformKeys:
+        return await self.platform_keys(account, exchanges, force_refresh=refresh)
 
-    async def _logged(
-        self,
-        account: WechatAccount,
-        request: HttpRequest,
-        parse: Callable[[HttpResponse, PlatformKeys], R],
-    ) -> R:
-        """One provider round trip; its exchanges are attached to the response it returns."""
-        ex: list[channel_pb2.Exchange] = []
-        out = await self._call(account, request, parse, ex)
-        out.exchanges.extend(ex)
-        return out
-
-    async def _call(
-        self,
-        account: WechatAccount,
-        request: HttpRequest,
-        parse: Callable[[HttpResponse, PlatformKeys], T],
-        exchanges: list[channel_pb2.Exchange],
-    ) -> T:
-        response = await self._send(account, request, exchanges)
-        keys = await self.platform_keys(account, exchanges)
-        try:
-            return parse(response, keys)
-        except UnknownSerial:
-            if not account.download_certificates:
-                raise
-            keys = await self.platform_keys(account, exchanges, force_refresh=True)
-            return parse(response, keys)
+    def _stale_keys(self, account: WechatAccount, error: Exception) -> bool:
+        return isinstance(error, UnknownSerial) and account.download_certificates
 
     # --- Channel ---------------------------------------------------------------------------
 
