@@ -3,7 +3,7 @@
 - `paymesh serve <channel>` (the service registry in `paymesh.runtime.registry`),
 - the channel implementations a channel service builds (`paymesh.channels.registry`),
 - which `channel` values a merchant request may name (`paymesh.gateway.validation`),
-- the Deployments and `PAYMESH_CHANNEL_TARGETS` in `k8s/services.yaml` (held by a test).
+- the k8s manifests (`paymesh.deploy.k8s` renders them from the service registry).
 
 Adding a channel is one entry here plus its package under `channels/` (channels/README.md).
 This module imports nothing: it sits at the bottom of the layers with `paymesh.errors`.

@@ -8,6 +8,7 @@ Layers, lowest first (a module may import its own area and any lower layer, noth
     core | channels               the money state machine | the provider adapters (siblings)
     gateway | callback | order_monitor | notify     the services (siblings)
     testing                       real-server fixtures (also used by dev and bench)
+    deploy                        k8s manifests rendered from the service registry
     dev, then bench, then cli     developer entry points
 
 Inside `channels`, one provider's package never imports another's, and nothing but the
@@ -32,6 +33,7 @@ LAYERS: list[set[str]] = [
     {"core", "channels"},
     {"gateway", "callback", "order_monitor", "notify"},
     {"testing"},
+    {"deploy"},
     {"dev"},
     {"bench"},
     {"cli"},

@@ -34,8 +34,7 @@ NOTIFY_KEY_DIR = "/var/run/secrets/paymesh/notify-signing"
 CALLBACK_BASE_URL = "https://pay.example.com"
 ETCD_ENDPOINTS = "etcd:2379"
 
-# The registry's entry point of channel services. Until issue 17's single channel registry
-# lands, a channel service is a registry service served by the channel servicer.
+# The registry's entry point of channel services (one per channel of `paymesh.catalog`).
 CHANNEL_ENTRY = "paymesh.channels.serve:register"
 GATEWAYS = tuple(n for n in EDGE_SERVICES if n not in ("info", "callback"))
 
