@@ -15,11 +15,11 @@ from paymesh.channel.v1 import channel_service_pb2_grpc as svc_grpc
 from paymesh.channels.service import ChannelServicer, build_channel_servicer
 from paymesh.channels.transport import HttpRequest, HttpResponse, Transport
 from paymesh.channels.wechat.channel import WechatChannel
-from paymesh.channels.wechat.testing import FakePlatform, make_account, new_rsa_key
 from paymesh.config.models import ChannelAccountBase
 from paymesh.errors import ConfigNotFound
 from paymesh.runtime.interceptor import ErrorInterceptor
 from paymesh.runtime.status import error_info
+from tests.channels.wechat.fakes import FakePlatform, make_account, new_rsa_key
 from tests.channels.wechat.test_wechat_channel import ScriptedTransport
 
 NOW = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)

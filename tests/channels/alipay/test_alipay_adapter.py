@@ -15,9 +15,9 @@ from paymesh.channel.v1 import channel_pb2 as pb
 from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channels.alipay import adapter, sign
 from paymesh.channels.alipay.adapter import ResponseUnauthenticated
-from paymesh.channels.alipay.testing import FakeAlipay, make_account, new_rsa_key
 from paymesh.channels.transport import HttpRequest, HttpResponse, make_exchange
 from paymesh.errors import ChannelError, ChannelUnavailable, InvalidArgument
+from tests.channels.alipay.fakes import FakeAlipay, make_account, new_rsa_key
 
 NOW = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)
 APP_KEY = new_rsa_key()

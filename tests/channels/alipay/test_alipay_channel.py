@@ -14,11 +14,11 @@ from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channels.alipay import sign
 from paymesh.channels.alipay.channel import AlipayChannel
 from paymesh.channels.alipay.config import AlipayAccount
-from paymesh.channels.alipay.testing import FakeAlipay, make_account, new_rsa_key
 from paymesh.channels.base import Channel
 from paymesh.channels.registry import load_channel_class
 from paymesh.channels.transport import HttpRequest, HttpResponse, Transport, make_exchange
 from paymesh.errors import ChannelError, ChannelUnavailable
+from tests.channels.alipay.fakes import FakeAlipay, make_account, new_rsa_key
 
 NOW = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)
 APP_KEY = new_rsa_key()

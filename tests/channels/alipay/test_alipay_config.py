@@ -10,8 +10,8 @@ from pydantic import ValidationError
 
 from paymesh.channels.alipay import sign
 from paymesh.channels.alipay.config import AlipayAccount
-from paymesh.channels.alipay.testing import FakeAlipay, cert_pem, make_account, new_rsa_key
 from paymesh.config import registry
+from tests.channels.alipay.fakes import FakeAlipay, cert_pem, make_account, new_rsa_key
 
 NOW = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)
 KEY = new_rsa_key()

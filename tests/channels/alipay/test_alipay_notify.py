@@ -11,7 +11,7 @@ import pytest
 from paymesh.channel.v1 import channel_pb2 as pb
 from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channels.alipay.notify import ACK, NACK, parse_notify
-from paymesh.channels.alipay.testing import FakeAlipay, make_account, new_rsa_key
+from tests.channels.alipay.fakes import FakeAlipay, make_account, new_rsa_key
 
 NOW = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)
 APP_KEY = new_rsa_key()

@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl
 import pytest
 
 from paymesh.channels.alipay import sign
-from paymesh.channels.alipay.testing import FakeAlipay, cert_pem, new_rsa_key
+from tests.channels.alipay.fakes import FakeAlipay, cert_pem, new_rsa_key
 
 alipay_sdk: Any = pytest.importorskip("alipay")
 

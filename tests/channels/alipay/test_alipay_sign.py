@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from paymesh.channels.alipay import sign
-from paymesh.channels.alipay.testing import FakeAlipay, cert_pem, new_rsa_key
+from tests.channels.alipay.fakes import FakeAlipay, cert_pem, new_rsa_key
 
 NOW = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)
 APP_KEY = new_rsa_key()

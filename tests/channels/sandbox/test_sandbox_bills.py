@@ -19,13 +19,13 @@ from paymesh.channels import billfile
 from paymesh.channels.alipay import sign as alipay_sign
 from paymesh.channels.alipay.channel import AlipayChannel
 from paymesh.channels.alipay.config import AlipayAccount
-from paymesh.channels.alipay.testing import new_rsa_key
 from paymesh.channels.sandbox import SandboxServer
 from paymesh.channels.transport import Transport
 from paymesh.channels.wechat import sign
 from paymesh.channels.wechat.channel import WechatChannel
 from paymesh.channels.wechat.config import WechatAccount
 from paymesh.errors import InvalidArgument
+from tests.channels.alipay.fakes import new_rsa_key
 from tests.channels.sandbox.conftest import register, unique
 
 WX = pb.AccountRef(channel="wechat", account_id="wx-bills")

@@ -21,8 +21,8 @@ from paymesh.channels.wechat.auth import (
     configured_platform_keys,
 )
 from paymesh.channels.wechat.config import TransferSceneReportInfo, WechatAccount
-from paymesh.channels.wechat.testing import FakePlatform, make_account, new_rsa_key
 from paymesh.errors import ChannelError, ChannelUnavailable, InvalidArgument
+from tests.channels.wechat.fakes import FakePlatform, make_account, new_rsa_key
 
 NOW = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)
 MERCHANT_KEY = new_rsa_key()

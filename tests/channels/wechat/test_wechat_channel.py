@@ -16,8 +16,8 @@ from paymesh.channels.wechat import sign
 from paymesh.channels.wechat.auth import ResponseUnauthenticated, UnknownSerial
 from paymesh.channels.wechat.channel import WechatChannel
 from paymesh.channels.wechat.config import WechatAccount
-from paymesh.channels.wechat.testing import FakePlatform, make_account, new_rsa_key
 from paymesh.errors import ChannelUnavailable
+from tests.channels.wechat.fakes import FakePlatform, make_account, new_rsa_key
 
 NOW = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)
 MERCHANT_KEY = new_rsa_key()

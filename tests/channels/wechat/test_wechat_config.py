@@ -10,8 +10,8 @@ from pydantic import ValidationError
 
 from paymesh.channels.wechat import sign
 from paymesh.channels.wechat.config import WechatAccount
-from paymesh.channels.wechat.testing import FakePlatform, cert_pem, make_account, new_rsa_key
 from paymesh.config import registry
+from tests.channels.wechat.fakes import FakePlatform, cert_pem, make_account, new_rsa_key
 
 NOW = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)
 KEY = new_rsa_key()

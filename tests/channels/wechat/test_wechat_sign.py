@@ -13,7 +13,7 @@ from wechatpayv3 import utils as wx_utils
 from wechatpayv3.core import Core
 
 from paymesh.channels.wechat import sign
-from paymesh.channels.wechat.testing import FakePlatform, new_rsa_key
+from tests.channels.wechat.fakes import FakePlatform, new_rsa_key
 
 MERCHANT_KEY = new_rsa_key()
 MCHID = "1900000109"
@@ -78,7 +78,7 @@ def test_certificate_serial_is_uppercase_hex() -> None:
     serial = sign.certificate_serial(platform.certificate)
     assert serial == format(platform.certificate.serial_number, "X")
     assert serial == serial.upper()
-    from paymesh.channels.wechat.testing import cert_pem
+    from tests.channels.wechat.fakes import cert_pem
 
     assert sign.certificate_serial(cert_pem(platform.certificate)) == serial
     assert isinstance(

@@ -1,6 +1,6 @@
 """Test support: a fake WeChat Pay platform's keys, signed responses and callbacks.
 
-Used by the channel tests (and usable by the sandbox): everything generated at run time.
+Used by the channel tests; everything generated at run time.
 """
 
 from __future__ import annotations
