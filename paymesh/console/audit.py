@@ -17,7 +17,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from paymesh.console.models import AuditEntry
+from paymesh.core.db.console_models import AuditEntry
 
 SOURCES = ("console", "cli")
 

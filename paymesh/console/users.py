@@ -29,7 +29,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from paymesh.console.audit import AuditLog
-from paymesh.console.models import ConsoleSession, ConsoleUser, Role
+from paymesh.core.db.console_models import ConsoleSession, ConsoleUser, Role
 from paymesh.errors import InvalidArgument
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")

@@ -14,7 +14,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 
-from paymesh.console.models import ConsoleBase
+from paymesh.core.db.console_models import ConsoleBase
 from paymesh.core.db.engine import create_engine
 from paymesh.core.db.models import Base
 from paymesh.core.db.notify_models import NotifyBase

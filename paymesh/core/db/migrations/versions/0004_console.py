@@ -1,6 +1,6 @@
 """Ops console tables: console_users, console_sessions, console_audit.
 
-Models: ``paymesh.console.models``.
+Models: ``paymesh.core.db.console_models``.
 
 Revision ID: 0004
 Revises: 0003
