@@ -2,11 +2,11 @@
 
 Layers, lowest first (a module may import its own area and any lower layer, nothing else):
 
-    errors, catalog, rsa, the package root, generated protos
+    errors, catalog, rsa, ids, the package root, generated protos
     runtime                       logging, settings, context, server, status
     config                        typed config in etcd/file, the config factory
     core | channels               the money state machine | the provider adapters (siblings)
-    gateway | callback | order_monitor | notify     the services (siblings)
+    gateway | callback | order_monitor | notify | console     the services (siblings)
     testing                       real-server fixtures (also used by dev and bench)
     deploy                        k8s manifests rendered from the service registry
     dev, then bench, then cli     developer entry points
@@ -27,11 +27,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent / "paymesh"
 GENERATED = {"channel", "merchant", "common", "events", "ops"}
 LAYERS: list[set[str]] = [
-    {"", "errors", "catalog", "rsa", *GENERATED},
+    {"", "errors", "catalog", "rsa", "ids", *GENERATED},
     {"runtime"},
     {"config"},
     {"core", "channels"},
-    {"gateway", "callback", "order_monitor", "notify"},
+    {"gateway", "callback", "order_monitor", "notify", "console"},
     {"testing"},
     {"deploy"},
     {"dev"},

@@ -38,43 +38,26 @@ from paymesh.channels.sandbox.state import (
     TradeStatus,
     random_digits,
 )
+from paymesh.channels.sandbox.unionpay_api import UnionpayApi
+from paymesh.channels.sandbox.unionpay_errors import (
+    CHANNEL,
+    RESP_DECLINED,
+    RESP_MERCHANT,
+    RESP_SIGNATURE,
+    UnionpayError,
+    bad,
+    missing,
+)
 from paymesh.channels.sandbox.unionpay_pki import Issued, UnionpayPKI
 from paymesh.channels.unionpay import sign
 from paymesh.channels.unionpay.transformers import encode_kv
 
-CHANNEL: Final = "unionpay"
 API_PREFIX: Final = "/gateway/api/"
 NOTIFY_CONTENT_TYPE: Final = "application/x-www-form-urlencoded; charset=UTF-8"
 ECHO_FIELDS: Final = (
     "version", "encoding", "bizType", "txnType", "txnSubType", "accessType", "merId",
     "orderId", "txnTime",
 )  # fmt: skip
-
-RESP_FORMAT: Final = "10"
-RESP_SIGNATURE: Final = "11"
-RESP_DUPLICATE: Final = "12"
-RESP_MISSING: Final = "13"
-RESP_DECLINED: Final = "30"
-RESP_MERCHANT: Final = "31"
-RESP_NOT_FOUND: Final = "34"
-RESP_ORIGINAL: Final = "35"
-
-
-class UnionpayError(Exception):
-    """An error answer: `respCode` + `respMsg`."""
-
-    def __init__(self, code: str, msg: str) -> None:
-        super().__init__(f"{code}: {msg}")
-        self.code = code
-        self.msg = msg
-
-
-def missing(name: str) -> UnionpayError:
-    return UnionpayError(RESP_MISSING, f"报文交易要素缺失[{name}]")
-
-
-def bad(name: str, why: str) -> UnionpayError:
-    return UnionpayError(RESP_FORMAT, f"报文格式错误[{name}: {why}]")
 
 
 class UnionpayProvider(Provider):
@@ -96,8 +79,6 @@ class UnionpayProvider(Provider):
         return path.startswith(API_PREFIX) or path == "/"  # "/" is the file host
 
     def routes(self) -> list[web.RouteDef]:
-        from paymesh.channels.sandbox.unionpay_api import UnionpayApi
-
         return UnionpayApi(self).routes()
 
     def trust_roots(self) -> dict[str, str]:

@@ -36,7 +36,7 @@ from paymesh.channels.sandbox.state import (
     now,
     random_digits,
 )
-from paymesh.channels.sandbox.unionpay import (
+from paymesh.channels.sandbox.unionpay_errors import (
     CHANNEL,
     RESP_DECLINED,
     RESP_DUPLICATE,

@@ -12,7 +12,7 @@
   succeeded, 03 04 05 = in process, others = failed).
 
 `txnTime` of a transaction must be sent again to query or reverse it. paymesh ids are
-time-ordered snowflakes (paymesh.core.ids), so the txnTime of an order, refund or
+time-ordered snowflakes (paymesh.ids), so the txnTime of an order, refund or
 cancel is the time inside its id (China time): stateless and the same on every call.
 """
 
@@ -34,7 +34,7 @@ from paymesh.channels.base import (
     map_state,
     to_timestamp,
 )
-from paymesh.core.ids import parse_id
+from paymesh.ids import parse_id
 
 CHINA_TZ: Final = timezone(timedelta(hours=8))
 VERSION: Final = "5.1.0"

@@ -16,12 +16,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from paymesh import ids
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channels.registry import load_channel_class
 from paymesh.channels.transport import Transport
 from paymesh.config.models import ChannelAccountBase
-from paymesh.core import ids
 from paymesh.errors import ChannelError, ChannelUnavailable, PaymeshError
 
 

@@ -70,9 +70,10 @@ async def start_console(
     backends: Backends, settings: Settings, host: str, port: int
 ) -> tuple[web.AppRunner, int]:
     """Serve the console on host:port (0: any free port); returns the runner and the port."""
+    from paymesh.console.app import build_app
     from paymesh.console.connection import ConnectionTester
     from paymesh.console.supervision import Supervision
-    from paymesh.console.web import Console, build_app, is_loopback
+    from paymesh.console.web import Console, is_loopback
 
     console = Console(
         repo=backends.repo,

@@ -268,27 +268,4 @@ async def schema_list(_request: web.Request) -> web.StreamResponse:
     )
 
 
-def build_app(console: Console) -> web.Application:
-    from paymesh.console import views_config, views_ops
-
-    app = web.Application(
-        middlewares=[security_headers, require_session], client_max_size=1024 * 1024
-    )
-    app[CONSOLE] = console
-    app.router.add_get("/", front)
-    app.router.add_post("/login", login)
-    app.router.add_post("/logout", logout)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/audit", audit_page)
-    app.router.add_get("/schemas", schema_list)
-    views_config.add_routes(app)
-    views_ops.add_routes(app)
-
-    async def close(_app: web.Application) -> None:
-        await console.tester.aclose()
-
-    app.on_cleanup.append(close)
-    return app
-
-
-__all__ = ["CONSOLE", "Console", "build_app", "csrf_field", "html_page", "is_loopback"]
+__all__ = ["CONSOLE", "Console", "csrf_field", "html_page", "is_loopback"]

@@ -1,4 +1,4 @@
-"""Order, refund, transfer and event ids (DESIGN §4, §6).
+"""Issuing order, refund, transfer and event ids (their format: `paymesh.ids`).
 
 An id is a prefix letter plus a zero-padded decimal snowflake::
 
@@ -37,21 +37,23 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from paymesh.errors import Internal, WorkerIdUnavailable
-
-EPOCH_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
-TIMESTAMP_BITS = 42
-DATACENTER_BITS = 5
-WORKER_BITS = 10
-SEQUENCE_BITS = 12
-MAX_DATACENTER = (1 << DATACENTER_BITS) - 1
-MAX_WORKER = (1 << WORKER_BITS) - 1
-MAX_SEQUENCE = (1 << SEQUENCE_BITS) - 1
-DIGITS = len(str((1 << (TIMESTAMP_BITS + DATACENTER_BITS + WORKER_BITS + SEQUENCE_BITS)) - 1))
-
-ORDER_PREFIX = "P"
-REFUND_PREFIX = "R"
-TRANSFER_PREFIX = "T"
-EVENT_PREFIX = "E"
+from paymesh.ids import (
+    DATACENTER_BITS,
+    DIGITS,
+    EPOCH_MS,
+    EVENT_PREFIX,
+    MAX_DATACENTER,
+    MAX_SEQUENCE,
+    MAX_WORKER,
+    ORDER_PREFIX,
+    REFUND_PREFIX,
+    SEQUENCE_BITS,
+    TIMESTAMP_BITS,
+    TRANSFER_PREFIX,
+    WORKER_BITS,
+    IdParts,
+    parse_id,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -86,15 +88,6 @@ class StaticWorker:
 
     def is_valid(self) -> bool:
         return True
-
-
-@dataclass(frozen=True)
-class IdParts:
-    prefix: str
-    unix_ms: int
-    datacenter_id: int
-    worker_id: int
-    sequence: int
 
 
 def _now_ms() -> int:
@@ -183,17 +176,6 @@ class IdGenerator:
 
     def event_id(self) -> str:
         return self.next_id(EVENT_PREFIX)
-
-
-def parse_id(value: str) -> IdParts:
-    """Split an id back into its parts (debugging, tests)."""
-    prefix = value.rstrip("0123456789")
-    number = int(value[len(prefix) :])
-    seq = number & MAX_SEQUENCE
-    worker = (number >> SEQUENCE_BITS) & MAX_WORKER
-    dc = (number >> (SEQUENCE_BITS + WORKER_BITS)) & MAX_DATACENTER
-    ms = number >> (SEQUENCE_BITS + WORKER_BITS + DATACENTER_BITS)
-    return IdParts(prefix, ms + EPOCH_MS, dc, worker, seq)
 
 
 # ---------------------------------------------------------------------------- embedded backend

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from etcd3aio import Etcd3Client
 
+from paymesh import ids as idformat
 from paymesh.core import ids
 from paymesh.testing.servers import EtcdServer
 
@@ -30,7 +31,7 @@ def test_prefixes_and_width() -> None:
     gen = ids.IdGenerator(0, 0)
     assert gen.refund_id().startswith("R")
     assert gen.transfer_id().startswith("T")
-    assert len(gen.order_id()) == len(gen.event_id()) == 1 + ids.DIGITS
+    assert len(gen.order_id()) == len(gen.event_id()) == 1 + idformat.DIGITS
     with pytest.raises(ValueError, match="prefix"):
         gen.next_id("P-")
 
@@ -45,10 +46,10 @@ def test_distinct_workers_never_collide() -> None:
     b = ids.IdGenerator(1, 2, clock_ms=frozen)
     c = ids.IdGenerator(2, 1, clock_ms=frozen)
     seen: set[str] = set()
-    for _ in range(ids.MAX_SEQUENCE):
+    for _ in range(idformat.MAX_SEQUENCE):
         for g in (a, b, c):
             seen.add(g.order_id())
-    assert len(seen) == 3 * ids.MAX_SEQUENCE
+    assert len(seen) == 3 * idformat.MAX_SEQUENCE
 
 
 def test_a_small_clock_step_back_continues_after_the_last_id_without_sleeping() -> None:
@@ -79,7 +80,9 @@ def test_a_large_step_back_is_refused_until_the_clock_catches_up() -> None:
 def test_sequence_exhaustion_takes_the_next_ms_without_waiting_for_the_clock() -> None:
     t = [1_763_769_600_000]
     gen = ids.IdGenerator(0, 0, clock_ms=lambda: t[0], max_backward_ms=2)
-    out = [gen.next_int() for _ in range(3 * (ids.MAX_SEQUENCE + 1))]  # 3 ms worth, clock still
+    out = [
+        gen.next_int() for _ in range(3 * (idformat.MAX_SEQUENCE + 1))
+    ]  # 3 ms worth, clock still
     assert len(set(out)) == len(out)
     assert out == sorted(out)
     with pytest.raises(ids.ClockMovedBackwards):  # a 4th ms would run 3 ms ahead of the clock
