@@ -9,10 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
-import re
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -29,79 +28,29 @@ from paymesh.channels.sandbox.state import (
     rfc3339,
 )
 from paymesh.channels.sandbox.wechat_errors import CHANNEL, WeChatError
+from paymesh.channels.sandbox.wechat_params import (
+    _DEFAULT_EXPIRY,
+    _OUT_REFUND_NO,
+    _OUT_TRADE_NO,
+    Answer,
+    Json,
+    _check_appid,
+    _check_mchid,
+    _currency,
+    _fingerprint,
+    _int,
+    _obj,
+    _param,
+    _str,
+    _url,
+)
+from paymesh.channels.sandbox.wechat_transfers import WeChatTransfers
 from paymesh.channels.wechat.sign import aes_gcm_encrypt
 
 if TYPE_CHECKING:
     from paymesh.channels.sandbox.wechat import WeChatProvider
 
-Json = dict[str, Any]
-Answer = tuple[int, Json | None]
 Endpoint = Callable[[web.Request, Merchant, Json], Awaitable[Answer]]
-
-_OUT_TRADE_NO = re.compile(r"^[A-Za-z0-9_\-|*@]{6,32}$")
-_OUT_REFUND_NO = re.compile(r"^[A-Za-z0-9_\-|*@]{1,64}$")
-_DEFAULT_EXPIRY = dt.timedelta(hours=2)
-
-
-def _param(message: str) -> WeChatError:
-    return WeChatError(400, "PARAM_ERROR", message)
-
-
-def _str(obj: Json, key: str, max_len: int, required: bool = True) -> str:
-    value = obj.get(key)
-    if value is None or value == "":
-        if required:
-            raise _param(f"输入源“/body/{key}”映射到字段“{key}”必填性规则校验失败，此字段为必填项")
-        return ""
-    if not isinstance(value, str) or len(value) > max_len:
-        raise _param(f"{key} must be a string of at most {max_len} characters")
-    return value
-
-
-def _int(obj: Json, key: str, where: str) -> int:
-    value = obj.get(key)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _param(f"{where}.{key} must be an integer (fen)")
-    if value < 1:
-        raise _param(f"{where}.{key} must be at least 1")
-    return value
-
-
-def _obj(obj: Json, key: str, required: bool = True) -> Json:
-    value = obj.get(key)
-    if value is None and not required:
-        return {}
-    if not isinstance(value, dict):
-        raise _param(f"{key} must be an object")
-    return value
-
-
-def _url(obj: Json, key: str, required: bool) -> str:
-    url = _str(obj, key, 256, required)
-    if url and not url.startswith(("http://", "https://")):
-        raise _param(f"{key} must be an http(s) URL")
-    return url
-
-
-def _currency(amount: Json) -> str:
-    currency = amount.get("currency", "CNY")
-    if currency != "CNY":
-        raise _param("amount.currency must be CNY")
-    return "CNY"
-
-
-def _fingerprint(data: Json) -> str:
-    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
-def _check_mchid(merchant: Merchant, mchid: str) -> None:
-    if mchid != merchant.merchant_id:
-        raise _param("mchid does not match the mchid of the Authorization header")
-
-
-def _check_appid(merchant: Merchant, appid: str) -> None:
-    if merchant.app_id and appid != merchant.app_id:
-        raise WeChatError(400, "APPID_MCHID_NOT_MATCH", "AppID和mch_id不匹配")
 
 
 class WeChatApi:
@@ -110,8 +59,6 @@ class WeChatApi:
         self.state = provider.state
 
     def routes(self) -> list[web.RouteDef]:
-        from paymesh.channels.sandbox.wechat_transfers import WeChatTransfers
-
         w = self._wrap
         base = "/v3/pay/transactions"
         bills = "/v3/fund-app/mch-transfer/transfer-bills"

@@ -33,7 +33,8 @@ from paymesh.channels.sandbox.state import (
     random_digits,
     random_token,
 )
-from paymesh.channels.sandbox.wechat_api import (
+from paymesh.channels.sandbox.wechat_errors import CHANNEL, WeChatError
+from paymesh.channels.sandbox.wechat_params import (
     Answer,
     Json,
     _check_appid,
@@ -43,7 +44,6 @@ from paymesh.channels.sandbox.wechat_api import (
     _str,
     _url,
 )
-from paymesh.channels.sandbox.wechat_errors import CHANNEL, WeChatError
 
 if TYPE_CHECKING:
     from paymesh.channels.sandbox.wechat_api import WeChatApi

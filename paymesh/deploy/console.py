@@ -9,7 +9,7 @@ Ingress you add with your own access control.
 
 from __future__ import annotations
 
-from paymesh.deploy.k8s import (
+from paymesh.deploy.objects import (
     GRPC_PORT,
     IMAGE,
     MASTER_KEY,

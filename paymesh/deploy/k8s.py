@@ -14,25 +14,57 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from paymesh.deploy import network
+from paymesh.deploy import console, network
+from paymesh.deploy.objects import (
+    CALLBACK_BASE_URL as CALLBACK_BASE_URL,
+)
+from paymesh.deploy.objects import (
+    DESCRIPTOR as DESCRIPTOR,
+)
+from paymesh.deploy.objects import (
+    EDGE_PORT as EDGE_PORT,
+)
+from paymesh.deploy.objects import (
+    ENVOY_ADMIN_PORT as ENVOY_ADMIN_PORT,
+)
+from paymesh.deploy.objects import (
+    ETCD_ENDPOINTS as ETCD_ENDPOINTS,
+)
+from paymesh.deploy.objects import (
+    GRPC_PORT as GRPC_PORT,
+)
+from paymesh.deploy.objects import (
+    HEALTH_PORT as HEALTH_PORT,
+)
+from paymesh.deploy.objects import (
+    IMAGE as IMAGE,
+)
+from paymesh.deploy.objects import (
+    MASTER_KEY as MASTER_KEY,
+)
+from paymesh.deploy.objects import (
+    NOTIFY_KEY_DIR as NOTIFY_KEY_DIR,
+)
+from paymesh.deploy.objects import (
+    TLS_DIR as TLS_DIR,
+)
+from paymesh.deploy.objects import (
+    UID as UID,
+)
+from paymesh.deploy.objects import (
+    Obj as Obj,
+)
+from paymesh.deploy.objects import (
+    _container_security,
+    _deployment,
+    _labels,
+    _pod_spec,
+    _resources,
+    _selector,
+    _tls_volume,
+)
 from paymesh.gateway.envoy.config import EDGE_SERVICES, UpstreamTls, render
 from paymesh.runtime.registry import SPECS, ServiceSpec
-
-Obj = dict[str, Any]
-
-GRPC_PORT = 50051
-HEALTH_PORT = 50052  # plaintext, grpc.health.v1 only: kubelet gRPC probes speak no TLS
-TLS_DIR = "/var/run/secrets/paymesh/tls"  # Secret paymesh-tls-<service> (paymesh certs init)
-EDGE_PORT = 8080
-ENVOY_ADMIN_PORT = 9901
-UID = 10001
-IMAGE = "paymesh"
-# Where the Dockerfile links the descriptor set shipped in the wheel.
-DESCRIPTOR = "/usr/local/share/paymesh/paymesh.pb"
-NOTIFY_KEY_DIR = "/var/run/secrets/paymesh/notify-signing"
-# Placeholders the runbook (k8s/README.md) tells the operator to set.
-CALLBACK_BASE_URL = "https://pay.example.com"
-ETCD_ENDPOINTS = "etcd:2379"
 
 # The registry's entry point of channel services (one per channel of `paymesh.catalog`).
 CHANNEL_ENTRY = "paymesh.channels.serve:register"
@@ -40,7 +72,6 @@ GATEWAYS = tuple(n for n in EDGE_SERVICES if n not in ("info", "callback"))
 
 # Secret keys a service gets, by the setting (in ServiceSpec.needs) that asks for them.
 SECRET_SETTINGS = {"database_url": "PAYMESH_DATABASE_URL", "nats_url": "PAYMESH_NATS_URL"}
-MASTER_KEY = "PAYMESH_MASTER_KEY"  # every service that reads config decrypts its secrets
 
 
 @dataclass(frozen=True)
@@ -81,84 +112,6 @@ def tiers() -> list[Tier]:
 
 def channel_names() -> list[str]:
     return [t.name for t in tiers() if t.role == "channel"]
-
-
-def _labels(name: str, role: str) -> dict[str, str]:
-    return {"app": "paymesh", "component": name, "paymesh.io/role": role}
-
-
-def _selector(name: str) -> dict[str, str]:
-    return {"app": "paymesh", "component": name}
-
-
-def _container_security() -> Obj:
-    return {
-        "runAsNonRoot": True,
-        "runAsUser": UID,
-        "runAsGroup": UID,
-        "readOnlyRootFilesystem": True,
-        "allowPrivilegeEscalation": False,
-        "capabilities": {"drop": ["ALL"]},
-    }
-
-
-def _pod_spec(containers: list[Obj], volumes: list[Obj]) -> Obj:
-    return {
-        "automountServiceAccountToken": False,
-        "enableServiceLinks": False,
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": UID,
-            "runAsGroup": UID,
-            "fsGroup": UID,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
-        "terminationGracePeriodSeconds": 30,
-        "containers": containers,
-        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}, *volumes],
-    }
-
-
-def _deployment(name: str, role: str, pod: Obj, replicas: int = 2) -> Obj:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "labels": _labels(name, role)},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": _selector(name)},
-            "strategy": {
-                "type": "RollingUpdate",
-                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
-            },
-            "template": {
-                "metadata": {"labels": _labels(name, role)},
-                "spec": {
-                    **pod,
-                    "topologySpreadConstraints": [
-                        {
-                            "maxSkew": 1,
-                            "topologyKey": "kubernetes.io/hostname",
-                            "whenUnsatisfiable": "ScheduleAnyway",
-                            "labelSelector": {"matchLabels": _selector(name)},
-                        }
-                    ],
-                },
-            },
-        },
-    }
-
-
-def _resources(role: str) -> Obj:
-    cpu = {"gateway": "250m", "callback": "100m", "channel": "100m"}.get(role, "100m")
-    return {
-        "requests": {"cpu": cpu, "memory": "160Mi"},
-        "limits": {"cpu": "1", "memory": "512Mi"},
-    }
-
-
-def _tls_volume(name: str) -> Obj:
-    return {"name": "tls", "secret": {"secretName": f"paymesh-tls-{name}", "defaultMode": 0o440}}
 
 
 def _service_deployment(tier: Tier) -> Obj:
@@ -345,8 +298,6 @@ def scaling_objects() -> list[Obj]:
 
 def files() -> dict[str, list[Obj]]:
     """File name under k8s/ -> the objects it holds."""
-    from paymesh.deploy import console  # builds on this module's helpers
-
     roles = {t.name: t.role for t in tiers()} | {console.NAME: console.NAME}
     return {
         "settings.yaml": [settings_configmap()],
