@@ -14,10 +14,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from paymesh.gateway.db.models import OutboxEvent, OutboxStatus
+from paymesh.core.db.models import OutboxEvent, OutboxStatus
+from paymesh.core.db.notify_models import DeliveryStatus, NotifyDelivery
 from paymesh.notify.bus import SUBJECT_PREFIX, Bus
 from paymesh.notify.envelope import encode_event, subject_for
-from paymesh.notify.models import DeliveryStatus, NotifyDelivery
 from paymesh.runtime.logging import get_logger
 
 log = get_logger(__name__)

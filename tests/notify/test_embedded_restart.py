@@ -10,10 +10,10 @@ import sqlalchemy as sa
 from paymesh.config.apps import AppConfig
 from paymesh.config.file_store import FileConfigStore
 from paymesh.config.repository import ConfigRepository
-from paymesh.gateway.db.models import OutboxEvent, OutboxStatus
-from paymesh.gateway.db.store import Store
-from paymesh.notify.models import DeliveryStatus, NotifyDelivery
-from paymesh.runtime import resources
+from paymesh.core import resources
+from paymesh.core.db.models import OutboxEvent, OutboxStatus
+from paymesh.core.db.notify_models import DeliveryStatus, NotifyDelivery
+from paymesh.core.db.store import Store
 from paymesh.runtime.server import start_server
 from paymesh.runtime.settings import Settings
 from tests.notify.conftest import Merchant, eventually, make_app, outbox_row
