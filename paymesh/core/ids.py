@@ -240,6 +240,8 @@ class EtcdWorkerLease:
     the TTL, or revoked) the background task keeps trying to lease a worker id again (the
     same one when it is free), leaves the old id's high-water mark under
     ``worker-floors/`` and adopts the new id's floor; until then `is_valid()` is False.
+    The floor is also raised at every renewal, so a crashed holder's successor starts after
+    (nearly) everything it issued even when its clock is behind.
     """
 
     def __init__(
@@ -388,6 +390,13 @@ class EtcdWorkerLease:
                 continue
             await asyncio.sleep(max(0.2, self._ttl / 3))
             await self._renew_once()
+            if not self._lost.is_set():
+                # Keep the floor close behind us, so that after a crash (no release) the
+                # next holder, even one whose clock lags, starts after what we issued.
+                try:
+                    await self._raise_floor(self._worker_id, self.high_water_ms())
+                except Exception:
+                    _log.warning("worker floor update failed", exc_info=True)
 
     async def release(self, high_water_ms: int = 0) -> None:
         """Stop renewing and revoke the lease (the key goes with it).

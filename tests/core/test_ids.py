@@ -235,3 +235,39 @@ async def test_an_etcd_outage_longer_than_the_ttl_then_ids_again(
         assert not more & issued
         assert min(more) > max(issued)
         await lease.release()
+
+
+async def test_the_floor_follows_the_high_water_mark_while_held(
+    etcd_server: EtcdServer, etcd_prefix: str
+) -> None:
+    async with Etcd3Client([etcd_server.endpoint]) as client:
+        lease = ids.EtcdWorkerLease(client, prefix=etcd_prefix, datacenter_id=4, ttl=1)
+        await lease.acquire()
+        gen = ids.IdGenerator(4, lease)
+        lease.high_water_ms = lambda: gen.last_ms
+        first = gen.next_int()
+        assert client.kv is not None
+
+        async def floor() -> int:
+            got = await client.kv.get(f"{lease._floor_dir}{lease.worker_id}")  # type: ignore[union-attr]
+            return int(got.kvs[0].value) if got.kvs else 0
+
+        for _ in range(50):
+            if await floor() >= gen.last_ms:
+                break
+            await asyncio.sleep(0.1)
+        assert await floor() >= gen.last_ms  # written without a release: a crash is covered
+        # The holder crashes (no release; its lease expires) and a successor whose clock is
+        # 1 s behind takes the id: it starts after what the crashed holder issued.
+        assert lease._task is not None
+        lease._task.cancel()
+        assert client.lease is not None
+        await client.lease.revoke(lease._lease_id)
+        successor = ids.EtcdWorkerLease(client, prefix=etcd_prefix, datacenter_id=4, ttl=1)
+        assert await successor.acquire() == lease.worker_id
+        gen2 = ids.IdGenerator(
+            4, successor, clock_ms=lambda: ids._now_ms() - 1000, max_backward_ms=5000
+        )
+        assert ids.parse_id(f"P{gen2.next_int()}").unix_ms > ids.parse_id(f"P{first}").unix_ms
+        await successor.release()
+        await lease.release()
