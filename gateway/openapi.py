@@ -47,6 +47,7 @@ REQUIRED: dict[str, list[str]] = {
         "sign",
     ],
     "CloseOrderRequest": ["app_id", "timestamp", "nonce", "sign_type", "sign"],
+    "CancelTransferRequest": ["app_id", "timestamp", "nonce", "sign_type", "sign"],
     "CreateRefundRequest": [
         "app_id",
         "out_refund_no",

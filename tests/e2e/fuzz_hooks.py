@@ -36,6 +36,7 @@ MESSAGES: dict[str, type[Message]] = {
     "CloseOrder": pay_service_pb2.CloseOrderRequest,
     "CreateRefund": refund_service_pb2.CreateRefundRequest,
     "CreateTransfer": transfer_service_pb2.CreateTransferRequest,
+    "CancelTransfer": transfer_service_pb2.CancelTransferRequest,
     "QueryOrder": query_service_pb2.QueryOrderRequest,
     "QueryOrderLookup": query_service_pb2.QueryOrderRequest,
     "QueryRefund": query_service_pb2.QueryRefundRequest,

@@ -22,6 +22,7 @@ REQUESTS: list[type[Message]] = [
     pay_pb.CloseOrderRequest,
     refund_pb.CreateRefundRequest,
     transfer_pb.CreateTransferRequest,
+    transfer_pb.CancelTransferRequest,
     query_pb.QueryOrderRequest,
     query_pb.QueryRefundRequest,
     query_pb.QueryTransferRequest,
@@ -31,6 +32,7 @@ MUTATING = {
     "CloseOrderRequest",
     "CreateRefundRequest",
     "CreateTransferRequest",
+    "CancelTransferRequest",
 }
 
 
