@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+CONNECT_TIMEOUT_S = 3
 
 
 def is_sqlite(url: str) -> bool:
@@ -38,6 +39,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         kwargs.setdefault("isolation_level", "READ COMMITTED")
         connect_args = dict(kwargs.pop("connect_args", {}))
         connect_args.setdefault("charset", "utf8mb4")
+        # A database that does not answer is an outage (DATABASE_UNAVAILABLE) within seconds,
+        # not a request hanging for aiomysql's default minute.
+        connect_args.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
         return _create_async_engine(url, connect_args=connect_args, **kwargs)
     raise ValueError(
         f"unsupported database backend {backend!r} (mysql+aiomysql or sqlite+aiosqlite)"
