@@ -9,10 +9,8 @@ Endpoints under `{base_url}/gateway/api/` (ACP 5.1.0 接口规范):
 - `backTransReq.do`: refund 04/00 and consume cancel 31/00, both naming the consume's
   `queryId` as `origQryId`.
 
-Every request carries `version=5.1.0 encoding=UTF-8 signMethod=01 certId` and the double
-hash `signature` (sign.py). Every answer must carry a `signPubKeyCert` that chains to the
-account's trust roots and a valid signature; an answer that does not authenticate is
-never believed (ChannelUnavailable: outcome unknown).
+The envelope (common fields, signing, answer authentication, respCode classes) is
+`protocol`; this module composes the transactions from it and `transformers`.
 """
 
 from __future__ import annotations
@@ -21,51 +19,47 @@ import html
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Final
-from urllib.parse import urlencode
 
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channels.base import RESULT_PENDING, TRADE_PENDING
 from paymesh.channels.transport import HttpRequest, HttpResponse
-from paymesh.channels.unionpay import sign
 from paymesh.channels.unionpay.config import UnionpayAccount
+from paymesh.channels.unionpay.protocol import (
+    check_currency,
+    common_fields,
+    expect_same,
+    post,
+    raise_for_code,
+    signed,
+    verified_fields,
+)
 from paymesh.channels.unionpay.transformers import (
     BIZ_GATEWAY,
     BIZ_QUERY,
     CHANNEL_MOBILE,
     CHANNEL_PC,
     CURRENCY_CNY,
-    ENCODING,
-    REDACT_KEYS,
     RESP_NOT_FOUND,
-    RESP_OK,
-    RESP_UNKNOWN,
     TXN_CANCEL,
     TXN_CONSUME,
     TXN_QUERY,
     TXN_REFUND,
-    VERSION,
     fen,
     format_time,
-    parse_kv,
     refund_result,
     trade_result,
     txn_time_of,
 )
 from paymesh.common.v1 import pay_data_pb2
-from paymesh.errors import ChannelError, ChannelUnavailable, InvalidArgument
+from paymesh.errors import ChannelUnavailable, InvalidArgument
 
 FRONT_PATH: Final = "frontTransReq.do"
 APP_PATH: Final = "appTransReq.do"
 BACK_PATH: Final = "backTransReq.do"
 QUERY_PATH: Final = "queryTrans.do"
-FORM_CONTENT_TYPE: Final = "application/x-www-form-urlencoded;charset=UTF-8"
 FRONT_CHANNELS: Final[Mapping[str, str]] = {"page": CHANNEL_PC, "h5": CHANNEL_MOBILE}
 CANCEL_PREFIX: Final = "C"
-
-
-class ResponseUnauthenticated(ChannelUnavailable):
-    """UnionPay's answer has no valid signPubKeyCert chain or signature: outcome unknown."""
 
 
 # --- common ----------------------------------------------------------------------------------
@@ -89,84 +83,6 @@ def _amount(amount: int, field: str = "amount") -> str:
         raise InvalidArgument(str(e), field=field) from e
 
 
-def _check_currency(currency: str) -> None:
-    if (currency or "CNY") != "CNY":
-        raise InvalidArgument("UnionPay online payment takes CNY only", field="currency")
-
-
-def common_fields(account: UnionpayAccount, txn: tuple[str, str], biz_type: str) -> dict[str, str]:
-    return {
-        "version": VERSION,
-        "encoding": ENCODING,
-        "signMethod": sign.SIGN_METHOD_RSA,
-        "txnType": txn[0],
-        "txnSubType": txn[1],
-        "bizType": biz_type,
-        "accessType": account.access_type,
-        "merId": account.mer_id,
-    }
-
-
-def signed(account: UnionpayAccount, fields: Mapping[str, str]) -> dict[str, str]:
-    """`fields` (empty values dropped) + certId + signature."""
-    cert = account.signing_cert()
-    out = {k: v for k, v in fields.items() if v != ""}
-    out["certId"] = cert.cert_id
-    out[sign.SIGNATURE_FIELD] = sign.sign_fields(cert.key, out)
-    return out
-
-
-def post(url: str, fields: Mapping[str, str]) -> HttpRequest:
-    return HttpRequest(
-        method="POST",
-        url=url,
-        headers={"Content-Type": FORM_CONTENT_TYPE},
-        body=urlencode(fields).encode("ascii"),
-        redact_keys=REDACT_KEYS,
-    )
-
-
-def verified_fields(resp: HttpResponse, account: UnionpayAccount, now: datetime) -> dict[str, str]:
-    """Authenticate a synchronous answer and return its fields (whatever its respCode)."""
-    if resp.status != 200:
-        raise ChannelUnavailable(
-            f"UnionPay answered HTTP {resp.status}", metadata={"http_status": str(resp.status)}
-        )
-    try:
-        fields = parse_kv(resp.body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
-        raise ChannelUnavailable("malformed UnionPay answer") from e
-    try:
-        sign.verify_message(fields, account.trust_roots(), account.trust_intermediates(), now)
-    except ValueError as e:  # CertificateRejected included
-        raise ResponseUnauthenticated(
-            f"UnionPay answer does not authenticate: {e}",
-            metadata={"provider_code": fields.get("respCode", "")},
-        ) from e
-    if fields.get("merId") and fields["merId"] != account.mer_id:
-        raise ChannelUnavailable("UnionPay answered for another merId")
-    return fields
-
-
-def raise_for_code(fields: Mapping[str, str]) -> None:
-    """respCode 00 passes; 03/04/05 -> ChannelUnavailable (query later); else ChannelError."""
-    code = fields.get("respCode", "")
-    if code == RESP_OK:
-        return
-    msg = fields.get("respMsg", "")
-    if code in RESP_UNKNOWN or not code:
-        raise ChannelUnavailable(
-            f"UnionPay outcome unknown: {code or 'no respCode'}",
-            metadata={"provider_code": code, "provider_message": msg},
-        )
-    raise ChannelError(f"UnionPay refused: {code}", provider_code=code, provider_message=msg)
-
-
-def expect_same(field: str, sent: str, got: str) -> None:
-    if got and got != sent:
-        raise ChannelUnavailable(f"UnionPay answered for another {field}")
-
-
 # --- consume ---------------------------------------------------------------------------------
 
 
@@ -179,7 +95,7 @@ def _pay_timeout(req: svc.PayRequest, account: UnionpayAccount, now: datetime) -
 def consume_fields(
     req: svc.PayRequest, account: UnionpayAccount, now: datetime, channel_type: str
 ) -> dict[str, str]:
-    _check_currency(req.currency)
+    check_currency(req.currency)
     fields = common_fields(account, TXN_CONSUME, BIZ_GATEWAY)
     fields.update(
         {
@@ -323,7 +239,7 @@ def build_refund_request(
     req: svc.RefundRequest, account: UnionpayAccount, orig_qry_id: str
 ) -> HttpRequest:
     """Refund 04/00: orderId = our refund id, origQryId = the consume's queryId."""
-    _check_currency(req.currency)
+    check_currency(req.currency)
     if req.total_amount and req.total_amount < req.amount:
         raise InvalidArgument("total_amount must cover the refund", field="total_amount")
     txn_time = _txn_time(req.refund_id, "refund_id")
@@ -397,7 +313,6 @@ __all__ = [
     "BACK_PATH",
     "FRONT_PATH",
     "QUERY_PATH",
-    "ResponseUnauthenticated",
     "auto_submit_form",
     "build_app_request",
     "build_cancel_request",
@@ -405,15 +320,11 @@ __all__ = [
     "build_query_request",
     "build_refund_request",
     "cancel_id",
-    "common_fields",
     "parse_app_response",
     "parse_cancel_response",
     "parse_query",
     "parse_query_refund_response",
     "parse_query_response",
     "parse_refund_response",
-    "raise_for_code",
-    "signed",
     "trade_from_query",
-    "verified_fields",
 ]

@@ -33,14 +33,14 @@ from paymesh.channel.v1 import channel_pb2
 from paymesh.channels import billfile
 from paymesh.channels.base import RESULT_SUCCEEDED, TRADE_PAID, to_timestamp
 from paymesh.channels.transport import HttpRequest, HttpResponse
-from paymesh.channels.unionpay.adapter import (
+from paymesh.channels.unionpay.config import UnionpayAccount
+from paymesh.channels.unionpay.protocol import (
     common_fields,
     post,
     raise_for_code,
     signed,
     verified_fields,
 )
-from paymesh.channels.unionpay.config import UnionpayAccount
 from paymesh.channels.unionpay.transformers import BIZ_FILE, CHINA_TZ, TXN_FILE, format_time
 from paymesh.errors import BillInvalid
 

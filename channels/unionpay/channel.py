@@ -12,15 +12,10 @@ Transfer is not part of UnionPay online payment: OperationNotOffered (UNIMPLEMEN
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import TypeVar
-
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channels import billfile
-from paymesh.channels.base import TRADE_PAID, LoggedResponse
-from paymesh.channels.transport import HttpRequest, HttpResponse, Transport
+from paymesh.channels.base import TRADE_PAID, ChannelBase
 from paymesh.channels.unionpay import adapter, bill
 from paymesh.channels.unionpay.config import UNIONPAY_METHODS, UnionpayAccount
 from paymesh.channels.unionpay.notify import parse_notify
@@ -30,61 +25,23 @@ from paymesh.channels.unionpay.transformers import (
     is_failure,
     optional_fen,
 )
-from paymesh.config.models import ChannelAccountBase
 from paymesh.errors import ChannelError, ChannelUnavailable, OperationNotOffered
 from paymesh.runtime.logging import get_logger
 
 log = get_logger("paymesh.channels.unionpay")
 
-T = TypeVar("T")
-R = TypeVar("R", bound=LoggedResponse)
 
+class UnionpayChannel(ChannelBase[UnionpayAccount, None]):
+    """UnionPay online payment (ACP 5.1.0, signMethod 01). The trust roots that verify
+    UnionPay's answers are in the account config: no keys to fetch."""
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+    account_class = UnionpayAccount
+    pay_methods = frozenset(UNIONPAY_METHODS)
 
-
-class UnionpayChannel:
-    """UnionPay online payment (ACP 5.1.0, signMethod 01)."""
-
-    def __init__(self, transport: Transport, *, clock: Callable[[], datetime] = utc_now) -> None:
-        self._transport = transport
-        self._clock = clock
-
-    @property
-    def name(self) -> str:
-        return UnionpayAccount.channel
-
-    @property
-    def account_model(self) -> type[ChannelAccountBase]:
-        return UnionpayAccount
-
-    @property
-    def methods(self) -> frozenset[str]:
-        return frozenset(UNIONPAY_METHODS)
-
-    async def aclose(self) -> None:
-        await self._transport.close()
-
-    async def _call(
-        self,
-        account: UnionpayAccount,
-        request: HttpRequest,
-        parse: Callable[[HttpResponse], T],
-        exchanges: list[channel_pb2.Exchange],
-    ) -> T:
-        response = await self._transport.send(
-            request, timeout_seconds=account.request_timeout_seconds, exchanges=exchanges
-        )
-        return parse(response)
-
-    async def _logged(
-        self, account: UnionpayAccount, request: HttpRequest, parse: Callable[[HttpResponse], R]
-    ) -> R:
-        ex: list[channel_pb2.Exchange] = []
-        out = await self._call(account, request, parse, ex)
-        out.exchanges.extend(ex)
-        return out
+    async def _keys(
+        self, account: UnionpayAccount, exchanges: list[channel_pb2.Exchange], *, refresh: bool
+    ) -> None:
+        return None
 
     async def _consume(
         self, account: UnionpayAccount, order_id: str, ex: list[channel_pb2.Exchange]
@@ -92,7 +49,7 @@ class UnionpayChannel:
         """The consume's query answer (None: UnionPay has no such transaction)."""
         http = adapter.build_query_request(order_id, account, "order_id")
         return await self._call(
-            account, http, lambda r: adapter.parse_query(order_id, account, r, self._clock()), ex
+            account, http, lambda r, _: adapter.parse_query(order_id, account, r, self._clock()), ex
         )
 
     # --- pay -------------------------------------------------------------------------------
@@ -104,7 +61,7 @@ class UnionpayChannel:
             return svc.PayResponse(pay_data=pay_data, trade=adapter.pending_trade(request))
         http = adapter.build_app_request(request, account, now)
         return await self._logged(
-            account, http, lambda r: adapter.parse_app_response(request, account, r, now)
+            account, http, lambda r, _: adapter.parse_app_response(request, account, r, now)
         )
 
     # --- follow-ups ----------------------------------------------------------------------------
@@ -114,7 +71,7 @@ class UnionpayChannel:
         return await self._logged(
             account,
             http,
-            lambda r: adapter.parse_query_response(request, account, r, self._clock()),
+            lambda r, _: adapter.parse_query_response(request, account, r, self._clock()),
         )
 
     async def close(self, account: UnionpayAccount, request: svc.CloseRequest) -> svc.CloseResponse:
@@ -153,7 +110,7 @@ class UnionpayChannel:
             order_id, optional_fen(found, "txnAmt"), found.get("queryId", ""), account, now
         )
         return await self._call(
-            account, http, lambda r: adapter.parse_cancel_response(order_id, account, r, now), ex
+            account, http, lambda r, _: adapter.parse_cancel_response(order_id, account, r, now), ex
         )
 
     async def refund(
@@ -171,7 +128,7 @@ class UnionpayChannel:
         out = await self._call(
             account,
             http,
-            lambda r: adapter.parse_refund_response(request, account, r, self._clock()),
+            lambda r, _: adapter.parse_refund_response(request, account, r, self._clock()),
             ex,
         )
         out.exchanges.extend(ex)
@@ -184,7 +141,7 @@ class UnionpayChannel:
         return await self._logged(
             account,
             http,
-            lambda r: adapter.parse_query_refund_response(request, account, r, self._clock()),
+            lambda r, _: adapter.parse_query_refund_response(request, account, r, self._clock()),
         )
 
     async def transfer(
@@ -220,7 +177,7 @@ class UnionpayChannel:
         got = await self._call(
             account,
             bill.build_file_request(account, day, now),
-            lambda r: bill.parse_file_response(r, account, now),
+            lambda r, _: bill.parse_file_response(r, account, now),
             ex,
         )
         if got is None:
@@ -241,4 +198,4 @@ class UnionpayChannel:
         return out
 
 
-__all__ = ["UnionpayChannel", "utc_now"]
+__all__ = ["UnionpayChannel"]

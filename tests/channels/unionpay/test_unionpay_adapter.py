@@ -3,7 +3,6 @@ k=v parsing, respCode / origRespCode maps, answers for another order, notify che
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 from collections.abc import Mapping
 from urllib.parse import parse_qsl, urlencode
@@ -14,14 +13,15 @@ from paymesh.channel.v1 import channel_pb2 as pb
 from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channels.sandbox.unionpay_pki import UnionpayPKI
 from paymesh.channels.transport import HttpResponse
-from paymesh.channels.unionpay import adapter, sign
+from paymesh.channels.unionpay import adapter, protocol, sign
 from paymesh.channels.unionpay.config import UnionpayAccount
 from paymesh.channels.unionpay.notify import parse_notify
 from paymesh.channels.unionpay.transformers import encode_kv, parse_kv, txn_time_of
 from paymesh.core.ids import IdGenerator
 from paymesh.errors import ChannelError, ChannelUnavailable, InvalidArgument
+from tests.channels.unionpay.fakes import MER_ID, account_for
+from tests.channels.unionpay.fakes import answer as fake_answer
 
-MER_ID = "777290058110048"
 REF = pb.AccountRef(channel="unionpay", account_id="up")
 IDS = IdGenerator(1, 2)
 NOW = dt.datetime.now(dt.UTC)
@@ -34,19 +34,11 @@ def pki() -> UnionpayPKI:
 
 @pytest.fixture(scope="module")
 def account(pki: UnionpayPKI) -> UnionpayAccount:
-    merchant = pki.issue_merchant(MER_ID)
-    p12 = sign.export_pkcs12(merchant.cert, merchant.key, "pw")
-    return UnionpayAccount(
-        account_id="up", base_url="https://gateway.test.95516.com", mer_id=MER_ID,
-        sign_cert_p12=base64.b64encode(p12).decode(), sign_cert_password="pw",
-        root_cert_pem=pki.root_pem, middle_cert_pem=pki.intermediate_pem,
-        notify_url="https://shop.example/n",
-    )  # fmt: skip
+    return account_for(pki)
 
 
 def answer(pki: UnionpayPKI, fields: Mapping[str, str], status: int = 200) -> HttpResponse:
-    body = encode_kv(pki.sign_as_unionpay({"merId": MER_ID, **fields}))
-    return HttpResponse(status=status, headers={}, body=body.encode())
+    return fake_answer(pki, fields, status)
 
 
 # --- k=v ------------------------------------------------------------------------------------
@@ -195,10 +187,10 @@ def test_answers_that_do_not_authenticate_are_unknown(
     req = svc.QueryRequest(account=REF, order_id=IDS.order_id())
     fields = pki.sign_as_unionpay({"merId": MER_ID, "respCode": "12"})
     tampered = HttpResponse(200, {}, encode_kv({**fields, "respCode": "13"}).encode())
-    with pytest.raises(adapter.ResponseUnauthenticated):
+    with pytest.raises(protocol.ResponseUnauthenticated):
         adapter.parse_query_response(req, account, tampered, NOW)
     unsigned = HttpResponse(200, {}, b"respCode=12&respMsg=x")
-    with pytest.raises(adapter.ResponseUnauthenticated):
+    with pytest.raises(protocol.ResponseUnauthenticated):
         adapter.parse_query_response(req, account, unsigned, NOW)
     other_mer = answer(pki, {"respCode": "00", "merId": "777290058119999"})
     with pytest.raises(ChannelUnavailable, match="merId"):

@@ -23,7 +23,7 @@ from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channels.sandbox import SandboxServer, SandboxState, start_sandbox
 from paymesh.channels.sandbox.unionpay_pki import UnionpayPKI
 from paymesh.channels.transport import Transport
-from paymesh.channels.unionpay import adapter
+from paymesh.channels.unionpay import protocol
 from paymesh.channels.unionpay.channel import UnionpayChannel
 from paymesh.channels.unionpay.config import UnionpayAccount
 from paymesh.core.ids import IdGenerator
@@ -293,7 +293,7 @@ async def test_refusals_and_unauthenticated_answers(
         {**reg, "root_cert_pem": foreign.root_pem, "middle_cert_pem": foreign.intermediate_pem},
         sandbox.url, "http://127.0.0.1:1/n",
     )  # fmt: skip
-    with pytest.raises(adapter.ResponseUnauthenticated, match="chain"):
+    with pytest.raises(protocol.ResponseUnauthenticated, match="chain"):
         await channel.pay(distrusting, pay)
 
 
