@@ -32,10 +32,13 @@ from typing import Final
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
+
+from paymesh.rsa import load_certificates as rsa_load_certificates
+from paymesh.rsa import rsa_sign, rsa_verify
 
 SIGN_METHOD_RSA: Final = "01"
 SIGNATURE_FIELD: Final = "signature"
@@ -65,24 +68,12 @@ def digest_hex(fields: Mapping[str, str]) -> str:
 
 def sign_fields(key: rsa.RSAPrivateKey, fields: Mapping[str, str]) -> str:
     """The base64 `signature` of `fields` (signMethod 01, double hash)."""
-    raw = key.sign(digest_hex(fields).encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
-    return base64.b64encode(raw).decode("ascii")
+    return rsa_sign(key, digest_hex(fields))
 
 
 def verify_fields(key: rsa.RSAPublicKey, fields: Mapping[str, str]) -> bool:
     """Whether `fields["signature"]` signs the other fields (signMethod 01)."""
-    signature = fields.get(SIGNATURE_FIELD, "")
-    if not signature:
-        return False
-    try:
-        raw = base64.b64decode(signature, validate=True)
-    except (binascii.Error, ValueError):
-        return False
-    try:
-        key.verify(raw, digest_hex(fields).encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
-    except InvalidSignature:
-        return False
-    return True
+    return rsa_verify(key, digest_hex(fields), fields.get(SIGNATURE_FIELD, ""))
 
 
 # --- the merchant's signing certificate ------------------------------------------------------
@@ -150,7 +141,7 @@ def export_pkcs12(cert: x509.Certificate, key: rsa.RSAPrivateKey, password: str)
 def load_certificates(pem: str) -> tuple[x509.Certificate, ...]:
     """Every certificate of a PEM bundle (CRLF or LF). Raises ValueError when none."""
     try:
-        certs = x509.load_pem_x509_certificates(pem.replace("\r\n", "\n").encode("ascii"))
+        certs = rsa_load_certificates(pem.replace("\r\n", "\n"))
     except (ValueError, UnicodeEncodeError) as e:
         raise ValueError("not a PEM certificate") from e
     if not certs:
