@@ -85,3 +85,20 @@ async def test_a_rejected_callback_stores_at_most_a_few_kib(
     assert len(row.body.encode()) <= MAX_REJECTED_BODY
     stored_headers = row.headers if isinstance(row.headers, dict) else json.loads(row.headers)
     assert all(len(v) <= 512 for v in stored_headers.values())
+
+
+@pytest.mark.parametrize(
+    "path",
+    [f"wechat/{'a' * 300}", f"{'c' * 300}/x", f"alipay/{'支' * 100}"],
+    ids=["account", "channel", "cjk"],
+)
+async def test_overlong_callback_path_parts_are_a_plain_rejection(
+    mesh: Mesh, http: aiohttp.ClientSession, path: str
+) -> None:
+    headers = {**WECHAT_HEADERS, "wechatpay-timestamp": str(int(time.time()))}
+    status, _, text = await _post(http, f"{mesh.edge_url}/v1/callbacks/{path}", BODY, headers)
+    assert status in (200, 401), text  # Alipay answers its own 200 "fail"; never a 5xx
+    if status == 401:
+        assert json.loads(text)["details"][0]["reason"] == "SIGNATURE_INVALID"
+    else:
+        assert text == "fail"
