@@ -111,6 +111,21 @@ def test_each_create_order_string_at_its_limit_passes_the_length_check_one_past_
     assert e.value.metadata["max_length"] == str(limit)
 
 
+@pytest.mark.parametrize(
+    ("msg", "field"),
+    [(m, f) for m in REQUESTS for f in _string_fields(m)],
+    ids=lambda v: v if isinstance(v, str) else v.DESCRIPTOR.name,
+)
+def test_every_request_string_at_its_limit_passes_and_one_past_fails(
+    msg: type[Message], field: str
+) -> None:
+    limit = v.MAX_LENGTH[field]
+    v.check_lengths(msg(**{field: "x" * limit}))
+    with pytest.raises(InvalidArgument) as e:
+        v.check_lengths(msg(**{field: "x" * (limit + 1)}))
+    assert e.value.metadata["field"] == field
+
+
 def test_lengths_count_characters_not_bytes() -> None:
     v.check_lengths(order(subject="支" * 128))
     with pytest.raises(InvalidArgument):
