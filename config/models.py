@@ -46,6 +46,15 @@ class ChannelAccountBase(BaseModel):
         title="Enabled methods",
         description="Pay methods this account offers (qr, h5, page, app, jsapi, barcode).",
     )
+    reconcile_at: str = Field(
+        "10:00",
+        title="Daily reconciliation time",
+        description=(
+            "China time (HH:MM) at which the previous day's bill is downloaded and reconciled "
+            "(providers publish it from about 9:00); empty: no daily reconciliation."
+        ),
+        pattern=r"^(|([01][0-9]|2[0-3]):[0-5][0-9])$",
+    )
 
     @classmethod
     def secret_fields(cls) -> list[str]:

@@ -96,6 +96,20 @@ def _cmd_certs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_recon(args: argparse.Namespace) -> int:
+    plog.configure("WARNING")
+    try:
+        rc: int = asyncio.run(args.recon(args))
+    except Exception as e:  # an unreachable service or a refused request: say so, exit 1
+        import grpc
+
+        if isinstance(e, grpc.aio.AioRpcError):
+            print(f"recon: {e.code().name}: {e.details()}", file=sys.stderr)
+            return 1
+        raise
+    return rc
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="paymesh", description="aggregated payment gateway")
     p.add_argument("--version", action="version", version=f"paymesh {__version__}")
@@ -162,6 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
     from paymesh.console.cli import add_parsers
 
     add_parsers(sub)
+
+    from paymesh.recon.cli import add_parser as add_recon
+
+    add_recon(sub)
+    sub.choices["recon"].set_defaults(func=_cmd_recon)
     return p
 
 

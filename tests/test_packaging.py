@@ -15,6 +15,7 @@ FOLDERS = {
     "callback": "callback",
     "order_monitor": "order-monitor",
     "config": "config",
+    "recon": "recon",
 }
 
 

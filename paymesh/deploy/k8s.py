@@ -79,7 +79,7 @@ class Tier:
     """How one registry service runs in k8s."""
 
     name: str
-    role: str  # gateway | callback | channel | notify | monitor | worker
+    role: str  # gateway | callback | channel | notify | monitor | recon | worker
     spec: ServiceSpec
 
     @property
@@ -100,7 +100,7 @@ def _role(spec: ServiceSpec) -> str:
         return "channel"
     if spec.name in GATEWAYS:
         return "gateway"
-    if spec.name in ("callback", "notify", "monitor"):
+    if spec.name in ("callback", "notify", "monitor", "recon"):
         return spec.name
     return "worker"
 

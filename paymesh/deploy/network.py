@@ -1,7 +1,8 @@
 """NetworkPolicies of the k8s manifests: who may talk to whom (DESIGN §10).
 
 - only the edge reaches the gateways and the callback gateway;
-- only the gateways, the callback gateway and the monitor reach the channel services;
+- only the gateways, the callback gateway, the monitor and reconciliation reach the channel
+  services;
 - only the channel services reach the internet (the providers' HTTPS APIs, port 443);
 - notify reaches merchants (any public address and port: notify_url is the merchant's);
 - only the ops console reaches notify (its NotifyAdminService); nothing reaches the console
@@ -28,7 +29,7 @@ BACKEND_PORTS = {"mysql": 3306, "etcd": 2379, "nats": 4222}
 INGRESS_FROM: dict[str, tuple[str, ...]] = {
     "gateway": ("edge",),
     "callback": ("edge",),
-    "channel": ("gateway", "callback", "monitor"),
+    "channel": ("gateway", "callback", "monitor", "recon"),
     "notify": ("console",),  # NotifyAdminService: re-send from the ops console
 }
 # role -> backends it uses
@@ -36,6 +37,7 @@ BACKENDS: dict[str, tuple[str, ...]] = {
     "gateway": ("mysql", "etcd"),
     "callback": ("mysql", "etcd"),
     "monitor": ("mysql", "etcd"),
+    "recon": ("mysql", "etcd"),
     "notify": ("mysql", "etcd", "nats"),
     "channel": ("etcd",),
     "worker": ("mysql", "etcd"),
@@ -48,6 +50,7 @@ CALLS: dict[str, tuple[str, ...]] = {
     "callback": ("channel",),
     "monitor": ("channel",),
     "console": ("notify",),
+    "recon": ("channel",),
 }
 
 

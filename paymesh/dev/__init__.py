@@ -57,6 +57,7 @@ SERVICES = [
     "unionpay",
     "monitor",
     "notify",
+    "recon",
 ]
 HOST = "127.0.0.1"
 DEV_CONSOLE_USER = "admin"

@@ -41,6 +41,12 @@ SPECS: dict[str, ServiceSpec] = {
         ServiceSpec("callback", "paymesh.callback.service:register", _GATEWAY_NEEDS),
         ServiceSpec("monitor", "paymesh.order_monitor.service:register", _GATEWAY_NEEDS),
         ServiceSpec(
+            "recon",
+            "paymesh.recon.service:register",
+            ("database_url", "config_backend", "channel_targets"),
+            "reconciliation (ops ReconciliationService) and its daily scheduler",
+        ),
+        ServiceSpec(
             "notify",
             "paymesh.notify.service:register",
             ("database_url", "config_backend", "nats_url"),

@@ -173,3 +173,40 @@ def test_alipay_broken_zips() -> None:
         z.writestr(f"{PID}_20261130_业务明细(汇总).csv", b"")
     with pytest.raises(BillInvalid, match="GBK"):
         alipay_bill.unzip_bill(utf8.getvalue())
+
+
+# --- WeChat fund flow ---------------------------------------------------------------------
+
+FUND = (FIXTURES / "wechat_fundflowbill.csv").read_bytes()
+
+
+def test_wechat_fund_flow_bill() -> None:
+    entries = wechat_bill.parse_fund_flow_bill(FUND)
+    assert [(e.kind, e.income, e.amount, e.balance, e.voucher_no) for e in entries] == [
+        ("交易", True, 10000, 10000, "P0ABC123DEF456000001"),
+        ("扣除交易手续费", False, 60, 9940, "P0ABC123DEF456000001"),
+        ("退款", False, 3000, 6940, "R0ABC123DEF456000001"),
+    ]
+    # the ASCII-parenthesis header of older files reads the same
+    ascii_header = FUND.replace("（元）".encode(), b"(yuan)").replace(b"(yuan)", "(元)".encode())
+    assert len(wechat_bill.parse_fund_flow_bill(ascii_header)) == 3
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("`3,`1,`100.00,`2,`30.60", "`3,`1,`100.00,`2,`30.61", "支出金额"),
+        ("`3,`1,`100.00,`2,`30.60", "`4,`1,`100.00,`2,`30.60", "资金流水总笔数"),
+        ("`支出,`0.60", "`出,`0.60", "neither"),
+        (
+            "资金流水总笔数,收入笔数,收入金额,支出笔数,支出金额\n`3,`1,`100.00,`2,`30.60\n",
+            "",
+            "summary",
+        ),
+    ],
+)
+def test_wechat_fund_flow_bill_malformed(old: str, new: str, message: str) -> None:
+    text = FUND.decode()
+    assert old in text
+    with pytest.raises(BillInvalid, match=message):
+        wechat_bill.parse_fund_flow_bill(text.replace(old, new, 1).encode())

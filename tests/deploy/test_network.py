@@ -121,7 +121,7 @@ def test_every_deployment_is_isolated_both_ways(
 
 def test_who_reaches_each_service(mesh: tuple[list[Obj], dict[str, Peer]]) -> None:
     policies, pods = mesh
-    callers_of_channels = {"gateway", "callback", "monitor"}
+    callers_of_channels = {"gateway", "callback", "monitor", "recon"}
     for dst_name, dst in pods.items():
         port = k8s.EDGE_PORT if dst_name == "edge" else k8s.GRPC_PORT
         allowed = {s for s, src in pods.items() if reachable(policies, src, dst, port)}
@@ -150,7 +150,7 @@ def test_who_reaches_the_internet(mesh: tuple[list[Obj], dict[str, Peer]]) -> No
 def test_backends_and_dns(mesh: tuple[list[Obj], dict[str, Peer]]) -> None:
     policies, pods = mesh
     mysql = {n for n, p in pods.items() if reachable(policies, p, DATABASE, 3306)}
-    users = ("gateway", "callback", "monitor", "notify", "console")
+    users = ("gateway", "callback", "monitor", "recon", "notify", "console")
     assert mysql == {n for n in pods if _role(n) in users}
     nats = {n for n, p in pods.items() if reachable(policies, p, DATABASE, 4222)}
     assert nats == {"notify"}

@@ -43,7 +43,7 @@ from tests.e2e.client import Merchant
 
 SERVICES = [
     "info", "pay", "query", "refund", "transfer", "callback", "wechat", "alipay", "unionpay",
-    "notify",
+    "notify", "recon",
 ]  # fmt: skip
 
 

@@ -1,0 +1,408 @@
+"""Reconciliation storage: our books for a day, runs saved idempotently per (channel,
+account, day), mismatches with their audited resolutions, settlement summaries."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from paymesh.channel.v1 import channel_pb2
+from paymesh.errors import MismatchNotFound
+from paymesh.gateway.db.base import StoreBase
+from paymesh.gateway.db.models import LatePayment, OrderStatus, PayOrder, Refund, RefundStatus
+from paymesh.recon.match import Finding, OrderView, RefundView, Result
+from paymesh.recon.models import (
+    MismatchStatus,
+    ReconAction,
+    ReconEntry,
+    ReconMismatch,
+    ReconRun,
+    RunStatus,
+)
+
+SYSTEM = "paymesh-recon"
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class RunKey:
+    channel: str
+    account_id: str
+    bill_date: str  # yyyy-MM-dd
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """One app's money on one channel for one day, from the matched bill lines."""
+
+    bill_date: str
+    app_id: str
+    channel: str
+    payment_count: int
+    payment_amount: int
+    refund_count: int
+    refund_amount: int
+    fee_amount: int
+
+    @property
+    def net_amount(self) -> int:
+        return self.payment_amount - self.refund_amount - self.fee_amount
+
+
+def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
+    for i in range(0, len(ids), _CHUNK):
+        yield ids[i : i + _CHUNK]
+
+
+def order_view(o: PayOrder, late_amount: int = 0) -> OrderView:
+    return OrderView(
+        o.order_id, o.app_id, o.channel, o.account_id, o.amount, o.status, o.paid_at, late_amount
+    )
+
+
+def refund_view(r: Refund) -> RefundView:
+    return RefundView(
+        r.refund_id, r.order_id, r.app_id, r.channel, r.account_id, r.amount, r.status,
+        r.succeeded_at,
+    )  # fmt: skip
+
+
+class ReconStore(StoreBase):
+    # --- our books ------------------------------------------------------------------------
+
+    async def books(
+        self, key: RunKey, window: tuple[datetime, datetime], lines: Sequence[channel_pb2.BillLine]
+    ) -> tuple[dict[str, OrderView], dict[str, RefundView]]:
+        """Our orders and refunds the lines name, plus those of the account settled in the
+        window (PAID orders by paid_at, SUCCEEDED refunds by succeeded_at)."""
+        order_ids = sorted({ln.order_id for ln in lines if ln.order_id})
+        refund_ids = sorted({ln.refund_id for ln in lines if ln.refund_id})
+
+        async def tx(s: AsyncSession) -> tuple[dict[str, OrderView], dict[str, RefundView]]:
+            orders: dict[str, OrderView] = {}
+            refunds: dict[str, RefundView] = {}
+            for chunk in _chunks(order_ids):
+                for o in await s.scalars(sa.select(PayOrder).where(PayOrder.order_id.in_(chunk))):
+                    orders[o.order_id] = order_view(o)
+            for o in await s.scalars(
+                sa.select(PayOrder).where(
+                    PayOrder.channel == key.channel,
+                    PayOrder.account_id == key.account_id,
+                    PayOrder.status == OrderStatus.PAID,
+                    PayOrder.paid_at >= window[0],
+                    PayOrder.paid_at < window[1],
+                )
+            ):
+                orders[o.order_id] = order_view(o)
+            for chunk in _chunks(refund_ids):
+                for r in await s.scalars(sa.select(Refund).where(Refund.refund_id.in_(chunk))):
+                    refunds[r.refund_id] = refund_view(r)
+            for r in await s.scalars(
+                sa.select(Refund).where(
+                    Refund.channel == key.channel,
+                    Refund.account_id == key.account_id,
+                    Refund.status == RefundStatus.SUCCEEDED,
+                    Refund.succeeded_at >= window[0],
+                    Refund.succeeded_at < window[1],
+                )
+            ):
+                refunds[r.refund_id] = refund_view(r)
+            late_ids = [o.order_id for o in orders.values() if o.status != OrderStatus.PAID]
+            for chunk in _chunks(late_ids):
+                q = sa.select(LatePayment).where(LatePayment.order_id.in_(chunk))
+                for late in await s.scalars(q):
+                    view = orders[late.order_id]
+                    orders[late.order_id] = replace(view, late_amount=late.amount)
+            return orders, refunds
+
+        return await self._run(tx)
+
+    # --- runs -----------------------------------------------------------------------------
+
+    async def _run_row(self, s: AsyncSession, key: RunKey, now: datetime) -> ReconRun:
+        row = await s.scalar(
+            sa.select(ReconRun)
+            .where(
+                ReconRun.channel == key.channel,
+                ReconRun.account_id == key.account_id,
+                ReconRun.bill_date == key.bill_date,
+            )
+            .with_for_update()
+        )
+        if row is not None:
+            row.attempts += 1
+            row.started_at = now
+            return row
+        row = ReconRun(
+            run_id=self.ids.next_id("RR"), channel=key.channel, account_id=key.account_id,
+            bill_date=key.bill_date, status=RunStatus.FAILED, attempts=1, error="",
+            provider_lines=0, payment_count=0, payment_amount=0, refund_count=0,
+            refund_amount=0, fee_amount=0, matched_count=0, mismatch_count=0, open_count=0,
+            started_at=now, finished_at=now,
+        )  # fmt: skip
+        s.add(row)
+        await s.flush()
+        return row
+
+    async def save_failed(self, key: RunKey, error: str) -> ReconRun:
+        """A run whose bill could not be had: recorded, earlier findings left as they are."""
+        now = self.clock()
+
+        async def tx(s: AsyncSession) -> ReconRun:
+            row = await self._run_row(s, key, now)
+            row.status = RunStatus.FAILED
+            row.error = error[:512]
+            row.finished_at = now
+            return row
+
+        return await self._retry_insert(tx)
+
+    async def save_run(
+        self,
+        key: RunKey,
+        *,
+        available: bool,
+        summary: channel_pb2.BillSummary,
+        result: Result,
+        settled: dict[str, str],
+    ) -> ReconRun:
+        """Store a run's outcome in one transaction, idempotently: the same (kind, object)
+        is one mismatch row across re-runs; an OPEN one the run no longer finds is RESOLVED
+        ("cleared"); `settled` ({object_id: outcome}) findings were fixed by this run."""
+        now = self.clock()
+
+        async def tx(s: AsyncSession) -> ReconRun:
+            run = await self._run_row(s, key, now)
+            existing = {
+                (m.kind, m.object_id): m
+                for m in await s.scalars(
+                    sa.select(ReconMismatch).where(ReconMismatch.run_id == run.run_id)
+                )
+            }
+            found: set[tuple[str, str]] = set()
+            for f in result.findings:
+                found.add((f.kind.value, f.object_id))
+                row = existing.get((f.kind.value, f.object_id))
+                if row is None:
+                    row = self._new_mismatch(run.run_id, f, now)
+                    s.add(row)
+                    await s.flush()
+                else:
+                    self._refresh(row, f, now)
+                outcome = settled.get(f.object_id)
+                if outcome and row.status == MismatchStatus.OPEN:
+                    self._close(row, MismatchStatus.RESOLVED, "settled", SYSTEM, "", now)
+                    s.add(self._action(row.mismatch_id, "settle", SYSTEM, "", outcome, now))
+            for k, row in existing.items():
+                if k not in found and row.status == MismatchStatus.OPEN:
+                    self._close(row, MismatchStatus.RESOLVED, "cleared", SYSTEM, "", now)
+                    s.add(self._action(row.mismatch_id, "clear", SYSTEM, "",
+                                       "no longer found by a re-run", now))  # fmt: skip
+            await s.execute(sa.delete(ReconEntry).where(ReconEntry.run_id == run.run_id))
+            for e in result.entries:
+                s.add(
+                    ReconEntry(entry_id=self.ids.next_id("RE"), run_id=run.run_id,
+                               app_id=e.app_id, kind=e.kind, object_id=e.object_id,
+                               amount=e.amount, fee=e.fee)
+                )  # fmt: skip
+            await s.flush()
+            run.status = RunStatus.DONE if available else RunStatus.NO_BILL
+            run.error = ""
+            run.provider_lines = summary.line_count
+            run.payment_count = summary.payment_count
+            run.payment_amount = summary.payment_amount
+            run.refund_count = summary.refund_count
+            run.refund_amount = summary.refund_amount
+            run.fee_amount = summary.fee_amount
+            run.matched_count = len(result.entries)
+            run.mismatch_count = len(result.findings)
+            run.open_count = int(
+                await s.scalar(
+                    sa.select(sa.func.count()).select_from(ReconMismatch).where(
+                        ReconMismatch.run_id == run.run_id,
+                        ReconMismatch.status == MismatchStatus.OPEN,
+                    )
+                ) or 0
+            )  # fmt: skip
+            run.finished_at = now
+            return run
+
+        return await self._retry_insert(tx)
+
+    async def _retry_insert(self, tx: Callable[[AsyncSession], Awaitable[ReconRun]]) -> ReconRun:
+        """Two first runs of the same key racing: the loser's insert fails; run it again
+        (it then finds the winner's row)."""
+        try:
+            return await self._run(tx)
+        except IntegrityError:
+            return await self._run(tx)
+
+    def _new_mismatch(self, run_id: str, f: Finding, now: datetime) -> ReconMismatch:
+        row = ReconMismatch(
+            mismatch_id=self.ids.next_id("RM"), run_id=run_id, kind=f.kind.value,
+            object_kind=f.object_kind, object_id=f.object_id, order_id=f.order_id,
+            status=MismatchStatus.OPEN, resolution="", note="", resolved_by="",
+            resolved_at=None, created_at=now,
+        )  # fmt: skip
+        self._refresh(row, f, now)
+        return row
+
+    @staticmethod
+    def _refresh(row: ReconMismatch, f: Finding, now: datetime) -> None:
+        row.app_id = f.app_id
+        row.ours_amount = f.ours_amount
+        row.provider_amount = f.provider_amount
+        row.ours_state = f.ours_state
+        row.provider_state = f.provider_state[:64]
+        row.channel_trade_no = f.line.channel_trade_no if f.line is not None else ""
+        row.detail = f.detail[:256]
+        row.updated_at = now
+        if row.status == MismatchStatus.RESOLVED and row.resolution == "cleared":
+            row.status = MismatchStatus.OPEN  # it is back
+            row.resolution = ""
+            row.resolved_at = None
+
+    @staticmethod
+    def _close(
+        row: ReconMismatch,
+        status: MismatchStatus,
+        resolution: str,
+        actor: str,
+        note: str,
+        now: datetime,
+    ) -> None:
+        row.status = status
+        row.resolution = resolution
+        row.resolved_by = actor
+        row.note = note[:512]
+        row.resolved_at = now
+        row.updated_at = now
+
+    def _action(
+        self, mismatch_id: str, action: str, actor: str, note: str, outcome: str, now: datetime
+    ) -> ReconAction:
+        return ReconAction(
+            action_id=self.ids.next_id("RA"), mismatch_id=mismatch_id, action=action,
+            actor=actor[:64], note=note[:512], outcome=outcome[:256], created_at=now,
+        )  # fmt: skip
+
+    # --- reads ----------------------------------------------------------------------------
+
+    async def get_run(self, key: RunKey) -> ReconRun | None:
+        async def tx(s: AsyncSession) -> ReconRun | None:
+            return await s.scalar(
+                sa.select(ReconRun).where(
+                    ReconRun.channel == key.channel,
+                    ReconRun.account_id == key.account_id,
+                    ReconRun.bill_date == key.bill_date,
+                )
+            )
+
+        return await self._run(tx)
+
+    async def list_runs(self, bill_date: str = "", account_id: str = "") -> list[ReconRun]:
+        async def tx(s: AsyncSession) -> list[ReconRun]:
+            q = sa.select(ReconRun)
+            if bill_date:
+                q = q.where(ReconRun.bill_date == bill_date)
+            if account_id:
+                q = q.where(ReconRun.account_id == account_id)
+            q = q.order_by(ReconRun.bill_date.desc(), ReconRun.channel, ReconRun.account_id)
+            return list(await s.scalars(q.limit(1000)))
+
+        return await self._run(tx)
+
+    async def list_mismatches(
+        self, *, run_id: str = "", status: str = "", bill_date: str = ""
+    ) -> list[ReconMismatch]:
+        async def tx(s: AsyncSession) -> list[ReconMismatch]:
+            q = sa.select(ReconMismatch)
+            if run_id:
+                q = q.where(ReconMismatch.run_id == run_id)
+            if status:
+                q = q.where(ReconMismatch.status == status)
+            if bill_date:
+                runs = sa.select(ReconRun.run_id).where(ReconRun.bill_date == bill_date)
+                q = q.where(ReconMismatch.run_id.in_(runs))
+            q = q.order_by(ReconMismatch.created_at, ReconMismatch.mismatch_id)
+            return list(await s.scalars(q.limit(5000)))
+
+        return await self._run(tx)
+
+    async def get_mismatch(self, mismatch_id: str) -> tuple[ReconMismatch, ReconRun]:
+        async def tx(s: AsyncSession) -> tuple[ReconMismatch, ReconRun]:
+            row = await s.get(ReconMismatch, mismatch_id)
+            run = await s.get(ReconRun, row.run_id) if row is not None else None
+            if row is None or run is None:
+                raise MismatchNotFound(f"no mismatch {mismatch_id!r}")
+            return row, run
+
+        return await self._run(tx)
+
+    async def actions(self, mismatch_id: str) -> list[ReconAction]:
+        async def tx(s: AsyncSession) -> list[ReconAction]:
+            q = sa.select(ReconAction).where(ReconAction.mismatch_id == mismatch_id)
+            return list(await s.scalars(q.order_by(ReconAction.created_at)))
+
+        return await self._run(tx)
+
+    async def resolve(
+        self,
+        mismatch_id: str,
+        *,
+        status: MismatchStatus,
+        resolution: str,
+        action: str,
+        actor: str,
+        note: str,
+        outcome: str,
+    ) -> ReconMismatch:
+        """Close an OPEN mismatch (conditional: a closed one stays as it is) and audit it.
+        The action is recorded either way (a repair that did not close it is history too)."""
+        now = self.clock()
+
+        async def tx(s: AsyncSession) -> ReconMismatch:
+            row = await s.get(ReconMismatch, mismatch_id, with_for_update=True)
+            if row is None:
+                raise MismatchNotFound(f"no mismatch {mismatch_id!r}")
+            if row.status == MismatchStatus.OPEN and status != MismatchStatus.OPEN:
+                self._close(row, status, resolution, actor, note, now)
+            s.add(self._action(mismatch_id, action, actor, note, outcome, now))
+            return row
+
+        return await self._run(tx)
+
+    async def settlement(self, bill_date: str) -> list[Settlement]:
+        async def tx(s: AsyncSession) -> list[Settlement]:
+            payment = sa.case((ReconEntry.kind == "payment", 1), else_=0)
+            refund = sa.case((ReconEntry.kind == "refund", 1), else_=0)
+            q = (
+                sa.select(
+                    ReconEntry.app_id,
+                    ReconRun.channel,
+                    sa.func.sum(payment),
+                    sa.func.sum(payment * ReconEntry.amount),
+                    sa.func.sum(refund),
+                    sa.func.sum(refund * ReconEntry.amount),
+                    sa.func.sum(ReconEntry.fee * payment - ReconEntry.fee * refund),
+                )
+                .join(ReconRun, ReconRun.run_id == ReconEntry.run_id)
+                .where(ReconRun.bill_date == bill_date)
+                .group_by(ReconEntry.app_id, ReconRun.channel)
+                .order_by(ReconEntry.app_id, ReconRun.channel)
+            )
+            return [
+                Settlement(bill_date, app, channel, int(pc or 0), int(pa or 0), int(rc or 0),
+                           int(ra or 0), int(fee or 0))
+                for app, channel, pc, pa, rc, ra, fee in (await s.execute(q)).all()
+            ]  # fmt: skip
+
+        return await self._run(tx)
+
+
+__all__ = ["SYSTEM", "ReconStore", "RunKey", "Settlement", "order_view", "refund_view"]
