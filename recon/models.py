@@ -13,7 +13,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from paymesh.gateway.db.models import NAMING, TABLE_ARGS, Money, UtcDateTime
+from paymesh.core.db.models import NAMING, TABLE_ARGS, Money, UtcDateTime
 
 
 class RunStatus(StrEnum):

@@ -16,12 +16,12 @@ from datetime import date
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channels.billfile import day_window
-from paymesh.console.audit import AuditLog
+from paymesh.core.apply import apply_refund
+from paymesh.core.db.models import OrderStatus
+from paymesh.core.deps import CoreDeps
+from paymesh.core.late import settle_trade
 from paymesh.errors import ChannelNotEnabled, ConfigNotFound, InvalidArgument, PaymeshError
-from paymesh.gateway.apply import apply_refund
-from paymesh.gateway.db.models import OrderStatus
-from paymesh.gateway.deps import Deps
-from paymesh.gateway.late import settle_trade
+from paymesh.recon import audit
 from paymesh.recon.match import Kind, Result, match
 from paymesh.recon.models import MismatchStatus, ReconMismatch, ReconRun
 from paymesh.recon.store import ReconStore, RunKey
@@ -39,22 +39,21 @@ def parse_account(value: str) -> tuple[str, str]:
 
 
 class Reconciler:
-    """Works on the core `Deps` (store, channel client, config), like the order monitor."""
+    """Works on the core `CoreDeps` (store, channel client, config), like the order monitor."""
 
-    def __init__(self, deps: Deps) -> None:
+    def __init__(self, deps: CoreDeps) -> None:
         self.deps = deps
         self.store = deps.store
         self.channels = deps.channels
         self.clock = deps.clock
         s = deps.store
         self.recon = ReconStore(s.engine, s.sessions, s.ids, s.clock)
-        self.audit = AuditLog(s.engine)
 
     async def _audited(self, row: ReconMismatch, action: str, actor: str, note: str) -> None:
         """Operators' actions also go to the shared audit log (the console shows it)."""
         outcome = {"OPEN": "still-open"}.get(row.status, row.status.lower())
-        await self.audit.record(
-            actor=actor, source="recon", action=f"recon.{action}",
+        await audit.record(
+            self.store.engine, actor=actor, action=f"recon.{action}",
             key=f"recon/mismatch/{row.mismatch_id}",
             outcome=outcome, detail=f"{row.kind} {row.object_kind} {row.object_id}: {note}",
         )  # fmt: skip

@@ -16,8 +16,8 @@ import grpc
 from google.protobuf import timestamp_pb2
 
 from paymesh.channels.billfile import CHINA, parse_bill_date
+from paymesh.core.deps import build_core_deps
 from paymesh.errors import InvalidArgument
-from paymesh.gateway.deps import build_deps
 from paymesh.ops.v1 import reconciliation_pb2 as pb
 from paymesh.ops.v1 import reconciliation_service_pb2 as rpc
 from paymesh.ops.v1 import reconciliation_service_pb2_grpc as rpc_grpc
@@ -165,7 +165,7 @@ def scheduler_interval(env: dict[str, str] | None = None) -> float:
 
 async def register(server: grpc.aio.Server, ctx: ServiceContext) -> list[str]:
     interval = scheduler_interval()
-    deps = await build_deps(ctx)
+    deps = await build_core_deps(ctx)
     reconciler = Reconciler(deps)
     rpc_grpc.add_ReconciliationServiceServicer_to_server(ReconciliationServicer(reconciler), server)
     if interval > 0:

@@ -12,9 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paymesh.channel.v1 import channel_pb2
+from paymesh.core.db.base import StoreBase
+from paymesh.core.db.models import LatePayment, OrderStatus, PayOrder, Refund, RefundStatus
 from paymesh.errors import MismatchNotFound
-from paymesh.gateway.db.base import StoreBase
-from paymesh.gateway.db.models import LatePayment, OrderStatus, PayOrder, Refund, RefundStatus
 from paymesh.recon.match import Finding, OrderView, RefundView, Result
 from paymesh.recon.models import (
     MismatchStatus,

@@ -17,11 +17,14 @@ import aiohttp
 import grpc
 import pytest
 
+from paymesh.channel.v1.channel_pb2 import AccountRef
+from paymesh.channel.v1.channel_service_pb2 import DownloadBillRequest
+from paymesh.channel.v1.channel_service_pb2_grpc import ChannelServiceStub
 from paymesh.channels.billfile import CHINA
 from paymesh.console.audit import AuditLog
+from paymesh.core.db.models import RefundStatus
+from paymesh.core.deps import build_core_deps
 from paymesh.dev.seed import private_key_pem, seed_app, seed_wechat
-from paymesh.gateway.db.models import RefundStatus
-from paymesh.gateway.deps import build_deps
 from paymesh.merchant.v1 import pay_service_pb2, query_service_pb2, refund_service_pb2
 from paymesh.ops.v1 import reconciliation_service_pb2 as rpc
 from paymesh.ops.v1 import reconciliation_service_pb2_grpc as rpc_grpc
@@ -301,7 +304,21 @@ async def test_the_scheduler_runs_the_previous_day_once_at_each_accounts_time(
             mchid=f"19{uuid.uuid4().int % 10**8:08d}", appid=f"wx{account_id[-6:]}sched",
         )  # fmt: skip
         await mesh.repo.put_channel_account(acct.model_copy(update={"reconcile_at": at}))
-    deps = await build_deps(mesh.server.context)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{mesh.server.port}") as ch:
+        stub = ChannelServiceStub(ch)
+        probe = DownloadBillRequest(
+            account=AccountRef(channel="wechat", account_id=early), bill_date="2001-01-01"
+        )
+
+        async def known() -> bool:  # the channel service sees the new account (config watch)
+            try:
+                await stub.DownloadBill(probe, timeout=5)
+            except grpc.aio.AioRpcError:
+                return False
+            return True
+
+        await eventually(known)
+    deps = await build_core_deps(mesh.server.context)
     reconciler = Reconciler(deps)
     now = datetime(2026, 1, 10, 6, 29, tzinfo=CHINA)
     reconciler.clock = lambda: now

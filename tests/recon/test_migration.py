@@ -11,8 +11,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.pool import NullPool
 
-from paymesh.gateway.db.engine import create_engine
-from paymesh.gateway.db.migrate import migrate
+from paymesh.core.db.engine import create_engine
+from paymesh.core.db.migrate import migrate
 from paymesh.recon.models import ReconBase
 
 
