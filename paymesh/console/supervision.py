@@ -87,6 +87,7 @@ class History:
 class Attention:
     failed_notifications: list[dict[str, Any]]
     stuck_outbox: list[dict[str, Any]]
+    quarantined_outbox: list[dict[str, Any]]
     pending_refunds: list[dict[str, Any]]
     pending_transfers: list[dict[str, Any]]
     late_payments: list[dict[str, Any]]
@@ -100,8 +101,6 @@ def _needs_look(table: sa.Table, now: datetime) -> Any:
     """PENDING past its budget, or (where the provider's own state is stored) in a state
     that needs a person."""
     late = sa.and_(table.c.status == "PENDING", table.c.created_at < now - PENDING_BUDGET)
-    if "channel_state" not in table.c:
-        return late
     stuck = sa.and_(table.c.status == "PENDING", table.c.channel_state.in_(OPERATOR_STATES))
     return sa.or_(late, stuck)
 
@@ -234,6 +233,18 @@ class Supervision:
                         ob.c.created_at < now - OUTBOX_BUDGET,
                     )
                     .order_by(ob.c.created_at)
+                ),
+                quarantined_outbox=await q(
+                    sa.select(
+                        ob.c.event_id,
+                        ob.c.event_type,
+                        ob.c.app_id,
+                        ob.c.aggregate_id,
+                        ob.c.quarantine_reason,
+                        ob.c.created_at,
+                    )
+                    .where(ob.c.status == m.OutboxStatus.QUARANTINED.value)
+                    .order_by(ob.c.created_at.desc())
                 ),
                 pending_refunds=await q(
                     sa.select(REFUNDS)

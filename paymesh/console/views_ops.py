@@ -109,14 +109,22 @@ async def ops_index(request: web.Request) -> web.StreamResponse:
             "stuck-outbox",
             _order_link,
         )
-        + "<h3>Refunds PENDING past their budget</h3>"
+        + "<h3>Quarantined outbox rows</h3>"
+        + _table(
+            a.quarantined_outbox,
+            ["event_id", "event_type", "app_id", "aggregate_id", "quarantine_reason", "created_at"],
+            "quarantined-outbox",
+            _order_link,
+        )
+        + "<h3>Refunds and transfers PENDING past their budget or in a state such as ABNORMAL</h3>"
+        + "<h3>Refunds</h3>"
         + _table(
             a.pending_refunds,
             ["refund_id", "order_id", "app_id", "amount", "channel", "created_at"],
             "pending-refunds",
             _order_link,
         )
-        + "<h3>Transfers PENDING past their budget</h3>"
+        + "<h3>Transfers</h3>"
         + _table(
             a.pending_transfers,
             ["transfer_id", "app_id", "amount", "channel", "created_at"],

@@ -134,13 +134,41 @@ async def test_attention_lists_what_is_old_or_stuck(engine: AsyncEngine) -> None
             },
         ),
     ]
+    rows += [
+        (
+            m.Refund,
+            _money(
+                refund_id="R4",
+                out_refund_no="r4",
+                order_id="P1",
+                out_trade_no="o1",
+                status="PENDING",
+                created_at=young,
+                channel_state="ABNORMAL",
+            ),
+        ),
+        (
+            m.OutboxEvent,
+            {
+                "event_id": "E4",
+                "event_type": "order.paid",
+                "app_id": "shop",
+                "aggregate_id": "P4",
+                "payload": {},
+                "status": "QUARANTINED",
+                "quarantine_reason": "payload over 1 MiB",
+                "created_at": young,
+            },
+        ),
+    ]
     async with engine.begin() as conn:
         for model, values in rows:
             await conn.execute(model.__table__.insert().values(**values))
     attention = await Supervision(engine, Settings()).attention(now=NOW)
-    assert [r["refund_id"] for r in attention.pending_refunds] == ["R1"]
+    assert [r["refund_id"] for r in attention.pending_refunds] == ["R1", "R4"]
     assert [r["transfer_id"] for r in attention.pending_transfers] == ["T1"]
     assert [r["event_id"] for r in attention.stuck_outbox] == ["E1"]
+    assert [r["quarantine_reason"] for r in attention.quarantined_outbox] == ["payload over 1 MiB"]
     assert attention.failed_notifications == []
     assert attention.late_payments == []
     found = await Supervision(engine, Settings()).lookup("r1")
