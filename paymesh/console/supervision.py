@@ -248,17 +248,12 @@ class Supervision:
                 ),
                 pending_refunds=await q(
                     sa.select(REFUNDS)
-                    .where(
-                        REFUNDS.c.status == "PENDING", REFUNDS.c.created_at < now - PENDING_BUDGET
-                    )
+                    .where(_needs_look(REFUNDS, now))
                     .order_by(REFUNDS.c.created_at)
                 ),
                 pending_transfers=await q(
                     sa.select(TRANSFERS)
-                    .where(
-                        TRANSFERS.c.status == "PENDING",
-                        TRANSFERS.c.created_at < now - PENDING_BUDGET,
-                    )
+                    .where(_needs_look(TRANSFERS, now))
                     .order_by(TRANSFERS.c.created_at)
                 ),
                 late_payments=await q(sa.select(late).order_by(late.c.created_at.desc())),

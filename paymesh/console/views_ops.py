@@ -116,18 +116,17 @@ async def ops_index(request: web.Request) -> web.StreamResponse:
             "quarantined-outbox",
             _order_link,
         )
-        + "<h3>Refunds and transfers PENDING past their budget or in a state such as ABNORMAL</h3>"
-        + "<h3>Refunds</h3>"
+        + "<h3>Refunds PENDING past their budget, or in a provider state such as ABNORMAL</h3>"
         + _table(
             a.pending_refunds,
-            ["refund_id", "order_id", "app_id", "amount", "channel", "created_at"],
+            ["refund_id", "order_id", "app_id", "amount", "channel", "channel_state", "created_at"],
             "pending-refunds",
             _order_link,
         )
-        + "<h3>Transfers</h3>"
+        + "<h3>Transfers PENDING past their budget, or in a provider state such as ABNORMAL</h3>"
         + _table(
             a.pending_transfers,
-            ["transfer_id", "app_id", "amount", "channel", "created_at"],
+            ["transfer_id", "app_id", "amount", "channel", "channel_state", "created_at"],
             "pending-transfers",
             _order_link,
         )
