@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from paymesh.console.supervision import Supervision
-from paymesh.gateway.db import models as m
-from paymesh.gateway.db.engine import create_engine
-from paymesh.gateway.db.migrate import migrate
+from paymesh.core.db import models as m
+from paymesh.core.db.engine import create_engine
+from paymesh.core.db.migrate import migrate
 from paymesh.runtime.settings import Settings
 
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
