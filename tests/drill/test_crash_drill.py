@@ -1,7 +1,7 @@
 """Multi-replica crash drill on one machine (DESIGN §10): two `paymesh serve` processes each of
 the gateways (pay/query/refund), callback, notify and monitor against one MariaDB, one NATS
 JetStream and one etcd, Envoy balancing across each pair, the provider sandbox behind one
-WeChat channel process. A bounded load of orders, payments and refunds runs while one process
+WeChat channel process; mutual TLS on every gRPC hop, as in production. A bounded load of orders, payments and refunds runs while one process
 of each kind is SIGKILLed and restarted. Afterwards nothing is lost and nothing is doubled.
 
 It prints its counts (orders, payments, refunds, events, deliveries, client retries, kills).
@@ -33,9 +33,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from paymesh.channels.sandbox.app import SandboxServer, start_sandbox
 from paymesh.config.etcd_store import EtcdConfigStore
 from paymesh.config.repository import ConfigRepository
+from paymesh.deploy import certs
 from paymesh.dev.merchant import DemoMerchant
 from paymesh.dev.seed import DemoApp, private_key_pem, seed_app, seed_wechat
-from paymesh.gateway.envoy.config import render_text
+from paymesh.gateway.envoy.config import UpstreamTls, render_text
 from paymesh.merchant.v1 import pay_service_pb2, query_service_pb2, refund_service_pb2
 from paymesh.testing.ports import free_port
 from paymesh.testing.processes import EnvoyProcess, EtcdServer, MariaDBServer, NatsServer
@@ -59,6 +60,7 @@ class Proc:
     kind: str
     replica: int
     port: int
+    health_port: int  # plaintext grpc.health.v1 (the main port is mutual TLS)
     args: list[str]
     env: dict[str, str]
     log: Path
@@ -154,22 +156,35 @@ async def drill(
         "PAYMESH_MONITOR_INTERVAL": "1",
     }
 
+    # Production shape: mutual TLS on every gRPC hop, a certificate per kind of process.
+    mesh_certs = tmp_path / "certs"
+    certs.init(mesh_certs, ["edge", "channel", *KINDS], "paymesh")
+
     def proc(kind: str, replica: int, services: list[str], port: int | None = None) -> Proc:
-        port = port or free_port()
-        env = {**base_env, "PAYMESH_LISTEN": f"127.0.0.1:{port}"}
+        port, health_port = port or free_port(), free_port()
+        folder = mesh_certs / kind
+        env = {
+            **base_env,
+            "PAYMESH_LISTEN": f"127.0.0.1:{port}",
+            "PAYMESH_HEALTH_LISTEN": f"127.0.0.1:{health_port}",
+            "PAYMESH_TLS_CERT_FILE": str(folder / "tls.crt"),
+            "PAYMESH_TLS_KEY_FILE": str(folder / "tls.key"),
+            "PAYMESH_TLS_CA_FILE": str(folder / "ca.crt"),
+        }
         args = [paymesh, "serve", *services]
-        return Proc(kind, replica, port, args, env, tmp_path / f"{kind}-{replica}.log")
+        log = tmp_path / f"{kind}-{replica}.log"
+        return Proc(kind, replica, port, health_port, args, env, log)
 
     procs = [proc("channel", 0, ["wechat"], channel_port)]
     procs += [proc(kind, r, services) for kind, services in KINDS.items() for r in (0, 1)]
     try:
         # The first process migrates the database; the others start beside each other.
         procs[1].start()
-        await _serving(procs[1].port)
+        await _serving(procs[1].health_port)
         for p in procs:
             if p.popen is None:
                 p.start()
-        await asyncio.gather(*(_serving(p.port) for p in procs))
+        await asyncio.gather(*(_serving(p.health_port) for p in procs))
 
         def pair(kind: str) -> str:
             return ",".join(f"127.0.0.1:{p.port}" for p in procs if p.kind == kind)
@@ -177,7 +192,16 @@ async def drill(
         upstreams = {name: pair("gateway") for name in ("pay", "query", "refund", "info")}
         upstreams["callback"] = pair("callback")
         envoy = EnvoyProcess(
-            render_text(listen_port=edge_port, admin_port=free_port(), upstreams=upstreams),
+            render_text(
+                listen_port=edge_port,
+                admin_port=free_port(),
+                upstreams=upstreams,
+                upstream_tls=UpstreamTls(
+                    str(mesh_certs / "edge" / "tls.crt"),
+                    str(mesh_certs / "edge" / "tls.key"),
+                    str(mesh_certs / "edge" / "ca.crt"),
+                ),
+            ),
             log_level="error",
         )
         envoy.start()
@@ -282,7 +306,7 @@ async def _chaos(drill: Drill, started: asyncio.Event) -> None:
     await asyncio.sleep(1.5)
     for p in victims:
         p.start()
-    await asyncio.gather(*(_serving(p.port) for p in victims))
+    await asyncio.gather(*(_serving(p.health_port) for p in victims))
     drill.stats["restarted"] = len(victims)
 
 
