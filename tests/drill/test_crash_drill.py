@@ -264,6 +264,15 @@ async def _one_order(
         lambda: merchant.post("/v1/orders", request, pay_service_pb2.CreateOrderRequest),
     )
     assert again["order"]["order_id"] == order_id
+    out: dict[str, Any] = {"order_id": order_id, "out_trade_no": no, "amount": amount}
+    out |= {"refund": None, "captured": False}
+    if not (first["order"].get("pay_data") or {}).get("code_url"):
+        # The gateway died between storing the order and the channel's answer: the retry
+        # returns the PENDING order without pay data (no second channel call), so no payer
+        # can pay it. It must never become PAID; the monitor and expiry own it.
+        drill.stats["orders_without_pay_data"] += 1
+        return out
+    out["captured"] = True
     async with http.post(
         f"{drill.sandbox.url}/_sandbox/pay", json={"channel": "wechat", "out_trade_no": order_id}
     ) as r:
@@ -283,7 +292,6 @@ async def _one_order(
         return bool(body["order"]["status"] == "PAID")
 
     await _until(paid, SETTLE_WITHIN, f"order {order_id} paid")
-    out = {"order_id": order_id, "out_trade_no": no, "amount": amount, "refund": None}
     if i % REFUND_EVERY == 0:
         refund = {"order_id": order_id, "out_refund_no": f"r{no}", "amount": amount // 2}
         body = await _retrying(
@@ -360,9 +368,13 @@ async def test_crash_drill(drill: Drill, capsys: pytest.CaptureFixture[str]) -> 
     assert {o[0] for o in orders} == {r["order_id"] for r in results}
     assert {o[1] for o in orders} == {r["out_trade_no"] for r in results}
     # Every captured payment PAID, exactly one order.paid event each.
-    assert all(o[3] == "PAID" for o in orders), [o for o in orders if o[3] != "PAID"]
+    captured = {r["order_id"] for r in results if r["captured"]}
+    assert len(captured) >= ORDERS * 3 // 4, "most orders are paid through the drill"
+    status = {o[0]: o[3] for o in orders}
+    assert all(status[oid] == "PAID" for oid in captured), status
+    assert all(status[o] != "PAID" for o in status.keys() - captured), status
     paid_events = Counter(e[2] for e in events if e[1] == "order.paid")
-    assert paid_events == Counter({o[0]: 1 for o in orders})
+    assert paid_events == Counter({oid: 1 for oid in captured})
     # Refunds: one per request, within the paid amount, the order's total matching.
     wanted = {r["refund"] for r in results if r["refund"]}
     assert {r[0] for r in refunds} == wanted
@@ -395,7 +407,8 @@ async def test_crash_drill(drill: Drill, capsys: pytest.CaptureFixture[str]) -> 
     with capsys.disabled():
         print(
             f"\ncrash drill: {len(orders)} orders created once, "
-            f"{sum(o[3] == 'PAID' for o in orders)} paid once, "
+            f"{sum(o[3] == 'PAID' for o in orders)} paid once "
+            f"({drill.stats['orders_without_pay_data']} interrupted before pay data), "
             f"{len(refunds)} refunds succeeded within bound, {len(events)} events, "
             f"{len(deliveries)} deliveries ({len(deliveries) - len(events)} repeats, same ids), "
             f"client retries {dict((k, v) for k, v in drill.stats.items() if k.startswith('retries_'))}, "
