@@ -204,7 +204,7 @@ async def test_a_provider_callback_during_the_outage_is_503_then_retried_and_app
             async def refused() -> bool:
                 return bool(await refused_attempts())
 
-            await eventually(refused, within=10)
+            await eventually(refused, within=40)
             (first, *_) = await refused_attempts()
             assert first["status"] == 503, first
             assert _is_database_unavailable(first["status"], json.loads(first["body"]))

@@ -9,19 +9,36 @@ import asyncio
 import os
 import sys
 from collections import Counter
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Mesh
+from paymesh.testing.processes import EtcdServer, MariaDBServer, NatsServer
+from tests.e2e.conftest import Mesh, start_mesh
 
 ROOT = Path(__file__).resolve().parents[2]
 MIN_REQUESTS = 2000
 EXAMPLES_PER_OPERATION = int(os.environ.get("PAYMESH_FUZZ_EXAMPLES", "60"))
 
 
-@pytest.mark.parametrize("mesh", ["mariadb+etcd"], indirect=True)
-async def test_fuzz_the_merchant_api_through_envoy(mesh: Mesh, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+async def fuzz_mesh(
+    etcd_server: EtcdServer,
+    mariadb_server: MariaDBServer,
+    nats_server: NatsServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[Mesh]:
+    """A mesh of its own: the thousands of orders, closes and transfers the fuzz makes (and
+    their notifications) must not slow down the session mesh other tests wait on."""
+    async with start_mesh(
+        "mariadb+etcd", etcd_server, mariadb_server, nats_server, tmp_path_factory, own_nats=True
+    ) as m:
+        yield m
+
+
+async def test_fuzz_the_merchant_api_through_envoy(fuzz_mesh: Mesh, tmp_path: Path) -> None:
+    mesh = fuzz_mesh
     count = tmp_path / "requests"
     env = {
         **os.environ,

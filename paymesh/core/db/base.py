@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from paymesh.core.db.models import Base, OutboxEvent, OutboxStatus, utcnow
 from paymesh.core.ids import IdGenerator
-from paymesh.errors import PaymeshError
+from paymesh.errors import DatabaseUnavailable, PaymeshError
 
 T = TypeVar("T")
 M = TypeVar("M", bound=Base)
@@ -23,6 +23,7 @@ M = TypeVar("M", bound=Base)
 # MySQL/MariaDB/TiDB: deadlock, lock wait timeout, TiDB write conflict; SQLite: locked.
 _RETRY_CODES = {1213, 1205, 9007, 8002, 8022}
 MAX_ATTEMPTS = 6
+TX_TIMEOUT_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -80,10 +81,21 @@ class StoreBase:
 
     async def _run(self, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """Run ``fn`` in one transaction; deadlocks and lock timeouts are retried."""
+        bounded = self.engine.dialect.name != "sqlite"  # SQLite writers queue on its lock
         for attempt in range(MAX_ATTEMPTS):
             try:
-                async with self.sessions.begin() as session:
-                    return await fn(session)
+                if not bounded:
+                    async with self.sessions.begin() as session:
+                        return await fn(session)
+                # A server that stopped answering mid-transaction is an outage, answered
+                # well inside the edge's route timeout (an unknown commit is safe to retry:
+                # inserts are idempotent and transitions conditional).
+                try:
+                    async with asyncio.timeout(TX_TIMEOUT_S):
+                        async with self.sessions.begin() as session:
+                            return await fn(session)
+                except TimeoutError as e:
+                    raise DatabaseUnavailable("the database did not answer in time") from e
             except DBAPIError as err:
                 if attempt == MAX_ATTEMPTS - 1 or not is_retryable(err):
                     raise

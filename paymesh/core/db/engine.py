@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 CONNECT_TIMEOUT_S = 3
+POOL_TIMEOUT_S = 10
 
 
 def is_sqlite(url: str) -> bool:
@@ -36,6 +37,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if backend in ("mysql", "mariadb"):
         kwargs.setdefault("pool_pre_ping", True)
         kwargs.setdefault("pool_recycle", 3600)
+        if "poolclass" not in kwargs:  # waiting for a pooled connection: an outage
+            kwargs.setdefault("pool_timeout", POOL_TIMEOUT_S)
         kwargs.setdefault("isolation_level", "READ COMMITTED")
         connect_args = dict(kwargs.pop("connect_args", {}))
         connect_args.setdefault("charset", "utf8mb4")
