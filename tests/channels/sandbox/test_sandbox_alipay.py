@@ -667,3 +667,38 @@ async def test_cancel_closes_or_refunds(client: AlipayClient, sandbox: SandboxSe
     assert q.data["trade_status"] == "TRADE_CLOSED"
     missing = await client.call("alipay.trade.cancel", {"out_trade_no": "NOSUCH1"})
     assert missing.data["sub_code"] == "ACQ.TRADE_NOT_EXIST"
+
+
+@pytest.mark.parametrize(
+    ("api", "product_code"),
+    [
+        ("alipay.trade.page.pay", "FAST_INSTANT_TRADE_PAY"),
+        ("alipay.trade.wap.pay", "QUICK_WAP_WAY"),
+        ("alipay.trade.app.pay", "QUICK_MSECURITY_PAY"),
+    ],
+)
+async def test_signed_url_stays_payable_after_a_close_until_time_expire(
+    client: AlipayClient,
+    http: aiohttp.ClientSession,
+    sandbox: SandboxServer,
+    api: str,
+    product_code: str,
+) -> None:
+    """As at Alipay: a page/wap/app trade exists once the payer opens the signed URL, so a
+    close before that answers ACQ.TRADE_NOT_EXIST and the URL can still be paid (a payment
+    after close, which the merchant must treat as late) until its time_expire."""
+    ahead = (dt.datetime.now(BEIJING) + dt.timedelta(minutes=10)).strftime("%Y-%m-%d %H:%M:%S")
+    past = (dt.datetime.now(BEIJING) - dt.timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M:%S")
+    outcomes = {}
+    for label, expire in (("open", ahead), ("expired", past)):
+        no = unique("L")
+        biz = {**order(no, "3.00"), "product_code": product_code, "time_expire": expire}
+        url = client.url + "?" + urlencode(client.params(api, biz))
+        closed = await client.call("alipay.trade.close", {"out_trade_no": no})
+        assert closed.data["sub_code"] == "ACQ.TRADE_NOT_EXIST"
+        async with http.get(url, allow_redirects=False) as resp:
+            assert resp.status == 302
+        status, _ = await control(http, sandbox, "/_sandbox/pay", out_trade_no=no)
+        q = await client.call("alipay.trade.query", {"out_trade_no": no})
+        outcomes[label] = (status, q.data["trade_status"])
+    assert outcomes == {"open": (200, "TRADE_SUCCESS"), "expired": (409, "TRADE_CLOSED")}
