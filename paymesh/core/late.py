@@ -12,13 +12,13 @@ from datetime import datetime
 
 from paymesh.channel.v1 import channel_pb2
 from paymesh.config.apps import LatePaymentPolicy
-from paymesh.core.apply import apply_refund, apply_trade, paid_at
+from paymesh.core.apply import apply_trade, paid_at
 from paymesh.core.db.late import LATE_STATUSES, NewLatePayment, NotLate
 from paymesh.core.db.models import LatePayment, PayOrder, Refund, RefundStatus
 from paymesh.core.db.store import Transition
 from paymesh.core.deps import CoreDeps
-from paymesh.core.submit import refund_request
-from paymesh.errors import AppNotFound, ChannelError, ChannelUnavailable
+from paymesh.core.submit import submit_refund
+from paymesh.errors import AppNotFound, ChannelError
 from paymesh.runtime.logging import get_logger
 
 log = get_logger("paymesh.late")
@@ -91,18 +91,15 @@ async def record_late_payment(
 
 
 async def submit_late_refund(deps: CoreDeps, order: PayOrder, refund: Refund) -> Refund:
-    """Send a late payment's refund to the channel; unclear answers leave it PENDING."""
-    call = refund_request(deps, order, refund)
+    """Send a late payment's refund through the normal refund submission: unclear answers
+    leave it PENDING (reason noted, the monitor queries and resubmits); a definitive refusal
+    fails it and is logged as an error, since the payer's money then needs an operator."""
     try:
-        resp = await deps.channels.call("Refund", call, kind="refund", object_id=refund.refund_id)
-    except ChannelUnavailable:
-        log.warning("late_refund_outcome_unknown", refund_id=refund.refund_id)
-        return refund
+        return await submit_refund(deps, order, refund)
     except ChannelError as e:
         log.error("late_refund_refused", refund_id=refund.refund_id, error=e.message)
-        code = e.metadata.get("provider_code", e.message)
-        return (await deps.store.mark_refund_failed(refund.refund_id, code)).row
-    return (await apply_refund(deps.store, refund, resp.refund, deps.clock())).row
+        current = await deps.store.get_refund(refund.refund_id)
+        return current if current is not None else refund
 
 
 __all__ = ["is_late", "record_late_payment", "settle_trade", "submit_late_refund"]
