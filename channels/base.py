@@ -29,6 +29,7 @@ from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channels.transport import HttpRequest, HttpResponse, Transport
 from paymesh.config.models import ChannelAccountBase
+from paymesh.errors import ChannelUnavailable, InvalidArgument
 
 TradeState = channel_pb2.TradeState
 ResultState = channel_pb2.ResultState
@@ -202,6 +203,25 @@ class ChannelBase(ABC, Generic[Account, Keys]):
         return out
 
 
+class ResponseUnauthenticated(ChannelUnavailable):
+    """The provider's answer could not be authenticated (unsigned, bad signature, unknown
+    key): the outcome is unknown, so nothing becomes terminal on it."""
+
+
+def expect_same(provider: str, field: str, sent: str, got: str) -> None:
+    """An answer naming another order/refund/transfer than we asked about is not trusted."""
+    if got and got != sent:
+        raise ChannelUnavailable(f"{provider} answered for another {field}")
+
+
+def check_currency(currency: str, provider: str) -> str:
+    """The domestic providers take CNY only (an empty currency means CNY)."""
+    cur = currency or "CNY"
+    if cur != "CNY":
+        raise InvalidArgument(f"{provider} accepts CNY only", field="currency")
+    return cur
+
+
 def map_state(table: Mapping[str, S], provider_state: str, unknown: S) -> S:
     """Look a provider state up in an explicit map; anything unknown maps to `unknown`
     (always the PENDING value: only explicit success or failure is terminal)."""
@@ -239,8 +259,11 @@ __all__ = [
     "TRADE_PENDING",
     "Channel",
     "ChannelBase",
+    "ResponseUnauthenticated",
     "ResultState",
     "TradeState",
+    "check_currency",
+    "expect_same",
     "map_state",
     "parse_rfc3339",
     "to_timestamp",

@@ -1,7 +1,7 @@
 """Alipay OpenAPI adapter: pure `build_*` / `parse_*` functions per API.
 
 No I/O and no clock: `now` (aware datetime) is passed in. Signing, the form POST and the
-authentication of answers live in `openapi` (every parse goes through it first).
+authentication of answers live in `protocol` (every parse goes through it first).
 page.pay / wap.pay / app.pay complete client-side: `build_client_pay_data` signs them
 without a server call.
 
@@ -20,83 +20,60 @@ from urllib.parse import urlencode
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channels.alipay.config import AlipayAccount
-from paymesh.channels.alipay.openapi import (
+from paymesh.channels.alipay.protocol import (
     REFUND_REFUSALS,
     TRANSFER_NOT_FOUND,
     TRANSFER_REFUSALS,
     ResponseUnauthenticated,
     checked_content,
-    expect_same,
     post,
     raise_for_code,
     signed_params,
     verified_content,
 )
 from paymesh.channels.alipay.transformers import (
+    CLIENT_METHODS,
     CODE_SUCCESS,
     CODE_WAITING,
+    M_APP_PAY,
+    M_CANCEL,
+    M_CLOSE,
+    M_PAGE_PAY,
+    M_PAY,
+    M_PRECREATE,
+    M_QUERY,
+    M_REFUND,
+    M_REFUND_QUERY,
+    M_TRANSFER,
+    M_TRANSFER_QUERY,
+    SERVER_METHODS,
+    TRANSFER_PRODUCT,
+    TRANSFER_SCENE,
     barcode_state,
-    fen_to_yuan,
-    format_timestamp,
     get_str,
     optional_fen,
+    pay_biz,
+    refund_biz,
     refund_state,
+    required_id,
     timestamp,
     trade_result,
+    transfer_biz,
     transfer_result,
     transfer_state,
 )
-from paymesh.channels.base import RESULT_SUCCEEDED, TRADE_CLOSED, TRADE_PAID, TRADE_PENDING
+from paymesh.channels.base import (
+    RESULT_SUCCEEDED,
+    TRADE_CLOSED,
+    TRADE_PAID,
+    TRADE_PENDING,
+    expect_same,
+)
 from paymesh.channels.transport import HttpRequest, HttpResponse
 from paymesh.common.v1 import pay_data_pb2
 from paymesh.errors import ChannelUnavailable, InvalidArgument
 
-M_PRECREATE: Final = "alipay.trade.precreate"
-M_PAGE_PAY: Final = "alipay.trade.page.pay"
-M_WAP_PAY: Final = "alipay.trade.wap.pay"
-M_APP_PAY: Final = "alipay.trade.app.pay"
-M_PAY: Final = "alipay.trade.pay"
-M_QUERY: Final = "alipay.trade.query"
-M_CLOSE: Final = "alipay.trade.close"
-M_CANCEL: Final = "alipay.trade.cancel"
-M_REFUND: Final = "alipay.trade.refund"
-M_REFUND_QUERY: Final = "alipay.trade.fastpay.refund.query"
-M_TRANSFER: Final = "alipay.fund.trans.uni.transfer"
-M_TRANSFER_QUERY: Final = "alipay.fund.trans.common.query"
-
-SERVER_METHODS: Final[Mapping[str, str]] = {"qr": M_PRECREATE, "barcode": M_PAY}
-CLIENT_METHODS: Final[Mapping[str, str]] = {"page": M_PAGE_PAY, "h5": M_WAP_PAY, "app": M_APP_PAY}
-PRODUCT_CODES: Final[Mapping[str, str]] = {
-    M_PRECREATE: "FACE_TO_FACE_PAYMENT",
-    M_PAY: "FACE_TO_FACE_PAYMENT",
-    M_PAGE_PAY: "FAST_INSTANT_TRADE_PAY",
-    M_WAP_PAY: "QUICK_WAP_WAY",
-    M_APP_PAY: "QUICK_MSECURITY_PAY",
-}
-TRANSFER_PRODUCT: Final = "TRANS_ACCOUNT_NO_PWD"
-TRANSFER_SCENE: Final = "DIRECT_TRANSFER"
-
 TRADE_NOT_EXIST: Final = "ACQ.TRADE_NOT_EXIST"
-
-SUBJECT_MAX = 256
-
-
-def _required_id(value: str, field: str) -> str:
-    if not value:
-        raise InvalidArgument(f"{field} is required", field=field)
-    return value
-
-
-def _yuan(amount: int, field: str) -> str:
-    try:
-        return fen_to_yuan(amount)
-    except ValueError as e:
-        raise InvalidArgument(str(e), field=field) from e
-
-
-def _check_currency(currency: str) -> None:
-    if (currency or "CNY") != "CNY":
-        raise InvalidArgument("Alipay (domestic) accepts CNY only", field="currency")
 
 
 def _notify_url(request_url: str, account: AlipayAccount) -> str:
@@ -104,28 +81,6 @@ def _notify_url(request_url: str, account: AlipayAccount) -> str:
 
 
 # --- pay -----------------------------------------------------------------------------------
-
-
-def pay_biz(req: svc.PayRequest, method: str) -> dict[str, Any]:
-    _required_id(req.order_id, "order_id")
-    _check_currency(req.currency)
-    subject = (req.subject or req.description).strip()
-    if not subject:
-        raise InvalidArgument("subject is required by Alipay", field="subject")
-    biz: dict[str, Any] = {
-        "out_trade_no": req.order_id,
-        "total_amount": _yuan(req.amount, "amount"),
-        "subject": subject[:SUBJECT_MAX],
-        "product_code": PRODUCT_CODES[method],
-    }
-    if req.description and req.subject:
-        biz["body"] = req.description[:128]
-    if req.HasField("expire_time"):
-        biz["time_expire"] = format_timestamp(req.expire_time)
-    if method == M_PAY:
-        biz["scene"] = "bar_code"
-        biz["auth_code"] = _required_id(req.auth_code, "auth_code")
-    return biz
 
 
 def build_pay_request(req: svc.PayRequest, account: AlipayAccount, now: datetime) -> HttpRequest:
@@ -195,12 +150,12 @@ def parse_pay_response(
     content = verified_content(resp, account, method)
     code = get_str(content, "code")
     if req.method == "barcode" and code == CODE_WAITING:
-        expect_same("out_trade_no", req.order_id, get_str(content, "out_trade_no"))
+        expect_same("Alipay", "out_trade_no", req.order_id, get_str(content, "out_trade_no"))
         trade = pending_trade(req, get_str(content, "trade_no"))
         trade.provider_state = code
         return svc.PayResponse(trade=trade)
     raise_for_code(content)
-    expect_same("out_trade_no", req.order_id, get_str(content, "out_trade_no"))
+    expect_same("Alipay", "out_trade_no", req.order_id, get_str(content, "out_trade_no"))
     if req.method == "barcode":
         trade = trade_result(content)
         trade.state = barcode_state(code)
@@ -225,7 +180,7 @@ def parse_pay_response(
 def build_query_request(
     req: svc.QueryRequest, account: AlipayAccount, now: datetime
 ) -> HttpRequest:
-    biz = {"out_trade_no": _required_id(req.order_id, "order_id")}
+    biz = {"out_trade_no": required_id(req.order_id, "order_id")}
     return post(account, signed_params(account, M_QUERY, biz, now))
 
 
@@ -242,7 +197,7 @@ def parse_query_response(
         return svc.QueryResponse(trade=trade)
     raise_for_code(content)
     trade = trade_result(content)
-    expect_same("out_trade_no", req.order_id, trade.order_id)
+    expect_same("Alipay", "out_trade_no", req.order_id, trade.order_id)
     if not trade.provider_state:
         raise ChannelUnavailable("malformed Alipay response: no trade_status")
     trade.order_id = req.order_id
@@ -252,7 +207,7 @@ def parse_query_response(
 def build_close_request(
     req: svc.CloseRequest, account: AlipayAccount, now: datetime
 ) -> HttpRequest:
-    biz = {"out_trade_no": _required_id(req.order_id, "order_id")}
+    biz = {"out_trade_no": required_id(req.order_id, "order_id")}
     return post(account, signed_params(account, M_CLOSE, biz, now))
 
 
@@ -267,7 +222,7 @@ def parse_close_response(account: AlipayAccount, resp: HttpResponse) -> svc.Clos
 
 def build_cancel_request(order_id: str, account: AlipayAccount, now: datetime) -> HttpRequest:
     """alipay.trade.cancel (barcode whose outcome stayed unknown): closes or reverses it."""
-    biz = {"out_trade_no": _required_id(order_id, "order_id")}
+    biz = {"out_trade_no": required_id(order_id, "order_id")}
     return post(account, signed_params(account, M_CANCEL, biz, now))
 
 
@@ -297,17 +252,7 @@ def parse_cancel_response(
 def build_refund_request(
     req: svc.RefundRequest, account: AlipayAccount, now: datetime
 ) -> HttpRequest:
-    _check_currency(req.currency)
-    biz: dict[str, Any] = {
-        "out_trade_no": _required_id(req.order_id, "order_id"),
-        "out_request_no": _required_id(req.refund_id, "refund_id"),
-        "refund_amount": _yuan(req.amount, "amount"),
-    }
-    if req.total_amount and req.total_amount < req.amount:
-        raise InvalidArgument("total_amount must cover the refund", field="total_amount")
-    if req.reason:
-        biz["refund_reason"] = req.reason[:256]
-    return post(account, signed_params(account, M_REFUND, biz, now))
+    return post(account, signed_params(account, M_REFUND, refund_biz(req), now))
 
 
 def parse_refund_response(
@@ -316,7 +261,7 @@ def parse_refund_response(
     """Refunds settle synchronously: `fund_change` Y = SUCCEEDED. N (e.g. a repeated
     out_request_no) stays PENDING for a refund query to settle."""
     content = checked_content(resp, account, M_REFUND, refusals=REFUND_REFUSALS)
-    expect_same("out_trade_no", req.order_id, get_str(content, "out_trade_no"))
+    expect_same("Alipay", "out_trade_no", req.order_id, get_str(content, "out_trade_no"))
     done = get_str(content, "fund_change") == "Y"
     refund = channel_pb2.RefundResult(
         state=RESULT_SUCCEEDED if done else refund_state(""),
@@ -337,8 +282,8 @@ def build_query_refund_request(
     req: svc.QueryRefundRequest, account: AlipayAccount, now: datetime
 ) -> HttpRequest:
     biz: dict[str, Any] = {
-        "out_trade_no": _required_id(req.order_id, "order_id"),
-        "out_request_no": _required_id(req.refund_id, "refund_id"),
+        "out_trade_no": required_id(req.order_id, "order_id"),
+        "out_request_no": required_id(req.refund_id, "refund_id"),
         "query_options": ["gmt_refund_pay"],
     }
     return post(account, signed_params(account, M_REFUND_QUERY, biz, now))
@@ -353,7 +298,7 @@ def parse_query_refund_response(
     查询到则代表未退款成功,可以调用退款接口进行重试。重试时请务必保证退款请求号一致"):
     `not_found`, so the caller may resubmit with the same out_request_no."""
     content = checked_content(resp, account, M_REFUND_QUERY)
-    expect_same("out_request_no", req.refund_id, get_str(content, "out_request_no"))
+    expect_same("Alipay", "out_request_no", req.refund_id, get_str(content, "out_request_no"))
     provider_state = get_str(content, "refund_status")
     if not provider_state and not any(
         get_str(content, k) for k in ("out_request_no", "refund_amount", "trade_no")
@@ -385,38 +330,10 @@ def parse_query_refund_response(
 # --- transfers -----------------------------------------------------------------------------------
 
 
-def payee_info(payee_id: str, payee_name: str) -> dict[str, str]:
-    """2088... (16 digits) is an Alipay user id; a phone number or e-mail a logon id (the
-    real name is then required); anything else an open id."""
-    if not payee_id:
-        raise InvalidArgument("payee_id is required", field="payee_id")
-    if len(payee_id) == 16 and payee_id.isdigit() and payee_id.startswith("2088"):
-        info = {"identity": payee_id, "identity_type": "ALIPAY_USER_ID"}
-    elif "@" in payee_id or payee_id.isdigit():
-        if not payee_name:
-            raise InvalidArgument("payee_name is required for a logon id", field="payee_name")
-        info = {"identity": payee_id, "identity_type": "ALIPAY_LOGON_ID"}
-    else:
-        info = {"identity": payee_id, "identity_type": "ALIPAY_OPEN_ID"}
-    if payee_name:
-        info["name"] = payee_name
-    return info
-
-
 def build_transfer_request(
     req: svc.TransferRequest, account: AlipayAccount, now: datetime
 ) -> HttpRequest:
-    _check_currency(req.currency)
-    biz: dict[str, Any] = {
-        "out_biz_no": _required_id(req.transfer_id, "transfer_id"),
-        "trans_amount": _yuan(req.amount, "amount"),
-        "product_code": TRANSFER_PRODUCT,
-        "biz_scene": TRANSFER_SCENE,
-        "order_title": account.transfer_order_title,
-        "payee_info": payee_info(req.payee_id, req.payee_name),
-    }
-    if req.remark:
-        biz["remark"] = req.remark[:200]
+    biz = transfer_biz(req, account.transfer_order_title)
     return post(account, signed_params(account, M_TRANSFER, biz, now), personal_data=True)
 
 
@@ -425,7 +342,7 @@ def parse_transfer_response(
 ) -> svc.TransferResponse:
     content = checked_content(resp, account, M_TRANSFER, refusals=TRANSFER_REFUSALS)
     transfer = transfer_result(content, amount=req.amount)
-    expect_same("out_biz_no", req.transfer_id, transfer.transfer_id)
+    expect_same("Alipay", "out_biz_no", req.transfer_id, transfer.transfer_id)
     transfer.transfer_id = req.transfer_id
     return svc.TransferResponse(transfer=transfer)
 
@@ -434,7 +351,7 @@ def build_query_transfer_request(
     req: svc.QueryTransferRequest, account: AlipayAccount, now: datetime
 ) -> HttpRequest:
     biz = {
-        "out_biz_no": _required_id(req.transfer_id, "transfer_id"),
+        "out_biz_no": required_id(req.transfer_id, "transfer_id"),
         "product_code": TRANSFER_PRODUCT,
         "biz_scene": TRANSFER_SCENE,
     }
@@ -458,7 +375,7 @@ def parse_query_transfer_response(
         )
     raise_for_code(content)
     transfer = transfer_result(content)
-    expect_same("out_biz_no", req.transfer_id, transfer.transfer_id)
+    expect_same("Alipay", "out_biz_no", req.transfer_id, transfer.transfer_id)
     if not transfer.provider_state:
         raise ChannelUnavailable("malformed Alipay response: no transfer status")
     transfer.transfer_id = req.transfer_id
@@ -488,8 +405,6 @@ __all__ = [
     "parse_query_transfer_response",
     "parse_refund_response",
     "parse_transfer_response",
-    "pay_biz",
-    "payee_info",
     "raise_for_code",
     "signed_params",
     "verified_content",

@@ -33,7 +33,7 @@ from typing import Final
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channels import billfile
 from paymesh.channels.alipay.config import AlipayAccount
-from paymesh.channels.alipay.openapi import post, raise_for_code, signed_params, verified_content
+from paymesh.channels.alipay.protocol import post, raise_for_code, signed_params, verified_content
 from paymesh.channels.alipay.transformers import get_str
 from paymesh.channels.base import RESULT_SUCCEEDED, TRADE_PAID, to_timestamp
 from paymesh.channels.transport import HttpRequest, HttpResponse

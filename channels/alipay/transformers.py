@@ -17,6 +17,7 @@ from typing import Any, Final
 from google.protobuf import timestamp_pb2
 
 from paymesh.channel.v1 import channel_pb2
+from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channels.base import (
     RESULT_FAILED,
     RESULT_PENDING,
@@ -25,9 +26,11 @@ from paymesh.channels.base import (
     TRADE_FAILED,
     TRADE_PAID,
     TRADE_PENDING,
+    check_currency,
     map_state,
     to_timestamp,
 )
+from paymesh.errors import InvalidArgument
 
 CHINA_TZ: Final = timezone(timedelta(hours=8))
 
@@ -212,17 +215,148 @@ def transfer_result(data: Mapping[str, Any], amount: int = 0) -> channel_pb2.Tra
     return result
 
 
+# --- request bodies (`biz_content`) --------------------------------------------------------
+
+# OpenAPI methods (https://opendocs.alipay.com/open/02ekfg etc.) and their product codes.
+M_PRECREATE: Final = "alipay.trade.precreate"
+M_PAGE_PAY: Final = "alipay.trade.page.pay"
+M_WAP_PAY: Final = "alipay.trade.wap.pay"
+M_APP_PAY: Final = "alipay.trade.app.pay"
+M_PAY: Final = "alipay.trade.pay"
+M_QUERY: Final = "alipay.trade.query"
+M_CLOSE: Final = "alipay.trade.close"
+M_CANCEL: Final = "alipay.trade.cancel"
+M_REFUND: Final = "alipay.trade.refund"
+M_REFUND_QUERY: Final = "alipay.trade.fastpay.refund.query"
+M_TRANSFER: Final = "alipay.fund.trans.uni.transfer"
+M_TRANSFER_QUERY: Final = "alipay.fund.trans.common.query"
+
+SERVER_METHODS: Final[Mapping[str, str]] = {"qr": M_PRECREATE, "barcode": M_PAY}
+CLIENT_METHODS: Final[Mapping[str, str]] = {"page": M_PAGE_PAY, "h5": M_WAP_PAY, "app": M_APP_PAY}
+PRODUCT_CODES: Final[Mapping[str, str]] = {
+    M_PRECREATE: "FACE_TO_FACE_PAYMENT",
+    M_PAY: "FACE_TO_FACE_PAYMENT",
+    M_PAGE_PAY: "FAST_INSTANT_TRADE_PAY",
+    M_WAP_PAY: "QUICK_WAP_WAY",
+    M_APP_PAY: "QUICK_MSECURITY_PAY",
+}
+TRANSFER_PRODUCT: Final = "TRANS_ACCOUNT_NO_PWD"
+TRANSFER_SCENE: Final = "DIRECT_TRANSFER"
+
+
+SUBJECT_MAX = 256
+
+
+def required_id(value: str, field: str) -> str:
+    if not value:
+        raise InvalidArgument(f"{field} is required", field=field)
+    return value
+
+
+def yuan(amount: int, field: str) -> str:
+    try:
+        return fen_to_yuan(amount)
+    except ValueError as e:
+        raise InvalidArgument(str(e), field=field) from e
+
+
+def pay_biz(req: svc.PayRequest, method: str) -> dict[str, Any]:
+    required_id(req.order_id, "order_id")
+    check_currency(req.currency, "Alipay (domestic)")
+    subject = (req.subject or req.description).strip()
+    if not subject:
+        raise InvalidArgument("subject is required by Alipay", field="subject")
+    biz: dict[str, Any] = {
+        "out_trade_no": req.order_id,
+        "total_amount": yuan(req.amount, "amount"),
+        "subject": subject[:SUBJECT_MAX],
+        "product_code": PRODUCT_CODES[method],
+    }
+    if req.description and req.subject:
+        biz["body"] = req.description[:128]
+    if req.HasField("expire_time"):
+        biz["time_expire"] = format_timestamp(req.expire_time)
+    if method == M_PAY:
+        biz["scene"] = "bar_code"
+        biz["auth_code"] = required_id(req.auth_code, "auth_code")
+    return biz
+
+
+def refund_biz(req: svc.RefundRequest) -> dict[str, Any]:
+    check_currency(req.currency, "Alipay (domestic)")
+    biz: dict[str, Any] = {
+        "out_trade_no": required_id(req.order_id, "order_id"),
+        "out_request_no": required_id(req.refund_id, "refund_id"),
+        "refund_amount": yuan(req.amount, "amount"),
+    }
+    if req.total_amount and req.total_amount < req.amount:
+        raise InvalidArgument("total_amount must cover the refund", field="total_amount")
+    if req.reason:
+        biz["refund_reason"] = req.reason[:256]
+    return biz
+
+
+def payee_info(payee_id: str, payee_name: str) -> dict[str, str]:
+    """2088... (16 digits) is an Alipay user id; a phone number or e-mail a logon id (the
+    real name is then required); anything else an open id."""
+    if not payee_id:
+        raise InvalidArgument("payee_id is required", field="payee_id")
+    if len(payee_id) == 16 and payee_id.isdigit() and payee_id.startswith("2088"):
+        info = {"identity": payee_id, "identity_type": "ALIPAY_USER_ID"}
+    elif "@" in payee_id or payee_id.isdigit():
+        if not payee_name:
+            raise InvalidArgument("payee_name is required for a logon id", field="payee_name")
+        info = {"identity": payee_id, "identity_type": "ALIPAY_LOGON_ID"}
+    else:
+        info = {"identity": payee_id, "identity_type": "ALIPAY_OPEN_ID"}
+    if payee_name:
+        info["name"] = payee_name
+    return info
+
+
+def transfer_biz(req: svc.TransferRequest, order_title: str) -> dict[str, Any]:
+    check_currency(req.currency, "Alipay (domestic)")
+    biz: dict[str, Any] = {
+        "out_biz_no": required_id(req.transfer_id, "transfer_id"),
+        "trans_amount": yuan(req.amount, "amount"),
+        "product_code": TRANSFER_PRODUCT,
+        "biz_scene": TRANSFER_SCENE,
+        "order_title": order_title,
+        "payee_info": payee_info(req.payee_id, req.payee_name),
+    }
+    if req.remark:
+        biz["remark"] = req.remark[:200]
+    return biz
+
+
 __all__ = [
     "BARCODE_CODE_MAP",
     "CHINA_TZ",
+    "CLIENT_METHODS",
     "CODE_BUSINESS_FAILED",
     "CODE_SUCCESS",
     "CODE_UNKNOWN",
     "CODE_WAITING",
     "MAX_FEN",
+    "M_APP_PAY",
+    "M_CANCEL",
+    "M_CLOSE",
+    "M_PAGE_PAY",
+    "M_PAY",
+    "M_PRECREATE",
+    "M_QUERY",
+    "M_REFUND",
+    "M_REFUND_QUERY",
+    "M_TRANSFER",
+    "M_TRANSFER_QUERY",
+    "PRODUCT_CODES",
     "REDACT_KEYS",
     "REFUND_STATUS_MAP",
+    "SERVER_METHODS",
+    "SUBJECT_MAX",
     "TRADE_STATUS_MAP",
+    "TRANSFER_PRODUCT",
+    "TRANSFER_SCENE",
     "TRANSFER_STATUS_MAP",
     "barcode_state",
     "fen_to_yuan",
@@ -231,11 +365,17 @@ __all__ = [
     "get_str",
     "optional_fen",
     "parse_time",
+    "pay_biz",
+    "payee_info",
+    "refund_biz",
     "refund_state",
+    "required_id",
     "timestamp",
     "trade_result",
     "trade_state",
+    "transfer_biz",
     "transfer_result",
     "transfer_state",
+    "yuan",
     "yuan_to_fen",
 ]

@@ -22,13 +22,11 @@ from typing import Final
 
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as svc
-from paymesh.channels.base import RESULT_PENDING, TRADE_PENDING
+from paymesh.channels.base import RESULT_PENDING, TRADE_PENDING, check_currency, expect_same
 from paymesh.channels.transport import HttpRequest, HttpResponse
 from paymesh.channels.unionpay.config import UnionpayAccount
 from paymesh.channels.unionpay.protocol import (
-    check_currency,
     common_fields,
-    expect_same,
     post,
     raise_for_code,
     signed,
@@ -95,7 +93,7 @@ def _pay_timeout(req: svc.PayRequest, account: UnionpayAccount, now: datetime) -
 def consume_fields(
     req: svc.PayRequest, account: UnionpayAccount, now: datetime, channel_type: str
 ) -> dict[str, str]:
-    check_currency(req.currency)
+    check_currency(req.currency, "UnionPay online payment")
     fields = common_fields(account, TXN_CONSUME, BIZ_GATEWAY)
     fields.update(
         {
@@ -150,7 +148,7 @@ def parse_app_response(
 ) -> svc.PayResponse:
     fields = verified_fields(resp, account, now)
     raise_for_code(fields)
-    expect_same("orderId", req.order_id, fields.get("orderId", ""))
+    expect_same("UnionPay", "orderId", req.order_id, fields.get("orderId", ""))
     tn = fields.get("tn", "")
     if not tn:
         raise ChannelUnavailable("malformed UnionPay answer: no tn")
@@ -184,7 +182,7 @@ def parse_query(
     if fields.get("respCode") == RESP_NOT_FOUND:
         return None
     raise_for_code(fields)
-    expect_same("orderId", object_id, fields.get("orderId", ""))
+    expect_same("UnionPay", "orderId", object_id, fields.get("orderId", ""))
     if not fields.get("origRespCode"):
         raise ChannelUnavailable("malformed UnionPay answer: no origRespCode")
     return fields
@@ -239,7 +237,7 @@ def build_refund_request(
     req: svc.RefundRequest, account: UnionpayAccount, orig_qry_id: str
 ) -> HttpRequest:
     """Refund 04/00: orderId = our refund id, origQryId = the consume's queryId."""
-    check_currency(req.currency)
+    check_currency(req.currency, "UnionPay online payment")
     if req.total_amount and req.total_amount < req.amount:
         raise InvalidArgument("total_amount must cover the refund", field="total_amount")
     txn_time = _txn_time(req.refund_id, "refund_id")
@@ -255,7 +253,7 @@ def parse_refund_response(
     """respCode 00 = accepted (受理): PENDING until the notify or a query says."""
     fields = verified_fields(resp, account, now)
     raise_for_code(fields)
-    expect_same("orderId", req.refund_id, fields.get("orderId", ""))
+    expect_same("UnionPay", "orderId", req.refund_id, fields.get("orderId", ""))
     refund = channel_pb2.RefundResult(
         state=RESULT_PENDING,
         refund_id=req.refund_id,
@@ -304,7 +302,7 @@ def parse_cancel_response(
 ) -> svc.CloseResponse:
     fields = verified_fields(resp, account, now)
     raise_for_code(fields)
-    expect_same("orderId", cancel_id(order_id), fields.get("orderId", ""))
+    expect_same("UnionPay", "orderId", cancel_id(order_id), fields.get("orderId", ""))
     return svc.CloseResponse()
 
 

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Final
 from urllib.parse import urlencode
 
+from paymesh.channels.base import ResponseUnauthenticated
 from paymesh.channels.transport import HttpRequest, HttpResponse
 from paymesh.channels.unionpay import sign
 from paymesh.channels.unionpay.config import UnionpayAccount
@@ -33,18 +34,9 @@ from paymesh.channels.unionpay.transformers import (
     VERSION,
     parse_kv,
 )
-from paymesh.errors import ChannelError, ChannelUnavailable, InvalidArgument
+from paymesh.errors import ChannelError, ChannelUnavailable
 
 FORM_CONTENT_TYPE: Final = "application/x-www-form-urlencoded;charset=UTF-8"
-
-
-class ResponseUnauthenticated(ChannelUnavailable):
-    """UnionPay's answer has no valid signPubKeyCert chain or signature: outcome unknown."""
-
-
-def check_currency(currency: str) -> None:
-    if (currency or "CNY") != "CNY":
-        raise InvalidArgument("UnionPay online payment takes CNY only", field="currency")
 
 
 def common_fields(account: UnionpayAccount, txn: tuple[str, str], biz_type: str) -> dict[str, str]:
@@ -115,17 +107,10 @@ def raise_for_code(fields: Mapping[str, str]) -> None:
     raise ChannelError(f"UnionPay refused: {code}", provider_code=code, provider_message=msg)
 
 
-def expect_same(field: str, sent: str, got: str) -> None:
-    if got and got != sent:
-        raise ChannelUnavailable(f"UnionPay answered for another {field}")
-
-
 __all__ = [
     "FORM_CONTENT_TYPE",
     "ResponseUnauthenticated",
-    "check_currency",
     "common_fields",
-    "expect_same",
     "post",
     "raise_for_code",
     "signed",

@@ -1,11 +1,12 @@
 """WeChat Pay API v3 adapter: pure `build_*_request` / `parse_*_response` functions.
 
 No I/O and no clock: `now` (aware datetime) and nonces are passed in, platform keys too.
-Every parse verifies the platform signature first (also on 204 and on signed 4xx answers);
-an answer that cannot be authenticated raises `ResponseUnauthenticated` (ChannelUnavailable).
-A signed 4xx `{code, message}` whose code is in the allow-list `DEFINITIVE_CODES` ->
-ChannelError(provider_code, provider_message); anything else (5xx, 429, busy or unlisted
-codes, code-less or unsigned 4xx) -> ChannelUnavailable (outcome unknown).
+Every parse goes through `protocol.checked_body` first: the platform signature verified
+(also on 204 and on signed 4xx answers), an answer that cannot be authenticated raises
+`ResponseUnauthenticated` (ChannelUnavailable); a signed 4xx `{code, message}` whose code is
+in the allow-list `DEFINITIVE_CODES` -> ChannelError(provider_code, provider_message);
+anything else (5xx, 429, busy or unlisted codes, code-less or unsigned 4xx) ->
+ChannelUnavailable (outcome unknown).
 
 Our ids are WeChat's merchant numbers: order_id -> out_trade_no, refund_id -> out_refund_no,
 transfer_id -> out_bill_no.
@@ -20,24 +21,23 @@ from urllib.parse import quote, urlencode
 
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as svc
-from paymesh.channels.base import RESULT_PENDING, TRADE_PENDING
+from paymesh.channels.base import RESULT_PENDING, TRADE_PENDING, expect_same
 from paymesh.channels.transport import HttpRequest, HttpResponse
 from paymesh.channels.wechat import sign
-from paymesh.channels.wechat.auth import (
+from paymesh.channels.wechat.config import WechatAccount
+from paymesh.channels.wechat.protocol import (
+    DEFINITIVE_CODES,
     PlatformKeys,
-    SignedHeaders,
+    checked_body,
     encrypt_sensitive,
     merchant_key,
     preferred_platform_serial,
     sign_request,
-    verify_signature,
 )
-from paymesh.channels.wechat.config import WechatAccount
 from paymesh.channels.wechat.transformers import (
     REDACT_KEYS,
     dumps,
     get_str,
-    loads_object,
     pay_body,
     refund_body,
     refund_result,
@@ -57,38 +57,6 @@ PAY_PATHS: Final[Mapping[str, str]] = {
 REFUNDS_PATH: Final = "/v3/refund/domestic/refunds"
 TRANSFER_BILLS_PATH: Final = "/v3/fund-app/mch-transfer/transfer-bills"
 
-# The allow-list: WeChat error codes that say the request was refused and nothing was done
-# (APIv3 "错误码" tables of 申请退款 https://pay.weixin.qq.com/doc/v3/merchant/4013071036,
-# 发起转账 https://pay.weixin.qq.com/doc/v3/merchant/4012716434, the JSAPI/Native 下单 and
-# 查询 pages, and the common error codes of https://pay.weixin.qq.com/doc/v3/merchant/4012081650).
-# Only a *signed and verified* 4xx with one of these codes is a refusal (ChannelError).
-# Everything else (SYSTEM_ERROR / FREQUENCY_LIMITED / BANK_ERROR, any code not listed, a
-# code-less 4xx such as an intermediary's 408, an unsigned 4xx, any 5xx) leaves the outcome
-# unknown (ChannelUnavailable): WeChat's own guidance is to retry with the same merchant
-# number ("请不要更换商户退款单号，请使用原商户退款单号" / "请商户务必不要立即更换商户订单号重试").
-DEFINITIVE_CODES: Final = frozenset(
-    {
-        "PARAM_ERROR",  # 400 参数错误
-        "INVALID_REQUEST",  # 400 不符合业务规则 (e.g. 订单已全额退款, 场景未开通)
-        "APPID_MCHID_NOT_MATCH",  # 400
-        "MCH_NOT_EXISTS",  # 400 商户号不存在
-        "ORDER_CLOSED",  # 400 订单已关闭
-        "ORDERPAID",  # 400 订单已支付 (关闭订单 / 下单)
-        "SIGN_ERROR",  # 401 签名错误 (the request was not authenticated: not acted on)
-        "NO_AUTH",  # 403 无权限
-        "NOT_ENOUGH",  # 403 余额不足 (退款申请失败)
-        "USER_ACCOUNT_ABNORMAL",  # 403 退款请求失败: 用户账户异常
-        "RULE_LIMIT",  # 403 业务规则限制
-        "TRADE_ERROR",  # 403 交易错误
-        "ACCOUNT_ERROR",  # 403 账号异常
-        "REQUEST_BLOCKED",  # 403 请求受阻
-        "OUT_TRADE_NO_USED",  # 403 商户订单号重复
-        "ORDER_NOT_EXIST",  # 404 订单不存在
-        "RESOURCE_NOT_EXISTS",  # 404 订单/退款单不存在
-        "NOT_FOUND",  # 404 记录不存在 (transfer bills)
-        "NO_STATEMENT_EXIST",  # 400 账单不存在 (申请交易账单)
-    }
-)
 # Codes of a query answer that mean "no such record at WeChat" (it never received it).
 NOT_FOUND_CODES: Final = frozenset({"RESOURCE_NOT_EXISTS", "NOT_FOUND", "ORDER_NOT_EXIST"})
 
@@ -99,56 +67,8 @@ def _seg(value: str, field: str) -> str:
     return quote(value, safe="")
 
 
-# --- common response handling ---------------------------------------------------------------
-
-
-def checked_body(resp: HttpResponse, keys: PlatformKeys, now: datetime) -> dict[str, Any]:
-    """Authenticate `resp` and return its JSON object ({} for an empty 2xx body).
-
-    Raises ChannelError for a 4xx refusal, ChannelUnavailable for everything uncertain.
-    """
-    if 200 <= resp.status < 300:
-        verify_signature(resp.headers, resp.body, keys, now)
-        return loads_object(resp.body) if resp.body.strip() else {}
-    if resp.status >= 500 or resp.status == 429 or resp.status < 400:
-        raise ChannelUnavailable(
-            f"WeChat Pay answered HTTP {resp.status}",
-            metadata={"http_status": str(resp.status)},
-        )
-    # 4xx: only WeChat's own signed word can be a refusal. An unsigned 4xx may come from
-    # anything between us and WeChat (a proxy's 408, a WAF page): outcome unknown.
-    if not SignedHeaders.from_headers(resp.headers).present:
-        raise ChannelUnavailable(
-            f"unsigned HTTP {resp.status}: not WeChat Pay's answer",
-            metadata={"http_status": str(resp.status)},
-        )
-    verify_signature(resp.headers, resp.body, keys, now)
-    try:
-        data = loads_object(resp.body)
-    except ChannelUnavailable:
-        data = {}
-    code = get_str(data, "code")
-    message = get_str(data, "message")
-    if code not in DEFINITIVE_CODES:
-        raise ChannelUnavailable(
-            f"WeChat Pay outcome unknown: {code or 'HTTP ' + str(resp.status)}",
-            metadata={"provider_code": code, "http_status": str(resp.status)},
-        )
-    raise ChannelError(
-        f"WeChat Pay refused: {code}",
-        provider_code=code,
-        provider_message=message,
-        metadata={"http_status": str(resp.status)},
-    )
-
-
 def _not_found(err: ChannelError) -> bool:
     return err.metadata.get("provider_code", "") in NOT_FOUND_CODES
-
-
-def _expect_same(field: str, sent: str, got: str) -> None:
-    if got and got != sent:
-        raise ChannelUnavailable(f"WeChat Pay answered for another {field}")
 
 
 # --- pay ------------------------------------------------------------------------------------
@@ -251,7 +171,7 @@ def parse_query_response(
 ) -> svc.QueryResponse:
     data = checked_body(resp, keys, now)
     trade = trade_result(data)
-    _expect_same("out_trade_no", req.order_id, trade.order_id)
+    expect_same("WeChat Pay", "out_trade_no", req.order_id, trade.order_id)
     if not trade.provider_state:
         raise ChannelUnavailable("malformed WeChat Pay response: no trade_state")
     trade.order_id = req.order_id
@@ -289,7 +209,7 @@ def parse_refund_response(
 ) -> svc.RefundResponse:
     data = checked_body(resp, keys, now)
     refund = refund_result(data)
-    _expect_same("out_refund_no", req.refund_id, refund.refund_id)
+    expect_same("WeChat Pay", "out_refund_no", req.refund_id, refund.refund_id)
     refund.refund_id = req.refund_id
     refund.order_id = refund.order_id or req.order_id
     refund.amount = refund.amount or req.amount
@@ -324,7 +244,7 @@ def parse_query_refund_response(
             )
         )
     refund = refund_result(data)
-    _expect_same("out_refund_no", req.refund_id, refund.refund_id)
+    expect_same("WeChat Pay", "out_refund_no", req.refund_id, refund.refund_id)
     if not refund.provider_state:
         raise ChannelUnavailable("malformed WeChat Pay response: no refund status")
     refund.refund_id = req.refund_id
@@ -377,7 +297,7 @@ def parse_transfer_response(
     confirm parameters (the payee confirms receipt in WeChat)."""
     data = checked_body(resp, keys, now)
     transfer = transfer_result(data, amount=req.amount, account=account)
-    _expect_same("out_bill_no", req.transfer_id, transfer.transfer_id)
+    expect_same("WeChat Pay", "out_bill_no", req.transfer_id, transfer.transfer_id)
     transfer.transfer_id = req.transfer_id
     return svc.TransferResponse(transfer=transfer)
 
@@ -407,7 +327,7 @@ def parse_query_transfer_response(
             )
         )
     transfer = transfer_result(data)
-    _expect_same("out_bill_no", req.transfer_id, transfer.transfer_id)
+    expect_same("WeChat Pay", "out_bill_no", req.transfer_id, transfer.transfer_id)
     if not transfer.provider_state:
         raise ChannelUnavailable("malformed WeChat Pay response: no transfer state")
     transfer.transfer_id = req.transfer_id
@@ -430,7 +350,7 @@ def parse_cancel_transfer_response(
 ) -> svc.CancelTransferResponse:
     data = checked_body(resp, keys, now)
     transfer = transfer_result(data)
-    _expect_same("out_bill_no", req.transfer_id, transfer.transfer_id)
+    expect_same("WeChat Pay", "out_bill_no", req.transfer_id, transfer.transfer_id)
     if not transfer.provider_state:
         raise ChannelUnavailable("malformed WeChat Pay response: no transfer state")
     transfer.transfer_id = req.transfer_id
@@ -450,7 +370,6 @@ __all__ = [
     "build_query_transfer_request",
     "build_refund_request",
     "build_transfer_request",
-    "checked_body",
     "jsapi_params",
     "parse_cancel_transfer_response",
     "parse_close_response",

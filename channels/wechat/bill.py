@@ -39,9 +39,8 @@ from paymesh.channels import billfile
 from paymesh.channels.base import TRADE_PAID, to_timestamp
 from paymesh.channels.transport import HttpRequest, HttpResponse
 from paymesh.channels.wechat import sign
-from paymesh.channels.wechat.adapter import checked_body
-from paymesh.channels.wechat.auth import PlatformKeys, merchant_key, sign_request
 from paymesh.channels.wechat.config import WechatAccount
+from paymesh.channels.wechat.protocol import PlatformKeys, checked_body, merchant_key, sign_request
 from paymesh.channels.wechat.transformers import get_str, refund_state, trade_state
 from paymesh.errors import BillInvalid, ChannelError, ChannelUnavailable
 

@@ -22,10 +22,10 @@ from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channels import billfile
 from paymesh.channels.base import ChannelBase, utc_now
 from paymesh.channels.transport import Transport
-from paymesh.channels.wechat import adapter, auth, bill
-from paymesh.channels.wechat.auth import PlatformKeys, UnknownSerial
+from paymesh.channels.wechat import adapter, bill, protocol
 from paymesh.channels.wechat.config import WECHAT_METHODS, WechatAccount
 from paymesh.channels.wechat.notify import fail_reply, parse_notify
+from paymesh.channels.wechat.protocol import PlatformKeys, UnknownSerial
 from paymesh.runtime.logging import get_logger
 
 log = get_logger("paymesh.channels.wechat")
@@ -72,10 +72,10 @@ class WechatChannel(ChannelBase[WechatAccount, PlatformKeys]):
     async def _download(
         self, account: WechatAccount, cache: _CertCache, exchanges: list[channel_pb2.Exchange]
     ) -> None:
-        request = auth.build_certificates_request(account, self._clock(), self._nonce())
+        request = protocol.build_certificates_request(account, self._clock(), self._nonce())
         response = await self._send(account, request, exchanges)
-        known = {**auth.configured_platform_keys(account), **cache.keys}
-        downloaded = auth.parse_certificates_response(response, account, self._clock(), known)
+        known = {**protocol.configured_platform_keys(account), **cache.keys}
+        downloaded = protocol.parse_certificates_response(response, account, self._clock(), known)
         cache.keys = downloaded
         cache.fetched_at = time.monotonic()
         log.info(
@@ -91,10 +91,10 @@ class WechatChannel(ChannelBase[WechatAccount, PlatformKeys]):
         *,
         force_refresh: bool = False,
     ) -> PlatformKeys:
-        configured = auth.configured_platform_keys(account)
+        configured = protocol.configured_platform_keys(account)
         if not account.download_certificates:
             return configured
-        cache = self._certs.setdefault(auth.account_cache_key(account), _CertCache())
+        cache = self._certs.setdefault(protocol.account_cache_key(account), _CertCache())
         async with cache.lock:
             age = time.monotonic() - cache.fetched_at
             due = not cache.fetched_at or age > CERT_TTL_SECONDS

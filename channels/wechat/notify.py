@@ -23,13 +23,13 @@ from typing import Any, Final
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channels.wechat import sign
-from paymesh.channels.wechat.auth import (
+from paymesh.channels.wechat.config import WechatAccount
+from paymesh.channels.wechat.protocol import (
     PlatformKeys,
     ResponseUnauthenticated,
     UnknownSerial,
     verify_signature,
 )
-from paymesh.channels.wechat.config import WechatAccount
 from paymesh.channels.wechat.transformers import (
     get_obj,
     get_str,

@@ -24,6 +24,7 @@ from paymesh.channels.base import (
     TRADE_FAILED,
     TRADE_PAID,
     TRADE_PENDING,
+    check_currency,
     map_state,
     parse_rfc3339,
     to_timestamp,
@@ -140,13 +141,6 @@ def _timestamp(value: str) -> timestamp_pb2.Timestamp | None:
 # --- request bodies ----------------------------------------------------------------------
 
 
-def _check_currency(currency: str) -> str:
-    cur = currency or "CNY"
-    if cur != "CNY":
-        raise InvalidArgument("WeChat Pay (domestic) accepts CNY only", field="currency")
-    return cur
-
-
 def _notify_url(request_url: str, account: WechatAccount) -> str:
     url = request_url or account.notify_url
     if not url:
@@ -167,7 +161,10 @@ def pay_body(req: svc.PayRequest, account: WechatAccount) -> dict[str, Any]:
         "description": description[:DESCRIPTION_MAX],
         "out_trade_no": req.order_id,
         "notify_url": _notify_url(req.notify_url, account),
-        "amount": {"total": req.amount, "currency": _check_currency(req.currency)},
+        "amount": {
+            "total": req.amount,
+            "currency": check_currency(req.currency, "WeChat Pay (domestic)"),
+        },
     }
     if req.HasField("expire_time"):
         body["time_expire"] = format_time(req.expire_time)
@@ -199,7 +196,7 @@ def refund_body(req: svc.RefundRequest, account: WechatAccount) -> dict[str, Any
         "amount": {
             "refund": req.amount,
             "total": req.total_amount,
-            "currency": _check_currency(req.currency),
+            "currency": check_currency(req.currency, "WeChat Pay (domestic)"),
         },
     }
     if req.reason:
@@ -243,7 +240,7 @@ def transfer_body(
         raise InvalidArgument("transfer amount must be positive", field="amount")
     if not req.payee_id:
         raise InvalidArgument("payee_id (openid) is required", field="payee_id")
-    _check_currency(req.currency)
+    check_currency(req.currency, "WeChat Pay (domestic)")
     remark = (req.remark or "transfer")[:32]
     body: dict[str, Any] = {
         "appid": account.appid,

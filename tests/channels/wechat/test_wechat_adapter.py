@@ -14,13 +14,13 @@ from paymesh.channel.v1 import channel_pb2 as pb
 from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channels.transport import HttpRequest, HttpResponse
 from paymesh.channels.wechat import adapter, sign
-from paymesh.channels.wechat.auth import (
+from paymesh.channels.wechat.config import TransferSceneReportInfo, WechatAccount
+from paymesh.channels.wechat.protocol import (
     ResponseUnauthenticated,
     StaleTimestamp,
     UnknownSerial,
     configured_platform_keys,
 )
-from paymesh.channels.wechat.config import TransferSceneReportInfo, WechatAccount
 from paymesh.errors import ChannelError, ChannelUnavailable, InvalidArgument
 from tests.channels.wechat.fakes import FakePlatform, make_account, new_rsa_key
 

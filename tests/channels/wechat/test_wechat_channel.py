@@ -13,9 +13,9 @@ from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channels.base import Channel
 from paymesh.channels.transport import HttpRequest, HttpResponse, Transport, make_exchange
 from paymesh.channels.wechat import sign
-from paymesh.channels.wechat.auth import ResponseUnauthenticated, UnknownSerial
 from paymesh.channels.wechat.channel import WechatChannel
 from paymesh.channels.wechat.config import WechatAccount
+from paymesh.channels.wechat.protocol import ResponseUnauthenticated, UnknownSerial
 from paymesh.errors import ChannelUnavailable
 from tests.channels.wechat.fakes import FakePlatform, make_account, new_rsa_key
 

@@ -10,8 +10,8 @@ import pytest
 
 from paymesh.channel.v1 import channel_pb2 as pb
 from paymesh.channel.v1 import channel_service_pb2 as svc
-from paymesh.channels.wechat.auth import UnknownSerial, configured_platform_keys
 from paymesh.channels.wechat.notify import parse_notify
+from paymesh.channels.wechat.protocol import UnknownSerial, configured_platform_keys
 from tests.channels.wechat.fakes import FakePlatform, make_account, new_rsa_key
 
 NOW = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""Alipay OpenAPI gateway plumbing (pure): signed common parameters, the form POST to
+"""Alipay OpenAPI protocol (pure): signed common parameters, the form POST to
 `gateway.do`, and the authentication and code handling every answer goes through.
 
 - Requests: `app_id method format=JSON charset=utf-8 sign_type=RSA2 timestamp version=1.0`
@@ -31,6 +31,7 @@ from paymesh.channels.alipay.transformers import (
     format_time,
     get_str,
 )
+from paymesh.channels.base import ResponseUnauthenticated
 from paymesh.channels.transport import HttpRequest, HttpResponse
 from paymesh.errors import ChannelError, ChannelUnavailable
 
@@ -89,10 +90,6 @@ TRANSFER_REFUSALS: Final = frozenset(
 # alipay.fund.trans.common.query: the transfer was never received (retry same out_biz_no).
 TRANSFER_NOT_FOUND: Final = "ORDER_NOT_EXIST"
 FORM_CONTENT_TYPE: Final = "application/x-www-form-urlencoded;charset=utf-8"
-
-
-class ResponseUnauthenticated(ChannelUnavailable):
-    """Alipay's answer is unsigned or its signature does not verify: outcome unknown."""
 
 
 # --- common request parameters ---------------------------------------------------------------
@@ -229,11 +226,6 @@ def raise_for_code(content: Mapping[str, Any], refusals: frozenset[str] | None =
     )
 
 
-def expect_same(field: str, sent: str, got: str) -> None:
-    if got and got != sent:
-        raise ChannelUnavailable(f"Alipay answered for another {field}")
-
-
 __all__ = [
     "FORM_CONTENT_TYPE",
     "REFUND_REFUSALS",
@@ -245,7 +237,6 @@ __all__ = [
     "ResponseUnauthenticated",
     "checked_content",
     "dumps",
-    "expect_same",
     "post",
     "raise_for_code",
     "signed_params",

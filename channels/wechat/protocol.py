@@ -1,5 +1,5 @@
-"""WeChat Pay v3 authentication, pure: signing our requests, verifying the platform's answers,
-and the platform certificates (`/v3/certificates`).
+"""WeChat Pay v3 protocol, pure: signing our requests, verifying the platform's answers,
+classifying its errors (`checked_body`), and the platform certificates (`/v3/certificates`).
 
 Trust rule: an answer that cannot be authenticated (missing headers, unknown serial, bad
 signature, timestamp more than 5 minutes away) is never trusted; for responses this raises
@@ -20,14 +20,46 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from paymesh.channels.base import parse_rfc3339
+from paymesh.channels.base import ResponseUnauthenticated, parse_rfc3339
 from paymesh.channels.transport import HttpRequest, HttpResponse
 from paymesh.channels.wechat import sign
 from paymesh.channels.wechat.config import WechatAccount
 from paymesh.channels.wechat.transformers import get_obj, get_str, loads_object
-from paymesh.errors import ChannelUnavailable
+from paymesh.errors import ChannelError, ChannelUnavailable
 
 MAX_SKEW_SECONDS: Final = 300
+# The allow-list: WeChat error codes that say the request was refused and nothing was done
+# (APIv3 "错误码" tables of 申请退款 https://pay.weixin.qq.com/doc/v3/merchant/4013071036,
+# 发起转账 https://pay.weixin.qq.com/doc/v3/merchant/4012716434, the JSAPI/Native 下单 and
+# 查询 pages, and the common error codes of https://pay.weixin.qq.com/doc/v3/merchant/4012081650).
+# Only a *signed and verified* 4xx with one of these codes is a refusal (ChannelError).
+# Everything else (SYSTEM_ERROR / FREQUENCY_LIMITED / BANK_ERROR, any code not listed, a
+# code-less 4xx such as an intermediary's 408, an unsigned 4xx, any 5xx) leaves the outcome
+# unknown (ChannelUnavailable): WeChat's own guidance is to retry with the same merchant
+# number ("请不要更换商户退款单号，请使用原商户退款单号" / "请商户务必不要立即更换商户订单号重试").
+DEFINITIVE_CODES: Final = frozenset(
+    {
+        "PARAM_ERROR",  # 400 参数错误
+        "INVALID_REQUEST",  # 400 不符合业务规则 (e.g. 订单已全额退款, 场景未开通)
+        "APPID_MCHID_NOT_MATCH",  # 400
+        "MCH_NOT_EXISTS",  # 400 商户号不存在
+        "ORDER_CLOSED",  # 400 订单已关闭
+        "ORDERPAID",  # 400 订单已支付 (关闭订单 / 下单)
+        "SIGN_ERROR",  # 401 签名错误 (the request was not authenticated: not acted on)
+        "NO_AUTH",  # 403 无权限
+        "NOT_ENOUGH",  # 403 余额不足 (退款申请失败)
+        "USER_ACCOUNT_ABNORMAL",  # 403 退款请求失败: 用户账户异常
+        "RULE_LIMIT",  # 403 业务规则限制
+        "TRADE_ERROR",  # 403 交易错误
+        "ACCOUNT_ERROR",  # 403 账号异常
+        "REQUEST_BLOCKED",  # 403 请求受阻
+        "OUT_TRADE_NO_USED",  # 403 商户订单号重复
+        "ORDER_NOT_EXIST",  # 404 订单不存在
+        "RESOURCE_NOT_EXISTS",  # 404 订单/退款单不存在
+        "NOT_FOUND",  # 404 记录不存在 (transfer bills)
+        "NO_STATEMENT_EXIST",  # 400 账单不存在 (申请交易账单)
+    }
+)
 CERTIFICATES_PATH: Final = "/v3/certificates"
 
 H_TIMESTAMP: Final = "wechatpay-timestamp"
@@ -38,10 +70,6 @@ H_SIGNATURE_TYPE: Final = "wechatpay-signature-type"
 
 PlatformKeys = Mapping[str, rsa.RSAPublicKey]
 """Platform verification keys by serial (certificate serial, uppercase hex, or PUB_KEY_ID_...)."""
-
-
-class ResponseUnauthenticated(ChannelUnavailable):
-    """The platform's answer could not be authenticated: outcome unknown, never terminal."""
 
 
 class UnknownSerial(ResponseUnauthenticated):
@@ -282,7 +310,51 @@ def account_cache_key(account: WechatAccount) -> str:
     return f"{account.account_id}:{digest}"
 
 
+# --- every answer: authenticate, then classify ---------------------------------------------------------------
+
+
+def checked_body(resp: HttpResponse, keys: PlatformKeys, now: datetime) -> dict[str, Any]:
+    """Authenticate `resp` and return its JSON object ({} for an empty 2xx body).
+
+    Raises ChannelError for a 4xx refusal, ChannelUnavailable for everything uncertain.
+    """
+    if 200 <= resp.status < 300:
+        verify_signature(resp.headers, resp.body, keys, now)
+        return loads_object(resp.body) if resp.body.strip() else {}
+    if resp.status >= 500 or resp.status == 429 or resp.status < 400:
+        raise ChannelUnavailable(
+            f"WeChat Pay answered HTTP {resp.status}",
+            metadata={"http_status": str(resp.status)},
+        )
+    # 4xx: only WeChat's own signed word can be a refusal. An unsigned 4xx may come from
+    # anything between us and WeChat (a proxy's 408, a WAF page): outcome unknown.
+    if not SignedHeaders.from_headers(resp.headers).present:
+        raise ChannelUnavailable(
+            f"unsigned HTTP {resp.status}: not WeChat Pay's answer",
+            metadata={"http_status": str(resp.status)},
+        )
+    verify_signature(resp.headers, resp.body, keys, now)
+    try:
+        data = loads_object(resp.body)
+    except ChannelUnavailable:
+        data = {}
+    code = get_str(data, "code")
+    message = get_str(data, "message")
+    if code not in DEFINITIVE_CODES:
+        raise ChannelUnavailable(
+            f"WeChat Pay outcome unknown: {code or 'HTTP ' + str(resp.status)}",
+            metadata={"provider_code": code, "http_status": str(resp.status)},
+        )
+    raise ChannelError(
+        f"WeChat Pay refused: {code}",
+        provider_code=code,
+        provider_message=message,
+        metadata={"http_status": str(resp.status)},
+    )
+
+
 __all__ = [
+    "DEFINITIVE_CODES",
     "MAX_SKEW_SECONDS",
     "PlatformKeys",
     "ResponseUnauthenticated",
@@ -291,6 +363,7 @@ __all__ = [
     "UnknownSerial",
     "account_cache_key",
     "build_certificates_request",
+    "checked_body",
     "configured_platform_keys",
     "encrypt_sensitive",
     "find_key",
