@@ -24,8 +24,6 @@ from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channel.v1 import channel_service_pb2_grpc as svc_grpc
 from paymesh.channels.base import Channel
-from paymesh.channels.registry import build_channels
-from paymesh.channels.transport import Transport
 from paymesh.config.models import ChannelAccountBase
 from paymesh.errors import ChannelNotEnabled, ConfigInvalid, ConfigNotFound, InvalidArgument
 from paymesh.runtime.logging import get_logger
@@ -156,24 +154,4 @@ class ChannelServicer(svc_grpc.ChannelServiceServicer):
         return await channel.parse_notify(account, request)
 
 
-def build_channel_servicer(
-    source: AccountSource,
-    transport: Transport | None = None,
-    *,
-    channels: Mapping[str, Channel[Any]] | None = None,
-) -> ChannelServicer:
-    """The ChannelService for the runtime to register:
-
-        servicer = build_channel_servicer(config_repository, Transport())
-        channel_service_pb2_grpc.add_ChannelServiceServicer_to_server(servicer, server)
-        ctx.on_close(servicer.aclose)
-
-    Serves every channel implementation available (see `channels.registry`), or `channels`.
-    """
-    if channels is None:
-        channels = build_channels(transport if transport is not None else Transport())
-    log.info("channel_service", channels=sorted(channels))
-    return ChannelServicer(source, channels)
-
-
-__all__ = ["AccountSource", "ChannelServicer", "build_channel_servicer"]
+__all__ = ["AccountSource", "ChannelServicer"]

@@ -72,16 +72,3 @@ class Resender:
         for event_id in ids:
             await self.resend(event_id)
         return ids
-
-
-async def resend(sessions: async_sessionmaker[AsyncSession], bus: Bus, event_id: str) -> str:
-    return await Resender(sessions, bus).resend(event_id)
-
-
-async def resend_failed(
-    sessions: async_sessionmaker[AsyncSession], bus: Bus, app_id: str
-) -> list[str]:
-    return await Resender(sessions, bus).resend_failed(app_id)
-
-
-__all__ = ["EventNotFound", "Resender", "next_round", "resend", "resend_failed"]

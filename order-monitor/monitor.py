@@ -67,11 +67,11 @@ DEFAULT_LATE_MARGIN = timedelta(minutes=10)
 # so that records waiting out their backoff never crowd the due ones out of a sweep.
 _MAX_EXTRA_BATCHES = 10
 
-Check = Callable[[], Awaitable["Outcome"]]
+Check = Callable[[], Awaitable["CheckOutcome"]]
 
 
 @dataclass(frozen=True)
-class Outcome:
+class CheckOutcome:
     """The record's status after a check; ``changed`` when this check made the transition."""
 
     status: str
@@ -244,7 +244,7 @@ class OrderMonitor:
     def _order_check(self, order: PayOrder, now: datetime) -> Check:
         return lambda: self._check_order(order, now)
 
-    async def _check_order(self, order: PayOrder, now: datetime) -> Outcome:
+    async def _check_order(self, order: PayOrder, now: datetime) -> CheckOutcome:
         deps = self.deps
         account = _account(order.channel, order.account_id)
         expired = order.expire_time <= now
@@ -264,13 +264,13 @@ class OrderMonitor:
             moved, _late = await settle_trade(deps, order, resp.trade, now)
             order = moved.row
             if moved.changed or order.status != OrderStatus.PENDING.value:
-                return Outcome(order.status, moved.changed, False)
+                return CheckOutcome(order.status, moved.changed, False)
             if resp.trade.state == TS.TRADE_STATE_PAID:
                 # Paid at the provider but not applicable here (amount mismatch, logged by
                 # apply_trade): never close it; it stays PENDING for a person to look at.
-                return Outcome(order.status, False, True)
+                return CheckOutcome(order.status, False, True)
         if not expired:
-            return Outcome(order.status, False, True)
+            return CheckOutcome(order.status, False, True)
         # Past expiry and not paid: the channel closes first; if it cannot confirm (it says
         # the order was paid meanwhile, or it is unreachable) the order stays PENDING and
         # the next sweep queries again. Never close blindly.
@@ -282,12 +282,12 @@ class OrderMonitor:
         )
         closed = await deps.store.mark_closed(order.order_id, now)
         status = closed.row.status
-        return Outcome(status, closed.changed, status == OrderStatus.PENDING.value)
+        return CheckOutcome(status, closed.changed, status == OrderStatus.PENDING.value)
 
     def _late_check(self, order: PayOrder, now: datetime) -> Check:
         return lambda: self._check_late(order, now)
 
-    async def _check_late(self, order: PayOrder, now: datetime) -> Outcome:
+    async def _check_late(self, order: PayOrder, now: datetime) -> CheckOutcome:
         """Ask whether a CLOSED/FAILED order was paid at the provider after all."""
         resp = await self.deps.channels.call(
             "Query",
@@ -300,15 +300,15 @@ class OrderMonitor:
         moved, late = await settle_trade(self.deps, order, resp.trade, now)
         if late is not None:
             log.warning("monitor_found_late_payment", order_id=order.order_id, policy=late.policy)
-            return Outcome(moved.row.status, True, False)
-        return Outcome(moved.row.status, False, True)
+            return CheckOutcome(moved.row.status, True, False)
+        return CheckOutcome(moved.row.status, False, True)
 
     # --- refunds and transfers ------------------------------------------------------------
 
     def _refund_check(self, refund: Refund, now: datetime) -> Check:
         return lambda: self._check_refund(refund, now)
 
-    async def _check_refund(self, refund: Refund, now: datetime) -> Outcome:
+    async def _check_refund(self, refund: Refund, now: datetime) -> CheckOutcome:
         resp = await self.deps.channels.call(
             "QueryRefund",
             ch.QueryRefundRequest(
@@ -323,16 +323,18 @@ class OrderMonitor:
             done = await resubmit_refund(
                 self.deps, refund, resp.refund.provider_state, self.resubmit_budget
             )
-            return Outcome(done.status, done.changed, done.status == RefundStatus.PENDING.value)
+            return CheckOutcome(
+                done.status, done.changed, done.status == RefundStatus.PENDING.value
+            )
         moved = await apply_refund(self.deps.store, refund, resp.refund, now)
         status = moved.row.status
         changed = moved.changed and status != RefundStatus.PENDING.value
-        return Outcome(status, changed, status == RefundStatus.PENDING.value)
+        return CheckOutcome(status, changed, status == RefundStatus.PENDING.value)
 
     def _transfer_check(self, transfer: Transfer, now: datetime) -> Check:
         return lambda: self._check_transfer(transfer, now)
 
-    async def _check_transfer(self, transfer: Transfer, now: datetime) -> Outcome:
+    async def _check_transfer(self, transfer: Transfer, now: datetime) -> CheckOutcome:
         resp = await self.deps.channels.call(
             "QueryTransfer",
             ch.QueryTransferRequest(
@@ -347,7 +349,7 @@ class OrderMonitor:
                 self.deps, transfer, resp.transfer.provider_state, self.resubmit_budget
             )
             open_ = done.status == TransferStatus.PENDING.value
-            return Outcome(done.status, done.changed, open_)
+            return CheckOutcome(done.status, done.changed, open_)
         moved = await apply_transfer(self.deps.store, transfer, resp.transfer, now)
         row = moved.row
         if (
@@ -359,7 +361,7 @@ class OrderMonitor:
             row = await cancel_at_channel(self.deps, row)
         status = row.status
         changed = status != transfer.status
-        return Outcome(status, changed, status == TransferStatus.PENDING.value)
+        return CheckOutcome(status, changed, status == TransferStatus.PENDING.value)
 
 
-__all__ = ["OrderMonitor", "Outcome", "SweepReport"]
+__all__ = ["CheckOutcome", "OrderMonitor", "SweepReport"]

@@ -9,10 +9,12 @@ from typing import Any
 import grpc
 import pytest
 
+from paymesh.catalog import CHANNELS
 from paymesh.channel.v1 import channel_pb2 as pb
 from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channel.v1 import channel_service_pb2_grpc as svc_grpc
-from paymesh.channels.service import ChannelServicer, build_channel_servicer
+from paymesh.channels.registry import build_channels
+from paymesh.channels.service import ChannelServicer
 from paymesh.channels.transport import HttpRequest, HttpResponse, Transport
 from paymesh.channels.wechat.channel import WechatChannel
 from paymesh.config.models import ChannelAccountBase
@@ -51,7 +53,7 @@ def answer(r: HttpRequest) -> HttpResponse:
 @pytest.fixture
 async def stub() -> AsyncIterator[Any]:
     channel = WechatChannel(ScriptedTransport(answer), clock=lambda: NOW)
-    servicer = build_channel_servicer(Source(), channels={"wechat": channel})
+    servicer = ChannelServicer(Source(), {"wechat": channel})
     server = grpc.aio.server(interceptors=[ErrorInterceptor()])
     svc_grpc.add_ChannelServiceServicer_to_server(servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")
@@ -158,9 +160,8 @@ async def test_parse_notify_over_grpc(stub: Any) -> None:
     assert not out.HasField("trade")
 
 
-async def test_factory_builds_available_channels() -> None:
+async def test_registry_builds_every_catalog_channel() -> None:
     transport = Transport()
-    servicer = build_channel_servicer(Source(), transport)
-    assert isinstance(servicer, ChannelServicer)
-    assert "wechat" in servicer.channels
+    servicer = ChannelServicer(Source(), build_channels(transport))
+    assert set(servicer.channels) == {c.name for c in CHANNELS}
     await servicer.aclose()

@@ -44,7 +44,10 @@ class RefundStatus(StrEnum):
     FAILED = "FAILED"
 
 
-TransferStatus = RefundStatus
+class TransferStatus(StrEnum):
+    PENDING = "PENDING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
 
 
 class OutboxStatus(StrEnum):

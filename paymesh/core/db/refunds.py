@@ -47,10 +47,6 @@ class NewRefund:
     refund_id: str = ""  # generated when empty
 
 
-class _Rejected(Exception):
-    pass
-
-
 class RefundStore(StoreBase):
     async def reserve_refund(self, new: NewRefund) -> Created[Refund]:
         """Create a PENDING refund and reserve its amount on the order, atomically.
