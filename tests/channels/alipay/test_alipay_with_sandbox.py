@@ -19,13 +19,10 @@ from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channels.alipay import sign
 from paymesh.channels.alipay.channel import AlipayChannel
 from paymesh.channels.alipay.config import AlipayAccount
+from paymesh.channels.sandbox import SandboxServer, SandboxState, start_sandbox
 from paymesh.channels.transport import Transport
 from paymesh.errors import ChannelError
 from tests.channels.alipay.fakes import new_rsa_key
-
-pytest.importorskip("paymesh.channels.sandbox.alipay")
-
-from paymesh.channels.sandbox import SandboxServer, SandboxState, start_sandbox
 
 REF = pb.AccountRef(channel="alipay", account_id="ali-sandbox")
 

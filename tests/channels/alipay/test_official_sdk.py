@@ -26,6 +26,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from paymesh.channels.sandbox.app import start_sandbox
 
 PROBE = Path(__file__).with_name("official_sdk_probe.py")
+# The SDK and its dependencies, pinned: the run does not change with what PyPI publishes.
+REQUIREMENTS = Path(__file__).with_name("official_sdk_requirements.txt")
 PIP_TIMEOUT = 600.0
 PROBE_TIMEOUT = 120.0
 
@@ -53,14 +55,14 @@ async def run(*argv: str, stdin: bytes = b"", limit: float) -> tuple[int, str, s
 
 @pytest.fixture(scope="session")
 async def official_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A venv with `alipay-sdk-python` from PyPI; its python."""
+    """A venv with the pinned `alipay-sdk-python`, built once per test run; its python."""
     venv = tmp_path_factory.mktemp("alipay-official-sdk") / "venv"
     started = time.monotonic()
     code, out, err = await run(sys.executable, "-m", "venv", str(venv), limit=120)
     assert code == 0, f"python -m venv failed:\n{out}\n{err}"
     python = venv / "bin" / "python"
     pip = (str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check")
-    code, out, err = await run(*pip, "alipay-sdk-python", limit=PIP_TIMEOUT)
+    code, out, err = await run(*pip, "-r", str(REQUIREMENTS), limit=PIP_TIMEOUT)
     if code != 0:
         pytest.fail(f"pip install alipay-sdk-python failed ({code}):\n{out}\n{err}")
     print(f"official Alipay SDK venv built in {time.monotonic() - started:.1f}s")
