@@ -71,7 +71,7 @@ def _bound(kind: str, object_id: str, row: _Row | None, account: channel_pb2.Acc
 
     A genuine callback of one account must never settle another account's object: tenant B
     could otherwise open a trade at the provider under a victim's order id with B's own
-    notify URL (DESIGN §2)."""
+    notify URL."""
     if row is None:
         raise Rejected(f"unknown {kind} {object_id}")
     if row.channel != account.channel or row.account_id != account.account_id:

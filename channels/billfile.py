@@ -1,4 +1,4 @@
-"""Shared, pure helpers for providers' daily bill files (reconciliation, DESIGN §9).
+"""Shared, pure helpers for providers' daily bill files (reconciliation).
 
 Bills state amounts in yuan as decimal text (WeChat's fees carry five decimals); we keep
 integer fen. A bill is all or nothing: any line that does not parse, or totals that do not

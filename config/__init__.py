@@ -1,4 +1,4 @@
-"""paymesh.config: typed configuration in etcd (DESIGN §5).
+"""paymesh.config: typed configuration in etcd.
 
 - `store`: the ConfigStore interface (`Entry`, `WatchEvent`, `Snapshot`); implementations
   `etcd_store.EtcdConfigStore` and `file_store.FileConfigStore` (`paymesh dev`);

@@ -17,7 +17,7 @@ PAY_METHODS = ("qr", "h5", "page", "app", "jsapi", "barcode")
 # the same method through several channels (the request's `channel` picks one).
 ROUTE_KINDS = (*PAY_METHODS, "transfer")
 
-# DESIGN §3: 15s 15s 30s 3m 10m 20m 30m 30m 30m 60m 3h 3h 3h 6h 6h (about 24 h).
+# The merchant notification schedule: 15s 15s 30s 3m 10m 20m 30m 30m 30m 60m 3h 3h 3h 6h 6h (about 24 h).
 DEFAULT_RETRY_DELAYS: tuple[float, ...] = (
     15,
     15,
@@ -41,7 +41,7 @@ Delay = Annotated[float, Field(gt=0, le=7 * 24 * 3600)]
 
 
 class LatePaymentPolicy(StrEnum):
-    """What a late payment becomes (DESIGN §3 CONTRACT "Late payments")."""
+    """What a late payment becomes."""
 
     REFUND = "refund"
     ACCEPT = "accept"

@@ -1,4 +1,4 @@
-"""Key layout under the config prefix (DESIGN §5).
+"""Key layout under the config prefix.
 
 - `{prefix}/channels/{channel}/{account_id}`: a channel account
 - `{prefix}/apps/{app_id}`: a merchant app

@@ -103,7 +103,7 @@ def config_invalid(what: str, err: ValidationError) -> ConfigInvalid:
 
 
 class ConfigRepository:
-    """Typed config under `prefix` (DESIGN §5) over any ConfigStore."""
+    """Typed config under `prefix` over any ConfigStore."""
 
     def __init__(
         self,
@@ -510,7 +510,7 @@ class ConfigRepository:
     # ---- notify ----
 
     async def get_notify_config(self) -> NotifyConfig:
-        """Notifier defaults (DESIGN §3 schedule when nothing is stored)."""
+        """Notifier defaults (the notification schedule when nothing is stored)."""
         return (await self.get_notify_config_versioned()).model
 
     async def get_notify_config_versioned(self) -> Versioned[NotifyConfig]:

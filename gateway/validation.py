@@ -1,6 +1,6 @@
 """Request validation for the merchant API: pure, before anything is read or written.
 
-Every string field of a merchant request has a maximum length (DESIGN §3 Limits); the
+Every string field of a merchant request has a maximum length; the
 same numbers are written in the proto comments and the OpenAPI document, and a test holds
 the three together. Lengths are counted in characters, as MySQL's utf8mb4 VARCHAR does.
 """
@@ -122,7 +122,7 @@ def _auth_fields(msg: Message) -> None:
 
 
 def _mutating(msg: Message) -> None:
-    """A mutating request: the auth fields plus a signed nonce (DESIGN §3)."""
+    """A mutating request: the auth fields plus a signed nonce."""
     _auth_fields(msg)
     if not NONCE.match(getattr(msg, "nonce")):  # noqa: B009
         raise InvalidArgument("nonce must be 8-32 of [A-Za-z0-9]", field="nonce")

@@ -1,6 +1,6 @@
 """The event bus behind one small interface: NATS JetStream in production, in-process for dev.
 
-Semantics both implementations share (DESIGN §2 Notify, §8):
+Semantics both implementations share:
 - ``publish(subject, data, msg_id)``: a second publish of the same ``msg_id`` inside the
   duplicate window is dropped (JetStream's ``Nats-Msg-Id`` dedupe); returns False then.
 - ``subscribe(durable)``: a durable pull consumer with explicit ack. Every fetched message

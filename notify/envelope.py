@@ -1,5 +1,5 @@
 """What travels on the bus (an `OutboxEvent` proto) and what the merchant receives (a signed
-`Notification` JSON body, DESIGN §3 Notifications, CONTRACT)."""
+`Notification` JSON body of the merchant API)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Merchant notifier: bus messages -> signed POSTs to the merchant's notify_url.
 
-Per message (DESIGN §2 Notify, §3 Notifications):
+Per message:
 1. the event's delivery row is opened (or found: a duplicate of a delivered round is acked);
 2. the body is built from the event and signed with the app's scheme (HMAC-SHA256/MD5 with
    the app secret, RSA2 with paymesh's own private key);

@@ -1,4 +1,4 @@
-"""The order monitor: settles what callbacks missed (DESIGN §2 Monitor, §7 Reliability).
+"""The order monitor: settles what callbacks missed.
 
 A sweep asks the channel about PENDING orders, refunds and transfers older than
 ``pending_after`` and applies each answer through the shared ``apply_*`` transitions, the

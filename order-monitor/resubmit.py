@@ -1,4 +1,4 @@
-"""Resubmission of refunds and transfers the provider never received (DESIGN §3).
+"""Resubmission of refunds and transfers the provider never received.
 
 After an unclear submission (timeout, 5xx, busy code) a refund or transfer stays PENDING
 with its money reserved, and the monitor queries it. When the provider answers that it has

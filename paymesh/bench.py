@@ -1,5 +1,5 @@
 """`paymesh bench`: CreateOrder through the HTTP edge and over gRPC, beside a raw grpc.aio
-echo baseline, on loopback (DESIGN §7). Prints orders/s, p50/p99 and the ratio to the echo.
+echo baseline, on loopback. Prints orders/s, p50/p99 and the ratio to the echo.
 
 Everything runs on this machine: throwaway MariaDB and etcd, the sandbox, `paymesh serve` in
 its own process, Envoy, and an echo server in its own process; the load generator is this

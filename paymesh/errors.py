@@ -1,6 +1,6 @@
 """The one error tree. Handlers raise these; one interceptor maps them to gRPC.
 
-Each error has a gRPC code, an ErrorInfo reason (DESIGN §3), a retryable flag and
+Each error has a gRPC code, an ErrorInfo reason, a retryable flag and
 string metadata (never secrets: messages and metadata reach the merchant).
 """
 

@@ -1,6 +1,6 @@
 """`paymesh bench` keeps working: it prints the three cases with no failed calls.
 
-No speed threshold here (DESIGN §7: figures live in the benchmark's output, not in tests).
+No speed threshold here: figures live in the benchmark's output, not in tests.
 """
 
 from __future__ import annotations

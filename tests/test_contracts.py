@@ -1,4 +1,4 @@
-"""Contracts: buf lint, generated code up to date, HTTP bindings as DESIGN §3."""
+"""Contracts: buf lint, generated code up to date, the merchant API's HTTP bindings."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ class Edge:
 
 @pytest.fixture(scope="module")
 async def edge(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Edge]:
-    # The embedded column of DESIGN §8 (SQLite file, file config store) behind real Envoy.
+    # The embedded backends (SQLite file, file config store) behind real Envoy.
     state = tmp_path_factory.mktemp("edge")
     settings = Settings(
         listen="127.0.0.1:0",

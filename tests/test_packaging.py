@@ -1,4 +1,4 @@
-"""One distribution, import name paymesh, the DESIGN §1 folders mapped into paymesh.*."""
+"""One distribution, import name paymesh, the top-level folders mapped into paymesh.*."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Alipay OpenAPI signing primitives (DESIGN §4), shared by the channel and the sandbox.
+"""Alipay OpenAPI signing primitives, shared by the channel and the sandbox.
 
 Pure functions: no I/O, no clock. Keys may be passed as PEM, as the bare base64 Alipay's
 key tool prints (no PEM armour), or as loaded `cryptography` key objects.

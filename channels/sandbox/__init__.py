@@ -1,4 +1,4 @@
-"""The provider sandbox (DESIGN §4): WeChat Pay v3, Alipay OpenAPI and UnionPay ACP 5.1.0.
+"""The provider sandbox: WeChat Pay v3, Alipay OpenAPI and UnionPay ACP 5.1.0.
 
 Modules: `app` (server and entry points), `state` (records), `faults`, `callbacks`
 (sender), `control` (the `/_sandbox/` JSON API), `page` (payer page), `pki` (sandbox CA),

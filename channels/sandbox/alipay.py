@@ -1,4 +1,4 @@
-"""Alipay OpenAPI in the sandbox (DESIGN §4): keys, the `/gateway.do` gateway, signed answers,
+"""Alipay OpenAPI in the sandbox: keys, the `/gateway.do` gateway, signed answers,
 async notifies. The methods themselves are in `alipay_api`, the wire views in `alipay_views`.
 
 Keys: one "Alipay" RSA key pair per sandbox, certified by an Alipay root of its own (its

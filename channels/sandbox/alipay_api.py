@@ -1,4 +1,4 @@
-"""Alipay OpenAPI methods of the sandbox's `/gateway.do` (DESIGN §4).
+"""Alipay OpenAPI methods of the sandbox's `/gateway.do`.
 
 The gateway takes GET (every parameter in the query string) and POST (a form, with the common
 parameters possibly in the query string, as the official SDKs send them). Every request is

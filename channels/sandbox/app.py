@@ -1,5 +1,5 @@
 """The provider sandbox server: one aiohttp app for every provider, the control API and
-the payer page (DESIGN §4).
+the payer page.
 
 Start it with `await run_sandbox(host, port)` / `await serve(host, port)` (run until
 cancelled; `paymesh sandbox --port N` does `asyncio.run(run_sandbox(host, port))`), or

@@ -1,4 +1,4 @@
-"""Daily trade bills of the sandbox, in the providers' file formats (DESIGN §9).
+"""Daily trade bills of the sandbox, in the providers' file formats.
 
 A bill lists the day's (China time) paid trades and succeeded refunds of one merchant, with
 a 0.6 % fee (returned pro rata on refunds), and any armed bill discrepancy applied:

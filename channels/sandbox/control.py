@@ -1,4 +1,4 @@
-"""Sandbox control API (DESIGN §4, CONTRACT): JSON under `/_sandbox/`.
+"""Sandbox control API: JSON under `/_sandbox/`.
 
 - `POST /_sandbox/merchants` `{"channel", "merchant_id", "app_id", "public_key_pem"}` (WeChat
   also takes optional `serial_no`, the merchant certificate serial to enforce, and

@@ -1,4 +1,4 @@
-"""UnionPay online payment (ACP 5.1.0) in the sandbox (DESIGN §4): certificates, request
+"""UnionPay online payment (ACP 5.1.0) in the sandbox: certificates, request
 authentication, signed `k=v` answers, backUrl notifies. The transactions themselves are
 in `unionpay_api`.
 

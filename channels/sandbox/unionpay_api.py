@@ -1,4 +1,4 @@
-"""UnionPay ACP 5.1.0 transactions of the sandbox (`/gateway/api/*.do`, DESIGN §4).
+"""UnionPay ACP 5.1.0 transactions of the sandbox (`/gateway/api/*.do`).
 
 - `frontTransReq.do` (consume 01/01, channelType 07/08): the payer's browser posts the
   signed form; the trade is created (or re-opened by the same request) and the browser is

@@ -1,4 +1,4 @@
-"""WeChat Pay API v3 endpoints of the sandbox (DESIGN §4), with WeChat-like validation.
+"""WeChat Pay API v3 endpoints of the sandbox, with WeChat-like validation.
 
 Every request is authenticated (`WeChatProvider.authenticate`) before anything else and
 every answer, errors included, is signed (`WeChatProvider.respond`).

@@ -1,4 +1,4 @@
-"""UnionPay ACP 5.1.0 signatures and certificates (pure; DESIGN §4).
+"""UnionPay ACP 5.1.0 signatures and certificates (pure).
 
 signMethod 01 (RSA), as UnionPay's SDKs implement it (acpsdk `SDKUtil.signBySecureKey` /
 `AcpService.validate`, PHP `AcpService::sign` / `validate`):

@@ -107,7 +107,7 @@ def parse_notify(
     except (ValueError, UnicodeDecodeError):
         return _reject(400, "callback resource could not be decrypted", event_id)
     # The account in the callback URL must be the one WeChat says it paid: its mchid and,
-    # where the resource names one (payments), its appid (DESIGN §2).
+    # where the resource names one (payments), its appid.
     mchid = get_str(resource, "mchid") or get_str(resource, "mch_id")
     if mchid and mchid != account.mchid:
         return _reject(400, "callback is for another merchant", event_id)

@@ -1,4 +1,4 @@
-"""WeChat Pay API v3 signing primitives (DESIGN §4), shared by the channel and the sandbox.
+"""WeChat Pay API v3 signing primitives, shared by the channel and the sandbox.
 
 Pure functions: no I/O, no clock. Keys may be passed as PEM (str/bytes) or as loaded
 `cryptography` key objects.

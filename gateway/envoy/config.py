@@ -117,7 +117,7 @@ def _cluster(name: str, target: str, tls: UpstreamTls | None = None) -> dict[str
     }
 
 
-# Envoy's own answers (local replies) as google.rpc.Status JSON with an ErrorInfo (DESIGN §3):
+# Envoy's own answers (local replies) as google.rpc.Status JSON with an ErrorInfo:
 # HTTP status -> (gRPC code, ErrorInfo reason). Anything else Envoy answers itself is EDGE_ERROR.
 # These reasons are never raised in Python, so they are not in paymesh.errors.Reason.
 LOCAL_REPLIES: dict[int, tuple[int, str]] = {

@@ -1,4 +1,4 @@
-"""The ops console (DESIGN §5): operators configure and supervise paymesh from web forms.
+"""The ops console: operators configure and supervise paymesh from web forms.
 
 - `models`: its tables (users, sessions, audit log; migration `console`).
 - `audit`: the durable audit log (who, when, which key, which fields; never values).

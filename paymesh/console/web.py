@@ -1,6 +1,6 @@
 """The console's aiohttp application: login, sessions, CSRF, roles, and the routes.
 
-Entry points (DESIGN §5 CONTRACT): the front page is a login form (a `type="password"`
+Entry points: the front page is a login form (a `type="password"`
 field); every read of config and every write needs a session; every write (POST) also needs
 the session's CSRF token (form field `csrf_token` or header `X-CSRF-Token`), and an `admin`
 role. Cookies are HttpOnly, SameSite=Strict, and Secure unless the console serves loopback.

@@ -36,7 +36,7 @@ async def apply_trade(
     store: Store, order: PayOrder, trade: channel_pb2.TradeResult, now: datetime
 ) -> Transition[PayOrder]:
     """PAID needs the provider to state an amount equal to the order's: a missing amount
-    (0) is a refusal, never a match (DESIGN §2)."""
+    (0) is a refusal, never a match."""
     if trade.state == TS.TRADE_STATE_PAID:
         if trade.amount != order.amount:
             log.warning(

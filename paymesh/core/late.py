@@ -1,4 +1,4 @@
-"""Late payments (DESIGN §3 CONTRACT): a provider reports a payment for an order paymesh had
+"""Late payments: a provider reports a payment for an order paymesh had
 already closed or failed. ``settle_trade`` is what callbacks, sync queries and the monitor
 call with a provider's trade report: the ordinary transition, and for a CLOSED/FAILED order
 paid at the provider (for the order's amount) the late payment: recorded, the app's

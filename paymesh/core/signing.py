@@ -1,4 +1,4 @@
-"""Merchant request and notification signatures (DESIGN §3, CONTRACT).
+"""Merchant request and notification signatures.
 
 Canonical string: every top-level field except ``sign`` whose value is present and not
 the proto3 default, snake_case names sorted, ``name=value`` joined with ``&``. Values:

@@ -1,4 +1,4 @@
-"""The k8s manifests (DESIGN §10), generated from the service registry.
+"""The k8s manifests, generated from the service registry.
 
 `python -m paymesh.deploy.k8s` writes `k8s/*.yaml` (`--check` compares instead); a test
 renders them with `kubectl kustomize` and validates them. Which services exist, which are

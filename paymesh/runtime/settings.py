@@ -53,7 +53,7 @@ class Settings(BaseModel):
     nats_cert_file: str | None = None
     nats_key_file: str | None = None
     nats_creds_file: str | None = None
-    # PEM RSA private key paymesh signs RSA2 apps' notifications with (DESIGN §3); merchants
+    # PEM RSA private key paymesh signs RSA2 apps' notifications with; merchants
     # verify with its public key.
     notify_signing_key_file: str | None = None
     # Where each channel service answers: channel -> gRPC target.

@@ -1,4 +1,4 @@
-"""The console's entry points over HTTP (DESIGN §5 CONTRACT): login form, sessions, CSRF,
+"""The console's entry points over HTTP: login form, sessions, CSRF,
 roles, throttle, forms validated by the models, compare-and-swap, audit, no secrets out."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Merchant signature scheme (DESIGN §3) with hand-computed vectors."""
+"""Merchant signature scheme with hand-computed vectors."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The k8s manifests boot: rendered by kustomize, valid against the Kubernetes schemas, and
-every Deployment gets what the code it runs asks for (DESIGN §10)."""
+every Deployment gets what the code it runs asks for."""
 
 from __future__ import annotations
 

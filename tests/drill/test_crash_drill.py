@@ -1,4 +1,4 @@
-"""Multi-replica crash drill on one machine (DESIGN §10): two `paymesh serve` processes each of
+"""Multi-replica crash drill on one machine: two `paymesh serve` processes each of
 the gateways (pay/query/refund), callback, notify and monitor against one MariaDB, one NATS
 JetStream and one etcd, Envoy balancing across each pair, the provider sandbox behind one
 WeChat channel process; mutual TLS on every gRPC hop, as in production. A bounded load of orders, payments and refunds runs while one process

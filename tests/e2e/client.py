@@ -1,4 +1,4 @@
-"""A merchant's HTTP client for the end-to-end tests: signs as DESIGN §3 says."""
+"""A merchant's HTTP client for the end-to-end tests: signs as the merchant API says."""
 
 from __future__ import annotations
 

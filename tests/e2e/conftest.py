@@ -1,4 +1,4 @@
-"""The whole mesh on the real column of DESIGN §8: MariaDB, etcd, Envoy, and the sandbox.
+"""The whole mesh on the real backends: MariaDB, etcd, Envoy, and the sandbox.
 
 One mesh per test session: gateways and the WeChat channel service in one `paymesh serve`
 style process (start_server), Envoy in front, the provider sandbox behind the channel.

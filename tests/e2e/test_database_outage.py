@@ -1,4 +1,4 @@
-"""Drill: MariaDB stopped under load, then started again (DESIGN §7 reliability).
+"""Drill: MariaDB stopped under load, then started again.
 
 During the outage every answer is 503 UNAVAILABLE with reason DATABASE_UNAVAILABLE (never
 INTERNAL), both for merchants (CreateOrder through Envoy) and for providers (a WeChat

@@ -1,4 +1,4 @@
-"""Late payments through Envoy (issue 9.2, DESIGN §3 CONTRACT "Late payments").
+"""Late payments through Envoy (issue 9.2, the merchant API's "Late payments" contract).
 
 An Alipay page/h5/app order is a signed URL: the trade exists at Alipay only once the payer
 opens it, so a merchant's close before that answers ACQ.TRADE_NOT_EXIST and paymesh closes the

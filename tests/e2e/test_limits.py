@@ -1,4 +1,4 @@
-"""DESIGN §3 Limits and nonce through Envoy, on MariaDB (strict mode) and SQLite.
+"""The merchant API's limits and nonce through Envoy, on MariaDB (strict mode) and SQLite.
 
 Each free-text field at its limit is stored intact; one character past it is
 INVALID_ARGUMENT naming the field, and nothing is stored.

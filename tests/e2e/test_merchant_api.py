@@ -1,4 +1,4 @@
-"""The merchant API of DESIGN §3 over HTTP/JSON through Envoy, against the sandbox."""
+"""The merchant API over HTTP/JSON through Envoy, against the sandbox."""
 
 from __future__ import annotations
 

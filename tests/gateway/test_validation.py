@@ -1,4 +1,4 @@
-"""Merchant request validation: limits (DESIGN §3), nonce, and the proto comments agreeing."""
+"""Merchant request validation: limits, nonce, and the proto comments agreeing."""
 
 from __future__ import annotations
 

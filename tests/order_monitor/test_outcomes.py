@@ -1,4 +1,4 @@
-"""Unclear refund and transfer outcomes never become failures (issue 9 item 3, DESIGN §3).
+"""Unclear refund and transfer outcomes never become failures (issue 9 item 3, the merchant API contract).
 
 Through Envoy against the sandbox, with the monitor on the mesh: WeChat ABNORMAL keeps the
 refund PENDING with its money reserved until it completes (no second refund can double

@@ -1,4 +1,4 @@
-"""Outbox payloads: the unsigned merchant `Notification` fields (DESIGN §3 Notifications).
+"""Outbox payloads: the unsigned merchant `Notification` fields.
 
 Field names are the `paymesh.events.v1.Notification` names; empty values are left out.
 The notifier adds ``timestamp``, ``sign_type`` and ``sign`` at delivery time.

@@ -1,4 +1,4 @@
-"""Late payments (DESIGN §3 CONTRACT "Late payments"): a payment the provider reports for an
+"""Late payments: a payment the provider reports for an
 order paymesh already closed or failed.
 
 ``record_late_payment`` does everything in one transaction, so a late payment is never half

@@ -1,4 +1,4 @@
-"""ORM models (DESIGN §6). InnoDB + utf8mb4 on MySQL/MariaDB/TiDB, plain SQLite for dev.
+"""ORM models. InnoDB + utf8mb4 on MySQL/MariaDB/TiDB, plain SQLite for dev.
 
 Times are stored as naive UTC (DATETIME(6) on MySQL) and come back timezone-aware.
 Money is BIGINT minor units. Merchant numbers compare case-sensitively (utf8mb4_bin).

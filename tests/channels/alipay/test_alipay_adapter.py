@@ -612,7 +612,7 @@ def test_unsigned_non_success_is_a_refusal_except_for_money_out() -> None:
     # as the official SDK: an unsigned business failure is Alipay's refusal ...
     with pytest.raises(ChannelError):
         adapter.parse_close_response(ACCOUNT, unsigned("alipay.trade.close", refusal))
-    # ... but a refund or transfer it would fail stays unclear (DESIGN §3)
+    # ... but a refund or transfer it would fail stays unclear
     refund_refusal = {**refusal, "sub_code": "ACQ.TRADE_NOT_ALLOW_REFUND"}
     with pytest.raises(ChannelUnavailable) as e:
         adapter.parse_refund_response(
