@@ -1,9 +1,11 @@
-"""The provider sandbox: WeChat Pay v3, Alipay OpenAPI and UnionPay ACP 5.1.0.
+"""The provider sandbox (`paymesh sandbox`): WeChat Pay v3, Alipay OpenAPI and UnionPay ACP.
 
 Modules: `app` (server and entry points), `state` (records), `faults`, `callbacks`
 (sender), `control` (the `/_sandbox/` JSON API), `page` (payer page), `pki` (sandbox CA),
-`provider` (what a provider module implements), `wechat`, `wechat_api`, `wechat_views`,
-`alipay*`, `unionpay`, `unionpay_api`, `unionpay_pki` (its CFCA-like chain), `bills`.
+`bills`, `provider` (what a provider module implements) and per provider `<name>.py` (the
+provider), `<name>_api.py` (its endpoints), `<name>_errors.py` (its error shapes) and
+`<name>_views.py` (pages), as channels/README.md describes; `unionpay_pki` (a CFCA-like
+chain).
 """
 
 from paymesh.channels.sandbox.app import (
