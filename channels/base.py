@@ -30,6 +30,7 @@ from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channels.transport import HttpRequest, HttpResponse, Transport
 from paymesh.config.models import ChannelAccountBase
 from paymesh.errors import ChannelUnavailable, InvalidArgument
+from paymesh.runtime.clock import utcnow
 
 TradeState = channel_pb2.TradeState
 ResultState = channel_pb2.ResultState
@@ -125,10 +126,6 @@ T = TypeVar("T")
 R = TypeVar("R", bound=LoggedResponse)
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class ChannelBase(ABC, Generic[Account, Keys]):
     """The glue every `Channel` shares; a provider's `channel.py` subclasses it.
 
@@ -140,7 +137,7 @@ class ChannelBase(ABC, Generic[Account, Keys]):
     account_class: ClassVar[type[ChannelAccountBase]]
     pay_methods: ClassVar[frozenset[str]]
 
-    def __init__(self, transport: Transport, *, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, transport: Transport, *, clock: Callable[[], datetime] = utcnow) -> None:
         self._transport = transport
         self._clock = clock
 

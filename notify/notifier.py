@@ -28,7 +28,6 @@ from typing import Any, Protocol
 import aiohttp
 
 from paymesh.config.apps import AppConfig, NotifyConfig
-from paymesh.core.db.models import utcnow
 from paymesh.core.db.notify_models import EXCERPT_CHARS, DeliveryStatus
 from paymesh.core.signing import SecretLike, SignType
 from paymesh.events.v1.events_pb2 import OutboxEvent
@@ -36,6 +35,7 @@ from paymesh.notify.bus import ACK_WAIT_S, DURABLE, Bus, BusMessage, BusUnavaila
 from paymesh.notify.envelope import decode_event, signed_body
 from paymesh.notify.ssrf import GuardedResolver, RefusedURL, allow_private_var, check_url
 from paymesh.notify.store import AttemptRecord, DeliveryStore
+from paymesh.runtime.clock import utcnow
 from paymesh.runtime.logging import get_logger
 
 log = get_logger(__name__)

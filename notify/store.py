@@ -10,13 +10,13 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from paymesh.core.db.models import utcnow
 from paymesh.core.db.notify_models import (
     EXCERPT_CHARS,
     DeliveryStatus,
     NotifyAttempt,
     NotifyDelivery,
 )
+from paymesh.runtime.clock import utcnow
 
 ERROR_CHARS = 512
 

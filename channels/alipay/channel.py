@@ -18,7 +18,7 @@ from paymesh.channels import billfile
 from paymesh.channels.alipay import adapter, bill
 from paymesh.channels.alipay.config import ALIPAY_METHODS, AlipayAccount
 from paymesh.channels.alipay.notify import NACK, parse_notify
-from paymesh.channels.base import TRADE_PAID, ChannelBase, utc_now
+from paymesh.channels.base import TRADE_PAID, ChannelBase
 from paymesh.errors import ChannelError, ChannelUnavailable, OperationNotOffered
 from paymesh.runtime.logging import get_logger
 
@@ -190,4 +190,4 @@ class AlipayChannel(ChannelBase[AlipayAccount, None]):
         return out
 
 
-__all__ = ["AlipayChannel", "utc_now"]
+__all__ = ["AlipayChannel"]

@@ -20,12 +20,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channels import billfile
-from paymesh.channels.base import ChannelBase, utc_now
+from paymesh.channels.base import ChannelBase
 from paymesh.channels.transport import Transport
 from paymesh.channels.wechat import adapter, bill, protocol
 from paymesh.channels.wechat.config import WECHAT_METHODS, WechatAccount
 from paymesh.channels.wechat.notify import fail_reply, parse_notify
 from paymesh.channels.wechat.protocol import PlatformKeys, UnknownSerial
+from paymesh.runtime.clock import utcnow
 from paymesh.runtime.logging import get_logger
 
 log = get_logger("paymesh.channels.wechat")
@@ -60,7 +61,7 @@ class WechatChannel(ChannelBase[WechatAccount, PlatformKeys]):
         self,
         transport: Transport,
         *,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Callable[[], datetime] = utcnow,
         nonce: Callable[[], str] = new_nonce,
     ) -> None:
         super().__init__(transport, clock=clock)
@@ -237,4 +238,4 @@ class WechatChannel(ChannelBase[WechatAccount, PlatformKeys]):
         return out
 
 
-__all__ = ["WechatChannel", "new_nonce", "utc_now"]
+__all__ = ["WechatChannel", "new_nonce"]

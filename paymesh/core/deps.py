@@ -15,9 +15,9 @@ from paymesh.config import factory as config_factory
 from paymesh.config.repository import ConfigRepository
 from paymesh.core import resources
 from paymesh.core.channel_client import ChannelClient
-from paymesh.core.db.models import utcnow
 from paymesh.core.db.store import Store
 from paymesh.core.ids import IdGenerator
+from paymesh.runtime.clock import utcnow
 from paymesh.runtime.context import ServiceContext
 
 

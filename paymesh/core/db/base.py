@@ -13,9 +13,10 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from paymesh.core.db.models import Base, OutboxEvent, OutboxStatus, utcnow
+from paymesh.core.db.models import Base, OutboxEvent, OutboxStatus
 from paymesh.core.ids import IdGenerator
 from paymesh.errors import DatabaseUnavailable, PaymeshError
+from paymesh.runtime.clock import utcnow
 
 T = TypeVar("T")
 M = TypeVar("M", bound=Base)

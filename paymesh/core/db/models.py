@@ -83,10 +83,6 @@ LongText = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
 Money = sa.BigInteger
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING)
 

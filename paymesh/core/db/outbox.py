@@ -23,7 +23,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from paymesh.core.db.base import StoreBase
-from paymesh.core.db.models import OutboxEvent, OutboxStatus, utcnow
+from paymesh.core.db.models import OutboxEvent, OutboxStatus
+from paymesh.runtime.clock import utcnow
 
 
 class OutboxStore(StoreBase):

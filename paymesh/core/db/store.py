@@ -10,12 +10,12 @@ from paymesh.core.db.audit import AuditStore
 from paymesh.core.db.base import Created, Transition
 from paymesh.core.db.engine import create_engine, session_factory
 from paymesh.core.db.late import LatePaymentStore, NewLatePayment
-from paymesh.core.db.models import utcnow
 from paymesh.core.db.orders import NewOrder, OrderStore
 from paymesh.core.db.outbox import OutboxStore
 from paymesh.core.db.refunds import NewRefund, RefundStore
 from paymesh.core.db.transfers import NewTransfer, TransferStore
 from paymesh.core.ids import IdGenerator
+from paymesh.runtime.clock import utcnow
 
 
 class Store(OrderStore, RefundStore, TransferStore, OutboxStore, AuditStore, LatePaymentStore):
