@@ -23,20 +23,14 @@ least 0.10 yuan); `alipay.fund.trans.common.query`. An open trade past its expir
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import re
-import secrets
 from collections.abc import Awaitable, Callable
-from html import escape
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from paymesh.channels.alipay.sign import response_key
+from paymesh.channels.sandbox import alipay_params as ap
 from paymesh.channels.sandbox import alipay_views as views
-from paymesh.channels.sandbox import bills
 from paymesh.channels.sandbox.alipay_errors import (
     CHANNEL,
     PARAMS_KEY,
@@ -45,15 +39,15 @@ from paymesh.channels.sandbox.alipay_errors import (
     invalid,
     missing,
 )
+from paymesh.channels.sandbox.alipay_funds import BILL_FILE_PATH, AlipayFundsApi
+from paymesh.channels.sandbox.alipay_params import Json, Params, ok, read_params
 from paymesh.channels.sandbox.control import base_url as control_base_url
 from paymesh.channels.sandbox.state import (
-    CHINA_TZ,
     ItemStatus,
     Merchant,
     Refund,
     Trade,
     TradeStatus,
-    Transfer,
     now,
     random_digits,
 )
@@ -61,8 +55,6 @@ from paymesh.channels.sandbox.state import (
 if TYPE_CHECKING:
     from paymesh.channels.sandbox.alipay import AlipayProvider
 
-Json = dict[str, Any]
-Params = dict[str, str]
 Method = Callable[[web.Request, Merchant, Params, Json], Awaitable[Json]]
 
 PAGE_METHODS = {
@@ -70,113 +62,14 @@ PAGE_METHODS = {
     "alipay.trade.wap.pay": ("wap", "QUICK_WAP_WAY"),
     "alipay.trade.app.pay": ("app", "QUICK_MSECURITY_PAY"),
 }
-_OUT_NO = re.compile(r"^[A-Za-z0-9_]{1,64}$")
-_TIMEOUT_EXPRESS = re.compile(r"^([1-9]\d*)([mhd])$")
-_DEFAULT_EXPIRY = dt.timedelta(hours=2)
-_MAX_AMOUNT = 100_000_000_00
-_MIN_TRANSFER = 10
-
-
-def ok(**fields: Any) -> Json:
-    return {"code": "10000", "msg": "Success", **fields}
-
-
-def _bad(message: str, prefix: str = "ACQ.") -> AlipayError:
-    return business(prefix + "INVALID_PARAMETER", f"参数无效: {message}")
-
-
-def _str(biz: Json, key: str, max_len: int, required: bool = True, prefix: str = "ACQ.") -> str:
-    value = biz.get(key)
-    if value is None or value == "":
-        if required:
-            raise _bad(f"{key} is required", prefix)
-        return ""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str) or len(value) > max_len:
-        raise _bad(f"{key} must be a string of at most {max_len} characters", prefix)
-    return value
-
-
-def _out_no(biz: Json, key: str, required: bool = True, prefix: str = "ACQ.") -> str:
-    value = _str(biz, key, 64, required, prefix)
-    if value and not _OUT_NO.match(value):
-        raise _bad(f"{key} must be letters, digits or _", prefix)
-    return value
-
-
-def _amount(biz: Json, key: str, prefix: str = "ACQ.") -> int:
-    text = _str(biz, key, 16, True, prefix)
-    fen = views.fen(text)
-    if fen is None or not 0 < fen <= _MAX_AMOUNT:
-        raise _bad(f"{key} must be yuan with at most 2 decimals, 0.01 to 100000000", prefix)
-    return fen
-
-
-def _expiry(biz: Json) -> dt.datetime:
-    created = now()
-    if biz.get("time_expire"):
-        try:
-            local = dt.datetime.strptime(_str(biz, "time_expire", 32), "%Y-%m-%d %H:%M:%S")
-        except ValueError as e:
-            raise _bad("time_expire must be yyyy-MM-dd HH:mm:ss") from e
-        return local.replace(tzinfo=CHINA_TZ)
-    express = _str(biz, "timeout_express", 8, required=False)
-    if not express:
-        return created + _DEFAULT_EXPIRY
-    if express == "1c":
-        return (created + dt.timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    m = _TIMEOUT_EXPRESS.match(express)
-    if m is None:
-        raise _bad("timeout_express must be like 90m, 2h, 1d or 1c")
-    unit = {"m": "minutes", "h": "hours", "d": "days"}[m.group(2)]
-    delta = dt.timedelta(**{unit: int(m.group(1))})
-    if delta > dt.timedelta(days=15):
-        raise _bad("timeout_express is at most 15d")
-    return created + delta
-
-
-def _fingerprint(data: Json) -> str:
-    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
-async def read_params(request: web.Request) -> Params:
-    """The query string's params, then (POST) the form's, decoded as UTF-8."""
-    params: Params = {k: v for k, v in request.query.items()}
-    if request.method == "POST":
-        form = await request.post()
-        for k, v in form.items():
-            if isinstance(v, str):
-                params[k] = v
-    return params
-
-
-def _biz(params: Params) -> Json:
-    text = params.get("biz_content", "")
-    if not text:
-        return {}
-    try:
-        biz = json.loads(text)
-    except ValueError as e:
-        raise invalid("isv.invalid-biz-content", "biz_content 不是合法的JSON") from e
-    if not isinstance(biz, dict):
-        raise invalid("isv.invalid-biz-content", "biz_content 必须是JSON对象")
-    return biz
-
-
-def _error_page(err: AlipayError) -> web.Response:
-    body = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>支付宝 - 错误</title></head>"
-        f"<body><h1>{escape(err.msg)}</h1><p>错误代码 {escape(err.sub_code)}</p>"
-        f"<p>{escape(err.sub_msg)}</p></body></html>"
-    )
-    return web.Response(text=body, content_type="text/html", status=400)
 
 
 class AlipayApi:
     def __init__(self, provider: AlipayProvider) -> None:
         self.p = provider
         self.state = provider.state
+        self.funds = AlipayFundsApi(provider.state)
+        self.bill_file = self.funds.bill_file
         self.methods: dict[str, Method] = {
             "alipay.trade.precreate": self.precreate,
             "alipay.trade.pay": self.pay,
@@ -185,9 +78,9 @@ class AlipayApi:
             "alipay.trade.cancel": self.cancel,
             "alipay.trade.refund": self.refund,
             "alipay.trade.fastpay.refund.query": self.refund_query,
-            "alipay.fund.trans.uni.transfer": self.transfer,
-            "alipay.fund.trans.common.query": self.transfer_query,
-            "alipay.data.dataservice.bill.downloadurl.query": self.bill_url,
+            "alipay.fund.trans.uni.transfer": self.funds.transfer,
+            "alipay.fund.trans.common.query": self.funds.transfer_query,
+            "alipay.data.dataservice.bill.downloadurl.query": self.funds.bill_url,
         }
 
     async def gateway(self, request: web.Request) -> web.StreamResponse:
@@ -201,13 +94,13 @@ class AlipayApi:
             if method not in self.methods and method not in PAGE_METHODS:
                 raise invalid("isv.invalid-method", "不存在的方法名")
             merchant = self.p.authenticate(params)
-            biz = _biz(params)
+            biz = ap.biz_content(params)
             if method in PAGE_METHODS:
                 return await self.page_pay(request, merchant, params, biz)
             payload = await self.methods[method](request, merchant, params, biz)
         except AlipayError as e:
             if method in PAGE_METHODS:
-                return _error_page(e)
+                return ap.error_page(e)
             return self.p.error(method, e, merchant)
         return self.p.respond(response_key(method), payload, merchant)
 
@@ -217,10 +110,10 @@ class AlipayApi:
     # --- trades -------------------------------------------------------------------------
 
     def _find_trade(self, m: Merchant, biz: Json) -> Trade | None:
-        out_trade_no = _str(biz, "out_trade_no", 64, required=False)
-        trade_no = _str(biz, "trade_no", 64, required=False)
+        out_trade_no = ap.str_param(biz, "out_trade_no", 64, required=False)
+        trade_no = ap.str_param(biz, "trade_no", 64, required=False)
         if not out_trade_no and not trade_no:
-            raise _bad("out_trade_no or trade_no is required")
+            raise ap.bad("out_trade_no or trade_no is required")
         for trade in self.state.trades.values():
             if trade.channel != CHANNEL or trade.merchant_id != m.merchant_id:
                 continue
@@ -251,16 +144,16 @@ class AlipayApi:
         self, m: Merchant, params: Params, biz: Json, kind: str, with_expiry: bool = True
     ) -> tuple[Trade, bool]:
         """The trade `biz` describes: (an existing identical one, False) or (a new one, True)."""
-        out_trade_no = _out_no(biz, "out_trade_no")
-        total = _amount(biz, "total_amount")
-        subject = _str(biz, "subject", 256)
-        body = _str(biz, "body", 128, required=False)
-        passback = _str(biz, "passback_params", 512, required=False)
+        out_trade_no = ap.out_no(biz, "out_trade_no")
+        total = ap.amount(biz, "total_amount")
+        subject = ap.str_param(biz, "subject", 256)
+        body = ap.str_param(biz, "body", 128, required=False)
+        passback = ap.str_param(biz, "passback_params", 512, required=False)
         notify_url = params.get("notify_url", "")
         if notify_url and not notify_url.startswith(("http://", "https://")):
             raise invalid("isv.invalid-notify-url", "notify_url must be an http(s) URL")
-        expire_at = _expiry(biz) if with_expiry else None
-        fingerprint = _fingerprint({"total": total, "subject": subject})
+        expire_at = ap.expiry(biz) if with_expiry else None
+        fingerprint = ap.fingerprint({"total": total, "subject": subject})
         trade = self.state.trade(CHANNEL, m.merchant_id, out_trade_no)
         if trade is not None:
             self._expire(trade)
@@ -307,7 +200,7 @@ class AlipayApi:
         trade, new = self._open_trade(m, params, biz, kind)
         if new:
             trade.extra.update(
-                product_code=_str(biz, "product_code", 64, required=False) or product_code,
+                product_code=ap.str_param(biz, "product_code", 64, required=False) or product_code,
                 return_url=params.get("return_url", ""),
             )
         raise web.HTTPFound(self.p.pay_url(trade, self._base_url(request)))
@@ -322,11 +215,11 @@ class AlipayApi:
         }
 
     async def pay(self, request: web.Request, m: Merchant, params: Params, biz: Json) -> Json:
-        scene = _str(biz, "scene", 32, required=False) or "bar_code"
+        scene = ap.str_param(biz, "scene", 32, required=False) or "bar_code"
         if scene not in ("bar_code", "security_code"):
-            raise _bad("scene must be bar_code or security_code")
-        auth_code = _str(biz, "auth_code", 64)
-        existing = self.state.trade(CHANNEL, m.merchant_id, _out_no(biz, "out_trade_no"))
+            raise ap.bad("scene must be bar_code or security_code")
+        auth_code = ap.str_param(biz, "auth_code", 64)
+        existing = self.state.trade(CHANNEL, m.merchant_id, ap.out_no(biz, "out_trade_no"))
         if existing is not None:
             self._expire(existing)
             if existing.status == TradeStatus.PAID and existing.method == "barcode":
@@ -413,12 +306,12 @@ class AlipayApi:
         )
 
     async def refund(self, request: web.Request, m: Merchant, params: Params, biz: Json) -> Json:
-        amount = _amount(biz, "refund_amount")
+        amount = ap.amount(biz, "refund_amount")
         trade = self._trade(m, biz)
-        out_request_no = _out_no(biz, "out_request_no", required=False) or trade.out_trade_no
-        reason = _str(biz, "refund_reason", 256, required=False)
+        out_request_no = ap.out_no(biz, "out_request_no", required=False) or trade.out_trade_no
+        reason = ap.str_param(biz, "refund_reason", 256, required=False)
         key = (CHANNEL, m.merchant_id, f"{trade.out_trade_no}|{out_request_no}")
-        fingerprint = _fingerprint({"amount": amount})
+        fingerprint = ap.fingerprint({"amount": amount})
         existing = self.state.refunds.get(key)
         if existing is not None and existing.status != ItemStatus.FAILED:
             if existing.fingerprint != fingerprint:
@@ -450,7 +343,7 @@ class AlipayApi:
     async def refund_query(
         self, request: web.Request, m: Merchant, params: Params, biz: Json
     ) -> Json:
-        out_request_no = _out_no(biz, "out_request_no")
+        out_request_no = ap.out_no(biz, "out_request_no")
         trade = self._trade(m, biz)
         refund = self.state.refunds.get(
             (CHANNEL, m.merchant_id, f"{trade.out_trade_no}|{out_request_no}")
@@ -470,120 +363,6 @@ class AlipayApi:
             if isinstance(options, list) and "gmt_refund_pay" in options:
                 out["gmt_refund_pay"] = views.alipay_time(refund.success_at)
         return out
-
-    # --- transfers ----------------------------------------------------------------------
-
-    async def transfer(self, request: web.Request, m: Merchant, params: Params, biz: Json) -> Json:
-        out_biz_no = _out_no(biz, "out_biz_no", prefix="")
-        amount = _amount(biz, "trans_amount", prefix="")
-        product_code = _str(biz, "product_code", 64, prefix="")
-        if product_code != "TRANS_ACCOUNT_NO_PWD":
-            raise _bad("product_code must be TRANS_ACCOUNT_NO_PWD", "")
-        biz_scene = _str(biz, "biz_scene", 64, required=False, prefix="") or "DIRECT_TRANSFER"
-        title = _str(biz, "order_title", 128, prefix="")
-        remark = _str(biz, "remark", 200, required=False, prefix="")
-        payee = biz.get("payee_info")
-        if not isinstance(payee, dict):
-            raise _bad("payee_info is required", "")
-        identity = _str(payee, "identity", 100, prefix="")
-        identity_type = _str(payee, "identity_type", 32, prefix="")
-        if identity_type not in ("ALIPAY_USER_ID", "ALIPAY_LOGON_ID", "ALIPAY_OPEN_ID"):
-            raise _bad("payee_info.identity_type must be ALIPAY_USER_ID or ALIPAY_LOGON_ID", "")
-        if identity_type == "ALIPAY_LOGON_ID" and not _str(payee, "name", 64, False, ""):
-            raise _bad("payee_info.name is required for ALIPAY_LOGON_ID", "")
-        if amount < _MIN_TRANSFER:
-            raise business("EXCEED_LIMIT_SM_MIN_AMOUNT", "单笔最低转账金额0.1元")
-        key = (CHANNEL, m.merchant_id, out_biz_no)
-        fingerprint = _fingerprint({"amount": amount, "payee": payee, "scene": biz_scene})
-        existing = self.state.transfers.get(key)
-        if existing is not None:
-            if existing.fingerprint != fingerprint:
-                raise business("PAYMENT_INFO_INCONSISTENCY", "两次请求商户单号一样，但是参数不一致")
-            return self._transfer_answer(existing)
-        created = now()
-        transfer = Transfer(
-            channel=CHANNEL,
-            merchant_id=m.merchant_id,
-            out_transfer_no=out_biz_no,
-            amount=amount,
-            payee=identity,
-            remark=remark or title,
-            notify_url=params.get("notify_url", ""),
-            channel_transfer_no=created.strftime("%Y%m%d") + "1100" + random_digits(22),
-            fingerprint=fingerprint,
-            extra={
-                "pay_fund_order_id": created.strftime("%Y%m%d") + "1100" + random_digits(22),
-                "biz_scene": biz_scene,
-                "product_code": product_code,
-                "order_title": title,
-                "identity_type": identity_type,
-            },
-        )
-        self.state.transfers[key] = transfer
-        self.state.schedule_transfer(transfer)
-        return self._transfer_answer(transfer)
-
-    @staticmethod
-    def _transfer_answer(transfer: Transfer) -> Json:
-        if transfer.status == ItemStatus.FAILED:
-            reason = transfer.fail_reason or "PAYEE_ACCOUNT_ABNORMAL"
-            raise business(reason, f"转账失败: {reason}")
-        return ok(**views.transfer_answer(transfer))
-
-    async def transfer_query(
-        self, request: web.Request, m: Merchant, params: Params, biz: Json
-    ) -> Json:
-        out_biz_no = _str(biz, "out_biz_no", 64, required=False, prefix="")
-        order_id = _str(biz, "order_id", 64, required=False, prefix="")
-        fund_id = _str(biz, "pay_fund_order_id", 64, required=False, prefix="")
-        if not (out_biz_no or order_id or fund_id):
-            raise _bad("out_biz_no, order_id or pay_fund_order_id is required", "")
-        for t in self.state.transfers.values():
-            if t.channel != CHANNEL or t.merchant_id != m.merchant_id:
-                continue
-            if out_biz_no and t.out_transfer_no != out_biz_no:
-                continue
-            if order_id and t.channel_transfer_no != order_id:
-                continue
-            if fund_id and t.extra.get("pay_fund_order_id") != fund_id:
-                continue
-            return ok(**views.transfer_query(t))
-        raise business("ORDER_NOT_EXIST", "转账订单不存在")
-
-    # --- bills ----------------------------------------------------------------------------
-
-    async def bill_url(self, request: web.Request, m: Merchant, params: Params, biz: Json) -> Json:
-        """`bill_type` trade, a daily `bill_date`; the URL serves the zip (no signature)."""
-        if _str(biz, "bill_type", 16, prefix="isv.") != "trade":
-            raise _bad("the sandbox serves bill_type trade only", "isv.")
-        try:
-            day = dt.date.fromisoformat(_str(biz, "bill_date", 10, prefix="isv."))
-        except ValueError as e:
-            raise _bad("bill_date must be yyyy-MM-dd (daily bills)", "isv.") from e
-        lines = bills.entries(self.state, CHANNEL, m.merchant_id, day)
-        if not lines:
-            raise business("isp.bill_not_exist", "账单不存在")
-        pid = "2088" + str(int(bills.sha1_hex(m.merchant_id.encode()), 16) % 10**12).zfill(12)
-        token = secrets.token_urlsafe(24)
-        self.state.bill_files[token] = (
-            f"{CHANNEL}/{m.merchant_id}",
-            bills.alipay_zip(lines, pid, day),
-        )
-        stamp = day.strftime("%Y%m%d")
-        query = urlencode({"bizType": "trade", "userId": f"{pid}0156", "fileType": "csv.zip",
-                           "bizDates": stamp, "downloadFileName": f"{pid}0156_{stamp}.csv.zip",
-                           "fileId": token})  # fmt: skip
-        return ok(bill_download_url=f"{self._base_url(request)}{BILL_FILE_PATH}?{query}")
-
-    async def bill_file(self, request: web.Request) -> web.StreamResponse:
-        """The zip behind a bill_download_url (its `fileId` is the token)."""
-        owner, data = self.state.bill_files.get(request.query.get("fileId", ""), ("", b""))
-        if not owner.startswith(f"{CHANNEL}/"):
-            return web.Response(status=404, text="下载超时，请重新下载")
-        return web.Response(body=data, content_type="application/oct-stream")
-
-
-BILL_FILE_PATH = "/downloadBillFile.resource"
 
 
 __all__ = ["BILL_FILE_PATH", "AlipayApi"]
