@@ -1,4 +1,4 @@
-"""What a provider module (wechat, later alipay and unionpay) plugs into the sandbox.
+"""What a provider module (wechat, alipay, unionpay) plugs into the sandbox.
 
 The shared server owns state, faults, callbacks, the control API and the payer page; a
 provider owns its wire protocol: routes, signatures, error shapes, callback bodies, and the
