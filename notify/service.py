@@ -18,7 +18,8 @@ from paymesh.config import factory as config_factory
 from paymesh.core import resources
 from paymesh.core.db.engine import session_factory
 from paymesh.errors import InvalidArgument
-from paymesh.notify.bus import JetStreamBus, open_bus
+from paymesh.notify.buses import open_bus
+from paymesh.notify.jetstream import JetStreamBus
 from paymesh.notify.notifier import Notifier
 from paymesh.notify.recovery import republish_undelivered
 from paymesh.notify.relay import OutboxRelay

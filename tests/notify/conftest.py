@@ -22,7 +22,9 @@ from paymesh.config.apps import AppConfig
 from paymesh.core.db.engine import create_engine, session_factory
 from paymesh.core.db.migrate import migrate
 from paymesh.core.db.models import OutboxEvent, OutboxStatus
-from paymesh.notify.bus import Bus, JetStreamBus, MemoryBus
+from paymesh.notify.bus import Bus
+from paymesh.notify.jetstream import JetStreamBus
+from paymesh.notify.memory_bus import MemoryBus
 from paymesh.testing.ports import free_port
 from paymesh.testing.processes import NatsServer
 

@@ -6,14 +6,10 @@ import time
 
 import pytest
 
-from paymesh.notify.bus import (
-    Bus,
-    BusUnavailable,
-    JetStreamBus,
-    MemoryBus,
-    open_bus,
-    subject_matches,
-)
+from paymesh.notify.bus import Bus, BusUnavailable
+from paymesh.notify.buses import open_bus
+from paymesh.notify.jetstream import JetStreamBus
+from paymesh.notify.memory_bus import MemoryBus, subject_matches
 from paymesh.testing.ports import free_port
 from tests.notify.conftest import JsFactory, subject
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from paymesh.deploy import certs
-from paymesh.notify.bus import JetStreamBus
+from paymesh.notify.jetstream import JetStreamBus
 from paymesh.runtime import tls
 from paymesh.runtime.settings import MissingSettings, Settings
 from paymesh.testing.processes import NatsServer

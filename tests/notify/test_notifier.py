@@ -16,8 +16,9 @@ from paymesh.config.apps import NotifyConfig
 from paymesh.core.db.notify_models import DeliveryStatus
 from paymesh.core.signing import canonical_from_mapping, verify
 from paymesh.events.v1.events_pb2 import Notification
-from paymesh.notify.bus import Bus, BusUnavailable, MemoryBus
+from paymesh.notify.bus import Bus, BusUnavailable
 from paymesh.notify.envelope import encode_event, subject_for
+from paymesh.notify.memory_bus import MemoryBus
 from paymesh.notify.notifier import Notifier, NotifierSettings
 from paymesh.notify.resend import Resender
 from paymesh.notify.store import SqlDeliveryStore

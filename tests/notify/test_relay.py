@@ -10,8 +10,9 @@ import sqlalchemy as sa
 
 from paymesh.core.db.models import OutboxEvent, OutboxStatus
 from paymesh.core.db.outbox import OutboxClaims
-from paymesh.notify.bus import Bus, MemoryBus
+from paymesh.notify.bus import Bus
 from paymesh.notify.envelope import decode_event
+from paymesh.notify.memory_bus import MemoryBus
 from paymesh.notify.relay import OutboxRelay, RelaySettings
 from paymesh.notify.resend import Resender
 from paymesh.testing.processes import NatsServer

@@ -65,7 +65,7 @@ async def test_resolver_refuses_at_connect_time(
     sqlite_sessions: Sessions, merchant: Merchant
 ) -> None:
     """Even if the pre-check were bypassed, the connection itself cannot reach loopback."""
-    from paymesh.notify.bus import MemoryBus
+    from paymesh.notify.memory_bus import MemoryBus
 
     url = merchant.url.replace("127.0.0.1", "localhost")
     notifier = Notifier(
