@@ -80,7 +80,7 @@ INT64 = (FDP.TYPE_INT64, FDP.TYPE_UINT64, FDP.TYPE_SINT64, FDP.TYPE_FIXED64, FDP
 INT32 = (FDP.TYPE_INT32, FDP.TYPE_UINT32, FDP.TYPE_SINT32, FDP.TYPE_FIXED32, FDP.TYPE_SFIXED32)
 
 DESCRIPTION = f"""\
-paymesh's merchant API: HTTP/JSON through Envoy's gRPC-JSON transcoder (DESIGN §3).
+paymesh's merchant API: HTTP/JSON through Envoy's gRPC-JSON transcoder.
 
 **Bodies** use the proto field names (snake_case). Amounts are integers in minor units
 (fen); int64 values may be sent as JSON numbers or strings and come back as strings.

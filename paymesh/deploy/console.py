@@ -1,4 +1,4 @@
-"""The ops console (`paymesh console`, DESIGN §5) in k8s: a Deployment, its Service and PDB.
+"""The ops console (`paymesh console`, the config layout) in k8s: a Deployment, its Service and PDB.
 
 Not a `paymesh serve` service, so not in the registry: it serves HTTP (login, forms) on
 CONSOLE_PORT, reads and writes config in etcd, keeps operators, sessions and the audit log in

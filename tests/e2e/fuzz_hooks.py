@@ -103,7 +103,7 @@ def after_call(
 def errors_are_status_json_with_error_info(
     ctx: schemathesis.CheckContext, response: schemathesis.Response, case: Case
 ) -> bool | None:
-    """DESIGN §3: every error the edge answers is google.rpc.Status JSON with an ErrorInfo."""
+    """the merchant API contract: every error the edge answers is google.rpc.Status JSON with an ErrorInfo."""
     if response.status_code < 400:
         return None
     values = response.headers.get("content-type") or [""]
