@@ -24,6 +24,20 @@ PemOrPrivateKey = str | bytes | rsa.RSAPrivateKey
 PemOrPublicKey = str | bytes | rsa.RSAPublicKey | x509.Certificate
 
 
+# What a certificate authority's key may do: sign certificates and CRLs, nothing else.
+CA_KEY_USAGE = x509.KeyUsage(
+    digital_signature=False,
+    content_commitment=False,
+    key_encipherment=False,
+    data_encipherment=False,
+    key_agreement=False,
+    key_cert_sign=True,
+    crl_sign=True,
+    encipher_only=False,
+    decipher_only=False,
+)
+
+
 def as_bytes(value: str | bytes) -> bytes:
     """UTF-8 bytes of a str; bytes as they are."""
     return value.encode("utf-8") if isinstance(value, str) else value
@@ -140,6 +154,7 @@ def rsa_verify(key: PemOrPublicKey, message: str | bytes, signature_b64: str) ->
 
 
 __all__ = [
+    "CA_KEY_USAGE",
     "PemOrPrivateKey",
     "PemOrPublicKey",
     "as_bytes",
