@@ -17,6 +17,7 @@ payload in the adapter and make no HTTP call.
 
 from __future__ import annotations
 
+import html
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -219,6 +220,28 @@ def check_currency(currency: str, provider: str) -> str:
     return cur
 
 
+def auto_submit_form(
+    action: str,
+    fields: Mapping[str, str],
+    *,
+    form_id: str,
+    method: str = "POST",
+    submit_button: bool = False,
+) -> str:
+    """An HTML form that posts `fields` to `action` as soon as a browser renders it (the
+    client-side pay methods: the provider's page takes the signed fields)."""
+    inputs = "".join(
+        f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}"/>'
+        for k, v in fields.items()
+    )
+    button = '<input type="submit" value="ok" style="display:none"/>' if submit_button else ""
+    return (
+        f'<form id="{form_id}" name="{form_id}" action="{html.escape(action)}" '
+        f'method="{method}">{inputs}{button}</form>'
+        f"<script>document.forms['{form_id}'].submit();</script>"
+    )
+
+
 def map_state(table: Mapping[str, S], provider_state: str, unknown: S) -> S:
     """Look a provider state up in an explicit map; anything unknown maps to `unknown`
     (always the PENDING value: only explicit success or failure is terminal)."""
@@ -259,6 +282,7 @@ __all__ = [
     "ResponseUnauthenticated",
     "ResultState",
     "TradeState",
+    "auto_submit_form",
     "check_currency",
     "expect_same",
     "map_state",

@@ -11,7 +11,6 @@ out_request_no, transfer_id -> out_biz_no.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
@@ -19,6 +18,7 @@ from urllib.parse import urlencode
 
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as svc
+from paymesh.channels import base
 from paymesh.channels.alipay.config import AlipayAccount
 from paymesh.channels.alipay.protocol import (
     REFUND_REFUSALS,
@@ -120,15 +120,7 @@ def build_client_pay_data(
 
 
 def auto_submit_form(action: str, params: Mapping[str, str]) -> str:
-    inputs = "".join(
-        f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}"/>'
-        for k, v in params.items()
-    )
-    return (
-        f'<form id="alipaysubmit" name="alipaysubmit" action="{html.escape(action)}" '
-        f'method="POST">{inputs}<input type="submit" value="ok" style="display:none"/></form>'
-        "<script>document.forms['alipaysubmit'].submit();</script>"
-    )
+    return base.auto_submit_form(action, params, form_id="alipaysubmit", submit_button=True)
 
 
 def pending_trade(req: svc.PayRequest, channel_trade_no: str = "") -> channel_pb2.TradeResult:

@@ -15,13 +15,13 @@ The envelope (common fields, signing, answer authentication, respCode classes) i
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Final
 
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as svc
+from paymesh.channels import base
 from paymesh.channels.base import RESULT_PENDING, TRADE_PENDING, check_currency, expect_same
 from paymesh.channels.transport import HttpRequest, HttpResponse
 from paymesh.channels.unionpay.config import UnionpayAccount
@@ -126,15 +126,7 @@ def build_front_pay_data(
 
 
 def auto_submit_form(action: str, fields: Mapping[str, str]) -> str:
-    inputs = "".join(
-        f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}"/>'
-        for k, v in fields.items()
-    )
-    return (
-        f'<form id="pay_form" name="pay_form" action="{html.escape(action)}" method="post">'
-        f"{inputs}</form>"
-        "<script>document.forms['pay_form'].submit();</script>"
-    )
+    return base.auto_submit_form(action, fields, form_id="pay_form", method="post")
 
 
 def build_app_request(req: svc.PayRequest, account: UnionpayAccount, now: datetime) -> HttpRequest:
