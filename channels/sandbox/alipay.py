@@ -322,9 +322,6 @@ class AlipayProvider(Provider):
     def transfer_state(self, transfer: Transfer) -> str:
         return views.transfer_status(transfer)
 
-    def pay_url(self, trade: Trade, base_url: str) -> str:
-        return f"{base_url}/_sandbox/pay/{CHANNEL}/{trade.out_trade_no}?merchant_id={trade.merchant_id}"
-
     # --- notifies -----------------------------------------------------------------------
 
     def _notify(

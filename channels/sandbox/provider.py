@@ -53,9 +53,12 @@ class Provider(ABC):
     def transfer_state(self, transfer: Transfer) -> str:
         return transfer.status
 
-    @abstractmethod
     def pay_url(self, trade: Trade, base_url: str) -> str:
         """Where a person pays this trade (the payer page)."""
+        return (
+            f"{base_url}/_sandbox/pay/{self.channel}/{trade.out_trade_no}"
+            f"?merchant_id={trade.merchant_id}"
+        )
 
     def after_payment_html(self, trade: Trade) -> str:
         """Extra HTML on the payer page of a paid trade (e.g. the way back to the shop)."""

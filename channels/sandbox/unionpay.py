@@ -184,9 +184,6 @@ class UnionpayProvider(Provider):
             '<button class="return">返回商户 / Return to the shop</button></form>'
         )
 
-    def pay_url(self, trade: Trade, base_url: str) -> str:
-        return f"{base_url}/_sandbox/pay/{CHANNEL}/{trade.out_trade_no}?merchant_id={trade.merchant_id}"
-
     # --- notifies -----------------------------------------------------------------------
 
     def _notify(

@@ -223,9 +223,6 @@ class WeChatProvider(Provider):
     def transfer_state(self, transfer: Transfer) -> str:
         return views.transfer_state(transfer)
 
-    def pay_url(self, trade: Trade, base_url: str) -> str:
-        return f"{base_url}/_sandbox/pay/{CHANNEL}/{trade.out_trade_no}?merchant_id={trade.merchant_id}"
-
     # --- callbacks ------------------------------------------------------------------------
 
     def _callback(
