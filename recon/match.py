@@ -1,4 +1,4 @@
-"""Matching a provider's daily bill against paymesh's books (pure; DESIGN §9).
+"""Matching a provider's daily bill against paymesh's books (pure; reconciliation).
 
 For one (channel account, China-time day): the bill's lines, keyed by our order ids and
 refund ids, against our orders and refunds of that account that the lines name or that
