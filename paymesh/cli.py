@@ -19,6 +19,15 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if args.listen:
         settings.listen = args.listen
     plog.configure(settings.log_level)
+    if args.workers > 1:
+        from paymesh.runtime.workers import run_workers
+
+        if settings.listen.rpartition(":")[2] in ("", "0"):
+            raise SystemExit("--workers needs a fixed listen port (they share it)")
+        argv = ["serve", *args.services, "--listen", settings.listen]
+        if args.config:
+            argv += ["--config", args.config]
+        return run_workers(argv, args.workers, settings.drain_seconds)
     asyncio.run(serve_forever(args.services, settings))
     return 0
 
@@ -119,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("services", nargs="+", help="service names, or `all`")
     s.add_argument("--config", help="TOML settings file (also PAYMESH_CONFIG)")
     s.add_argument("--listen", help="gRPC listen address host:port")
+    s.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes sharing the listen port (SO_REUSEPORT); one per core",
+    )
     s.set_defaults(func=_cmd_serve)
 
     sb = sub.add_parser("sandbox", help="run the provider sandbox")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 from dataclasses import dataclass, field
 
@@ -58,7 +59,7 @@ async def start_server(names: list[str], settings: Settings) -> RunningServer:
     server = grpc.aio.server(
         interceptors=[ErrorInterceptor()],
         options=[
-            ("grpc.so_reuseport", 0),
+            ("grpc.so_reuseport", int(settings.reuse_port)),
             ("grpc.max_receive_message_length", 8 << 20),
             # Envoy passes up to 60 KiB of request headers (provider callbacks arrive with
             # theirs as metadata). gRPC's default 8 KiB soft limit rejects bigger metadata at
@@ -95,7 +96,7 @@ async def start_server(names: list[str], settings: Settings) -> RunningServer:
         raise SystemExit(f"cannot listen on {settings.listen}")
     health_server, health_port = None, 0
     if settings.health_listen:
-        health_server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+        health_server = grpc.aio.server(options=[("grpc.so_reuseport", int(settings.reuse_port))])
         health_pb2_grpc.add_HealthServicer_to_server(health, health_server)
         health_port = health_server.add_insecure_port(settings.health_listen)
         if health_port == 0:
@@ -110,6 +111,7 @@ async def start_server(names: list[str], settings: Settings) -> RunningServer:
         port=port,
         tls="mutual" if settings.tls_ca_file else ("server" if credentials else "off"),
         health_port=health_port or None,
+        pid=os.getpid(),
     )
     running = RunningServer(server, port, context, health, full_names, health_server, health_port)
     if context.serving_conditions:

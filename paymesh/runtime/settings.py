@@ -24,6 +24,9 @@ class MissingSettings(SystemExit):
 class Settings(BaseModel):
     listen: str = Field("127.0.0.1:50051", description="gRPC listen address host:port")
     log_level: str = "INFO"
+    # Bind the listen (and health) port with SO_REUSEPORT: set for each process of
+    # `paymesh serve --workers N`, which share one port.
+    reuse_port: bool = False
     drain_seconds: float = Field(10.0, description="grace period for in-flight RPCs on SIGTERM")
     # Mutual TLS between services (PEM files, see paymesh.runtime.tls): with cert + key the
     # server listens on TLS; with the CA too it requires client certificates signed by it,

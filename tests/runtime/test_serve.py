@@ -103,3 +103,69 @@ def test_all_expands_to_every_known_service(name: str) -> None:
     from paymesh.runtime.registry import SPECS, resolve
 
     assert [s.name for s in resolve([name])] == list(SPECS)
+
+
+def test_workers_share_one_port_and_all_stop_on_sigterm() -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [PAYMESH, "serve", "info", "--workers", "2", "--listen", f"127.0.0.1:{port}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PAYMESH_DRAIN_SECONDS": "2"},
+    )
+    try:
+        _wait_serving(port)
+        deadline = time.monotonic() + 15
+        while len(_children(proc.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        workers = _children(proc.pid)
+        assert len(workers) == 2
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    lines = [json.loads(line) for line in out.decode().splitlines() if line.startswith("{")]
+    # Both bound the same port (a second bind without SO_REUSEPORT fails at startup).
+    served = {e["pid"]: e["port"] for e in lines if e.get("event") == "serving"}
+    stopped = [e for e in lines if e.get("event") == "stopped"]
+    assert served == dict.fromkeys(workers, port)
+    assert len(stopped) == 2
+    for pid in workers:
+        assert not Path(f"/proc/{pid}").exists() or _state(pid) == "Z"
+
+
+def test_workers_need_a_fixed_port() -> None:
+    result = subprocess.run(
+        [PAYMESH, "serve", "info", "--workers", "2", "--listen", "127.0.0.1:0"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "fixed listen port" in result.stderr
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and _ppid(int(entry.name)) == pid:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def _ppid(pid: int) -> int:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return -1
+    return int(stat.rpartition(")")[2].split()[1])
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return "gone"
