@@ -48,7 +48,8 @@ dev: setup
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/paymesh dev
 
 bench: setup
-	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/paymesh bench $(if $(CHANNEL),--channel $(CHANNEL))
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/paymesh bench --json .paymesh/bench.json \
+		$(if $(CHANNEL),--channel $(CHANNEL)) $(if $(WORKERS),--workers $(WORKERS))
 
 clean:
 	rm -rf $(VENV) .paymesh .mypy_cache .ruff_cache .pytest_cache build *.egg-info

@@ -90,7 +90,17 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from paymesh.bench import run_bench
 
     plog.configure("WARNING")
-    asyncio.run(run_bench(args.seconds, args.concurrency, args.channel))
+    asyncio.run(
+        run_bench(
+            args.seconds,
+            args.concurrency,
+            args.channel,
+            workers=args.workers,
+            callbacks=args.callbacks,
+            seed=args.seed_orders,
+            json_path=args.json,
+        )
+    )
     return 0
 
 
@@ -179,13 +189,24 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=_cmd_dev)
     b = sub.add_parser("bench", help="CreateOrder via the edge and gRPC vs a grpc.aio echo")
     b.add_argument("--seconds", type=float, default=10.0)
-    b.add_argument("--concurrency", type=int, default=50)
+    b.add_argument("--concurrency", type=int, default=32)
     b.add_argument(
         "--channel",
         choices=("wechat", "unionpay"),
         default="wechat",
         help="provider behind CreateOrder: wechat (qr) or unionpay (app tn)",
     )
+    b.add_argument("--workers", type=int, default=1, help="gateway processes (serve --workers)")
+    b.add_argument(
+        "--callbacks", type=int, default=1000, help="payments in the callback case (0: skip)"
+    )
+    b.add_argument(
+        "--seed-orders",
+        type=int,
+        default=1_000_000,
+        help="orders pre-seeded before the last CreateOrder case (0: skip)",
+    )
+    b.add_argument("--json", help="also write the results as JSON to this file")
     b.set_defaults(func=_cmd_bench)
 
     from paymesh.console.cli import add_parsers
