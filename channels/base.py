@@ -30,7 +30,7 @@ from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channels.transport import HttpRequest, HttpResponse, Transport
 from paymesh.config.models import ChannelAccountBase
-from paymesh.errors import ChannelUnavailable, InvalidArgument
+from paymesh.errors import ChannelUnavailable, InvalidArgument, OperationNotOffered
 from paymesh.runtime.clock import utcnow
 
 TradeState = channel_pb2.TradeState
@@ -116,6 +116,13 @@ class Channel(Protocol[A]):
         returns `reject_reason` + `nack` instead (the caller answers the provider with it)."""
         ...
 
+    async def identify_payer(
+        self, account: A, request: svc.IdentifyPayerRequest
+    ) -> svc.IdentifyPayerResponse:
+        """Exchange a wallet OAuth code for the payer's id (the cashier's jsapi payments);
+        `OperationNotOffered` where the provider has no such step."""
+        ...
+
     async def aclose(self) -> None:
         """Release resources (HTTP sessions)."""
         ...
@@ -156,6 +163,14 @@ class ChannelBase(ABC, Generic[Account, Keys]):
 
     async def aclose(self) -> None:
         await self._transport.close()
+
+    async def identify_payer(
+        self, account: Account, request: svc.IdentifyPayerRequest
+    ) -> svc.IdentifyPayerResponse:
+        """No wallet OAuth at this provider (a channel that has one overrides this)."""
+        raise OperationNotOffered(
+            f"{self.name} has no payer identification", metadata={"channel": self.name}
+        )
 
     @abstractmethod
     async def _keys(

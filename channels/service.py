@@ -130,6 +130,14 @@ class ChannelServicer(svc_grpc.ChannelServiceServicer):
         channel, account = await self._resolve(request.account, new_money=False)
         return await channel.download_bill(account, request)
 
+    async def IdentifyPayer(
+        self, request: svc.IdentifyPayerRequest, context: Context
+    ) -> svc.IdentifyPayerResponse:
+        if not request.code or len(request.code) > 512:
+            raise InvalidArgument("code must be 1-512 characters", field="code")
+        channel, account = await self._resolve(request.account, new_money=False)
+        return await channel.identify_payer(account, request)
+
     async def ParseNotify(
         self, request: svc.ParseNotifyRequest, context: Context
     ) -> svc.ParseNotifyResponse:

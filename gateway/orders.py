@@ -7,6 +7,7 @@ from google.protobuf import json_format, timestamp_pb2
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as ch
 from paymesh.core.apply import apply_trade
+from paymesh.core.cashier import CASHIER_METHOD
 from paymesh.core.db.convert import order_message
 from paymesh.core.db.models import OrderStatus, PayOrder
 from paymesh.core.db.orders import DEFAULT_EXPIRE_SECONDS, NewOrder
@@ -18,6 +19,7 @@ from paymesh.errors import (
     OrderNotFound,
     OrderNotPayable,
 )
+from paymesh.gateway.cashier_orders import create_cashier_order
 from paymesh.gateway.deps import Deps, route
 from paymesh.gateway.validation import validate_close_order, validate_create_order, validate_query
 from paymesh.merchant.v1 import order_pb2
@@ -36,6 +38,8 @@ def _account(order: PayOrder) -> channel_pb2.AccountRef:
 async def create_order(deps: Deps, req: pay_pb.CreateOrderRequest) -> order_pb2.Order:
     validate_create_order(req)
     app = await deps.authenticated_app(req)
+    if req.method == CASHIER_METHOD:
+        return await create_cashier_order(deps, req, app)
     target = route(app, req.channel, req.method)
     created = await deps.store.insert_order(
         NewOrder(

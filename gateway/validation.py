@@ -23,7 +23,7 @@ from paymesh.merchant.v1 import transfer_service_pb2 as transfer_pb
 MERCHANT_NO = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 CHANNELS = CHANNEL_NAMES  # paymesh.catalog: the one list of channels
 NONCE = re.compile(r"^[A-Za-z0-9]{8,32}$")
-METHODS = frozenset({"qr", "h5", "page", "app", "jsapi", "barcode"})
+METHODS = frozenset({"qr", "h5", "page", "app", "jsapi", "barcode", "cashier"})
 CURRENCIES = frozenset({"CNY"})
 SIGN_TYPES = frozenset({"HMAC-SHA256", "MD5", "RSA2"})
 MAX_AMOUNT = 10**12  # fen; far above any single payment the providers accept
@@ -146,6 +146,10 @@ def validate_create_order(req: pay_pb.CreateOrderRequest) -> None:
         raise InvalidArgument(f"method must be one of {sorted(METHODS)}", field="method")
     if req.expire_seconds < 0 or req.expire_seconds > MAX_EXPIRE_SECONDS:
         raise InvalidArgument("expire_seconds must be 0..604800", field="expire_seconds")
+    if req.method == "cashier" and req.channel:
+        raise InvalidArgument(
+            "a cashier order takes no channel: the payer's wallet decides", field="channel"
+        )
     if req.method == "jsapi":
         _require(req.payer_id, "payer_id")
     if req.method == "barcode":

@@ -248,6 +248,14 @@ class OrderMonitor:
         deps = self.deps
         account = _account(order.channel, order.account_id)
         expired = order.expire_time <= now
+        if not order.channel:
+            # A cashier order no wallet has committed to: no trade exists at any provider,
+            # so there is nothing to ask; past its expiry it closes without a channel call.
+            if not expired:
+                return CheckOutcome(order.status, False, True)
+            closed = await deps.store.close_unbound_cashier(order.order_id, now)
+            status = closed.row.status
+            return CheckOutcome(status, closed.changed, status == OrderStatus.PENDING.value)
         try:
             resp = await deps.channels.call(
                 "Query",

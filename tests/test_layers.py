@@ -6,7 +6,7 @@ Layers, lowest first (a module may import its own area and any lower layer, noth
     runtime                       logging, settings, context, server, status
     config                        typed config in etcd/file, the config factory
     core | channels               the money state machine | the provider adapters (siblings)
-    gateway | callback | order_monitor | notify | console | recon     the services (siblings)
+    gateway | callback | order_monitor | notify | console | recon | cashier  the services (siblings)
     testing                       real-server fixtures (also used by dev and bench)
     deploy                        k8s manifests rendered from the service registry
     dev, then bench, then cli     developer entry points
@@ -31,7 +31,7 @@ LAYERS: list[set[str]] = [
     {"runtime"},
     {"config"},
     {"core", "channels"},
-    {"gateway", "callback", "order_monitor", "notify", "console", "recon"},
+    {"gateway", "callback", "order_monitor", "notify", "console", "recon", "cashier"},
     {"testing"},
     {"deploy"},
     {"dev"},

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from paymesh.channels.sandbox import control, page
+from paymesh.channels.sandbox import control, page, wallet
 from paymesh.channels.sandbox.alipay import AlipayProvider
 from paymesh.channels.sandbox.faults import Fault
 from paymesh.channels.sandbox.provider import Provider
@@ -89,6 +89,7 @@ def build_app(state: SandboxState | None = None) -> web.Application:
         app.add_routes(provider.routes())
     app.add_routes(control.routes())
     app.add_routes(page.routes())
+    app.add_routes(wallet.routes(state))
 
     async def on_shutdown(_app: web.Application) -> None:
         state.faults.release_hangs()

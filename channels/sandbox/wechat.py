@@ -97,6 +97,9 @@ class WeChatProvider(Provider):
         if mode not in ("certificate", "public_key"):
             raise RegistrationError("platform_key_mode must be certificate or public_key")
         api_v3_key = existing.extra["api_v3_key"] if existing else random_token(32)
+        # The AppID's official-account AppSecret (sns/oauth2/access_token takes it).
+        mp_secret = existing.extra.get("mp_app_secret") if existing else None
+        mp_secret = mp_secret or random_token(32, "0123456789abcdef")
         return Merchant(
             channel=CHANNEL,
             merchant_id=str(body["merchant_id"]),
@@ -104,7 +107,7 @@ class WeChatProvider(Provider):
             public_key_pem=pem,
             public_key=key,
             serial_no=serial.upper() if serial else None,
-            extra={"api_v3_key": api_v3_key, "platform_key_mode": mode},
+            extra={"api_v3_key": api_v3_key, "platform_key_mode": mode, "mp_app_secret": mp_secret},
         )
 
     def registration_answer(self, merchant: Merchant) -> dict[str, Any]:
@@ -115,6 +118,7 @@ class WeChatProvider(Provider):
             "platform_public_key_id": self.public_key_id,
             "platform_key_mode": merchant.extra["platform_key_mode"],
             "api_v3_key": merchant.extra["api_v3_key"],
+            "mp_app_secret": merchant.extra["mp_app_secret"],
             "merchant_serial_no": merchant.serial_no,
             "trust_roots_pem": [self.state.ca.root.cert_pem],
         }

@@ -22,7 +22,7 @@ from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channels import billfile
 from paymesh.channels.base import ChannelBase
 from paymesh.channels.transport import Transport
-from paymesh.channels.wechat import adapter, bill, protocol
+from paymesh.channels.wechat import adapter, bill, oauth, protocol
 from paymesh.channels.wechat.config import WECHAT_METHODS, WechatAccount
 from paymesh.channels.wechat.notify import fail_reply, parse_notify
 from paymesh.channels.wechat.protocol import PlatformKeys, UnknownSerial
@@ -114,6 +114,17 @@ class WechatChannel(ChannelBase[WechatAccount, PlatformKeys]):
         return isinstance(error, UnknownSerial) and account.download_certificates
 
     # --- Channel ---------------------------------------------------------------------------
+
+    async def identify_payer(
+        self, account: WechatAccount, request: svc.IdentifyPayerRequest
+    ) -> svc.IdentifyPayerResponse:
+        """snsapi_base: the OAuth code -> the payer's openid (sns/oauth2/access_token)."""
+        ex: list[channel_pb2.Exchange] = []
+        http = oauth.build_access_token_request(account, request.code)
+        response = await self._send(account, http, ex)
+        return svc.IdentifyPayerResponse(
+            payer_id=oauth.parse_access_token_response(response), exchanges=ex
+        )
 
     async def pay(self, account: WechatAccount, request: svc.PayRequest) -> svc.PayResponse:
         ex: list[channel_pb2.Exchange] = []

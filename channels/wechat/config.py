@@ -22,6 +22,11 @@ from paymesh.config.models import ChannelAccountBase, secret_field
 WechatMethod = Literal["qr", "h5", "app", "jsapi"]
 
 DEFAULT_BASE_URL = "https://api.mch.weixin.qq.com"
+# WeChat web authorization (网页授权) hosts: the payer's browser goes to the first, the
+# code is exchanged at the second (developers.weixin.qq.com/doc/offiaccount/OA_Web_Apps/
+# Wechat_webpage_authorization.html).
+DEFAULT_OAUTH_BASE_URL = "https://open.weixin.qq.com"
+DEFAULT_MP_API_BASE_URL = "https://api.weixin.qq.com"
 WECHAT_METHODS: tuple[WechatMethod, ...] = ("qr", "h5", "app", "jsapi")
 
 
@@ -115,6 +120,24 @@ class WechatAccount(ChannelAccountBase):
         "",
         title="Default notify URL",
         description="Callback URL used when a request does not carry one.",
+    )
+    mp_app_secret: SecretStr | None = secret_field(
+        "Official account AppSecret",
+        "AppSecret of the AppID (公众号): the cashier exchanges WeChat's OAuth code for the "
+        "payer's openid with it (sns/oauth2/access_token). Empty: no WeChat in the cashier.",
+        default=None,
+    )
+    oauth_base_url: str = Field(
+        DEFAULT_OAUTH_BASE_URL,
+        title="OAuth page base URL",
+        description="Where payers authorize (connect/oauth2/authorize); the sandbox for tests.",
+        pattern=r"^https?://[^\s]+$",
+    )
+    mp_api_base_url: str = Field(
+        DEFAULT_MP_API_BASE_URL,
+        title="Official account API base URL",
+        description="Where OAuth codes are exchanged (sns/oauth2/access_token).",
+        pattern=r"^https?://[^\s]+$",
     )
     h5_type: Literal["Wap", "iOS", "Android"] = Field(
         "Wap",

@@ -51,7 +51,7 @@ class UpstreamTls:
     ca_file: str
 
 
-def _transport_socket(host: str, tls: UpstreamTls) -> dict[str, Any]:
+def _transport_socket(host: str, tls: UpstreamTls, alpn: str = "h2") -> dict[str, Any]:
     try:
         ipaddress.ip_address(host)
         san = {"san_type": "IP_ADDRESS", "matcher": {"exact": host}}
@@ -65,7 +65,7 @@ def _transport_socket(host: str, tls: UpstreamTls) -> dict[str, Any]:
             "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
             **sni,
             "common_tls_context": {
-                "alpn_protocols": ["h2"],
+                "alpn_protocols": [alpn],
                 "tls_certificates": [
                     {
                         "certificate_chain": {"filename": tls.cert_file},
@@ -115,6 +115,21 @@ def _cluster(name: str, target: str, tls: UpstreamTls | None = None) -> dict[str
             ],
         },
     }
+
+
+# The one plain-HTTP upstream: the cashier's pages under /cashier/ (paymesh.cashier).
+HTTP_SERVICE = "cashier"
+
+
+def _http_cluster(name: str, target: str, tls: UpstreamTls | None) -> dict[str, Any]:
+    """An HTTP/1.1 upstream (the cashier's aiohttp server), mutual TLS like the others."""
+    cluster = _cluster(name, target)
+    del cluster["typed_extension_protocol_options"]
+    if tls is not None:
+        host = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+        address = host["address"]["socket_address"]["address"]
+        cluster["transport_socket"] = _transport_socket(address, tls, alpn="http/1.1")
+    return cluster
 
 
 # Envoy's own answers (local replies) as google.rpc.Status JSON with an ErrorInfo:
@@ -179,7 +194,8 @@ def render(
     upstream_tls: UpstreamTls | None = None,
 ) -> dict[str, Any]:
     """upstreams: cluster name (pay, query, ...) -> "host:port" (or several, comma-separated);
-    key "*" is the default.
+    key "*" is the default for the gRPC services; "cashier" (HTTP, never defaulted) serves
+    `/cashier/`.
 
     The listener answers `health_path` itself (200 while Envoy is not draining; k8s probes it:
     the admin interface listens on 127.0.0.1 only), refuses bodies over `MAX_REQUEST_BYTES`
@@ -188,7 +204,7 @@ def render(
     over mutual TLS (its certificate, the mesh CA, the gateway's name checked).
     """
     clusters = []
-    routes = []
+    routes: list[dict[str, Any]] = []
     for name, service in EDGE_SERVICES.items():
         target = upstreams.get(name) or upstreams.get("*")
         if not target:
@@ -201,6 +217,22 @@ def render(
             }
         )
     services = [EDGE_SERVICES[c["name"]] for c in clusters]
+    if upstreams.get(HTTP_SERVICE):
+        # The cashier's pages: plain HTTP/1.1 to its server, the transcoder off for them.
+        clusters.append(_http_cluster(HTTP_SERVICE, upstreams[HTTP_SERVICE], upstream_tls))
+        routes.insert(
+            0,
+            {
+                "match": {"prefix": "/cashier/"},
+                "route": {"cluster": HTTP_SERVICE, "timeout": route_timeout},
+                "typed_per_filter_config": {
+                    "envoy.filters.http.grpc_json_transcoder": {
+                        "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig",
+                        "disabled": True,
+                    }
+                },
+            },
+        )
     transcoder = {
         "@type": "type.googleapis.com/envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder",
         "proto_descriptor": str(descriptor or descriptor_path()),

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from paymesh.deploy import console, network
+from paymesh.deploy.network import CASHIER_PORT
 from paymesh.deploy.objects import (
     CALLBACK_BASE_URL as CALLBACK_BASE_URL,
 )
@@ -63,7 +64,7 @@ from paymesh.deploy.objects import (
     _selector,
     _tls_volume,
 )
-from paymesh.gateway.envoy.config import EDGE_SERVICES, UpstreamTls, render
+from paymesh.gateway.envoy.config import EDGE_SERVICES, HTTP_SERVICE, UpstreamTls, render
 from paymesh.runtime.registry import SPECS, ServiceSpec
 
 # The registry's entry point of channel services (one per channel of `paymesh.catalog`).
@@ -85,7 +86,7 @@ class Tier:
     @property
     def stateless(self) -> bool:
         """Scaled on CPU by an HPA (notify and monitor run a fixed pair of workers)."""
-        return self.role in ("gateway", "callback", "channel")
+        return self.role in ("gateway", "callback", "channel", "cashier")
 
     @property
     def secret_keys(self) -> list[str]:
@@ -100,7 +101,7 @@ def _role(spec: ServiceSpec) -> str:
         return "channel"
     if spec.name in GATEWAYS:
         return "gateway"
-    if spec.name in ("callback", "notify", "monitor", "recon"):
+    if spec.name in ("callback", "notify", "monitor", "recon", "cashier"):
         return spec.name
     return "worker"
 
@@ -144,15 +145,19 @@ def _service_deployment(tier: Tier) -> Obj:
                 "secret": {"secretName": "paymesh-notify-signing-key", "defaultMode": 0o440},
             }
         )
+    ports: list[Obj] = [
+        {"containerPort": GRPC_PORT, "name": "grpc"},
+        {"containerPort": HEALTH_PORT, "name": "health"},
+    ]
+    if tier.role == "cashier":
+        env.append({"name": "PAYMESH_CASHIER_LISTEN", "value": f"0.0.0.0:{CASHIER_PORT}"})
+        ports.append({"containerPort": CASHIER_PORT, "name": "http"})
     probe = {"grpc": {"port": HEALTH_PORT}}
     container = {
         "name": tier.name,
         "image": IMAGE,
         "args": ["serve", tier.name, "--listen", f"0.0.0.0:{GRPC_PORT}"],
-        "ports": [
-            {"containerPort": GRPC_PORT, "name": "grpc"},
-            {"containerPort": HEALTH_PORT, "name": "health"},
-        ],
+        "ports": ports,
         "envFrom": [{"configMapRef": {"name": "paymesh-settings"}}],
         "env": env,
         "startupProbe": {**probe, "periodSeconds": 2, "failureThreshold": 60},
@@ -202,6 +207,7 @@ def settings_configmap() -> Obj:
 def envoy_config() -> Obj:
     upstreams = {name: f"{name}:{GRPC_PORT}" for name in EDGE_SERVICES if name != "info"}
     upstreams["info"] = f"pay:{GRPC_PORT}"
+    upstreams[HTTP_SERVICE] = f"{HTTP_SERVICE}:{CASHIER_PORT}"
     return render(
         listen_port=EDGE_PORT,
         admin_port=ENVOY_ADMIN_PORT,
@@ -255,6 +261,10 @@ def service_objects() -> list[Obj]:
     for tier in tiers():
         out.append(_service_deployment(tier))
         out.append(_service(tier.name, tier.role, GRPC_PORT, "grpc", headless=True))
+        if tier.role == "cashier":  # its pages too (the edge balances over the pods)
+            out[-1]["spec"]["ports"].append(
+                {"name": "http", "port": CASHIER_PORT, "targetPort": "http", "appProtocol": "http"}
+            )
     return out
 
 

@@ -1,8 +1,9 @@
 """NetworkPolicies of the k8s manifests: who may talk to whom.
 
 - only the edge reaches the gateways and the callback gateway;
-- only the gateways, the callback gateway, the monitor and reconciliation reach the channel
-  services;
+- only the edge reaches the cashier (its HTTP pages);
+- only the gateways, the callback gateway, the monitor, reconciliation and the cashier reach
+  the channel services;
 - only the channel services reach the internet (the providers' HTTPS APIs, port 443);
 - notify reaches merchants (any public address and port: notify_url is the merchant's);
 - only the ops console reaches notify (its NotifyAdminService); nothing reaches the console
@@ -20,6 +21,7 @@ Obj = dict[str, Any]
 
 GRPC_PORT = 50051
 EDGE_PORT = 8080
+CASHIER_PORT = 8075  # the cashier's HTTP pages (the edge routes /cashier/ to it)
 PRIVATE = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 # Never "the internet": link-local holds cloud metadata endpoints.
 NOT_PUBLIC = (*PRIVATE, "169.254.0.0/16", "127.0.0.0/8", "100.64.0.0/10")
@@ -29,7 +31,7 @@ BACKEND_PORTS = {"mysql": 3306, "etcd": 2379, "nats": 4222}
 INGRESS_FROM: dict[str, tuple[str, ...]] = {
     "gateway": ("edge",),
     "callback": ("edge",),
-    "channel": ("gateway", "callback", "monitor", "recon"),
+    "channel": ("gateway", "callback", "monitor", "recon", "cashier"),
     "notify": ("console",),  # NotifyAdminService: re-send from the ops console
 }
 # role -> backends it uses
@@ -42,10 +44,12 @@ BACKENDS: dict[str, tuple[str, ...]] = {
     "channel": ("etcd",),
     "worker": ("mysql", "etcd"),
     "console": ("mysql", "etcd"),
+    "cashier": ("mysql", "etcd"),
 }
 # role -> roles it calls over gRPC
 CALLS: dict[str, tuple[str, ...]] = {
     "edge": ("gateway", "callback"),
+    "cashier": ("channel",),
     "gateway": ("channel",),
     "callback": ("channel",),
     "monitor": ("channel",),
@@ -75,6 +79,8 @@ def _public(except_: tuple[str, ...] = NOT_PUBLIC) -> Obj:
 def _ingress(role: str) -> list[Obj]:
     if role == "edge":
         return [{"ports": _tcp(EDGE_PORT)}]  # merchants and providers, from anywhere
+    if role == "cashier":
+        return [{"from": [_roles(("edge",))], "ports": _tcp(CASHIER_PORT)}]
     peers = INGRESS_FROM.get(role)
     if not peers:
         return []
@@ -86,6 +92,8 @@ def _egress(role: str) -> list[Obj]:
     calls = CALLS.get(role)
     if calls:
         rules.append({"to": [_roles(calls)], "ports": _tcp(GRPC_PORT)})
+    if role == "edge":
+        rules.append({"to": [_roles(("cashier",))], "ports": _tcp(CASHIER_PORT)})
     backends = BACKENDS.get(role)
     if backends:
         in_cluster: list[Obj] = [{"namespaceSelector": {}}]

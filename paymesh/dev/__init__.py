@@ -55,6 +55,7 @@ SERVICES = [
     "wechat",
     "alipay",
     "unionpay",
+    "cashier",
     "monitor",
     "notify",
     "recon",
@@ -109,6 +110,7 @@ async def run_dev(state_dir: str = ".paymesh", edge_port: int = 8080) -> None:
         "merchant": _port(8070),
         "console": _port(8060),
         "grpc": _port(50051),
+        "cashier": _port(8075),
     }
     urls = {k: f"http://{HOST}:{p}" for k, p in ports.items()}
     cleanups: list[Any] = []
@@ -151,6 +153,8 @@ async def run_dev(state_dir: str = ".paymesh", edge_port: int = 8080) -> None:
             notify_signing_key_file=str(notify_key),
             notify_admin_target=f"{HOST}:{ports['grpc']}",
             drain_seconds=2.0,
+            cashier_listen=f"{HOST}:{ports['cashier']}",
+            cashier_sandbox_url=sandbox.url,
         )
         server = await start_server(SERVICES, settings)
         cleanups.append(lambda: server.drain(settings.drain_seconds))
@@ -167,7 +171,7 @@ async def run_dev(state_dir: str = ".paymesh", edge_port: int = 8080) -> None:
             render_text(
                 listen_port=ports["edge"],
                 admin_port=ports["admin"],
-                upstreams={"*": f"{HOST}:{server.port}"},
+                upstreams={"*": f"{HOST}:{server.port}", "cashier": f"{HOST}:{ports['cashier']}"},
             ),
             root=state / "envoy",
             log_level="warning",

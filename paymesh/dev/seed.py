@@ -128,6 +128,10 @@ async def seed_wechat(
         api_v3_key=SecretStr(reg["api_v3_key"]),
         platform_public_key_id=reg["platform_public_key_id"],
         platform_public_key_pem=reg["platform_public_key_pem"],
+        # the cashier's WeChat OAuth (snsapi_base) at the sandbox too
+        mp_app_secret=SecretStr(reg["mp_app_secret"]),
+        oauth_base_url=sandbox_url,
+        mp_api_base_url=sandbox_url,
     )
     await repo.put_channel_account(account)
     return account

@@ -47,6 +47,12 @@ SPECS: dict[str, ServiceSpec] = {
             "reconciliation (ops ReconciliationService) and its daily scheduler",
         ),
         ServiceSpec(
+            "cashier",
+            "paymesh.cashier.service:register",
+            _GATEWAY_NEEDS,
+            "the cashier page (HTTP on cashier_listen; the edge routes /cashier/ to it)",
+        ),
+        ServiceSpec(
             "notify",
             "paymesh.notify.service:register",
             ("database_url", "config_backend", "nats_url"),

@@ -69,6 +69,11 @@ class Settings(BaseModel):
     # The ops console (`paymesh console`): where it listens, and the notify service's gRPC
     # target for re-sending notifications from it.
     console_listen: str = "127.0.0.1:8060"
+    # The cashier's HTTP server (`paymesh serve cashier`; Envoy routes /cashier/ to it),
+    # and, for the sandbox only, a base URL whose wallet bridge stubs its pages load and
+    # whose payer page may name the wallet (`?as=wechat`) instead of the User-Agent.
+    cashier_listen: str = "127.0.0.1:8075"
+    cashier_sandbox_url: str | None = None
     notify_admin_target: str | None = None
 
     def is_set(self, name: str) -> bool:

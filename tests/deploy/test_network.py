@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pytest
 
 from paymesh.deploy import k8s
+from paymesh.deploy.network import CASHIER_PORT
 from tests.deploy.conftest import Obj, by_kind
 
 
@@ -121,7 +122,7 @@ def test_every_deployment_is_isolated_both_ways(
 
 def test_who_reaches_each_service(mesh: tuple[list[Obj], dict[str, Peer]]) -> None:
     policies, pods = mesh
-    callers_of_channels = {"gateway", "callback", "monitor", "recon"}
+    callers_of_channels = {"gateway", "callback", "monitor", "recon", "cashier"}
     for dst_name, dst in pods.items():
         port = k8s.EDGE_PORT if dst_name == "edge" else k8s.GRPC_PORT
         allowed = {s for s, src in pods.items() if reachable(policies, src, dst, port)}
@@ -137,6 +138,9 @@ def test_who_reaches_each_service(mesh: tuple[list[Obj], dict[str, Peer]]) -> No
         else:
             assert allowed == set(), (dst_name, allowed)
         assert reachable(policies, INTERNET, dst, port) == (dst_name == "edge"), dst_name
+        # the cashier's pages: from the edge only
+        pages = {s for s, src in pods.items() if reachable(policies, src, dst, CASHIER_PORT)}
+        assert pages == ({"edge"} if role == "cashier" else set()), (dst_name, pages)
 
 
 def test_who_reaches_the_internet(mesh: tuple[list[Obj], dict[str, Peer]]) -> None:
@@ -150,7 +154,7 @@ def test_who_reaches_the_internet(mesh: tuple[list[Obj], dict[str, Peer]]) -> No
 def test_backends_and_dns(mesh: tuple[list[Obj], dict[str, Peer]]) -> None:
     policies, pods = mesh
     mysql = {n for n, p in pods.items() if reachable(policies, p, DATABASE, 3306)}
-    users = ("gateway", "callback", "monitor", "recon", "notify", "console")
+    users = ("gateway", "callback", "monitor", "recon", "notify", "console", "cashier")
     assert mysql == {n for n in pods if _role(n) in users}
     nats = {n for n, p in pods.items() if reachable(policies, p, DATABASE, 4222)}
     assert nats == {"notify"}

@@ -43,7 +43,7 @@ from tests.e2e.client import Merchant
 
 SERVICES = [
     "info", "pay", "query", "refund", "transfer", "callback", "wechat", "alipay", "unionpay",
-    "notify", "recon",
+    "notify", "recon", "cashier",
 ]  # fmt: skip
 
 
@@ -138,7 +138,7 @@ async def start_mesh(
     await web.TCPSite(merchant_runner, "127.0.0.1", merchant_port).start()
     notify_key = tmp_path_factory.mktemp("keys") / "notify-signing.pem"
     private_key_pem(notify_key)
-    grpc_port, edge_port = free_port(), free_port()
+    grpc_port, edge_port, cashier_port = free_port(), free_port(), free_port()
     edge_url = f"http://127.0.0.1:{edge_port}"
     settings = Settings(
         listen=f"127.0.0.1:{grpc_port}",
@@ -149,6 +149,8 @@ async def start_mesh(
         channel_timeout_seconds=3.0,
         drain_seconds=1.0,
         notify_signing_key_file=str(notify_key),
+        cashier_listen=f"127.0.0.1:{cashier_port}",
+        cashier_sandbox_url=sandbox.url,
         **backend,
     )
     server = await start_server(SERVICES, settings)
@@ -156,7 +158,7 @@ async def start_mesh(
         render_text(
             listen_port=edge_port,
             admin_port=free_port(),
-            upstreams={"*": f"127.0.0.1:{server.port}"},
+            upstreams={"*": f"127.0.0.1:{server.port}", "cashier": f"127.0.0.1:{cashier_port}"},
         ),
         log_level="warning",
     )

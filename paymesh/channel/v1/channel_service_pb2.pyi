@@ -247,3 +247,19 @@ class DownloadBillResponse(_message.Message):
     summary: _channel_pb2.BillSummary
     exchanges: _containers.RepeatedCompositeFieldContainer[_channel_pb2.Exchange]
     def __init__(self, available: _Optional[bool] = ..., lines: _Optional[_Iterable[_Union[_channel_pb2.BillLine, _Mapping]]] = ..., summary: _Optional[_Union[_channel_pb2.BillSummary, _Mapping]] = ..., exchanges: _Optional[_Iterable[_Union[_channel_pb2.Exchange, _Mapping]]] = ...) -> None: ...
+
+class IdentifyPayerRequest(_message.Message):
+    __slots__ = ("account", "code")
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    account: _channel_pb2.AccountRef
+    code: str
+    def __init__(self, account: _Optional[_Union[_channel_pb2.AccountRef, _Mapping]] = ..., code: _Optional[str] = ...) -> None: ...
+
+class IdentifyPayerResponse(_message.Message):
+    __slots__ = ("payer_id", "exchanges")
+    PAYER_ID_FIELD_NUMBER: _ClassVar[int]
+    EXCHANGES_FIELD_NUMBER: _ClassVar[int]
+    payer_id: str
+    exchanges: _containers.RepeatedCompositeFieldContainer[_channel_pb2.Exchange]
+    def __init__(self, payer_id: _Optional[str] = ..., exchanges: _Optional[_Iterable[_Union[_channel_pb2.Exchange, _Mapping]]] = ...) -> None: ...

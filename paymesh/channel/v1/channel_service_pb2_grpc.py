@@ -88,6 +88,11 @@ class ChannelServiceStub:
                 request_serializer=paymesh_dot_channel_dot_v1_dot_channel__service__pb2.DownloadBillRequest.SerializeToString,
                 response_deserializer=paymesh_dot_channel_dot_v1_dot_channel__service__pb2.DownloadBillResponse.FromString,
                 _registered_method=True)
+        self.IdentifyPayer = channel.unary_unary(
+                '/paymesh.channel.v1.ChannelService/IdentifyPayer',
+                request_serializer=paymesh_dot_channel_dot_v1_dot_channel__service__pb2.IdentifyPayerRequest.SerializeToString,
+                response_deserializer=paymesh_dot_channel_dot_v1_dot_channel__service__pb2.IdentifyPayerResponse.FromString,
+                _registered_method=True)
 
 
 class ChannelServiceServicer:
@@ -167,6 +172,14 @@ class ChannelServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def IdentifyPayer(self, request, context):
+        """Exchanges a wallet's OAuth authorization code for the payer's id at this account's
+        app (WeChat snsapi_base: the openid; Alipay auth_base: the buyer's user id).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChannelServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -219,6 +232,11 @@ def add_ChannelServiceServicer_to_server(servicer, server):
                     servicer.DownloadBill,
                     request_deserializer=paymesh_dot_channel_dot_v1_dot_channel__service__pb2.DownloadBillRequest.FromString,
                     response_serializer=paymesh_dot_channel_dot_v1_dot_channel__service__pb2.DownloadBillResponse.SerializeToString,
+            ),
+            'IdentifyPayer': grpc.unary_unary_rpc_method_handler(
+                    servicer.IdentifyPayer,
+                    request_deserializer=paymesh_dot_channel_dot_v1_dot_channel__service__pb2.IdentifyPayerRequest.FromString,
+                    response_serializer=paymesh_dot_channel_dot_v1_dot_channel__service__pb2.IdentifyPayerResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -495,6 +513,33 @@ class ChannelService:
             '/paymesh.channel.v1.ChannelService/DownloadBill',
             paymesh_dot_channel_dot_v1_dot_channel__service__pb2.DownloadBillRequest.SerializeToString,
             paymesh_dot_channel_dot_v1_dot_channel__service__pb2.DownloadBillResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IdentifyPayer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paymesh.channel.v1.ChannelService/IdentifyPayer',
+            paymesh_dot_channel_dot_v1_dot_channel__service__pb2.IdentifyPayerRequest.SerializeToString,
+            paymesh_dot_channel_dot_v1_dot_channel__service__pb2.IdentifyPayerResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -57,6 +57,10 @@ class ChannelServiceStub:
     """Verifies and normalises one provider notification."""
     DownloadBill: _grpc.UnaryUnaryMultiCallable[_channel_service_pb2.DownloadBillRequest, _channel_service_pb2.DownloadBillResponse]
     """Downloads and parses the provider's trade bill of one day (China time)."""
+    IdentifyPayer: _grpc.UnaryUnaryMultiCallable[_channel_service_pb2.IdentifyPayerRequest, _channel_service_pb2.IdentifyPayerResponse]
+    """Exchanges a wallet's OAuth authorization code for the payer's id at this account's
+    app (WeChat snsapi_base: the openid; Alipay auth_base: the buyer's user id).
+    """
 
 @_typing.type_check_only
 class ChannelServiceAsyncStub(ChannelServiceStub):
@@ -87,6 +91,10 @@ class ChannelServiceAsyncStub(ChannelServiceStub):
     """Verifies and normalises one provider notification."""
     DownloadBill: _aio.UnaryUnaryMultiCallable[_channel_service_pb2.DownloadBillRequest, _channel_service_pb2.DownloadBillResponse]  # type: ignore[assignment]
     """Downloads and parses the provider's trade bill of one day (China time)."""
+    IdentifyPayer: _aio.UnaryUnaryMultiCallable[_channel_service_pb2.IdentifyPayerRequest, _channel_service_pb2.IdentifyPayerResponse]  # type: ignore[assignment]
+    """Exchanges a wallet's OAuth authorization code for the payer's id at this account's
+    app (WeChat snsapi_base: the openid; Alipay auth_base: the buyer's user id).
+    """
 
 class ChannelServiceServicer(metaclass=_abc_1.ABCMeta):
     """The contract every channel (wechat, alipay, unionpay) implements. Channel
@@ -174,5 +182,15 @@ class ChannelServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_channel_service_pb2.DownloadBillResponse, _abc.Awaitable[_channel_service_pb2.DownloadBillResponse]]:
         """Downloads and parses the provider's trade bill of one day (China time)."""
+
+    @_abc_1.abstractmethod
+    def IdentifyPayer(
+        self,
+        request: _channel_service_pb2.IdentifyPayerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_channel_service_pb2.IdentifyPayerResponse, _abc.Awaitable[_channel_service_pb2.IdentifyPayerResponse]]:
+        """Exchanges a wallet's OAuth authorization code for the payer's id at this account's
+        app (WeChat snsapi_base: the openid; Alipay auth_base: the buyer's user id).
+        """
 
 def add_ChannelServiceServicer_to_server(servicer: ChannelServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

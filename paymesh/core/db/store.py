@@ -8,6 +8,7 @@ from typing import Any
 
 from paymesh.core.db.audit import AuditStore
 from paymesh.core.db.base import Created, Transition
+from paymesh.core.db.cashier import CashierStore
 from paymesh.core.db.engine import create_engine, session_factory
 from paymesh.core.db.late import LatePaymentStore, NewLatePayment
 from paymesh.core.db.orders import NewOrder, OrderStore
@@ -18,7 +19,9 @@ from paymesh.core.ids import IdGenerator
 from paymesh.runtime.clock import utcnow
 
 
-class Store(OrderStore, RefundStore, TransferStore, OutboxStore, AuditStore, LatePaymentStore):
+class Store(
+    CashierStore, OrderStore, RefundStore, TransferStore, OutboxStore, AuditStore, LatePaymentStore
+):
     @classmethod
     def from_url(
         cls,

@@ -1,0 +1,74 @@
+"""The cashier in each wallet's browser (Debian's Chromium, a phone's viewport, the wallet's
+User-Agent): open it from the order's code_url, OAuth at the sandbox, pay in the wallet,
+see the result; the merchant is notified once."""
+
+from __future__ import annotations
+
+import asyncio
+
+from playwright.async_api import Browser
+
+from tests.e2e.cashier_helpers import SCREENSHOTS, browser, cashier_order, notifications, phone
+from tests.e2e.client import Merchant
+from tests.e2e.conftest import Mesh
+from tests.e2e.helpers import eventually, query_order
+
+__all__ = ["browser"]
+
+
+async def test_wechat_pays_after_silent_oauth(
+    mesh: Mesh, merchant: Merchant, browser: Browser
+) -> None:
+    order = await cashier_order(mesh, merchant, 1234)
+    oid = order["order_id"]
+    code_url = order["pay_data"]["code_url"]
+    assert order["method"] == "cashier"
+    assert order["channel"] == ""
+    assert code_url == order["pay_data"]["pay_url"]
+    assert code_url.startswith(f"{mesh.edge_url}/cashier/o/")
+    ctx = await phone(browser, "wechat")
+    page = await ctx.new_page()
+    try:
+        seen: list[str] = []
+        page.on("request", lambda r: seen.append(r.url) if r.is_navigation_request() else None)
+        await page.goto(code_url)
+        # WeChat's silent OAuth at the sandbox, then back with the code: the pay button
+        assert any(
+            "/connect/oauth2/authorize?appid=" in u and "scope=snsapi_base" in u for u in seen
+        )
+        assert "code=" in page.url
+        assert "state=" in page.url
+        await page.wait_for_selector("button.pay.wechat")
+        assert "¥12.34" in await page.inner_text("body")
+        if mesh.backend == "sqlite+file":
+            await page.screenshot(path=str(SCREENSHOTS / "wechat-confirm.png"))
+        # nothing exists at WeChat before the payer commits
+        assert (await query_order(merchant, oid))["channel"] == ""
+        await page.click("button.pay.wechat")
+        # WeChat's pay sheet (the sandbox's WeixinJSBridge) for the signed JSAPI parameters
+        await page.wait_for_selector("#sandbox-wechat-sheet .sheet-pay")
+        assert "¥12.34" in await page.inner_text("#sandbox-wechat-sheet")
+        if mesh.backend == "sqlite+file":
+            await page.screenshot(path=str(SCREENSHOTS / "wechat-sheet.png"))
+        await page.click("#sandbox-wechat-sheet .sheet-pay")
+        await page.wait_for_selector(".result[data-status=PAID]", timeout=15000)
+        assert "支付成功" in await page.inner_text("body")
+        if mesh.backend == "sqlite+file":
+            await page.screenshot(path=str(SCREENSHOTS / "wechat-paid.png"))
+    finally:
+        await ctx.close()
+    paid = await query_order(merchant, oid)
+    assert (paid["status"], paid["channel"], paid["method"]) == ("PAID", "wechat", "cashier")
+    assert paid["pay_data"]["code_url"] == code_url  # the merchant's view is the cashier link
+
+    async def notified() -> bool:
+        return bool(notifications(mesh, oid))
+
+    await eventually(notified, within=20)
+    await asyncio.sleep(1.0)  # a second notification would have come by now
+    (note,) = notifications(mesh, oid)
+    assert (note["event_type"], str(note["amount"]), note["channel"]) == (
+        "order.paid",
+        "1234",
+        "wechat",
+    )
