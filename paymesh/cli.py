@@ -115,6 +115,24 @@ def _cmd_certs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_cashier_link(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from paymesh.config.crypto import MasterKeyError
+    from paymesh.core.cashier import static_url
+    from paymesh.runtime.clock import utcnow
+    from paymesh.runtime.settings import load_settings
+
+    base = args.base_url or load_settings(args.config).callback_base_url
+    if not base:
+        raise SystemExit("--base-url (or callback_base_url, the public edge URL) is required")
+    try:
+        print(static_url(base, args.app, utcnow() + timedelta(days=args.days)))
+    except MasterKeyError as e:  # the links' key comes from PAYMESH_MASTER_KEY
+        raise SystemExit(f"paymesh cashier-link: {e}") from e
+    return 0
+
+
 def _cmd_recon(args: argparse.Namespace) -> int:
     plog.configure("WARNING")
     try:
@@ -208,6 +226,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--json", help="also write the results as JSON to this file")
     b.set_defaults(func=_cmd_bench)
+
+    cl = sub.add_parser(
+        "cashier-link",
+        help="print an app's static cashier link (a counter QR code: the payer enters the amount)",
+    )
+    cl.add_argument("--app", required=True, help="the app id")
+    cl.add_argument("--days", type=int, default=3650, help="valid for this many days")
+    cl.add_argument("--base-url", help="public edge URL (default: callback_base_url)")
+    cl.add_argument("--config", help="settings TOML (PAYMESH_CONFIG)")
+    cl.set_defaults(func=_cmd_cashier_link)
 
     from paymesh.console.cli import add_parsers
 

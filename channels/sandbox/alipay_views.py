@@ -12,9 +12,10 @@ import datetime as dt
 import json
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from paymesh.channels.alipay.sign import notify_canonical
 from paymesh.channels.sandbox.state import (
     CHINA_TZ,
     ItemStatus,
@@ -217,3 +218,25 @@ def transfer_notify(t: Transfer, amount: int | None = None) -> dict[str, str]:
         "version": "1.1",
         "biz_content": json.dumps(biz, ensure_ascii=False, separators=(",", ":")),
     }
+
+
+def return_params(trade: Trade, app_id: str, sign_with: Callable[[str], str]) -> dict[str, str]:
+    """The synchronous return (同步返回) Alipay appends to a page/wap `return_url` once the
+    payer paid: the trade's numbers and amount, signed RSA2 like a notify (Alipay's docs,
+    "alipay.trade.wap.pay" 同步通知参数; merchants must not trust it without the notify or
+    a query, which is what paymesh's cashier does)."""
+    params = {
+        "app_id": app_id,
+        "auth_app_id": app_id,
+        "charset": "utf-8",
+        "method": f"alipay.trade.{'wap' if trade.method == 'h5' else 'page'}.pay.return",
+        "out_trade_no": trade.out_trade_no,
+        "seller_id": str(trade.extra.get("seller_id", "")),
+        "timestamp": alipay_time(trade.paid_at),
+        "total_amount": yuan(trade.amount),
+        "trade_no": trade.channel_trade_no,
+        "version": "1.0",
+        "sign_type": "RSA2",
+    }
+    params["sign"] = sign_with(notify_canonical(params))
+    return params

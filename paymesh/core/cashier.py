@@ -11,12 +11,14 @@ merchant never sees: `pay_data` is read into the proto with unknown fields ignor
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
 from paymesh.config.apps import AppConfig, RouteTarget
+from paymesh.config.crypto import MASTER_KEY_ENV
 from paymesh.core import cashier_links
 
 CASHIER_METHOD: Final = "cashier"
@@ -60,11 +62,7 @@ def _key(master: str) -> bytes:
 
 
 def links_key() -> bytes:
-    """The HMAC key of cashier links (derived from the master key)."""
-    import os
-
-    from paymesh.config.crypto import MASTER_KEY_ENV
-
+    """The HMAC key of cashier links (derived from the master key; MasterKeyError if unset)."""
     return _key(os.environ.get(MASTER_KEY_ENV, ""))
 
 
@@ -75,6 +73,12 @@ def order_pay_data(base_url: str, app_id: str, order_id: str, expire: datetime) 
         base_url, cashier_links.order_link(app_id, order_id, expire), links_key()
     )
     return {"pay_url": link, "code_url": link}
+
+
+def static_url(base_url: str, app_id: str, expires: datetime) -> str:
+    """An app's counter code (a fixed link: the payer enters the amount), valid until
+    `expires`; only paymesh's key makes one (`paymesh cashier-link`)."""
+    return cashier_links.url(base_url, cashier_links.static_link(app_id, expires), links_key())
 
 
 @dataclass(frozen=True)
@@ -126,5 +130,6 @@ __all__ = [
     "links_key",
     "offered_wallets",
     "order_pay_data",
+    "static_url",
     "wallet_route",
 ]

@@ -26,7 +26,7 @@ from typing import Final
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from paymesh.config.crypto import DEV_MASTER_KEY, MASTER_KEY_ENV
+from paymesh.config.crypto import MASTER_KEY_ENV, MasterKeyError
 
 VERSION: Final = "v1"
 MAC_BYTES: Final = 16
@@ -69,9 +69,12 @@ def derive_key(master_key_b64: str) -> bytes:
 
 
 def key_from_env() -> bytes:
-    """The key of this deployment (`PAYMESH_MASTER_KEY`; `paymesh dev`'s public key if unset,
-    as the file store of `paymesh dev` does)."""
-    return derive_key(os.environ.get(MASTER_KEY_ENV, "").strip() or DEV_MASTER_KEY)
+    """The key of this deployment, from `PAYMESH_MASTER_KEY` (`paymesh dev` sets its own);
+    unset is an error, never a default key anyone could sign links with."""
+    master = os.environ.get(MASTER_KEY_ENV, "").strip()
+    if not master:
+        raise MasterKeyError(f"{MASTER_KEY_ENV} is not set: cashier links are signed with it")
+    return derive_key(master)
 
 
 def _b64(data: bytes) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from playwright.async_api import Browser
 
 from tests.e2e.cashier_helpers import SCREENSHOTS, browser, cashier_order, notifications, phone
@@ -72,3 +73,45 @@ async def test_wechat_pays_after_silent_oauth(
         "1234",
         "wechat",
     )
+
+
+@pytest.mark.parametrize("wallet", ["alipay", "unionpay"])
+async def test_alipay_and_unionpay_pay_in_their_browsers(
+    wallet: str, mesh: Mesh, merchant: Merchant, browser: Browser
+) -> None:
+    """Alipay's browser pays with wap (alipay.trade.wap.pay), UnionPay QuickPass's with the
+    gateway page (frontTransReq); both come back to the cashier's result page."""
+    order = await cashier_order(mesh, merchant, 2501)
+    oid = order["order_id"]
+    ctx = await phone(browser, wallet)
+    page = await ctx.new_page()
+    try:
+        await page.goto(order["pay_data"]["code_url"])
+        await page.wait_for_selector(f"button.pay.{wallet}")
+        assert "¥25.01" in await page.inner_text("body")
+        if mesh.backend == "sqlite+file":
+            await page.screenshot(path=str(SCREENSHOTS / f"{wallet}-confirm.png"))
+        assert (await query_order(merchant, oid))["channel"] == ""
+        await page.click(f"button.pay.{wallet}")
+        # the provider's own pay page (the sandbox's)
+        await page.wait_for_url(f"**/_sandbox/pay/{wallet}/{oid}*")
+        assert "25.01" in await page.content()
+        await page.click("button.pay")
+        await page.wait_for_selector("text=Paid at")
+        await page.click(".return")
+        await page.wait_for_selector(".result[data-status=PAID]", timeout=15000)
+        assert "/cashier/o/" in page.url
+        if mesh.backend == "sqlite+file":
+            await page.screenshot(path=str(SCREENSHOTS / f"{wallet}-paid.png"))
+    finally:
+        await ctx.close()
+    paid = await query_order(merchant, oid)
+    assert (paid["status"], paid["channel"]) == ("PAID", wallet)
+
+    async def notified() -> bool:
+        return bool(notifications(mesh, oid))
+
+    await eventually(notified, within=20)
+    await asyncio.sleep(1.0)
+    (note,) = notifications(mesh, oid)
+    assert (note["event_type"], note["channel"]) == ("order.paid", wallet)
