@@ -36,6 +36,7 @@ from paymesh.errors import (
 )
 from paymesh.merchant.v1 import callback_service_pb2 as pb
 from paymesh.merchant.v1 import callback_service_pb2_grpc as pb_grpc
+from paymesh.runtime import metrics
 from paymesh.runtime.context import ServiceContext
 from paymesh.runtime.logging import get_logger
 
@@ -254,6 +255,7 @@ class CallbackServicer(pb_grpc.CallbackServiceServicer):
     async def _record(
         self, audit: dict[str, Any], verified: bool, outcome: str, kind: str, oid: str, error: str
     ) -> None:
+        metrics.callback(audit["channel"], outcome)
         if not verified:
             audit = _capped(audit)
         try:

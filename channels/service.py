@@ -15,8 +15,9 @@ Enablement rules:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Protocol
+import time
+from collections.abc import Awaitable, Mapping
+from typing import Any, Protocol, TypeVar
 
 import grpc
 
@@ -25,12 +26,64 @@ from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channel.v1 import channel_service_pb2_grpc as svc_grpc
 from paymesh.channels.base import Channel
 from paymesh.config.models import ChannelAccountBase
-from paymesh.errors import ChannelNotEnabled, ConfigInvalid, ConfigNotFound, InvalidArgument
+from paymesh.errors import (
+    ChannelNotEnabled,
+    ChannelUnavailable,
+    ConfigInvalid,
+    ConfigNotFound,
+    InvalidArgument,
+    PaymeshError,
+)
+from paymesh.runtime import metrics
 from paymesh.runtime.logging import get_logger
 
 log = get_logger("paymesh.channels.service")
 
 Context = grpc.aio.ServicerContext[Any, Any]
+R = TypeVar("R")
+_TRANSPORT_FAILURES = frozenset({"timeout", "connection", "http_5xx"})
+_FAILED_STATE = {
+    "trade": channel_pb2.TradeState.TRADE_STATE_FAILED,
+    "refund": channel_pb2.ResultState.RESULT_STATE_FAILED,
+    "transfer": channel_pb2.ResultState.RESULT_STATE_FAILED,
+}
+
+
+def outcome_of(answer: object) -> str:
+    """ok, or refused when the answer is a definitive failure (FAILED trade/refund/transfer)."""
+    for field, failed in _FAILED_STATE.items():
+        result = getattr(answer, field, None)
+        if result is not None:
+            return "refused" if result.state == failed else "ok"
+    return "ok"
+
+
+def outcome_of_error(error: BaseException) -> str:
+    """unavailable (no answer: timeout, connection, 5xx), unclear (an answer that could not
+    be trusted or classified), refused (the provider or our own checks said no)."""
+    if isinstance(error, ChannelUnavailable):
+        failure = error.metadata.get("failure", "") if error.metadata else ""
+        return "unavailable" if failure in _TRANSPORT_FAILURES else "unclear"
+    if isinstance(error, PaymeshError):
+        return "refused"
+    return "unclear"
+
+
+async def observed(provider: str, operation: str, call: Awaitable[R]) -> R:
+    """Await one channel operation, counted by provider, operation and outcome class."""
+    started = time.perf_counter()
+    outcome = "unclear"
+    try:
+        answer = await call
+        outcome = outcome_of(answer)
+        return answer
+    except BaseException as e:
+        outcome = outcome_of_error(e)
+        raise
+    finally:
+        name = metrics.provider(provider)
+        metrics.CHANNEL_SECONDS.labels(name, operation).observe(time.perf_counter() - started)
+        metrics.CHANNEL_TOTAL.labels(name, operation, outcome).inc()
 
 
 class AccountSource(Protocol):
@@ -86,49 +139,55 @@ class ChannelServicer(svc_grpc.ChannelServiceServicer):
                 f"method {request.method!r} is not enabled for this {channel.name} account",
                 metadata={"channel": channel.name, "method": request.method},
             )
-        return await channel.pay(account, request)
+        return await observed(channel.name, "pay", channel.pay(account, request))
 
     async def Query(self, request: svc.QueryRequest, context: Context) -> svc.QueryResponse:
         channel, account = await self._resolve(request.account, new_money=False)
-        return await channel.query(account, request)
+        return await observed(channel.name, "query", channel.query(account, request))
 
     async def Close(self, request: svc.CloseRequest, context: Context) -> svc.CloseResponse:
         channel, account = await self._resolve(request.account, new_money=False)
-        return await channel.close(account, request)
+        return await observed(channel.name, "close", channel.close(account, request))
 
     async def Refund(self, request: svc.RefundRequest, context: Context) -> svc.RefundResponse:
         channel, account = await self._resolve(request.account, new_money=True)
-        return await channel.refund(account, request)
+        return await observed(channel.name, "refund", channel.refund(account, request))
 
     async def QueryRefund(
         self, request: svc.QueryRefundRequest, context: Context
     ) -> svc.QueryRefundResponse:
         channel, account = await self._resolve(request.account, new_money=False)
-        return await channel.query_refund(account, request)
+        return await observed(channel.name, "query_refund", channel.query_refund(account, request))
 
     async def Transfer(
         self, request: svc.TransferRequest, context: Context
     ) -> svc.TransferResponse:
         channel, account = await self._resolve(request.account, new_money=True)
-        return await channel.transfer(account, request)
+        return await observed(channel.name, "transfer", channel.transfer(account, request))
 
     async def QueryTransfer(
         self, request: svc.QueryTransferRequest, context: Context
     ) -> svc.QueryTransferResponse:
         channel, account = await self._resolve(request.account, new_money=False)
-        return await channel.query_transfer(account, request)
+        return await observed(
+            channel.name, "query_transfer", channel.query_transfer(account, request)
+        )
 
     async def CancelTransfer(
         self, request: svc.CancelTransferRequest, context: Context
     ) -> svc.CancelTransferResponse:
         channel, account = await self._resolve(request.account, new_money=False)
-        return await channel.cancel_transfer(account, request)
+        return await observed(
+            channel.name, "cancel_transfer", channel.cancel_transfer(account, request)
+        )
 
     async def DownloadBill(
         self, request: svc.DownloadBillRequest, context: Context
     ) -> svc.DownloadBillResponse:
         channel, account = await self._resolve(request.account, new_money=False)
-        return await channel.download_bill(account, request)
+        return await observed(
+            channel.name, "download_bill", channel.download_bill(account, request)
+        )
 
     async def IdentifyPayer(
         self, request: svc.IdentifyPayerRequest, context: Context
@@ -136,7 +195,9 @@ class ChannelServicer(svc_grpc.ChannelServiceServicer):
         if not request.code or len(request.code) > 512:
             raise InvalidArgument("code must be 1-512 characters", field="code")
         channel, account = await self._resolve(request.account, new_money=False)
-        return await channel.identify_payer(account, request)
+        return await observed(
+            channel.name, "identify_payer", channel.identify_payer(account, request)
+        )
 
     async def ParseNotify(
         self, request: svc.ParseNotifyRequest, context: Context

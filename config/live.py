@@ -26,6 +26,7 @@ from paymesh.config.models import secret_field_names
 from paymesh.config.registry import channel_model
 from paymesh.config.store import ConfigStore, Entry, WatchEvent
 from paymesh.errors import ConfigInvalid, ConfigNotFound
+from paymesh.runtime import metrics
 from paymesh.runtime.logging import get_logger
 
 log = get_logger("paymesh.config.repository")
@@ -197,6 +198,13 @@ class LiveConfig:
         except ConfigNotFound:
             return None
 
+    def _document(self, key: str) -> str:
+        """A bounded metrics label for a key: app, notify, or the account's channel."""
+        parsed = keys.parse_key(self.prefix, key)
+        if parsed is None:
+            return "other"
+        return metrics.config_document(parsed.channel or parsed.kind)
+
     def _rejects(self, entry: Entry) -> bool:
         """True when a changed document must not replace the good one in the cache."""
         current = self._entries.get(entry.key)
@@ -207,6 +215,7 @@ class LiveConfig:
         try:
             self._decode(entry, model, what)
         except ConfigInvalid as e:
+            metrics.CONFIG_REJECTED.labels(self._document(entry.key)).inc()
             log.error(
                 "config_document_rejected",
                 key=entry.key,
@@ -230,9 +239,11 @@ class LiveConfig:
             elif ev.kind == "put" and ev.value is not None:
                 self._entries[ev.key] = Entry(ev.key, ev.value, ev.revision)
                 self._tombstones.pop(ev.key, None)
+                metrics.CONFIG_RELOADS.labels(self._document(ev.key)).inc()
             else:
                 self._entries.pop(ev.key, None)
                 self._tombstones[ev.key] = ev.revision
+                metrics.CONFIG_RELOADS.labels(self._document(ev.key)).inc()
             self._models.pop(ev.key, None)
         await self._advance(ev.revision)
 

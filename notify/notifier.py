@@ -35,6 +35,7 @@ from paymesh.notify.bus import ACK_WAIT_S, DURABLE, Bus, BusMessage, BusUnavaila
 from paymesh.notify.envelope import decode_event, signed_body
 from paymesh.notify.ssrf import GuardedResolver, RefusedURL, allow_private_var, check_url
 from paymesh.notify.store import AttemptRecord, DeliveryStore
+from paymesh.runtime import metrics
 from paymesh.runtime.clock import utcnow
 from paymesh.runtime.logging import get_logger
 
@@ -223,6 +224,7 @@ class Notifier:
         if app is not None:
             record = await self._attempt(msg, event, app, defaults, round_id, attempt)
             await self.store.record_attempt(record)
+        metrics.notify_attempt(record.http_status, record.delivered, record.latency_ms)
         if app is not None and record.delivered:
             await self.store.mark_delivered(event.event_id, round_id)
             await msg.ack()
@@ -243,6 +245,7 @@ class Notifier:
             )
             return
         await self.store.mark_failed(event.event_id, round_id, record.error or "not delivered")
+        metrics.NOTIFY_FAILED_FOR_GOOD.inc()
         await msg.term()
         log.warning("notify_failed", event_id=event.event_id, attempts=attempt)
 

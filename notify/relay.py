@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -26,6 +27,7 @@ from paymesh.core.db.engine import session_factory
 from paymesh.core.db.outbox import ClaimedEvent, OutboxClaims
 from paymesh.notify.bus import SUBJECT_PREFIX, Bus, BusUnavailable, PublishRefused
 from paymesh.notify.envelope import encode_event, subject_for
+from paymesh.runtime import metrics
 from paymesh.runtime.logging import get_logger
 
 log = get_logger(__name__)
@@ -39,6 +41,7 @@ class RelaySettings:
     backoff_initial_s: float = 0.2
     backoff_max_s: float = 10.0
     subject_prefix: str = SUBJECT_PREFIX
+    backlog_every_s: float = 5.0
 
 
 class OutboxRelay:
@@ -59,6 +62,7 @@ class OutboxRelay:
         self._backoff = self.settings.backoff_initial_s
         self.published = 0
         self.quarantined = 0
+        self._backlog_due = 0.0
 
     async def run_once(self) -> int:
         """Claim one batch and publish it; returns how many rows were published.
@@ -74,6 +78,7 @@ class OutboxRelay:
                 try:
                     await self._publish(row)
                 except BusUnavailable:
+                    metrics.OUTBOX_PUBLISH_FAILURES.inc()
                     await self.claims.release(
                         token, [r.event_id for r in rows[i:]], retry_in=self._backoff
                     )
@@ -82,6 +87,7 @@ class OutboxRelay:
                     reason = f"{type(e).__name__}: {e}"
                     await self.claims.quarantine(token, row.event_id, reason)
                     self.quarantined += 1
+                    metrics.OUTBOX_QUARANTINED_TOTAL.inc()
                     log.error(
                         "outbox_event_quarantined",
                         event_id=row.event_id,
@@ -95,6 +101,7 @@ class OutboxRelay:
             if done:
                 await self.claims.mark_published(token, done)
         self.published += len(done)
+        metrics.OUTBOX_PUBLISHED.inc(len(done))
         return len(done)
 
     async def _publish(self, row: ClaimedEvent) -> None:
@@ -117,6 +124,7 @@ class OutboxRelay:
         self._stopping.clear()
         log.info("outbox_relay_started")
         while not self._stopping.is_set():
+            await self._observe_backlog()
             try:
                 n = await self.run_once()
             except asyncio.CancelledError:
@@ -133,6 +141,22 @@ class OutboxRelay:
             if n < st.batch:
                 await self._sleep(st.idle_poll_s)
         log.info("outbox_relay_stopped")
+
+    async def _observe_backlog(self) -> None:
+        """Refresh the backlog gauges (unpublished rows, oldest age, quarantined rows) at
+        most every ``backlog_every_s``; a failed count is retried on the next pass."""
+        now = time.monotonic()
+        if now < self._backlog_due:
+            return
+        self._backlog_due = now + self.settings.backlog_every_s
+        try:
+            backlog = await self.claims.backlog()
+        except Exception as e:
+            log.warning("outbox_backlog_unknown", error=repr(e))
+            return
+        metrics.OUTBOX_BACKLOG.set(backlog.pending)
+        metrics.OUTBOX_OLDEST_AGE.set(backlog.oldest_age_s)
+        metrics.OUTBOX_QUARANTINED.set(backlog.quarantined)
 
     def _next_backoff(self) -> float:
         current = self._backoff

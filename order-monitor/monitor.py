@@ -46,6 +46,7 @@ from paymesh.order_monitor.resubmit import (
     resubmit_refund,
     resubmit_transfer,
 )
+from paymesh.runtime import metrics
 from paymesh.runtime.logging import get_logger
 
 log = get_logger("paymesh.order_monitor")
@@ -63,6 +64,8 @@ WAIT_USER_CONFIRM = "WAIT_USER_CONFIRM"
 # URL stays payable until its time_expire even when paymesh closed the order first), and its
 # report may come a little later: CLOSED/FAILED orders are watched until expiry + this margin.
 DEFAULT_LATE_MARGIN = timedelta(minutes=10)
+# A refund or transfer PENDING longer than this is overdue (paymesh_monitor_overdue_records).
+OVERDUE_AFTER = timedelta(hours=1)
 # Records in backoff are fetched but skipped; fetch at most this many batches' worth extra
 # so that records waiting out their backoff never crowd the due ones out of a sweep.
 _MAX_EXTRA_BATCHES = 10
@@ -135,6 +138,7 @@ class OrderMonitor:
             try:
                 report = await self.sweep_once()
             except Exception:
+                metrics.MONITOR_SWEEPS.labels("failed").inc()
                 log.exception("monitor_sweep_failed")
             else:
                 if report.checked or report.failed:
@@ -167,6 +171,8 @@ class OrderMonitor:
         orders: dict[str, PayOrder] = {}
         for o in await store.list_orders(OrderStatus.PENDING, expire_before=now, limit=limit):
             orders[o.order_id] = o
+        overdue = {"order": len(orders), "refund": 0, "transfer": 0}
+        overdue_before = now - OVERDUE_AFTER
         for o in await store.list_orders(
             OrderStatus.PENDING, created_before=stale_before, limit=limit
         ):
@@ -177,10 +183,14 @@ class OrderMonitor:
             status=RefundStatus.PENDING, created_before=stale_before, limit=limit
         ):
             jobs.append(("refund", r.refund_id, self._refund_check(r, now)))
+            overdue["refund"] += r.created_at < overdue_before
         for t in await store.list_transfers(
             TransferStatus.PENDING, created_before=stale_before, limit=limit
         ):
             jobs.append(("transfer", t.transfer_id, self._transfer_check(t, now)))
+            overdue["transfer"] += t.created_at < overdue_before
+        for kind, count in overdue.items():
+            metrics.MONITOR_OVERDUE.labels(kind).set(count)
 
         # Closed or failed orders the provider may still take a payment for (late payments).
         for o in await store.list_late_candidates(now - self.late_margin, limit):
@@ -196,6 +206,7 @@ class OrderMonitor:
                 report.deferred.append(record_id)
         limiter = asyncio.Semaphore(self.concurrency)
         await asyncio.gather(*(self._run(limiter, report, now, *job) for job in due))
+        metrics.MONITOR_SWEEPS.labels("ok").inc()
         return report
 
     async def _run(
@@ -232,6 +243,7 @@ class OrderMonitor:
                 )
                 return
         if outcome.changed:
+            metrics.MONITOR_SETTLED.labels(kind).inc()
             report.settled[record_id] = outcome.status
             log.info("monitor_settled", kind=kind, id=record_id, status=outcome.status)
         if outcome.open:

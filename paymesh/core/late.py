@@ -19,6 +19,7 @@ from paymesh.core.db.store import Transition
 from paymesh.core.deps import CoreDeps
 from paymesh.core.submit import submit_refund
 from paymesh.errors import AppNotFound, ChannelError
+from paymesh.runtime import metrics
 from paymesh.runtime.logging import get_logger
 
 log = get_logger("paymesh.late")
@@ -75,6 +76,7 @@ async def record_late_payment(
         return None
     late = created.row
     if created.created:
+        metrics.late_payment(late.policy)
         log.warning(
             "late_payment",
             order_id=order.order_id,

@@ -111,6 +111,7 @@ async def run_dev(state_dir: str = ".paymesh", edge_port: int = 8080) -> None:
         "console": _port(8060),
         "grpc": _port(50051),
         "cashier": _port(8075),
+        "metrics": _port(9464),
     }
     urls = {k: f"http://{HOST}:{p}" for k, p in ports.items()}
     cleanups: list[Any] = []
@@ -155,6 +156,7 @@ async def run_dev(state_dir: str = ".paymesh", edge_port: int = 8080) -> None:
             drain_seconds=2.0,
             cashier_listen=f"{HOST}:{ports['cashier']}",
             cashier_sandbox_url=sandbox.url,
+            metrics_listen=f"{HOST}:{ports['metrics']}",
         )
         server = await start_server(SERVICES, settings)
         cleanups.append(lambda: server.drain(settings.drain_seconds))
@@ -191,6 +193,7 @@ async def run_dev(state_dir: str = ".paymesh", edge_port: int = 8080) -> None:
             "merchant_notify_url": f"{merchant_url}/notify",
             "notify_public_key_pem": public_key_pem(notify_key.read_text()),
             "envoy_admin_url": urls["admin"],
+            "metrics_url": f"{urls['metrics']}/metrics",
             "demo_app": demo.as_json(),
             "services": SERVICES,
         }
@@ -208,6 +211,7 @@ async def run_dev(state_dir: str = ".paymesh", edge_port: int = 8080) -> None:
             f"  gRPC:               {info['grpc_target']}\n"
             f"  sandbox payer page: {info['sandbox_payer_page']}\n"
             f"  demo merchant:      {info['merchant_demo_url']}\n"
+            f"  metrics:            {info['metrics_url']}\n"
             f"  ops console:        {info['console_url']}   (log in as {DEV_CONSOLE_USER} /"
             f" {console_password})\n"
             f"  demo app:           app_id={demo.app_id} sign_type={demo.sign_type}"

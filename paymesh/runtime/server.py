@@ -18,6 +18,7 @@ from paymesh.runtime import tls
 from paymesh.runtime.context import ServiceContext
 from paymesh.runtime.interceptor import ErrorInterceptor
 from paymesh.runtime.logging import get_logger
+from paymesh.runtime.metrics_server import MetricsInterceptor, MetricsServer, start_metrics
 from paymesh.runtime.registry import ServiceSpec, resolve
 from paymesh.runtime.settings import Settings, require
 
@@ -37,6 +38,8 @@ class RunningServer:
     health_server: grpc.aio.Server | None = None
     health_port: int = 0
     watcher: asyncio.Task[None] | None = None
+    # /metrics (settings.metrics_listen), if any.
+    metrics: MetricsServer | None = None
 
     async def drain(self, grace: float) -> None:
         """Report NOT_SERVING, let in-flight RPCs finish within grace, then close resources."""
@@ -48,6 +51,8 @@ class RunningServer:
         await self.server.stop(grace)
         if self.health_server is not None:
             await self.health_server.stop(0)
+        if self.metrics is not None:
+            await self.metrics.close()
         await self.context.close()
 
 
@@ -57,7 +62,7 @@ async def start_server(names: list[str], settings: Settings) -> RunningServer:
     credentials = tls.server_credentials(settings)  # fails fast on a partial TLS setup
     context = ServiceContext(settings, [s.name for s in specs])
     server = grpc.aio.server(
-        interceptors=[ErrorInterceptor()],
+        interceptors=[MetricsInterceptor(), ErrorInterceptor()],
         options=[
             ("grpc.so_reuseport", int(settings.reuse_port)),
             ("grpc.max_receive_message_length", 8 << 20),
@@ -103,6 +108,15 @@ async def start_server(names: list[str], settings: Settings) -> RunningServer:
             await context.close()
             raise SystemExit(f"cannot listen on {settings.health_listen}")
         await health_server.start()
+    metrics_server = None
+    if settings.metrics_listen:
+        try:
+            metrics_server = await start_metrics(settings.metrics_listen)
+        except BaseException:
+            if health_server is not None:
+                await health_server.stop(0)
+            await context.close()
+            raise
     await server.start()
     log.info(
         "serving",
@@ -112,8 +126,10 @@ async def start_server(names: list[str], settings: Settings) -> RunningServer:
         tls="mutual" if settings.tls_ca_file else ("server" if credentials else "off"),
         health_port=health_port or None,
         pid=os.getpid(),
+        metrics_url=metrics_server.url if metrics_server else None,
     )
     running = RunningServer(server, port, context, health, full_names, health_server, health_port)
+    running.metrics = metrics_server
     if context.serving_conditions:
         running.watcher = asyncio.create_task(
             _watch_health(context, health, full_names), name="health-watch"

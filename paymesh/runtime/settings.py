@@ -36,6 +36,8 @@ class Settings(BaseModel):
     tls_ca_file: str | None = None
     # A second, plaintext port that serves only grpc.health.v1 (k8s gRPC probes speak no TLS).
     health_listen: str | None = None
+    # Prometheus /metrics (host:port, port 0 picks one); unset: no metrics endpoint.
+    metrics_listen: str | None = None
     # Backends. None means "not configured"; services that need one say so at startup.
     database_url: str | None = None
     config_backend: str | None = Field(None, description="etcd | file")

@@ -151,6 +151,7 @@ async def start_mesh(
         notify_signing_key_file=str(notify_key),
         cashier_listen=f"127.0.0.1:{cashier_port}",
         cashier_sandbox_url=sandbox.url,
+        metrics_listen="127.0.0.1:0",
         **backend,
     )
     server = await start_server(SERVICES, settings)

@@ -19,6 +19,7 @@ from paymesh.core.db.base import Created, StoreBase, Transition
 from paymesh.core.db.events import ORDER_CLOSED, ORDER_PAID, order_payload
 from paymesh.core.db.models import OrderStatus, PayOrder
 from paymesh.errors import DuplicateOutTradeNo, InvalidArgument, OrderNotFound
+from paymesh.runtime import metrics
 
 DEFAULT_EXPIRE_SECONDS = 900
 
@@ -96,7 +97,7 @@ class OrderStore(StoreBase):
                 version=1,
             )
 
-        return await self._insert_idempotent(
+        created = await self._insert_idempotent(
             build,
             lambda: self.get_order_by_out_trade_no(new.app_id, new.out_trade_no),
             lambda existing: same_order(existing, new),
@@ -105,6 +106,9 @@ class OrderStore(StoreBase):
                 metadata={"out_trade_no": new.out_trade_no, "order_id": existing.order_id},
             ),
         )
+        if created.created:
+            metrics.order_moved(new.channel, "created")
+        return created
 
     async def get_order(self, order_id: str, app_id: str | None = None) -> PayOrder | None:
         """The order, or None (also None when it belongs to another app)."""
@@ -177,7 +181,10 @@ class OrderStore(StoreBase):
                 )
             return Transition(row, changed)
 
-        return await self._run(tx)
+        moved = await self._run(tx)
+        if moved.changed and "status" in values:
+            metrics.order_moved(moved.row.channel, values["status"])
+        return moved
 
     async def mark_paid(
         self, order_id: str, amount: int, channel_trade_no: str, paid_at: datetime

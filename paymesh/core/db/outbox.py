@@ -16,7 +16,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -81,6 +81,19 @@ class ClaimedEvent:
     created_at: datetime
     attempts: int
     status: str = OutboxStatus.PENDING.value
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What waits in the outbox: unpublished rows, the oldest one's age, quarantined rows."""
+
+    pending: int
+    oldest_age_s: float
+    quarantined: int
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _unclaimed(now: datetime) -> sa.ColumnElement[bool]:
@@ -252,6 +265,21 @@ class OutboxClaims:
             )
             return int(getattr(result, "rowcount", 0)) == 1
 
+    async def backlog(self, now: datetime | None = None) -> Backlog:
+        """One grouped count over the (status, created_at) index."""
+        now = now or utcnow()
+        wanted = (OutboxStatus.PENDING.value, OutboxStatus.QUARANTINED.value)
+        async with self.sessions() as s:
+            rows = await s.execute(
+                sa.select(OutboxEvent.status, sa.func.count(), sa.func.min(OutboxEvent.created_at))
+                .where(OutboxEvent.status.in_(wanted))
+                .group_by(OutboxEvent.status)
+            )
+            found = {r[0]: (int(r[1]), r[2]) for r in rows}
+        pending, oldest = found.get(OutboxStatus.PENDING.value, (0, None))
+        age = max(0.0, (now - _aware(oldest)).total_seconds()) if oldest is not None else 0.0
+        return Backlog(pending, age, found.get(OutboxStatus.QUARANTINED.value, (0, None))[0])
+
     async def quarantined(self, limit: int = 100) -> list[tuple[str, str]]:
         """(event_id, reason) of quarantined rows, oldest first (operators, alerts)."""
         async with self.sessions() as s:
@@ -264,4 +292,4 @@ class OutboxClaims:
             return [(r[0], r[1]) for r in rows]
 
 
-__all__ = ["ClaimedEvent", "OutboxClaims", "OutboxStore"]
+__all__ = ["Backlog", "ClaimedEvent", "OutboxClaims", "OutboxStore"]

@@ -33,6 +33,7 @@ from paymesh.errors import (
     RefundExceedsPaid,
     RefundNotFound,
 )
+from paymesh.runtime import metrics
 
 
 @dataclass(frozen=True)
@@ -117,11 +118,14 @@ class RefundStore(StoreBase):
             return row
 
         try:
-            return Created(await self._run(tx), True)
+            created = Created(await self._run(tx), True)
         except IntegrityError:
             existing = await self.get_refund_by_out_refund_no(new.app_id, new.out_refund_no)
             if existing is None:
                 raise
+        else:
+            metrics.refund_moved("created")
+            return created
         if existing.order_id == new.order_id and existing.amount == new.amount:
             return Created(existing, False)
         raise DuplicateOutRefundNo(
@@ -291,7 +295,10 @@ class RefundStore(StoreBase):
                 )
             return Transition(row, changed)
 
-        return await self._run(tx)
+        finished = await self._run(tx)
+        if finished.changed:
+            metrics.refund_moved(finished.row.status)
+        return finished
 
     async def mark_refund_succeeded(
         self,

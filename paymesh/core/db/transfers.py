@@ -14,6 +14,7 @@ from paymesh.core.db.base import Created, StoreBase, Transition
 from paymesh.core.db.events import TRANSFER_FAILED, TRANSFER_SUCCEEDED, transfer_payload
 from paymesh.core.db.models import Transfer, TransferStatus
 from paymesh.errors import DuplicateOutTransferNo, InvalidArgument, TransferNotFound
+from paymesh.runtime import metrics
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class TransferStore(StoreBase):
                 version=1,
             )
 
-        return await self._insert_idempotent(
+        created = await self._insert_idempotent(
             build,
             lambda: self.get_transfer_by_out_transfer_no(new.app_id, new.out_transfer_no),
             lambda existing: same_transfer(existing, new),
@@ -83,6 +84,9 @@ class TransferStore(StoreBase):
                 },
             ),
         )
+        if created.created:
+            metrics.transfer_moved("created")
+        return created
 
     async def get_transfer(self, transfer_id: str, app_id: str | None = None) -> Transfer | None:
         async def tx(s: AsyncSession) -> Transfer | None:
@@ -150,7 +154,10 @@ class TransferStore(StoreBase):
                 )
             return Transition(row, changed)
 
-        return await self._run(tx)
+        moved = await self._run(tx)
+        if moved.changed and "status" in values:
+            metrics.transfer_moved(values["status"])
+        return moved
 
     async def store_transfer_channel_no(
         self, transfer_id: str, channel_transfer_no: str
