@@ -192,6 +192,7 @@ def render(
     route_timeout: str = "30s",
     health_path: str = "/healthz",
     upstream_tls: UpstreamTls | None = None,
+    stats_port: int | None = None,
 ) -> dict[str, Any]:
     """upstreams: cluster name (pay, query, ...) -> "host:port" (or several, comma-separated);
     key "*" is the default for the gRPC services; "cashier" (HTTP, never defaulted) serves
@@ -201,7 +202,8 @@ def render(
     the admin interface listens on 127.0.0.1 only), refuses bodies over `MAX_REQUEST_BYTES`
     with 413, and takes the client address from the connection (`use_remote_address`), not
     from a caller-supplied X-Forwarded-For. With `upstream_tls` it talks to the gateways
-    over mutual TLS (its certificate, the mesh CA, the gateway's name checked).
+    over mutual TLS (its certificate, the mesh CA, the gateway's name checked). With
+    `stats_port`, a second listener serves only the admin's `/stats/prometheus` there.
     """
     clusters = []
     routes: list[dict[str, Any]] = []
@@ -284,7 +286,12 @@ def render(
             },
         ],
     }
-    return {
+    extra: list[dict[str, Any]] = []
+    if stats_port is not None:
+        stats_listener, stats_cluster = _stats(listen_address, stats_port, admin_port)
+        extra.append(stats_listener)
+        clusters.append(stats_cluster)
+    config: dict[str, Any] = {
         "admin": {
             "address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}
         },
@@ -310,6 +317,73 @@ def render(
             "clusters": clusters,
         },
     }
+    config["static_resources"]["listeners"].extend(extra)
+    return config
+
+
+def _stats(address: str, port: int, admin_port: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A listener that proxies GET /stats/prometheus to the admin (on 127.0.0.1), nothing else."""
+    hcm = {
+        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        "stat_prefix": "stats",
+        "route_config": {
+            "virtual_hosts": [
+                {
+                    "name": "stats",
+                    "domains": ["*"],
+                    "routes": [
+                        {
+                            "match": {
+                                "path": "/stats/prometheus",
+                                "headers": [
+                                    {"name": ":method", "string_match": {"exact": "GET"}}
+                                ],
+                            },
+                            "route": {"cluster": "envoy_admin"},
+                        },
+                        {"match": {"prefix": "/"}, "direct_response": {"status": 404}},
+                    ],
+                }
+            ]
+        },
+        "http_filters": [
+            {
+                "name": "envoy.filters.http.router",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+                },
+            }
+        ],
+    }
+    listener = {
+        "name": "stats",
+        "address": {"socket_address": {"address": address, "port_value": port}},
+        "filter_chains": [
+            {"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}
+        ],
+    }
+    cluster = {
+        "name": "envoy_admin",
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": {
+            "cluster_name": "envoy_admin",
+            "endpoints": [
+                {
+                    "lb_endpoints": [
+                        {
+                            "endpoint": {
+                                "address": {
+                                    "socket_address": {"address": "127.0.0.1", "port_value": admin_port}
+                                }
+                            }
+                        }
+                    ]
+                }
+            ],
+        },
+    }
+    return listener, cluster
 
 
 def render_text(**kw: Any) -> str:

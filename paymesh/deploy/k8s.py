@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from paymesh.deploy import console, network
+from paymesh.deploy import console, monitoring, network
 from paymesh.deploy.network import CASHIER_PORT
 from paymesh.deploy.objects import (
     CALLBACK_BASE_URL as CALLBACK_BASE_URL,
@@ -128,6 +128,7 @@ def _service_deployment(tier: Tier) -> Obj:
         {"name": "PAYMESH_TLS_KEY_FILE", "value": f"{TLS_DIR}/tls.key"},
         {"name": "PAYMESH_TLS_CA_FILE", "value": f"{TLS_DIR}/ca.crt"},
         {"name": "PAYMESH_HEALTH_LISTEN", "value": f"0.0.0.0:{HEALTH_PORT}"},
+        {"name": "PAYMESH_METRICS_LISTEN", "value": f"0.0.0.0:{monitoring.METRICS_PORT}"},
     ]
     mounts: list[Obj] = [
         {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108
@@ -148,6 +149,7 @@ def _service_deployment(tier: Tier) -> Obj:
     ports: list[Obj] = [
         {"containerPort": GRPC_PORT, "name": "grpc"},
         {"containerPort": HEALTH_PORT, "name": "health"},
+        {"containerPort": monitoring.METRICS_PORT, "name": "metrics"},
     ]
     if tier.role == "cashier":
         env.append({"name": "PAYMESH_CASHIER_LISTEN", "value": f"0.0.0.0:{CASHIER_PORT}"})
@@ -167,7 +169,11 @@ def _service_deployment(tier: Tier) -> Obj:
         "securityContext": _container_security(),
         "volumeMounts": mounts,
     }
-    return _deployment(tier.name, tier.role, _pod_spec([container], volumes))
+    deployment = _deployment(tier.name, tier.role, _pod_spec([container], volumes))
+    deployment["spec"]["template"]["metadata"]["annotations"] = monitoring.pod_annotations(
+        monitoring.METRICS_PORT
+    )
+    return deployment
 
 
 def _service(name: str, role: str, port: int, port_name: str, headless: bool) -> Obj:
@@ -215,6 +221,7 @@ def envoy_config() -> Obj:
         listen_address="0.0.0.0",  # noqa: S104
         descriptor=Path(DESCRIPTOR),
         upstream_tls=UpstreamTls(f"{TLS_DIR}/tls.crt", f"{TLS_DIR}/tls.key", f"{TLS_DIR}/ca.crt"),
+        stats_port=monitoring.EDGE_STATS_PORT,
     )
 
 
@@ -231,7 +238,10 @@ def edge_objects() -> list[Obj]:
         "image": IMAGE,
         "command": ["envoy"],
         "args": ["-c", "/etc/envoy/envoy.json", "--disable-hot-restart", "--log-level", "info"],
-        "ports": [{"containerPort": EDGE_PORT, "name": "http"}],
+        "ports": [
+            {"containerPort": EDGE_PORT, "name": "http"},
+            {"containerPort": monitoring.EDGE_STATS_PORT, "name": "metrics"},
+        ],
         "startupProbe": {**probe, "periodSeconds": 2, "failureThreshold": 30},
         "readinessProbe": {**probe, "periodSeconds": 5},
         "livenessProbe": {**probe, "periodSeconds": 10, "failureThreshold": 3},
@@ -251,6 +261,9 @@ def edge_objects() -> list[Obj]:
         _tls_volume("edge"),
     ]
     deployment = _deployment("edge", "edge", _pod_spec([container], volumes))
+    deployment["spec"]["template"]["metadata"]["annotations"] = monitoring.pod_annotations(
+        monitoring.EDGE_STATS_PORT, "/stats/prometheus"
+    )
     service = _service("edge", "edge", 80, "http", headless=False)
     service["spec"]["ports"][0]["targetPort"] = "http"
     return [config, deployment, service]
@@ -316,6 +329,7 @@ def files() -> dict[str, list[Obj]]:
         "console.yaml": console.objects(),
         "network-policies.yaml": network.policies(roles),
         "scaling.yaml": scaling_objects(),
+        "monitoring.yaml": monitoring.objects(),
     }
 
 

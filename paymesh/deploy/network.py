@@ -26,6 +26,9 @@ PRIVATE = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 # Never "the internet": link-local holds cloud metadata endpoints.
 NOT_PUBLIC = (*PRIVATE, "169.254.0.0/16", "127.0.0.0/8", "100.64.0.0/10")
 BACKEND_PORTS = {"mysql": 3306, "etcd": 2379, "nats": 4222}
+# Prometheus scrapes from the namespace named here: each service's /metrics, the edge's stats.
+MONITORING_NAMESPACE = "monitoring"
+METRICS_PORTS = (9464, 9902)
 
 # role -> roles allowed in on the gRPC port
 INGRESS_FROM: dict[str, tuple[str, ...]] = {
@@ -145,6 +148,31 @@ def policies(roles: dict[str, str]) -> list[Obj]:
             },
         },
     ]
+    out.append(
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": _meta("paymesh-metrics"),
+            "spec": {
+                "podSelector": {"matchLabels": {"app": "paymesh"}},
+                "policyTypes": ["Ingress"],
+                "ingress": [
+                    {
+                        "from": [
+                            {
+                                "namespaceSelector": {
+                                    "matchLabels": {
+                                        "kubernetes.io/metadata.name": MONITORING_NAMESPACE
+                                    }
+                                }
+                            }
+                        ],
+                        "ports": _tcp(*METRICS_PORTS),
+                    }
+                ],
+            },
+        }
+    )
     for name, role in {"edge": "edge", **roles}.items():
         spec: Obj = {
             "podSelector": {"matchLabels": {"app": "paymesh", "component": name}},
