@@ -335,9 +335,7 @@ def _stats(address: str, port: int, admin_port: int) -> tuple[dict[str, Any], di
                         {
                             "match": {
                                 "path": "/stats/prometheus",
-                                "headers": [
-                                    {"name": ":method", "string_match": {"exact": "GET"}}
-                                ],
+                                "headers": [{"name": ":method", "string_match": {"exact": "GET"}}],
                             },
                             "route": {"cluster": "envoy_admin"},
                         },
@@ -359,7 +357,11 @@ def _stats(address: str, port: int, admin_port: int) -> tuple[dict[str, Any], di
         "name": "stats",
         "address": {"socket_address": {"address": address, "port_value": port}},
         "filter_chains": [
-            {"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}
+            {
+                "filters": [
+                    {"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}
+                ]
+            }
         ],
     }
     cluster = {
@@ -374,7 +376,10 @@ def _stats(address: str, port: int, admin_port: int) -> tuple[dict[str, Any], di
                         {
                             "endpoint": {
                                 "address": {
-                                    "socket_address": {"address": "127.0.0.1", "port_value": admin_port}
+                                    "socket_address": {
+                                        "address": "127.0.0.1",
+                                        "port_value": admin_port,
+                                    }
                                 }
                             }
                         }
