@@ -38,6 +38,7 @@ from paymesh.channels.alipay.transformers import (
     M_APP_PAY,
     M_CANCEL,
     M_CLOSE,
+    M_CREATE,
     M_PAGE_PAY,
     M_PAY,
     M_PRECREATE,
@@ -84,14 +85,15 @@ def _notify_url(request_url: str, account: AlipayAccount) -> str:
 
 
 def build_pay_request(req: svc.PayRequest, account: AlipayAccount, now: datetime) -> HttpRequest:
-    """qr (alipay.trade.precreate) and barcode (alipay.trade.pay): server calls."""
+    """qr (alipay.trade.precreate), barcode (alipay.trade.pay) and jsapi
+    (alipay.trade.create for the buyer): server calls."""
     method = SERVER_METHODS.get(req.method)
     if method is None:
         raise InvalidArgument(f"Alipay makes no server call for {req.method!r}", field="method")
     params = signed_params(
         account, method, pay_biz(req, method), now, notify_url=_notify_url(req.notify_url, account)
     )
-    return post(account, params, personal_data=method == M_PAY)
+    return post(account, params, personal_data=method in (M_PAY, M_CREATE))
 
 
 def build_client_pay_data(
@@ -136,7 +138,8 @@ def pending_trade(req: svc.PayRequest, channel_trade_no: str = "") -> channel_pb
 def parse_pay_response(
     req: svc.PayRequest, account: AlipayAccount, resp: HttpResponse
 ) -> svc.PayResponse:
-    """qr: `qr_code` as code_url. barcode: 10000 PAID, 10003 PENDING (the buyer confirms),
+    """qr: `qr_code` as code_url. jsapi: the `trade_no` as app_params.tradeNO (for
+    AlipayJSBridge tradePay). barcode: 10000 PAID, 10003 PENDING (the buyer confirms),
     20000 / system errors raise ChannelUnavailable (the channel queries), 40004 ChannelError."""
     method = SERVER_METHODS.get(req.method, M_PRECREATE)
     content = verified_content(resp, account, method)
@@ -158,6 +161,14 @@ def parse_pay_response(
             if paid_at is not None:
                 trade.paid_at.CopyFrom(paid_at)
         return svc.PayResponse(trade=trade)
+    if req.method == "jsapi":
+        trade_no = get_str(content, "trade_no")
+        if not trade_no:
+            raise ChannelUnavailable("malformed Alipay response: no trade_no")
+        return svc.PayResponse(
+            pay_data=pay_data_pb2.PayData(app_params={"tradeNO": trade_no}),
+            trade=pending_trade(req, trade_no),
+        )
     qr_code = get_str(content, "qr_code")
     if not qr_code:
         raise ChannelUnavailable("malformed Alipay response: no qr_code")

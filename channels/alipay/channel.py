@@ -15,7 +15,7 @@ from typing import TypeVar
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channels import billfile
-from paymesh.channels.alipay import adapter, bill
+from paymesh.channels.alipay import adapter, bill, oauth
 from paymesh.channels.alipay.config import ALIPAY_METHODS, AlipayAccount
 from paymesh.channels.alipay.notify import NACK, parse_notify
 from paymesh.channels.base import TRADE_PAID, ChannelBase
@@ -104,6 +104,17 @@ class AlipayChannel(ChannelBase[AlipayAccount, None]):
                 "Alipay barcode outcome unknown and the cancel did not go through",
                 metadata=dict(cause.metadata),
             ) from e
+
+    async def identify_payer(
+        self, account: AlipayAccount, request: svc.IdentifyPayerRequest
+    ) -> svc.IdentifyPayerResponse:
+        """auth_base: the OAuth auth_code -> the buyer's id (alipay.system.oauth.token)."""
+        ex: list[channel_pb2.Exchange] = []
+        http = oauth.build_token_request(account, request.code, self._clock())
+        payer = await self._call(
+            account, http, lambda r, _: oauth.parse_token_response(account, r), ex
+        )
+        return svc.IdentifyPayerResponse(payer_id=payer, exchanges=ex)
 
     # --- follow-ups ---------------------------------------------------------------------------
 

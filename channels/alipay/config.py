@@ -18,10 +18,12 @@ from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_validator,
 from paymesh.channels.alipay import sign
 from paymesh.config.models import ChannelAccountBase, secret_field
 
-AlipayMethod = Literal["qr", "page", "h5", "app", "barcode"]
+AlipayMethod = Literal["qr", "page", "h5", "app", "barcode", "jsapi"]
 
 DEFAULT_BASE_URL = "https://openapi.alipay.com/gateway.do"
-ALIPAY_METHODS: tuple[AlipayMethod, ...] = ("qr", "page", "h5", "app", "barcode")
+# Where payers authorize an app in Alipay's browser (auth_base: the buyer's user id).
+DEFAULT_OAUTH_BASE_URL = "https://openauth.alipay.com"
+ALIPAY_METHODS: tuple[AlipayMethod, ...] = ("qr", "page", "h5", "app", "barcode", "jsapi")
 
 
 class AlipayAccount(ChannelAccountBase):
@@ -45,7 +47,14 @@ class AlipayAccount(ChannelAccountBase):
         default_factory=lambda: list(ALIPAY_METHODS),
         title="Enabled methods",
         description="Pay methods this account offers: qr (precreate), page, h5 (wap), app, "
-        "barcode.",
+        "barcode, jsapi (alipay.trade.create for a buyer in Alipay's browser).",
+    )
+    oauth_base_url: str = Field(
+        DEFAULT_OAUTH_BASE_URL,
+        title="OAuth page base URL",
+        description="Where payers authorize in Alipay's browser "
+        "(oauth2/publicAppAuthorize.htm); the sandbox for tests.",
+        pattern=r"^https?://[^\s?#]+$",
     )
     app_id: str = Field(
         title="App id",

@@ -108,8 +108,11 @@ def signed_params(
     *,
     notify_url: str = "",
     return_url: str = "",
+    extra: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """Common parameters + biz_content + `sign` for one call."""
+    """Common parameters + biz_content + `sign` for one call. `extra`: request parameters
+    of methods that take theirs outside biz_content (alipay.system.oauth.token); an empty
+    `biz` is then left out."""
     params: dict[str, str] = {
         "app_id": account.app_id,
         "method": method,
@@ -118,8 +121,10 @@ def signed_params(
         "sign_type": sign.SIGN_TYPE,
         "timestamp": format_time(now),
         "version": "1.0",
-        "biz_content": dumps(biz),
     }
+    if biz or not extra:
+        params["biz_content"] = dumps(biz)
+    params.update(extra or {})
     if notify_url:
         params["notify_url"] = notify_url
     if return_url:

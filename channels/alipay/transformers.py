@@ -223,6 +223,10 @@ M_PAGE_PAY: Final = "alipay.trade.page.pay"
 M_WAP_PAY: Final = "alipay.trade.wap.pay"
 M_APP_PAY: Final = "alipay.trade.app.pay"
 M_PAY: Final = "alipay.trade.pay"
+# JSAPI (a buyer in Alipay's browser or mini program): the trade is created for the buyer,
+# whose app pays it (AlipayJSBridge tradePay with the trade_no); opendocs.alipay.com
+# "alipay.trade.create" (product_code JSAPI_PAY, buyer_id or buyer_open_id).
+M_CREATE: Final = "alipay.trade.create"
 M_QUERY: Final = "alipay.trade.query"
 M_CLOSE: Final = "alipay.trade.close"
 M_CANCEL: Final = "alipay.trade.cancel"
@@ -231,7 +235,7 @@ M_REFUND_QUERY: Final = "alipay.trade.fastpay.refund.query"
 M_TRANSFER: Final = "alipay.fund.trans.uni.transfer"
 M_TRANSFER_QUERY: Final = "alipay.fund.trans.common.query"
 
-SERVER_METHODS: Final[Mapping[str, str]] = {"qr": M_PRECREATE, "barcode": M_PAY}
+SERVER_METHODS: Final[Mapping[str, str]] = {"qr": M_PRECREATE, "barcode": M_PAY, "jsapi": M_CREATE}
 CLIENT_METHODS: Final[Mapping[str, str]] = {"page": M_PAGE_PAY, "h5": M_WAP_PAY, "app": M_APP_PAY}
 PRODUCT_CODES: Final[Mapping[str, str]] = {
     M_PRECREATE: "FACE_TO_FACE_PAYMENT",
@@ -239,12 +243,14 @@ PRODUCT_CODES: Final[Mapping[str, str]] = {
     M_PAGE_PAY: "FAST_INSTANT_TRADE_PAY",
     M_WAP_PAY: "QUICK_WAP_WAY",
     M_APP_PAY: "QUICK_MSECURITY_PAY",
+    M_CREATE: "JSAPI_PAY",
 }
 TRANSFER_PRODUCT: Final = "TRANS_ACCOUNT_NO_PWD"
 TRANSFER_SCENE: Final = "DIRECT_TRANSFER"
 
 
 SUBJECT_MAX = 256
+BUYER_ID = re.compile(r"^2088[0-9]{12}$")
 
 
 def required_id(value: str, field: str) -> str:
@@ -279,6 +285,10 @@ def pay_biz(req: svc.PayRequest, method: str) -> dict[str, Any]:
     if method == M_PAY:
         biz["scene"] = "bar_code"
         biz["auth_code"] = required_id(req.auth_code, "auth_code")
+    if method == M_CREATE:
+        buyer = required_id(req.payer_id, "payer_id")
+        # 2088 + 12 digits is an Alipay user id; anything else the newer per-app open_id
+        biz["buyer_id" if BUYER_ID.match(buyer) else "buyer_open_id"] = buyer
     return biz
 
 
@@ -341,6 +351,7 @@ __all__ = [
     "M_APP_PAY",
     "M_CANCEL",
     "M_CLOSE",
+    "M_CREATE",
     "M_PAGE_PAY",
     "M_PAY",
     "M_PRECREATE",

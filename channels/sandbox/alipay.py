@@ -48,6 +48,7 @@ from paymesh.channels.sandbox.alipay_errors import (
     invalid,
     missing,
 )
+from paymesh.channels.sandbox.alipay_wallet import AlipayWallet
 from paymesh.channels.sandbox.callbacks import Delivery
 from paymesh.channels.sandbox.pki import Issued, cert_pem, new_key
 from paymesh.channels.sandbox.provider import Provider, RegistrationError
@@ -153,10 +154,13 @@ class AlipayProvider(Provider):
 
     def routes(self) -> list[web.RouteDef]:
         api = AlipayApi(self)
+        wallet = AlipayWallet(api)  # the cashier's JSAPI: OAuth, trade.create, the bridge
+        api.methods.update(wallet.methods())
         return [
             web.get(GATEWAY_PATH, api.gateway),
             web.post(GATEWAY_PATH, api.gateway),
             web.get(BILL_FILE_PATH, api.bill_file),
+            *wallet.routes(),
         ]
 
     # --- merchants --------------------------------------------------------------------

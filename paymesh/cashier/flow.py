@@ -27,7 +27,7 @@ from google.protobuf import json_format, timestamp_pb2
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as ch
 from paymesh.core.apply import apply_trade
-from paymesh.core.cashier import CASHIER_KEY, WALLETS, Attempt, Wallet, wallet_route
+from paymesh.core.cashier import CASHIER_KEY, Attempt, Wallet, server_trade, wallet_route
 from paymesh.core.db.models import OrderStatus, PayOrder
 from paymesh.core.deps import CoreDeps
 from paymesh.core.late import settle_trade
@@ -86,8 +86,7 @@ async def _release(
 ) -> PayOrder:
     """Make sure the order's current channel trade can take no money; returns the order
     (PAID if the provider says it was paid). CommitRefused when that cannot be made sure."""
-    wallet = WALLETS.get(order.channel)
-    client_side = wallet is not None and not wallet.server_trade
+    client_side = attempt is not None and not server_trade(attempt.channel, attempt.method)
     if client_side and attempt is not None and now.timestamp() < attempt.live_until:
         raise CommitRefused("busy", f"{order.channel} attempt open")
     account = _account(order.channel, order.account_id)
@@ -135,20 +134,25 @@ async def commit(
     current = Attempt.from_pay_data(order.pay_data)
     closed: list[str] = list(current.closed) if current else []
     here = f"{target.channel}/{target.account_id}"
+    # Everything that refuses comes before anything is released: a refused switch leaves
+    # the first wallet's trade as it was, payable.
+    if here in closed:
+        # the provider keeps a closed out_trade_no closed: this order cannot pay there again
+        raise CommitRefused("busy", "this order's trade in that wallet was closed")
     if order.channel:
         same = (order.channel, order.account_id) == (target.channel, target.account_id)
-        if same and current is not None and current.method == wallet.method:
+        if same and current is not None and current.method != wallet.method:
+            raise CommitRefused("busy", "started in this wallet another way")
+        if same and current is not None:
             if current.payer_id != payer_id:
                 raise CommitRefused("busy", "another payer started this order")
             if current.pay_data:
                 return Committed(order, current, wallet)
-        else:
+        elif not same:
             released = await _release(deps, order, current, now)
             if released.status != OrderStatus.PENDING.value:
                 raise CommitRefused(released.status.lower())
             closed.append(f"{order.channel}/{order.account_id}")
-    if here in closed:
-        raise CommitRefused("busy", "this order's trade in that wallet was closed")
     live_until = (
         order.expire_time if wallet.server_trade else min(order.expire_time, now + CLIENT_WINDOW)
     )

@@ -176,35 +176,38 @@ def problem_page(kind: str, detail: str = "", back_url: str = "") -> str:
 
 @dataclass(frozen=True)
 class WalletChoice:
-    name: str
+    name: str  # wechat | alipay | unionpay
     title_zh: str
     title_en: str
     qr_svg: str  # the cashier link as a QR code, for that wallet to scan
-    browser_pay: bool  # payable from an ordinary browser too (a form to /pay)
 
 
-def chooser_page(view: OrderView, choices: Sequence[WalletChoice], pay_action: str) -> str:
-    """No wallet browser: QR codes to scan with a wallet, and the wallets that also pay in
-    an ordinary browser as buttons."""
+def chooser_page(
+    view: OrderView,
+    choices: Sequence[WalletChoice],
+    buttons: Sequence[tuple[str, str, str]],
+    pay_action: str,
+) -> str:
+    """No wallet browser: QR codes to scan with a wallet, and (`buttons`: name, titles) the
+    ways that also pay in this browser."""
     figures = "".join(
         f'<figure data-wallet="{esc(c.name)}">{c.qr_svg}'
         f"<figcaption>用{esc(c.title_zh)}扫码<br>"
         f'<span class="en">Scan with {esc(c.title_en)}</span></figcaption></figure>'
         for c in choices
     )
-    buttons = "".join(
+    forms = "".join(
         f'<form method="post" action="{esc(pay_action)}">'
-        f'<input type="hidden" name="wallet" value="{esc(c.name)}">'
-        f'<button class="pay {esc(c.name)}" type="submit">在浏览器中用{esc(c.title_zh)}支付'
-        f'<span class="en">Pay with {esc(c.title_en)} in this browser</span></button></form>'
-        for c in choices
-        if c.browser_pay
+        f'<input type="hidden" name="wallet" value="{esc(name)}">'
+        f'<button class="pay {esc(name.split("-")[0])}" type="submit">在浏览器中用{esc(zh)}支付'
+        f'<span class="en">Pay with {esc(en)} in this browser</span></button></form>'
+        for name, zh, en in buttons
     )
     body = (
         _order_card(view)
         + '<section class="card"><h1>请用钱包扫码支付<span class="en">Scan with your wallet '
         f'to pay</span></h1><div class="qr">{figures}</div></section>'
-        + (f'<section class="card">{buttons}</section>' if buttons else "")
+        + (f'<section class="card">{forms}</section>' if forms else "")
     )
     return layout("收银台", "Checkout", body)
 
@@ -262,6 +265,37 @@ def wechat_pay_page(
     return layout("微信支付", "WeChat Pay", body + stub + script)
 
 
+def alipay_pay_page(view: OrderView, trade_no: str, result_url: str, bridge_stub: str = "") -> str:
+    """Asks Alipay's browser for its pay sheet (`AlipayJSBridge.call('tradePay',
+    {tradeNO})`, the trade alipay.trade.create opened for this buyer); result code 9000 is
+    paid, 6001 cancelled by the payer. `bridge_stub`: the sandbox's `AlipayJSBridge`."""
+    stub = f'<script src="{esc(bridge_stub)}"></script>' if bridge_stub else ""
+    data = json.dumps({"tradeNO": trade_no}).replace("</", "<\\/")
+    script = (
+        "<script>(function(){var p=" + data + ",done=" + json.dumps(result_url) + ";"
+        "function pay(){AlipayJSBridge.call('tradePay',p,function(r){"
+        "var c=(r&&r.resultCode)||'';"
+        "if(c==='9000'||c==='8000'){location.href=done;}"
+        "else{var e=document.getElementById('msg');e.className='error';"
+        "e.textContent=(c==='6001'?'已取消支付 · Payment cancelled':"
+        "'支付未完成 · Payment not completed')+' ('+c+')';"
+        "document.getElementById('again').hidden=false;}});}"
+        "window.cashierPay=pay;"
+        "if(typeof AlipayJSBridge==='undefined'){document.addEventListener("
+        "'AlipayJSBridgeReady',pay,false);}else{pay();}})();</script>"
+    )
+    body = _order_card(view) + (
+        '<section class="card"><p id="msg" class="wait">正在打开支付宝…'
+        '<span class="en">Opening Alipay…</span></p>'
+        '<button id="again" class="pay alipay" type="button" hidden onclick="cashierPay()">'
+        '重新支付<span class="en">Try again</span></button>'
+        f'<a class="button secondary" href="{esc(result_url)}">查看支付结果'
+        '<span class="en">Check the result</span></a>'
+        "<noscript><p>请在支付宝中打开此页面。Open this page in Alipay.</p></noscript></section>"
+    )
+    return layout("支付宝", "Alipay", body + stub + script)
+
+
 def result_page(view: OrderView, status: str, self_url: str) -> str:
     if status == "PAID":
         head = ("支付成功", "Payment successful", "ok")
@@ -305,6 +339,7 @@ def static_page(merchant: str, action: str, error: str = "", amount: str = "") -
 __all__ = [
     "OrderView",
     "WalletChoice",
+    "alipay_pay_page",
     "chooser_page",
     "confirm_page",
     "esc",

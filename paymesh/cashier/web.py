@@ -27,14 +27,20 @@ from paymesh.cashier.flow import CommitRefused, commit, settled
 from paymesh.cashier.wallets import detect
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as ch
+from paymesh.channels.alipay import oauth as alipay_oauth
+from paymesh.channels.alipay.config import AlipayAccount
 from paymesh.channels.wechat import oauth as wechat_oauth
 from paymesh.channels.wechat.config import WechatAccount
 from paymesh.config.apps import AppConfig
 from paymesh.core import cashier_links as links
 from paymesh.core.cashier import (
     CASHIER_METHOD,
+    IN_APP,
     WALLETS,
     Attempt,
+    Wallet,
+    browser_wallets,
+    in_app_wallet,
     links_key,
     offered_wallets,
     order_pay_data,
@@ -79,14 +85,19 @@ def _problem(kind: str, status: int, detail: str = "", back: str = "") -> web.Re
 
 def _wallet_of(request: web.Request, c: Cashier) -> str | None:
     forced = request.query.get("as", "")
-    if c.sandbox_url and forced in WALLETS:
+    if c.sandbox_url and forced in IN_APP:
         return forced
     return detect(request.headers.get("User-Agent", ""))
 
 
 def _as_suffix(request: web.Request, c: Cashier) -> str:
     forced = request.query.get("as", "")
-    return f"?as={forced}" if c.sandbox_url and forced in WALLETS else ""
+    return f"?as={forced}" if c.sandbox_url and forced in IN_APP else ""
+
+
+# Wallet browsers: how each is named on the chooser's QR codes.
+TITLES = {"wechat": ("微信", "WeChat"), "alipay": ("支付宝", "Alipay"),
+          "unionpay": ("云闪付", "UnionPay QuickPass")}  # fmt: skip
 
 
 def _client_ip(request: web.Request) -> str:
@@ -157,48 +168,51 @@ async def order_page(request: web.Request) -> web.StreamResponse:
     if expired:
         return _problem("expired", 410)
     view = _view(order, app)
-    wallet_name = _wallet_of(request, c)
+    detected = _wallet_of(request, c)
     suffix = _as_suffix(request, c)
     action = c.order_url(token, "/pay") + suffix
-    if wallet_name is None:
-        offered = offered_wallets(app)
-        choices = [
-            pages.WalletChoice(
-                w.name, w.title_zh, w.title_en, _qr_svg(c.order_url(token)), not w.server_trade
-            )
-            for w in offered
-        ]
-        return _html(pages.chooser_page(view, choices, action))
-    wallet = WALLETS[wallet_name]
-    target = wallet_route(app, wallet)
-    if target is None:
+    if detected is None:
+        qr = _qr_svg(c.order_url(token))
+        choices = [pages.WalletChoice(name, *TITLES[name], qr) for name in offered_wallets(app)]
+        buttons = [(w.name, w.title_zh, w.title_en) for w in browser_wallets(app)]
+        return _html(pages.chooser_page(view, choices, buttons, action))
+    wallet = in_app_wallet(app, detected)
+    target = wallet_route(app, wallet) if wallet is not None else None
+    if wallet is None or target is None:
         return _problem("no_wallet", 409)
     fields = {"wallet": wallet.name}
-    if wallet.name == "wechat":
-        payer = await _wechat_openid(request, c, token, target.account_id, suffix)
+    if wallet.oauth:
+        payer = await _payer_id(request, c, token, wallet, target.account_id, suffix)
         if isinstance(payer, web.StreamResponse):
             return payer
         fields |= {"payer": payer, "payer_sig": links.sub_token(links_key(), "payer", token, payer)}
     return _html(
-        pages.confirm_page(view, wallet.name, wallet.title_zh, wallet.title_en, action, fields)
+        pages.confirm_page(view, wallet.channel, wallet.title_zh, wallet.title_en, action, fields)
     )
 
 
-async def _wechat_openid(
-    request: web.Request, c: Cashier, token: str, account_id: str, suffix: str
+async def _payer_id(
+    request: web.Request, c: Cashier, token: str, wallet: Wallet, account_id: str, suffix: str
 ) -> str | web.StreamResponse:
-    """The payer's openid: from WeChat's OAuth redirect (code + state), or off to get one."""
-    state = links.sub_token(links_key(), "oauth", token, "wechat")
-    code = request.query.get("code", "")
-    account = await c.deps.config.get_channel_account("wechat", account_id)
-    assert isinstance(account, WechatAccount)
+    """The payer's id at the wallet (WeChat openid, Alipay user id): from the wallet's OAuth
+    redirect back (code + state), or off to the wallet's silent authorization for one."""
+    state = links.sub_token(links_key(), "oauth", token, wallet.channel)
+    account = await c.deps.config.get_channel_account(wallet.channel, account_id)
+    redirect_uri = c.order_url(token) + suffix
+    if isinstance(account, WechatAccount):
+        code = request.query.get("code", "")
+        authorize = wechat_oauth.authorize_url(account, redirect_uri, state)
+    elif isinstance(account, AlipayAccount):
+        code = request.query.get(alipay_oauth.CODE_PARAM, "")
+        authorize = alipay_oauth.authorize_url(account, redirect_uri, state)
+    else:
+        return _problem("no_wallet", 409)
     if not code:
-        redirect_uri = c.order_url(token) + suffix
-        raise web.HTTPFound(wechat_oauth.authorize_url(account, redirect_uri, state))
+        raise web.HTTPFound(authorize)
     if request.query.get("state", "") != state:
         return _problem("invalid", 400, "OAuth state does not match")
     call = ch.IdentifyPayerRequest(
-        account=channel_pb2.AccountRef(channel="wechat", account_id=account_id), code=code
+        account=channel_pb2.AccountRef(channel=wallet.channel, account_id=account_id), code=code
     )
     try:
         resp = await c.deps.channels.call("IdentifyPayer", call, kind="order", object_id="")
@@ -222,7 +236,7 @@ async def pay(request: web.Request) -> web.StreamResponse:
     if wallet is None:
         return _problem("no_wallet", 400)
     payer = ""
-    if wallet.name == "wechat":
+    if wallet.oauth:
         payer = str(form.get("payer", ""))
         want = links.sub_token(links_key(), "payer", token, payer)
         if not payer or str(form.get("payer_sig", "")) != want:
@@ -248,10 +262,12 @@ def _pay_step(
     c: Cashier, attempt: Attempt, view: pages.OrderView, result_url: str
 ) -> web.StreamResponse:
     data = attempt.pay_data
-    if attempt.channel == "wechat":
-        stub = f"{c.sandbox_url}/_sandbox/wallet/wechat.js" if c.sandbox_url else ""
-        params = {str(k): str(v) for k, v in dict(data.get("app_params") or {}).items()}
+    params = {str(k): str(v) for k, v in dict(data.get("app_params") or {}).items()}
+    stub = f"{c.sandbox_url}/_sandbox/wallet/{attempt.channel}.js" if c.sandbox_url else ""
+    if (attempt.channel, attempt.method) == ("wechat", "jsapi"):
         return _html(pages.wechat_pay_page(view, params, result_url, stub))
+    if (attempt.channel, attempt.method) == ("alipay", "jsapi"):
+        return _html(pages.alipay_pay_page(view, params.get("tradeNO", ""), result_url, stub))
     if data.get("pay_url"):
         raise web.HTTPSeeOther(str(data["pay_url"]))
     form_html = str(data.get("form_html", ""))

@@ -27,33 +27,68 @@ CASHIER_KEY: Final = "_cashier"
 
 @dataclass(frozen=True)
 class Wallet:
-    name: str  # wechat | alipay | unionpay: the channel it pays through
-    method: str  # the channel method the cashier starts in this wallet
+    """One way to pay: a wallet's channel and the channel method the cashier starts."""
+
+    name: str  # the form value: wechat | alipay | alipay-wap | unionpay
+    channel: str
+    method: str
     title_zh: str
     title_en: str
     server_trade: bool  # the trade exists at the provider once Pay returns (closable)
+    oauth: bool = False  # needs the payer's id from the wallet's OAuth first
 
 
 WALLETS: Mapping[str, Wallet] = {
     w.name: w
     for w in (
-        Wallet("wechat", "jsapi", "微信支付", "WeChat Pay", True),
-        Wallet("alipay", "h5", "支付宝", "Alipay", False),
-        Wallet("unionpay", "page", "云闪付 / 银联", "UnionPay QuickPass", False),
+        Wallet("wechat", "wechat", "jsapi", "微信支付", "WeChat Pay", True, oauth=True),
+        Wallet("alipay", "alipay", "jsapi", "支付宝", "Alipay", True, oauth=True),
+        Wallet("alipay-wap", "alipay", "h5", "支付宝", "Alipay", False),
+        Wallet("unionpay", "unionpay", "page", "云闪付 / 银联", "UnionPay QuickPass", False),
     )
 }
+# In a wallet's own browser: the ways it pays, preferred first (Alipay's JSAPI needs an
+# alipay:jsapi route; without one Alipay's browser pays with wap).
+IN_APP: Mapping[str, tuple[str, ...]] = {
+    "wechat": ("wechat",),
+    "alipay": ("alipay", "alipay-wap"),
+    "unionpay": ("unionpay",),
+}
+# What any browser can pay with (the chooser's buttons).
+IN_BROWSER: tuple[str, ...] = ("alipay-wap", "unionpay")
 
 
 def wallet_route(app: AppConfig, wallet: Wallet) -> RouteTarget | None:
     """The app's channel account for this wallet's method, if it has one."""
-    target = app.routes.get(f"{wallet.name}:{wallet.method}") or app.routes.get(wallet.method)
-    if target is None or target.channel != wallet.name:
+    target = app.routes.get(f"{wallet.channel}:{wallet.method}") or app.routes.get(wallet.method)
+    if target is None or target.channel != wallet.channel:
         return None
     return target
 
 
-def offered_wallets(app: AppConfig) -> list[Wallet]:
-    return [w for w in WALLETS.values() if wallet_route(app, w) is not None]
+def in_app_wallet(app: AppConfig, detected: str) -> Wallet | None:
+    """How the app is paid in the browser of the wallet `detected` (None: it is not)."""
+    for name in IN_APP.get(detected, ()):
+        if wallet_route(app, WALLETS[name]) is not None:
+            return WALLETS[name]
+    return None
+
+
+def offered_wallets(app: AppConfig) -> list[str]:
+    """The wallets (wechat, alipay, unionpay) whose browsers can pay this app."""
+    return [name for name in IN_APP if in_app_wallet(app, name) is not None]
+
+
+def browser_wallets(app: AppConfig) -> list[Wallet]:
+    return [WALLETS[n] for n in IN_BROWSER if wallet_route(app, WALLETS[n]) is not None]
+
+
+def server_trade(channel: str, method: str) -> bool:
+    """Whether a trade started with this channel method exists at the provider (so a close
+    is definitive), rather than in a signed URL or form the payer's browser completes."""
+    return any(
+        w.server_trade for w in WALLETS.values() if (w.channel, w.method) == (channel, method)
+    )
 
 
 @functools.cache
@@ -124,12 +159,17 @@ class Attempt:
 __all__ = [
     "CASHIER_KEY",
     "CASHIER_METHOD",
+    "IN_APP",
+    "IN_BROWSER",
     "WALLETS",
     "Attempt",
     "Wallet",
+    "browser_wallets",
+    "in_app_wallet",
     "links_key",
     "offered_wallets",
     "order_pay_data",
+    "server_trade",
     "static_url",
     "wallet_route",
 ]

@@ -154,6 +154,7 @@ async def seed_alipay(
         private_key_pem=SecretStr(private_pem),
         mode="public_key",
         alipay_public_key_pem=reg["alipay_public_key_pem"],
+        oauth_base_url=sandbox_url,  # the cashier's Alipay OAuth (auth_base) at the sandbox
     )
     await repo.put_channel_account(account)
     return account
@@ -220,7 +221,10 @@ async def seed_app(
         routes |= {
             "page": alipay,
             "barcode": alipay,
-            **{f"alipay:{m}": alipay for m in ("qr", "page", "h5", "app", "barcode", "transfer")},
+            **{
+                f"alipay:{m}": alipay
+                for m in ("qr", "page", "h5", "app", "barcode", "jsapi", "transfer")
+            },
         }
     if unionpay_account:
         unionpay = RouteTarget(channel="unionpay", account_id=unionpay_account)

@@ -75,38 +75,40 @@ async def test_wechat_pays_after_silent_oauth(
     )
 
 
-@pytest.mark.parametrize("wallet", ["alipay", "unionpay"])
-async def test_alipay_and_unionpay_pay_in_their_browsers(
-    wallet: str, mesh: Mesh, merchant: Merchant, browser: Browser
+async def test_alipay_pays_with_jsapi_after_silent_oauth(
+    mesh: Mesh, merchant: Merchant, browser: Browser
 ) -> None:
-    """Alipay's browser pays with wap (alipay.trade.wap.pay), UnionPay QuickPass's with the
-    gateway page (frontTransReq); both come back to the cashier's result page."""
-    order = await cashier_order(mesh, merchant, 2501)
+    order = await cashier_order(mesh, merchant, 1888)
     oid = order["order_id"]
-    ctx = await phone(browser, wallet)
+    ctx = await phone(browser, "alipay")
     page = await ctx.new_page()
     try:
+        seen: list[str] = []
+        page.on("request", lambda r: seen.append(r.url) if r.is_navigation_request() else None)
         await page.goto(order["pay_data"]["code_url"])
-        await page.wait_for_selector(f"button.pay.{wallet}")
-        assert "¥25.01" in await page.inner_text("body")
+        # Alipay's silent OAuth (auth_base) at the sandbox, back with the auth_code
+        assert any("/oauth2/publicAppAuthorize.htm?app_id=" in u for u in seen)
+        assert any("scope=auth_base" in u for u in seen)
+        assert "auth_code=" in page.url
+        await page.wait_for_selector("button.pay.alipay")
+        assert "¥18.88" in await page.inner_text("body")
         if mesh.backend == "sqlite+file":
-            await page.screenshot(path=str(SCREENSHOTS / f"{wallet}-confirm.png"))
+            await page.screenshot(path=str(SCREENSHOTS / "alipay-confirm.png"))
         assert (await query_order(merchant, oid))["channel"] == ""
-        await page.click(f"button.pay.{wallet}")
-        # the provider's own pay page (the sandbox's)
-        await page.wait_for_url(f"**/_sandbox/pay/{wallet}/{oid}*")
-        assert "25.01" in await page.content()
-        await page.click("button.pay")
-        await page.wait_for_selector("text=Paid at")
-        await page.click(".return")
-        await page.wait_for_selector(".result[data-status=PAID]", timeout=15000)
-        assert "/cashier/o/" in page.url
+        await page.click("button.pay.alipay")
+        # alipay.trade.create for this buyer, then Alipay's pay sheet (the sandbox's bridge)
+        await page.wait_for_selector("#sandbox-alipay-sheet .sheet-pay")
+        assert "¥18.88" in await page.inner_text("#sandbox-alipay-sheet")
         if mesh.backend == "sqlite+file":
-            await page.screenshot(path=str(SCREENSHOTS / f"{wallet}-paid.png"))
+            await page.screenshot(path=str(SCREENSHOTS / "alipay-sheet.png"))
+        await page.click("#sandbox-alipay-sheet .sheet-pay")
+        await page.wait_for_selector(".result[data-status=PAID]", timeout=15000)
+        if mesh.backend == "sqlite+file":
+            await page.screenshot(path=str(SCREENSHOTS / "alipay-paid.png"))
     finally:
         await ctx.close()
     paid = await query_order(merchant, oid)
-    assert (paid["status"], paid["channel"]) == ("PAID", wallet)
+    assert (paid["status"], paid["channel"]) == ("PAID", "alipay")
 
     async def notified() -> bool:
         return bool(notifications(mesh, oid))
@@ -114,4 +116,55 @@ async def test_alipay_and_unionpay_pay_in_their_browsers(
     await eventually(notified, within=20)
     await asyncio.sleep(1.0)
     (note,) = notifications(mesh, oid)
-    assert (note["event_type"], note["channel"]) == ("order.paid", wallet)
+    assert (note["event_type"], note["channel"]) == ("order.paid", "alipay")
+
+
+@pytest.mark.parametrize("wallet", ["unionpay", "alipay-wap"])
+async def test_pages_the_payer_completes_in_a_browser(
+    wallet: str, mesh: Mesh, merchant: Merchant, browser: Browser
+) -> None:
+    """UnionPay QuickPass's browser pays with the gateway page (frontTransReq); a plain
+    phone browser gets the chooser and pays with Alipay wap there. Both come back to the
+    cashier's result page."""
+    channel = wallet.split("-")[0]
+    order = await cashier_order(mesh, merchant, 2501)
+    oid = order["order_id"]
+    ctx = await phone(browser, "unionpay" if wallet == "unionpay" else None)
+    page = await ctx.new_page()
+    try:
+        await page.goto(order["pay_data"]["code_url"])
+        await page.wait_for_selector(f"button.pay.{channel}")
+        assert "¥25.01" in await page.inner_text("body")
+        if wallet == "alipay-wap":  # the chooser: a QR code per wallet
+            walleted = await page.eval_on_selector_all(
+                ".qr figure", "fs => fs.map(f => f.dataset.wallet)"
+            )
+            assert walleted == ["wechat", "alipay", "unionpay"]
+            assert await page.locator(".qr svg").count() == 3
+        if mesh.backend == "sqlite+file":
+            name = "chooser" if wallet == "alipay-wap" else f"{wallet}-confirm"
+            await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        assert (await query_order(merchant, oid))["channel"] == ""
+        await page.click(f"button.pay.{channel}")
+        # the provider's own pay page (the sandbox's)
+        await page.wait_for_url(f"**/_sandbox/pay/{channel}/{oid}*")
+        assert "25.01" in await page.content()
+        await page.click("button.pay")
+        await page.wait_for_selector("text=Paid at")
+        await page.click(".return")
+        await page.wait_for_selector(".result[data-status=PAID]", timeout=15000)
+        assert "/cashier/o/" in page.url
+        if mesh.backend == "sqlite+file" and wallet == "unionpay":
+            await page.screenshot(path=str(SCREENSHOTS / f"{wallet}-paid.png"))
+    finally:
+        await ctx.close()
+    paid = await query_order(merchant, oid)
+    assert (paid["status"], paid["channel"]) == ("PAID", channel)
+
+    async def notified() -> bool:
+        return bool(notifications(mesh, oid))
+
+    await eventually(notified, within=20)
+    await asyncio.sleep(1.0)
+    (note,) = notifications(mesh, oid)
+    assert (note["event_type"], note["channel"]) == ("order.paid", channel)

@@ -154,24 +154,24 @@ async def test_switching_wallets_never_leaves_two_paid_trades(
         assert "已取消支付" in await wx.inner_text("#msg")
         (trade,) = await _trades(http, mesh, oid)
         assert (trade["channel"], trade["status"]) == ("wechat", "PENDING")
-        # the payer switches to Alipay: the WeChat trade is closed before Alipay starts
+        # the payer switches to Alipay: the WeChat trade is closed before Alipay's starts
         ali = await alipay.new_page()
         await ali.goto(url)
         await ali.click("button.pay.alipay")
-        await ali.wait_for_url(f"**/_sandbox/pay/alipay/{oid}*")
+        await ali.wait_for_selector("#sandbox-alipay-sheet .sheet-pay")
         states = {t["channel"]: t["status"] for t in await _trades(http, mesh, oid)}
         assert states == {"wechat": "CLOSED", "alipay": "PENDING"}
         # the WeChat page's "try again" can no longer take money
         await wx.click("#again")
         await wx.wait_for_selector("#msg.error")
         assert "get_brand_wcpay_request:fail" in await wx.inner_text("#msg")
-        # nor can the payer go back to WeChat while Alipay's wap link is still payable
+        # nor can the payer go back to WeChat: its trade for this order is closed for good
         answer = await wx.goto(url)
         assert answer is not None
         await wx.click("button.pay.wechat")
         assert await wx.get_attribute(".problem", "data-problem") == "busy"
-        await ali.click("button.pay")
-        await ali.wait_for_selector("text=Paid at")
+        await ali.click("#sandbox-alipay-sheet .sheet-pay")
+        await ali.wait_for_selector(".result[data-status=PAID]", timeout=15000)
     finally:
         await wechat.close()
         await alipay.close()
@@ -190,3 +190,35 @@ async def test_switching_wallets_never_leaves_two_paid_trades(
 
 async def _one(items: list[Any]) -> bool:
     return len(items) == 1
+
+
+async def test_a_page_the_payer_may_still_complete_blocks_a_switch(
+    mesh: Mesh, merchant: Merchant, browser: Browser, http: aiohttp.ClientSession
+) -> None:
+    """UnionPay's signed form (and Alipay's wap URL) can be paid until it expires, whatever a
+    close says: a switch inside that window is refused, and nothing else is created."""
+    order = await cashier_order(mesh, merchant, 555)
+    oid, url = order["order_id"], order["pay_data"]["code_url"]
+    plain = await phone(browser, None)
+    wechat = await phone(browser, "wechat")
+    try:
+        page = await plain.new_page()
+        await page.goto(url)
+        await page.click("button.pay.unionpay")
+        await page.wait_for_url(f"**/_sandbox/pay/unionpay/{oid}*")
+        wx = await wechat.new_page()
+        await wx.goto(url)
+        await wx.click("button.pay.wechat")
+        assert await wx.get_attribute(".problem", "data-problem") == "busy"
+        assert [t["channel"] for t in await _trades(http, mesh, oid)] == ["unionpay"]
+        await page.click("button.pay")
+        await page.wait_for_selector("text=Paid at")
+    finally:
+        await plain.close()
+        await wechat.close()
+
+    async def paid() -> bool:
+        return bool((await query_order(merchant, oid))["status"] == "PAID")
+
+    await eventually(paid, within=20)
+    assert (await query_order(merchant, oid))["channel"] == "unionpay"

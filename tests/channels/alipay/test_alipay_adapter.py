@@ -182,13 +182,28 @@ def test_barcode_needs_auth_code() -> None:
         ({"currency": "USD"}, "currency"),
         ({"subject": "", "description": ""}, "subject"),
         ({"order_id": ""}, "order_id"),
-        ({"method": "jsapi"}, "method"),
+        ({"method": "micropay"}, "method"),
+        ({"method": "jsapi"}, "payer_id"),  # alipay.trade.create needs the buyer
     ],
 )
 def test_pay_invalid(changes: dict[str, Any], field: str) -> None:
     with pytest.raises(InvalidArgument) as info:
         adapter.build_pay_request(pay_request(**{"method": "qr", **changes}), ACCOUNT, NOW)
     assert info.value.metadata["field"] == field
+
+
+@pytest.mark.parametrize(
+    ("buyer", "field"),
+    [
+        ("2088102146225135", "buyer_id"),
+        ("074a1CcTG1LelxKe4xQC0zgNdId0nxi95b5lsNpazWYoCo5", "buyer_open_id"),
+    ],
+)
+def test_jsapi_creates_the_trade_for_the_buyer(buyer: str, field: str) -> None:
+    http = adapter.build_pay_request(pay_request("jsapi", payer_id=buyer), ACCOUNT, NOW)
+    biz = check_post(http, "alipay.trade.create")
+    assert biz[field] == buyer
+    assert biz["product_code"] == "JSAPI_PAY"
 
 
 @pytest.mark.parametrize(("fen", "yuan"), [(1, "0.01"), (10**10, "100000000.00")])

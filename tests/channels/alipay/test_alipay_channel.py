@@ -85,7 +85,7 @@ def test_is_a_channel_and_registered() -> None:
     assert isinstance(typed, Channel)
     assert ch.name == "alipay"
     assert ch.account_model is AlipayAccount
-    assert ch.methods == {"qr", "page", "h5", "app", "barcode"}
+    assert ch.methods == {"qr", "page", "h5", "app", "barcode", "jsapi"}
     assert load_channel_class("alipay") is AlipayChannel
 
 

@@ -23,7 +23,7 @@ def test_public_key_mode() -> None:
     acct = make_account(ALIPAY, KEY)
     assert acct.channel == "alipay"
     assert acct.base_url == "https://openapi.alipay.com/gateway.do"
-    assert acct.enabled_methods == ["qr", "page", "h5", "app", "barcode"]
+    assert acct.enabled_methods == ["qr", "page", "h5", "app", "barcode", "jsapi"]
     assert acct.sign_type == "RSA2"
     assert acct.app_cert_sn == ""
     assert acct.alipay_root_cert_sn == ""
@@ -57,7 +57,7 @@ def fields(**kw: Any) -> dict[str, Any]:
         {"app_id": "abc"},
         {"sign_type": "RSA"},
         {"base_url": "ftp://x"},
-        {"enabled_methods": ["jsapi"]},
+        {"enabled_methods": ["micropay"]},
         {"mode": "certificate"},
         {"mode": "certificate", "app_cert_pem": cert_pem(CERTS.app_cert)},
         {
