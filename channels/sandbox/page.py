@@ -59,7 +59,11 @@ async def index(request: web.Request) -> web.Response:
         if rows
         else "<p>No open trades.</p>"
     )
-    return _html("paymesh sandbox: open trades", table)
+    wallets = (
+        "<p><a href='/_sandbox/wallet'>钱包模拟 · Scan a cashier code as WeChat, Alipay or "
+        "UnionPay</a></p>"
+    )
+    return _html("paymesh sandbox: open trades", table + wallets)
 
 
 async def show(request: web.Request) -> web.Response:

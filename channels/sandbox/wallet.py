@@ -17,11 +17,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 from html import escape
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+import segno
 from aiohttp import web
 
 from paymesh.channels.sandbox.control import STATE_KEY
@@ -166,21 +168,38 @@ class WalletSim:
         return self._cors(request, web.json_response(answer))
 
     async def open_page(self, request: web.Request) -> web.Response:
+        """A cashier link (`?url=`) as the QR code a payer would scan, and buttons that
+        "scan" it as each wallet; without one, a form to paste it."""
+        url = request.query.get("url", "")
+        scanned = ""
+        if urlsplit(url).scheme in ("http", "https"):
+            out = io.BytesIO()
+            segno.make(url, error="m").save(out, kind="svg", scale=5, border=2, xmldecl=False)
+            links = "".join(
+                f'<p><a class="scan" data-wallet="{w}" href="/_sandbox/wallet/open?'
+                f'{escape(urlencode({"url": url, "as": w}))}">用{escape(t)}扫码 · '
+                f"Scan as {escape(t)}</a></p>"
+                for w, t in WALLETS.items()
+            )
+            scanned = (
+                f"<div class='qr'>{out.getvalue().decode()}</div>"
+                f"<p><code>{escape(url)}</code></p>{links}<hr>"
+            )
         buttons = "".join(
             f'<button type="submit" name="as" value="{w}">用{escape(t)}打开 Open as {escape(t)}</button>'
             for w, t in WALLETS.items()
         )
         body = (
-            "<p>把收银台链接 (code_url) 粘贴到这里，然后选择用哪个钱包“扫码”。"
+            f"{scanned}<p>把收银台链接 (code_url) 粘贴到这里，然后选择用哪个钱包“扫码”。"
             "Paste a cashier link (a code_url) and pick the wallet that scans it.</p>"
             '<form method="get" action="/_sandbox/wallet/open">'
-            '<input name="url" type="url" required style="width:100%;font-size:1rem" '
-            f'placeholder="http://127.0.0.1:8080/cashier/o/...">{buttons}</form>'
+            f'<input name="url" type="url" required style="width:100%;font-size:1rem" '
+            f'value="{escape(url)}" placeholder="http://127.0.0.1:8080/cashier/o/...">{buttons}</form>'
         )
         doc = (
             "<!doctype html><html><head><meta charset=utf-8>"
             "<meta name=viewport content='width=device-width'><title>Sandbox wallets</title>"
-            "</head><body style='font-family:system-ui;max-width:42rem;margin:2rem auto'>"
+            "</head><body style='font-family:system-ui,sans-serif;max-width:42rem;margin:2rem auto'>"
             f"<h1>钱包模拟 · Sandbox wallets</h1>{body}</body></html>"
         )
         return web.Response(text=doc, content_type="text/html")

@@ -24,6 +24,7 @@ from paymesh.config.crypto import DEV_MASTER_KEY, MASTER_KEY_ENV
 from paymesh.config.file_store import FileConfigStore
 from paymesh.config.repository import ConfigRepository
 from paymesh.console.runtime import open_backends, start_console
+from paymesh.dev.cashier_demo import cashier_demo
 from paymesh.dev.merchant import DemoMerchant
 from paymesh.dev.seed import (
     DEMO_APP_ID,
@@ -181,6 +182,7 @@ async def run_dev(state_dir: str = ".paymesh", edge_port: int = 8080) -> None:
         await asyncio.to_thread(envoy.start)
         cleanups.append(lambda: asyncio.to_thread(envoy.stop))
 
+        demo_cashier = await cashier_demo(urls["edge"], sandbox.url, demo, f"{merchant_url}/notify")
         info = {
             "edge_url": urls["edge"],
             "grpc_target": f"{HOST}:{server.port}",
@@ -195,6 +197,7 @@ async def run_dev(state_dir: str = ".paymesh", edge_port: int = 8080) -> None:
             "envoy_admin_url": urls["admin"],
             "metrics_url": f"{urls['metrics']}/metrics",
             "demo_app": demo.as_json(),
+            "cashier_demo": demo_cashier,
             "services": SERVICES,
         }
         # The same settings for `paymesh console add-user` / `paymesh config` from a shell.
@@ -214,6 +217,9 @@ async def run_dev(state_dir: str = ".paymesh", edge_port: int = 8080) -> None:
             f"  metrics:            {info['metrics_url']}\n"
             f"  ops console:        {info['console_url']}   (log in as {DEV_CONSOLE_USER} /"
             f" {console_password})\n"
+            f"  cashier demo order: {demo_cashier['scan_order']['qr_page']}\n"
+            f"                      (scan it at the sandbox as WeChat, Alipay or UnionPay)\n"
+            f"  counter code:       {demo_cashier['scan_static']['qr_page']}\n"
             f"  demo app:           app_id={demo.app_id} sign_type={demo.sign_type}"
             f" secret={demo.secret}\n"
             f"  written to:         {state / 'dev.json'}\n",
