@@ -15,6 +15,8 @@ from paymesh.channels.registry import build_channels
 from paymesh.channels.service import ChannelServicer
 from paymesh.channels.transport import Transport
 from paymesh.config import factory as config_factory
+from paymesh.config.models import ChannelAccountBase
+from paymesh.config.repository import ConfigRepository
 from paymesh.runtime.context import ServiceContext
 
 SERVICE = svc.DESCRIPTOR.services_by_name["ChannelService"].full_name
@@ -27,7 +29,25 @@ async def register(server: grpc.aio.Server, ctx: ServiceContext) -> list[str]:
     transport = Transport(timeout_seconds=ctx.settings.channel_timeout_seconds)
     ctx.on_close(transport.close)
     servicer = ChannelServicer(
-        await config_factory.config_repository(ctx), build_channels(transport, names)
+        SharedAccounts(await config_factory.config_repository(ctx)),
+        build_channels(transport, names),
     )
     svc_grpc.add_ChannelServiceServicer_to_server(servicer, server)
+    for name in names:  # gateways in this process call it directly (ChannelClient)
+        ctx.provide(local_key(name), servicer)
     return [SERVICE]
+
+
+def local_key(channel: str) -> str:
+    return f"{SERVICE}/{channel}"
+
+
+class SharedAccounts:
+    """The config repository's cached account of the current revision (parsed and
+    validated once, not copied per request: channels only read it)."""
+
+    def __init__(self, repo: ConfigRepository) -> None:
+        self._repo = repo
+
+    async def get_channel_account(self, channel: str, account_id: str) -> ChannelAccountBase:
+        return await self._repo.get_channel_account(channel, account_id, shared=True)

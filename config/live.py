@@ -277,10 +277,12 @@ class LiveConfig:
     def _context(self, key: str, field: str) -> str:
         return f"{key.removeprefix(self._watch_prefix)}#{field}"
 
-    def _decode(self, entry: Entry, model: type[M], what: str) -> M:
+    def _decode(self, entry: Entry, model: type[M], what: str, *, copy: bool = True) -> M:
+        """The entry's model, parsed and validated once per revision; a deep copy unless
+        ``copy`` is False (then the cached instance itself, which the caller must not change)."""
         cached = self._models.get(entry.key)
         if cached is not None and cached[0] == entry.revision and isinstance(cached[1], model):
-            return cached[1].model_copy(deep=True)
+            return cached[1].model_copy(deep=True) if copy else cached[1]
         try:
             data = json.loads(entry.value)
         except (UnicodeDecodeError, ValueError) as e:
@@ -302,7 +304,8 @@ class LiveConfig:
             raise config_invalid(f"{what} stored at {entry.key}", e) from e
         if self._live:
             self._models[entry.key] = (entry.revision, parsed)
-        return parsed.model_copy(deep=True)
+            return parsed.model_copy(deep=True) if copy else parsed
+        return parsed
 
     def _encode(self, key: str, model: BaseModel) -> bytes:
         """JSON with every SecretStr (at any depth) replaced by its encrypted form."""

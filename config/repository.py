@@ -42,7 +42,7 @@ class ConfigRepository(LiveConfig):
 
     # ---- apps ----
 
-    async def get_app_versioned(self, app_id: str) -> Versioned[AppConfig]:
+    async def get_app_versioned(self, app_id: str, *, shared: bool = False) -> Versioned[AppConfig]:
         try:
             key = keys.app_key(self.prefix, app_id)
         except ValueError:
@@ -50,11 +50,16 @@ class ConfigRepository(LiveConfig):
         entry = await self._entry(key)
         if entry is None:
             raise AppNotFound(f"app {app_id!r} not found", metadata={"app_id": app_id})
-        return Versioned(self._decode(entry, AppConfig, "app config"), entry.revision)
+        app = self._decode(entry, AppConfig, "app config", copy=not shared)
+        return Versioned(app, entry.revision)
 
-    async def get_app(self, app_id: str) -> AppConfig:
-        """The app (AppNotFound if absent). Whether it is enabled is the caller's check."""
-        return (await self.get_app_versioned(app_id)).model
+    async def get_app(self, app_id: str, *, shared: bool = False) -> AppConfig:
+        """The app (AppNotFound if absent). Whether it is enabled is the caller's check.
+
+        Reads are copies; ``shared=True`` returns the instance cached for the current
+        revision itself (parsed and validated once, no copy per call) for the request paths,
+        which only read it."""
+        return (await self.get_app_versioned(app_id, shared=shared)).model
 
     async def list_apps(self) -> list[AppConfig]:
         entries = await self._entries_under(keys.apps_prefix(self.prefix))
@@ -86,7 +91,7 @@ class ConfigRepository(LiveConfig):
             ) from None
 
     async def get_channel_account_versioned(
-        self, channel: str, account_id: str
+        self, channel: str, account_id: str, *, shared: bool = False
     ) -> Versioned[ChannelAccountBase]:
         model = channel_model(channel)
         entry = await self._entry(self._account_key(channel, account_id))
@@ -95,14 +100,18 @@ class ConfigRepository(LiveConfig):
                 f"channel account {channel}/{account_id} not found",
                 metadata={"channel": channel, "account_id": account_id},
             )
-        account = self._decode(entry, model, f"{channel} account config")
+        account = self._decode(entry, model, f"{channel} account config", copy=not shared)
         if account.account_id != account_id:
             raise ConfigInvalid(f"{entry.key} holds account_id {account.account_id!r}")
         return Versioned(account, entry.revision)
 
-    async def get_channel_account(self, channel: str, account_id: str) -> ChannelAccountBase:
-        """The account as the channel's registered model (ConfigNotFound if absent)."""
-        return (await self.get_channel_account_versioned(channel, account_id)).model
+    async def get_channel_account(
+        self, channel: str, account_id: str, *, shared: bool = False
+    ) -> ChannelAccountBase:
+        """The account as the channel's registered model (ConfigNotFound if absent); a copy,
+        or with ``shared=True`` the cached instance of the current revision (read only)."""
+        versioned = await self.get_channel_account_versioned(channel, account_id, shared=shared)
+        return versioned.model
 
     async def list_channel_accounts(self, channel: str) -> list[ChannelAccountBase]:
         model = channel_model(channel)

@@ -19,7 +19,7 @@ class Deps(CoreDeps):
 
     async def authenticated_app(self, request: Message) -> AppConfig:
         """The request's app, after its enabled flag, timestamp and signature check out."""
-        app = await self.config.get_app(getattr(request, "app_id"))  # noqa: B009
+        app = await self.config.get_app(getattr(request, "app_id"), shared=True)  # noqa: B009
         authenticate(request, app, self.clock())
         return app
 

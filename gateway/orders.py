@@ -81,7 +81,9 @@ async def create_order(deps: Deps, req: pay_pb.CreateOrderRequest) -> order_pb2.
         auth_code=req.auth_code,
     )
     try:
-        resp = await deps.channels.call("Pay", pay, kind="order", object_id=order.order_id)
+        resp, exchanges = await deps.channels.call_unlogged(
+            "Pay", pay, kind="order", object_id=order.order_id
+        )
     except ChannelUnavailable:
         log.warning("pay_outcome_unknown", order_id=order.order_id)
         return order_message(order)  # PENDING: the monitor settles it
@@ -89,7 +91,13 @@ async def create_order(deps: Deps, req: pay_pb.CreateOrderRequest) -> order_pb2.
         await deps.store.mark_failed(order.order_id, e.metadata.get("provider_code", e.message))
         raise
     pay_data = json_format.MessageToDict(resp.pay_data, preserving_proto_field_name=True)
-    stored = await deps.store.store_pay_data(order.order_id, pay_data, resp.trade.channel_trade_no)
+    try:  # the exchanges are logged in the same transaction as the pay data
+        stored = await deps.store.store_pay_data(
+            order.order_id, pay_data, resp.trade.channel_trade_no, log=exchanges, before=order
+        )
+    except Exception:
+        await deps.channels.write_log(exchanges)
+        raise
     order = stored.row
     if resp.trade.state != TS.TRADE_STATE_PENDING:
         order = (await apply_trade(deps.store, order, resp.trade, deps.clock())).row

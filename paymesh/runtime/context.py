@@ -24,6 +24,7 @@ class ServiceContext:
         self._cache: dict[str, Any] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._claims: set[str] = set()
+        self._local: dict[str, Any] = {}
         self.serving_conditions: dict[str, Callable[[], bool]] = {}
 
     def on_close(self, closer: Closer) -> None:
@@ -49,6 +50,14 @@ class ServiceContext:
             return False
         self._claims.add(key)
         return True
+
+    def provide(self, key: str, servicer: Any) -> None:
+        """Offer a servicer this process serves to the others in it (`local`)."""
+        self._local[key] = servicer
+
+    def local(self, key: str) -> Any | None:
+        """A servicer this process serves itself (`provide`), to be called in-process."""
+        return self._local.get(key)
 
     def channel(self, target: str) -> grpc.aio.Channel:
         key = f"grpc:{target}"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from sqlalchemy.ext.asyncio import AsyncSession
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from paymesh.core.db.base import StoreBase
 from paymesh.core.db.models import Callback, ChannelRequest
@@ -69,33 +71,46 @@ class RawCallback:
     error: str = ""
 
 
+def channel_request_row(call: ChannelCall, row_id: str, now: datetime) -> dict[str, Any]:
+    """The `channel_requests` row of one exchange (bodies and URL redacted here)."""
+    return {
+        "id": row_id,
+        "object_kind": call.object_kind,
+        "object_id": call.object_id,
+        "channel": call.channel,
+        "account_id": call.account_id,
+        "rpc": call.rpc,
+        "http_method": call.http_method,
+        "url": redact_text(call.url),
+        "http_status": call.http_status,
+        "request_body": redact_body(call.request_body),
+        "response_body": redact_body(call.response_body),
+        "latency_ms": call.latency_ms,
+        "error": redact_text(call.error),
+        "created_at": now,
+    }
+
+
+CHANNEL_REQUESTS: sa.Table = ChannelRequest.__table__  # type: ignore[assignment]
+INSERT_LOG = CHANNEL_REQUESTS.insert()
+
+
 class AuditStore(StoreBase):
     async def log_channel_request(self, call: ChannelCall) -> str:
         """Record one channel exchange (bodies and URL redacted here). Returns its id."""
-        row_id = self.ids.next_id("CR")
+        return (await self.log_channel_requests([call]))[0]
 
-        async def tx(s: AsyncSession) -> str:
-            s.add(
-                ChannelRequest(
-                    id=row_id,
-                    object_kind=call.object_kind,
-                    object_id=call.object_id,
-                    channel=call.channel,
-                    account_id=call.account_id,
-                    rpc=call.rpc,
-                    http_method=call.http_method,
-                    url=redact_text(call.url),
-                    http_status=call.http_status,
-                    request_body=redact_body(call.request_body),
-                    response_body=redact_body(call.response_body),
-                    latency_ms=call.latency_ms,
-                    error=redact_text(call.error),
-                    created_at=self.clock(),
-                )
-            )
-            return row_id
+    async def log_channel_requests(self, calls: Sequence[ChannelCall]) -> list[str]:
+        """Record channel exchanges in one transaction (one multi-row INSERT); their ids."""
+        now = self.clock()
+        rows = [channel_request_row(c, self.ids.next_id("CR"), now) for c in calls]
 
-        return await self._run(tx)
+        async def tx(conn: AsyncConnection) -> None:
+            await conn.execute(INSERT_LOG, rows)
+
+        if rows:
+            await self._run_core(tx)
+        return [r["id"] for r in rows]
 
     async def record_callback(self, cb: RawCallback) -> str:
         """Record a provider callback as received (redacted). Returns its id."""

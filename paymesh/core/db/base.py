@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from paymesh.core.db.models import Base, OutboxEvent, OutboxStatus
 from paymesh.core.ids import IdGenerator
@@ -20,10 +21,13 @@ from paymesh.runtime.clock import utcnow
 
 T = TypeVar("T")
 M = TypeVar("M", bound=Base)
+X = TypeVar("X")
 
 # MySQL/MariaDB/TiDB: deadlock, lock wait timeout, TiDB write conflict; SQLite: locked.
 _RETRY_CODES = {1213, 1205, 9007, 8002, 8022}
 MAX_ATTEMPTS = 6
+OUTBOX: sa.Table = OutboxEvent.__table__  # type: ignore[assignment]
+_INSERT_OUTBOX = OUTBOX.insert()
 TX_TIMEOUT_S = 15.0
 
 
@@ -81,20 +85,30 @@ class StoreBase:
         self.clock = clock
 
     async def _run(self, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        """Run ``fn`` in one transaction; deadlocks and lock timeouts are retried."""
+        """Run ``fn`` in one ORM session transaction; deadlocks and lock timeouts are retried."""
+        return await self._retrying(self.sessions.begin, fn)
+
+    async def _run_core(self, fn: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run ``fn`` in one Core transaction (no ORM unit of work: the hot paths' single-row
+        INSERTs, conditional UPDATEs and reads); retried as `_run`."""
+        return await self._retrying(self.engine.begin, fn)
+
+    async def _retrying(
+        self, begin: Callable[[], AbstractAsyncContextManager[X]], fn: Callable[[X], Awaitable[T]]
+    ) -> T:
         bounded = self.engine.dialect.name != "sqlite"  # SQLite writers queue on its lock
         for attempt in range(MAX_ATTEMPTS):
             try:
                 if not bounded:
-                    async with self.sessions.begin() as session:
-                        return await fn(session)
+                    async with begin() as tx:
+                        return await fn(tx)
                 # A server that stopped answering mid-transaction is an outage, answered
                 # well inside the edge's route timeout (an unknown commit is safe to retry:
                 # inserts are idempotent and transitions conditional).
                 try:
                     async with asyncio.timeout(TX_TIMEOUT_S):
-                        async with self.sessions.begin() as session:
-                            return await fn(session)
+                        async with begin() as tx:
+                            return await fn(tx)
                 except TimeoutError as e:
                     raise DatabaseUnavailable("the database did not answer in time") from e
             except DBAPIError as err:
@@ -153,6 +167,34 @@ class StoreBase:
             .execution_options(synchronize_session=False)
         )
         return rowcount(await session.execute(stmt)) == 1
+
+    async def _emit_core(
+        self,
+        conn: AsyncConnection,
+        *,
+        event_type: str,
+        app_id: str,
+        aggregate_id: str,
+        notify_url: str,
+        payload: Callable[[str], Mapping[str, Any]],
+    ) -> str:
+        """`_emit` for a Core transaction: one INSERT of the outbox row; returns its id."""
+        event_id = self.ids.event_id()
+        await conn.execute(
+            _INSERT_OUTBOX,
+            {
+                "event_id": event_id,
+                "event_type": event_type,
+                "app_id": app_id,
+                "aggregate_id": aggregate_id,
+                "notify_url": notify_url,
+                "payload": dict(payload(event_id)),
+                "status": OutboxStatus.PENDING.value,
+                "attempts": 0,
+                "created_at": self.clock(),
+            },
+        )
+        return event_id
 
     async def _emit(
         self,

@@ -7,21 +7,53 @@ happens and the row is returned as it is (duplicate and racing callbacks are no-
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from paymesh.core.db.base import Created, StoreBase, Transition
+from paymesh.core.db.audit import INSERT_LOG, ChannelCall, channel_request_row
+from paymesh.core.db.base import Created, StoreBase, Transition, rowcount
 from paymesh.core.db.events import ORDER_CLOSED, ORDER_PAID, order_payload
 from paymesh.core.db.models import OrderStatus, PayOrder
 from paymesh.errors import DuplicateOutTradeNo, InvalidArgument, OrderNotFound
 from paymesh.runtime import metrics
 
 DEFAULT_EXPIRE_SECONDS = 900
+ORDERS: sa.Table = PayOrder.__table__  # type: ignore[assignment]
+# Attribute name -> column name (`meta` is stored as `metadata`), and a SELECT of the whole
+# row labelled by attribute names, so a Core row builds the model without the ORM session.
+COLUMN_OF = {a.key: a.columns[0].name for a in sa.inspect(PayOrder).column_attrs}
+_SELECT_ROW = sa.select(*(ORDERS.c[col].label(attr) for attr, col in COLUMN_OF.items()))
+
+
+# Statements built once: their compiled form is cached without a cache key per call.
+_INSERT = ORDERS.insert()
+_BY_ID = _SELECT_ROW.where(ORDERS.c.order_id == sa.bindparam("order_id"))
+_BY_OUT_TRADE_NO = _SELECT_ROW.where(
+    ORDERS.c.app_id == sa.bindparam("app_id"),
+    ORDERS.c.out_trade_no == sa.bindparam("out_trade_no"),
+)
+
+
+def _params(order: PayOrder) -> dict[str, Any]:
+    return {col: getattr(order, attr) for attr, col in COLUMN_OF.items()}
+
+
+async def _fetch(
+    conn: AsyncConnection, stmt: sa.Select[Any], params: dict[str, Any]
+) -> PayOrder | None:
+    row = (await conn.execute(stmt, params)).first()
+    return None if row is None else PayOrder(**row._mapping)
+
+
+def _after(before: PayOrder, values: Mapping[str, Any]) -> PayOrder:
+    """The row an UPDATE guarded on ``before.version`` left: ``before`` plus ``values``."""
+    return PayOrder(**{attr: getattr(before, attr) for attr in COLUMN_OF} | dict(values))
 
 
 @dataclass(frozen=True)
@@ -97,38 +129,45 @@ class OrderStore(StoreBase):
                 version=1,
             )
 
-        created = await self._insert_idempotent(
-            build,
-            lambda: self.get_order_by_out_trade_no(new.app_id, new.out_trade_no),
-            lambda existing: same_order(existing, new),
-            lambda existing: DuplicateOutTradeNo(
-                "out_trade_no already used with a different amount, currency, channel or method",
-                metadata={"out_trade_no": new.out_trade_no, "order_id": existing.order_id},
-            ),
-        )
-        if created.created:
+        async def tx(conn: AsyncConnection) -> PayOrder:
+            order = build()  # inside the transaction: a retried one inserts a fresh row
+            await conn.execute(_INSERT, _params(order))
+            return order
+
+        try:
+            inserted = await self._run_core(tx)
+        except IntegrityError:
+            existing = await self.get_order_by_out_trade_no(new.app_id, new.out_trade_no)
+            if existing is None:
+                raise
+        else:
             metrics.order_moved(new.channel, "created")
-        return created
+            return Created(inserted, True)
+        if same_order(existing, new):
+            return Created(existing, False)
+        raise DuplicateOutTradeNo(
+            "out_trade_no already used with a different amount, currency, channel or method",
+            metadata={"out_trade_no": new.out_trade_no, "order_id": existing.order_id},
+        )
 
     async def get_order(self, order_id: str, app_id: str | None = None) -> PayOrder | None:
         """The order, or None (also None when it belongs to another app)."""
 
-        async def tx(s: AsyncSession) -> PayOrder | None:
-            return await s.get(PayOrder, order_id)
+        async def tx(conn: AsyncConnection) -> PayOrder | None:
+            return await _fetch(conn, _BY_ID, {"order_id": order_id})
 
-        row = await self._run(tx)
+        row = await self._run_core(tx)
         if row is None or (app_id is not None and row.app_id != app_id):
             return None
         return row
 
     async def get_order_by_out_trade_no(self, app_id: str, out_trade_no: str) -> PayOrder | None:
-        async def tx(s: AsyncSession) -> PayOrder | None:
-            stmt = sa.select(PayOrder).where(
-                PayOrder.app_id == app_id, PayOrder.out_trade_no == out_trade_no
+        async def tx(conn: AsyncConnection) -> PayOrder | None:
+            return await _fetch(
+                conn, _BY_OUT_TRADE_NO, {"app_id": app_id, "out_trade_no": out_trade_no}
             )
-            return (await s.execute(stmt)).scalar_one_or_none()
 
-        return await self._run(tx)
+        return await self._run_core(tx)
 
     async def list_orders(
         self,
@@ -157,31 +196,52 @@ class OrderStore(StoreBase):
         guard: list[sa.ColumnElement[bool]],
         values: Mapping[str, Any],
         event_type: str | None,
+        log: Sequence[ChannelCall] = (),
+        before: PayOrder | None = None,
     ) -> Transition[PayOrder]:
-        now = self.clock()
+        """One conditional UPDATE (Core, no unit of work), the row as it is now, the outbox
+        event when it matched, and ``log`` (channel exchanges) in the same transaction.
 
-        async def tx(s: AsyncSession) -> Transition[PayOrder]:
-            changed = await self._update(
-                s,
-                PayOrder,
-                [PayOrder.order_id == order_id, *guard],
-                {**values, "updated_at": now, "version": PayOrder.version + 1},
-            )
-            row = await self._load(s, PayOrder, order_id)
+        With ``before`` (the row as the caller last saw it) the UPDATE is also guarded on
+        its version: when that matches, the new row is ``before`` plus the changes and is not
+        read back; when it does not, the ordinary transition runs."""
+        now = self.clock()
+        changes = {COLUMN_OF[k]: v for k, v in values.items()}
+        changes |= {"updated_at": now, "version": ORDERS.c.version + 1}
+        where = [ORDERS.c.order_id == order_id, *guard]
+        if before is not None:
+            where.append(ORDERS.c.version == before.version)
+        stmt = ORDERS.update().where(*where).values(changes)
+        log_rows = [channel_request_row(c, self.ids.next_id("CR"), now) for c in log]
+
+        async def tx(conn: AsyncConnection) -> Transition[PayOrder] | None:
+            changed = rowcount(await conn.execute(stmt)) == 1
+            if before is not None and not changed:
+                return None  # moved since the caller saw it: the ordinary transition decides
+            if before is not None:
+                row: PayOrder | None = _after(
+                    before, {**values, "updated_at": now, "version": before.version + 1}
+                )
+            else:
+                row = await _fetch(conn, _BY_ID, {"order_id": order_id})
             if row is None:
                 raise OrderNotFound("order not found", metadata={"order_id": order_id})
             if changed and event_type is not None:
-                await self._emit(
-                    s,
+                await self._emit_core(
+                    conn,
                     event_type=event_type,
                     app_id=row.app_id,
                     aggregate_id=row.order_id,
                     notify_url=row.notify_url,
                     payload=order_payload(row, event_type),
                 )
+            if log_rows:
+                await conn.execute(INSERT_LOG, log_rows)
             return Transition(row, changed)
 
-        moved = await self._run(tx)
+        moved = await self._run_core(tx)
+        if moved is None:
+            return await self._order_transition(order_id, guard, values, event_type, log)
         if moved.changed and "status" in values:
             metrics.order_moved(moved.row.channel, values["status"])
         return moved
@@ -226,12 +286,20 @@ class OrderStore(StoreBase):
         )
 
     async def store_pay_data(
-        self, order_id: str, pay_data: Mapping[str, Any], channel_trade_no: str = ""
+        self,
+        order_id: str,
+        pay_data: Mapping[str, Any],
+        channel_trade_no: str = "",
+        *,
+        log: Sequence[ChannelCall] = (),
+        before: PayOrder | None = None,
     ) -> Transition[PayOrder]:
-        """Save the channel's pay data (and trade number) while the order is PENDING."""
+        """Save the channel's pay data (and trade number) while the order is PENDING, with
+        the channel exchanges that produced it (`log`) in the same transaction. ``before``:
+        the order as just inserted, to skip reading it back (see `_order_transition`)."""
         values: dict[str, Any] = {"pay_data": dict(pay_data)}
         if channel_trade_no:
             values["channel_trade_no"] = channel_trade_no
         return await self._order_transition(
-            order_id, [PayOrder.status == OrderStatus.PENDING.value], values, None
+            order_id, [PayOrder.status == OrderStatus.PENDING.value], values, None, log, before
         )

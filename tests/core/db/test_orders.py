@@ -147,3 +147,62 @@ async def test_lookups(store: Store) -> None:
     assert found.created_at.tzinfo is not None
     pending = await store.list_orders(OrderStatus.PENDING, created_before=datetime.now(UTC))
     assert [o.order_id for o in pending] == [order.order_id]
+
+
+async def test_pay_data_with_its_channel_log_in_one_transaction(store: Store) -> None:
+    import sqlalchemy as sa
+
+    from paymesh.core.db.audit import ChannelCall
+    from paymesh.core.db.models import ChannelRequest
+
+    order = (await store.insert_order(new_order())).row
+    call = ChannelCall(
+        object_kind="order",
+        object_id=order.order_id,
+        rpc="Pay",
+        channel="wechat",
+        account_id="wx1",
+        request_body='{"appid":"wx","private_key":"x"}',
+        response_body='{"code_url":"weixin://wxpay/1"}',
+    )
+    # `before` is the row as inserted: not read back, but exactly what a read would give.
+    t = await store.store_pay_data(
+        order.order_id, {"code_url": "weixin://wxpay/1"}, "ctn", log=[call], before=order
+    )
+    assert t.changed
+    read = await store.get_order(order.order_id)
+    assert read is not None
+    for attr in ("pay_data", "channel_trade_no", "version", "status", "amount", "meta"):
+        assert getattr(t.row, attr) == getattr(read, attr), attr
+    assert t.row.updated_at == read.updated_at
+    assert read.version == 2
+    async with store.sessions() as s:
+        logged = (
+            (
+                await s.execute(
+                    sa.select(ChannelRequest).where(ChannelRequest.object_id == order.order_id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert [r.rpc for r in logged] == ["Pay"]
+    assert '"private_key":"[REDACTED]"' in logged[0].request_body
+
+    # A stale `before` (the row moved since: PAID by a callback) changes nothing, and the
+    # answer is the row as it is now; its log is still written.
+    paid = await store.mark_paid(order.order_id, 1000, "ctn", PAID_AT)
+    assert paid.changed
+    again = await store.store_pay_data(
+        order.order_id, {"code_url": "weixin://wxpay/2"}, log=[call], before=order
+    )
+    assert not again.changed
+    assert again.row.status == OrderStatus.PAID
+    assert again.row.pay_data == {"code_url": "weixin://wxpay/1"}
+    async with store.sessions() as s:
+        count = await s.scalar(
+            sa.select(sa.func.count())
+            .select_from(ChannelRequest)
+            .where(ChannelRequest.object_id == order.order_id)
+        )
+    assert count == 2
