@@ -1,11 +1,11 @@
 """The console's aiohttp application: the routes of `web` (login, audit, schemas) and of
-the views (`views_config`, `views_ops`), which build on `web`'s request helpers."""
+the views (`views_config`, `views_ops`, `views_recon`), which build on `web`'s request helpers."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from paymesh.console import views_config, views_ops
+from paymesh.console import views_config, views_ops, views_recon
 from paymesh.console.web import (
     CONSOLE,
     Console,
@@ -33,6 +33,7 @@ def build_app(console: Console) -> web.Application:
     app.router.add_get("/schemas", schema_list)
     views_config.add_routes(app)
     views_ops.add_routes(app)
+    views_recon.add_routes(app)
 
     async def close(_app: web.Application) -> None:
         await console.tester.aclose()

@@ -22,7 +22,7 @@ table.list td,table.list th{border-bottom:1px solid #e3e5ea;padding:6px 8px;text
 .banner{padding:10px 12px;border-radius:6px;margin:12px 0}.banner.error{background:#fde8e8;color:#900}
 .banner.ok{background:#e7f6ea;color:#155724}label.opt{display:inline-block;margin-right:14px;font-weight:400}
 table.map td input{width:100%;box-sizing:border-box}button.primary{background:#2b6cde;color:#fff;border:0;padding:8px 18px;border-radius:4px;font:inherit}
-.inline{display:inline}.muted{color:#778}pre{background:#fff;border:1px solid #e3e5ea;padding:8px;overflow:auto}
+a.chosen{font-weight:700}.inline{display:inline}.muted{color:#778}pre{background:#fff;border:1px solid #e3e5ea;padding:8px;overflow:auto}
 """
 
 
@@ -46,7 +46,8 @@ def page(
     if username:
         nav = (
             '<a href="/accounts">Channel accounts</a><a href="/apps">Apps</a>'
-            '<a href="/ops">Supervision</a><a href="/audit">Audit log</a>'
+            '<a href="/ops">Supervision</a><a href="/recon">Reconciliation · 对账</a>'
+            '<a href="/audit">Audit log</a>'
             f'<span class="who">{esc(username)} ({esc(role)})</span>'
             f'<form method="post" action="/logout">{csrf_field(csrf)}'
             '<button type="submit">Log out</button></form>'

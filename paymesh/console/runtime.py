@@ -72,6 +72,7 @@ async def start_console(
     """Serve the console on host:port (0: any free port); returns the runner and the port."""
     from paymesh.console.app import build_app
     from paymesh.console.connection import ConnectionTester
+    from paymesh.console.recon_client import ReconClient
     from paymesh.console.supervision import Supervision
     from paymesh.console.web import Console, is_loopback
 
@@ -83,6 +84,7 @@ async def start_console(
         tester=ConnectionTester(),
         secure_cookies=not is_loopback(host),
         supervision=Supervision(backends.engine, settings),
+        recon=ReconClient(settings),
     )
     runner = web.AppRunner(build_app(console), access_log=None)
     await runner.setup()

@@ -46,6 +46,7 @@ class Console:
     tester: ConnectionTester
     secure_cookies: bool
     supervision: Any = None  # paymesh.console.supervision.Supervision when a DB store is wired
+    recon: Any = None  # paymesh.console.recon_client.ReconClient (the reconciliation pages)
 
 
 CONSOLE = web.AppKey("console", Console)

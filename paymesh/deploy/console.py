@@ -36,6 +36,7 @@ def objects() -> list[Obj]:
     env += [
         {"name": "PAYMESH_CONSOLE_LISTEN", "value": f"0.0.0.0:{CONSOLE_PORT}"},
         {"name": "PAYMESH_NOTIFY_ADMIN_TARGET", "value": f"dns:///notify:{GRPC_PORT}"},
+        {"name": "PAYMESH_RECON_TARGET", "value": f"dns:///recon:{GRPC_PORT}"},
         {"name": "PAYMESH_TLS_CERT_FILE", "value": f"{TLS_DIR}/tls.crt"},
         {"name": "PAYMESH_TLS_KEY_FILE", "value": f"{TLS_DIR}/tls.key"},
         {"name": "PAYMESH_TLS_CA_FILE", "value": f"{TLS_DIR}/ca.crt"},

@@ -6,7 +6,8 @@
   the channel services;
 - only the channel services reach the internet (the providers' HTTPS APIs, port 443);
 - notify reaches merchants (any public address and port: notify_url is the merchant's);
-- only the ops console reaches notify (its NotifyAdminService); nothing reaches the console
+- only the ops console reaches notify (its NotifyAdminService) and reconciliation (its
+  ReconciliationService); nothing reaches the console
   (operators use `kubectl port-forward`, or an Ingress with your own access control);
 - everything else stays in the cluster or private ranges (MySQL, etcd, NATS by port).
 
@@ -36,6 +37,7 @@ INGRESS_FROM: dict[str, tuple[str, ...]] = {
     "callback": ("edge",),
     "channel": ("gateway", "callback", "monitor", "recon", "cashier"),
     "notify": ("console",),  # NotifyAdminService: re-send from the ops console
+    "recon": ("console",),  # ReconciliationService: the console's reconciliation pages
 }
 # role -> backends it uses
 BACKENDS: dict[str, tuple[str, ...]] = {
@@ -56,7 +58,7 @@ CALLS: dict[str, tuple[str, ...]] = {
     "gateway": ("channel",),
     "callback": ("channel",),
     "monitor": ("channel",),
-    "console": ("notify",),
+    "console": ("notify", "recon"),
     "recon": ("channel",),
 }
 

@@ -154,6 +154,7 @@ async def run_dev(state_dir: str = ".paymesh", edge_port: int = 8080) -> None:
             nats_url="memory://",
             notify_signing_key_file=str(notify_key),
             notify_admin_target=f"{HOST}:{ports['grpc']}",
+            recon_target=f"{HOST}:{ports['grpc']}",
             drain_seconds=2.0,
             cashier_listen=f"{HOST}:{ports['cashier']}",
             cashier_sandbox_url=sandbox.url,

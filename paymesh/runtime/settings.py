@@ -77,6 +77,9 @@ class Settings(BaseModel):
     cashier_listen: str = "127.0.0.1:8075"
     cashier_sandbox_url: str | None = None
     notify_admin_target: str | None = None
+    # The ReconciliationService's gRPC target (`paymesh serve recon`), for the console's
+    # reconciliation pages; `paymesh recon` also reads PAYMESH_RECON_TARGET.
+    recon_target: str | None = None
 
     def is_set(self, name: str) -> bool:
         value = getattr(self, name)

@@ -132,6 +132,7 @@ def test_each_service_gets_every_setting_it_needs(rendered: list[Obj]) -> None:
         if name == "console":  # what paymesh.console.runtime.open_backends requires
             require(settings, {"console": ("database_url", "config_backend")})
             assert settings.notify_admin_target, "the console re-sends through notify"
+            assert settings.recon_target, "the reconciliation pages call recon"
             assert settings.console_listen.startswith("0.0.0.0:")
             assert MASTER_KEY_ENV in env
             continue

@@ -131,6 +131,8 @@ def test_who_reaches_each_service(mesh: tuple[list[Obj], dict[str, Peer]]) -> No
             assert allowed == {"edge"}, (dst_name, allowed)
         elif role == "notify":
             assert allowed == {"console"}, (dst_name, allowed)  # NotifyAdminService
+        elif role == "recon":
+            assert allowed == {"console"}, (dst_name, allowed)  # ReconciliationService
         elif role == "channel":
             expected = {s for s in pods if s != "edge" and _role(s) in callers_of_channels}
             assert allowed == expected, (dst_name, allowed)
