@@ -147,8 +147,8 @@ async def test_operator_resolves_injected_mismatches_and_a_viewer_cannot(
             # ---- the audit log names the operator
             await olga.goto(url + "/audit")
             audit = await olga.locator("#audit").inner_text()
-            lines = [ln.split("\t") for ln in audit.splitlines() if mismatch_id in ln]
-            assert sorted((c[1], c[2], c[3], c[4], c[7]) for c in lines) == [
+            cols = [ln.split("\t") for ln in audit.splitlines() if mismatch_id in ln]
+            assert sorted((c[1], c[2], c[3], c[4], c[7]) for c in cols) == [
                 ("olga", "console", "recon.accept", f"recon/mismatch/{mismatch_id}", "refused"),
                 ("olga", "recon", "recon.accept", f"recon/mismatch/{mismatch_id}", "accepted"),
             ]
@@ -198,9 +198,9 @@ async def test_operator_resolves_injected_mismatches_and_a_viewer_cannot(
             assert download.suggested_filename == f"settlement-{today}.csv"
             saved = tmp_path / "settlement.csv"
             await download.save_as(saved)
-            lines = saved.read_text().splitlines()
-            assert lines[0].startswith("bill_date,app_id,channel,payment_count,payment_amount")
-            (csv_row,) = [ln for ln in lines if f",{app.app_id}," in ln]
+            rows = saved.read_text().splitlines()
+            assert rows[0].startswith("bill_date,app_id,channel,payment_count,payment_amount")
+            (csv_row,) = [ln for ln in rows if f",{app.app_id}," in ln]
             fields = csv_row.split(",")
             assert fields[:5] == [today, app.app_id, "wechat", "2", "2100"]
             assert int(fields[-1]) == 2100 - int(fields[-2])  # net = payments - fees (no refunds)
