@@ -14,8 +14,9 @@ Semantics both implementations share:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 STREAM = "PAYMESH_EVENTS"
 SUBJECT_PREFIX = "paymesh.events"
@@ -50,6 +51,8 @@ class BusMessage(ABC):
     data: bytes
     msg_id: str
     metadata: MessageMetadata
+    # Headers the publisher set besides the message id (a W3C traceparent).
+    headers: Mapping[str, str] = MappingProxyType({})
 
     @abstractmethod
     async def ack(self) -> None: ...
@@ -83,8 +86,11 @@ class Subscription(ABC):
 
 class Bus(ABC):
     @abstractmethod
-    async def publish(self, subject: str, data: bytes, msg_id: str) -> bool:
-        """Store a message; False when ``msg_id`` was a duplicate (dropped)."""
+    async def publish(
+        self, subject: str, data: bytes, msg_id: str, headers: Mapping[str, str] | None = None
+    ) -> bool:
+        """Store a message (with extra ``headers``); False when ``msg_id`` was a duplicate
+        (dropped)."""
 
     @abstractmethod
     async def subscribe(

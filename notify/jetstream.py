@@ -42,6 +42,7 @@ class _JsMessage(BusMessage):
         self.subject = msg.subject
         self.data = msg.data
         self.msg_id = (msg.headers or {}).get(MSG_ID_HEADER, "")
+        self.headers = dict(msg.headers or {})
         md = msg.metadata
         self.metadata = MessageMetadata(
             num_delivered=int(md.num_delivered or 1), stream_seq=int(md.sequence.stream)
@@ -179,7 +180,9 @@ class JetStreamBus(Bus):
             except Exception as e:  # closing a broken client must not fail
                 log.debug("nats_close_failed", error=str(e))
 
-    async def publish(self, subject: str, data: bytes, msg_id: str) -> bool:
+    async def publish(
+        self, subject: str, data: bytes, msg_id: str, headers: Mapping[str, str] | None = None
+    ) -> bool:
         js = await self._context()
         if self._nc is not None and not self._nc.is_connected:
             raise BusUnavailable("NATS disconnected")
@@ -189,7 +192,7 @@ class JetStreamBus(Bus):
                 data,
                 timeout=self.publish_timeout,
                 stream=self.stream,
-                headers={MSG_ID_HEADER: msg_id},
+                headers={**(headers or {}), MSG_ID_HEADER: msg_id},
             )
         except nats.errors.MaxPayloadError as e:
             raise PublishRefused(

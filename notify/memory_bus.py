@@ -7,6 +7,7 @@ import contextlib
 import heapq
 import itertools
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from paymesh.notify.bus import (
@@ -31,6 +32,7 @@ class _Stored:
     subject: str
     data: bytes
     msg_id: str
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -61,6 +63,7 @@ class _MemMessage(BusMessage):
         self._seq = stored.seq
         self.subject, self.data, self.msg_id = stored.subject, stored.data, stored.msg_id
         self.metadata = MessageMetadata(num_delivered=n, stream_seq=stored.seq)
+        self.headers = stored.headers
 
     def _current(self) -> bool:
         entry = self._state.in_flight.get(self._seq)
@@ -128,7 +131,9 @@ class MemoryBus(Bus):
     def _wake(self) -> None:
         self._changed.set()
 
-    async def publish(self, subject: str, data: bytes, msg_id: str) -> bool:
+    async def publish(
+        self, subject: str, data: bytes, msg_id: str, headers: Mapping[str, str] | None = None
+    ) -> bool:
         if len(data) > self.max_payload:
             raise PublishRefused(f"{len(data)} bytes exceed the max payload ({self.max_payload})")
         now = time.monotonic()
@@ -136,7 +141,9 @@ class MemoryBus(Bus):
         if msg_id in self._seen:
             return False
         self._seen[msg_id] = now
-        self._log.append(_Stored(next(self._seq), subject, bytes(data), msg_id))
+        self._log.append(
+            _Stored(next(self._seq), subject, bytes(data), msg_id, dict(headers or {}))
+        )
         self._wake()
         return True
 

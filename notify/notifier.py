@@ -35,7 +35,7 @@ from paymesh.notify.bus import ACK_WAIT_S, DURABLE, Bus, BusMessage, BusUnavaila
 from paymesh.notify.envelope import decode_event, signed_body
 from paymesh.notify.ssrf import GuardedResolver, RefusedURL, allow_private_var, check_url
 from paymesh.notify.store import AttemptRecord, DeliveryStore
-from paymesh.runtime import metrics
+from paymesh.runtime import metrics, tracing
 from paymesh.runtime.clock import utcnow
 from paymesh.runtime.logging import get_logger
 
@@ -199,6 +199,15 @@ class Notifier:
             log.error("notifier_bad_message", error=str(e), subject=msg.subject)
             await msg.term()
             return
+        # The trace of the transition that made the event (a callback, the monitor...).
+        with tracing.span(
+            f"notify {event.event_type}",
+            parent=tracing.extract(msg.headers),
+            attributes={"paymesh.event_type": event.event_type},
+        ):
+            await self._handle(msg, event)
+
+    async def _handle(self, msg: BusMessage, event: OutboxEvent) -> None:
         round_id = msg.msg_id or event.event_id
         state = await self.store.begin_round(
             event.event_id, event.app_id, event.event_type, round_id

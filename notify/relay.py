@@ -27,7 +27,7 @@ from paymesh.core.db.engine import session_factory
 from paymesh.core.db.outbox import ClaimedEvent, OutboxClaims
 from paymesh.notify.bus import SUBJECT_PREFIX, Bus, BusUnavailable, PublishRefused
 from paymesh.notify.envelope import encode_event, subject_for
-from paymesh.runtime import metrics
+from paymesh.runtime import metrics, tracing
 from paymesh.runtime.logging import get_logger
 
 log = get_logger(__name__)
@@ -113,8 +113,12 @@ class OutboxRelay:
             payload=row.payload,
             created_at=row.created_at,
         )
+        trace = row.payload.get(tracing.TRACEPARENT)
         fresh = await self.bus.publish(
-            subject_for(row.event_type, self.settings.subject_prefix), data, row.event_id
+            subject_for(row.event_type, self.settings.subject_prefix),
+            data,
+            row.event_id,
+            {tracing.TRACEPARENT: trace} if isinstance(trace, str) and trace else None,
         )
         if not fresh:
             log.info("outbox_duplicate_publish", event_id=row.event_id)

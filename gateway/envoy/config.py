@@ -193,6 +193,7 @@ def render(
     health_path: str = "/healthz",
     upstream_tls: UpstreamTls | None = None,
     stats_port: int | None = None,
+    otlp_collector: str | None = None,
 ) -> dict[str, Any]:
     """upstreams: cluster name (pay, query, ...) -> "host:port" (or several, comma-separated);
     key "*" is the default for the gRPC services; "cashier" (HTTP, never defaulted) serves
@@ -203,7 +204,9 @@ def render(
     with 413, and takes the client address from the connection (`use_remote_address`), not
     from a caller-supplied X-Forwarded-For. With `upstream_tls` it talks to the gateways
     over mutual TLS (its certificate, the mesh CA, the gateway's name checked). With
-    `stats_port`, a second listener serves only the admin's `/stats/prometheus` there.
+    `stats_port`, a second listener serves only the admin's `/stats/prometheus` there. With
+    `otlp_collector` ("host:port", OTLP/gRPC) Envoy's OpenTelemetry tracer starts (or
+    continues) a trace per request and passes it upstream as a W3C `traceparent`.
     """
     clusters = []
     routes: list[dict[str, Any]] = []
@@ -286,6 +289,22 @@ def render(
             },
         ],
     }
+    if otlp_collector:
+        hcm["tracing"] = {
+            "provider": {
+                "name": "envoy.tracers.opentelemetry",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig",
+                    "grpc_service": {
+                        "envoy_grpc": {"cluster_name": "otel_collector"},
+                        "timeout": "1s",
+                    },
+                    "service_name": "paymesh-edge",
+                },
+            },
+            "random_sampling": {"value": 100},
+        }
+        clusters.append(_cluster("otel_collector", otlp_collector))
     extra: list[dict[str, Any]] = []
     if stats_port is not None:
         stats_listener, stats_cluster = _stats(listen_address, stats_port, admin_port)

@@ -159,6 +159,8 @@ async def run_dev(state_dir: str = ".paymesh", edge_port: int = 8080) -> None:
             cashier_listen=f"{HOST}:{ports['cashier']}",
             cashier_sandbox_url=sandbox.url,
             metrics_listen=f"{HOST}:{ports['metrics']}",
+            # Traces to a local OTLP collector when PAYMESH_OTLP_ENDPOINT names one (README).
+            otlp_endpoint=os.environ.get("PAYMESH_OTLP_ENDPOINT") or None,
         )
         server = await start_server(SERVICES, settings)
         cleanups.append(lambda: server.drain(settings.drain_seconds))
@@ -176,6 +178,7 @@ async def run_dev(state_dir: str = ".paymesh", edge_port: int = 8080) -> None:
                 listen_port=ports["edge"],
                 admin_port=ports["admin"],
                 upstreams={"*": f"{HOST}:{server.port}", "cashier": f"{HOST}:{ports['cashier']}"},
+                otlp_collector=settings.otlp_endpoint,
             ),
             root=state / "envoy",
             log_level="warning",

@@ -13,10 +13,19 @@ from paymesh.errors import Internal, PaymeshError
 from paymesh.runtime.dberrors import database_unavailable
 from paymesh.runtime.logging import get_logger
 from paymesh.runtime.status import to_status
+from paymesh.runtime.tracing import trace_id
 
 log = get_logger("paymesh.rpc")
 
 Handler = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]
+
+
+def _traced(e: PaymeshError) -> PaymeshError:
+    """The error with the trace id in its metadata (merchants quote it; operators find the
+    trace), when the call is traced."""
+    if tid := trace_id():
+        e.metadata = {**e.metadata, "trace_id": tid}
+    return e
 
 
 def _wrap(method: str, inner: Handler) -> Handler:
@@ -34,17 +43,17 @@ def _wrap(method: str, inner: Handler) -> Handler:
                 metadata=e.metadata,
                 ms=round((time.perf_counter() - started) * 1000, 1),
             )
-            await context.abort_with_status(to_status(e))
+            await context.abort_with_status(to_status(_traced(e)))
         except grpc.aio.AbortError:
             raise
         except Exception as e:
             outage = database_unavailable(e)
             if outage is not None:
                 log.warning("database_unavailable", error=type(e).__name__)
-                await context.abort_with_status(to_status(outage))
+                await context.abort_with_status(to_status(_traced(outage)))
             else:
                 log.exception("rpc_unhandled")
-                await context.abort_with_status(to_status(Internal("internal error")))
+                await context.abort_with_status(to_status(_traced(Internal("internal error"))))
         finally:
             structlog.contextvars.unbind_contextvars("rpc")
 

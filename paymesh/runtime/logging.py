@@ -10,6 +10,8 @@ from typing import Any
 
 import structlog
 
+from paymesh.runtime.tracing import add_trace_ids
+
 REDACTED = "[REDACTED]"
 
 # Key names whose values are never logged.
@@ -83,7 +85,7 @@ def configure(level: str = "INFO", stream: Any = None) -> None:
     handler = logging.StreamHandler(out)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=[*shared, _add_logger_name],
+            foreign_pre_chain=[*shared, _add_logger_name, add_trace_ids],
             processors=[
                 _add_logger_name,
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
@@ -101,6 +103,7 @@ def configure(level: str = "INFO", stream: Any = None) -> None:
         processors=[
             structlog.contextvars.merge_contextvars,
             *shared,
+            add_trace_ids,
             structlog.processors.format_exc_info,
             redaction_processor,
             structlog.processors.JSONRenderer(ensure_ascii=False, default=str),

@@ -14,7 +14,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
-from paymesh.runtime import tls
+from paymesh.runtime import tls, tracing
 from paymesh.runtime.context import ServiceContext
 from paymesh.runtime.interceptor import ErrorInterceptor
 from paymesh.runtime.logging import get_logger
@@ -54,6 +54,8 @@ class RunningServer:
         if self.metrics is not None:
             await self.metrics.close()
         await self.context.close()
+        if self.context.settings.otlp_endpoint:
+            await asyncio.to_thread(tracing.disable)  # flushing blocks on the collector
 
 
 async def start_server(names: list[str], settings: Settings) -> RunningServer:
@@ -61,8 +63,10 @@ async def start_server(names: list[str], settings: Settings) -> RunningServer:
     require(settings, {s.name: s.needs for s in specs})
     credentials = tls.server_credentials(settings)  # fails fast on a partial TLS setup
     context = ServiceContext(settings, [s.name for s in specs])
+    if settings.otlp_endpoint:
+        tracing.enable(settings.otlp_endpoint, "paymesh-" + "-".join(s.name for s in specs[1:]))
     server = grpc.aio.server(
-        interceptors=[MetricsInterceptor(), ErrorInterceptor()],
+        interceptors=[*tracing.server_interceptors(), MetricsInterceptor(), ErrorInterceptor()],
         options=[
             ("grpc.so_reuseport", int(settings.reuse_port)),
             ("grpc.max_receive_message_length", 8 << 20),

@@ -38,6 +38,8 @@ class Settings(BaseModel):
     health_listen: str | None = None
     # Prometheus /metrics (host:port, port 0 picks one); unset: no metrics endpoint.
     metrics_listen: str | None = None
+    # OpenTelemetry traces to this OTLP/gRPC collector (host:port); unset: no tracing.
+    otlp_endpoint: str | None = None
     # Backends. None means "not configured"; services that need one say so at startup.
     database_url: str | None = None
     config_backend: str | None = Field(None, description="etcd | file")

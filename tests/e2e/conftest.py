@@ -97,6 +97,7 @@ async def start_mesh(
     tmp_path_factory: pytest.TempPathFactory,
     *,
     own_nats: bool = False,
+    otlp_endpoint: str | None = None,
 ) -> AsyncIterator[Mesh]:
     """A whole mesh of its own (database, config prefix, sandbox, server, Envoy).
 
@@ -152,6 +153,7 @@ async def start_mesh(
         cashier_listen=f"127.0.0.1:{cashier_port}",
         cashier_sandbox_url=sandbox.url,
         metrics_listen="127.0.0.1:0",
+        otlp_endpoint=otlp_endpoint,
         **backend,
     )
     server = await start_server(SERVICES, settings)
@@ -160,6 +162,7 @@ async def start_mesh(
             listen_port=edge_port,
             admin_port=free_port(),
             upstreams={"*": f"127.0.0.1:{server.port}", "cashier": f"127.0.0.1:{cashier_port}"},
+            otlp_collector=otlp_endpoint,
         ),
         log_level="warning",
     )

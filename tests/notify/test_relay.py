@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Mapping
 
 import pytest
 import sqlalchemy as sa
@@ -104,10 +105,12 @@ class RecordingBus(MemoryBus):
         super().__init__()
         self.calls: Counter[str] = Counter()
 
-    async def publish(self, subject: str, data: bytes, msg_id: str) -> bool:
+    async def publish(
+        self, subject: str, data: bytes, msg_id: str, headers: Mapping[str, str] | None = None
+    ) -> bool:
         self.calls[msg_id] += 1
         await asyncio.sleep(0.001)  # let the other relay run in between
-        return await super().publish(subject, data, msg_id)
+        return await super().publish(subject, data, msg_id, headers)
 
 
 async def test_two_relays_never_double_claim(maria_sessions: Sessions) -> None:

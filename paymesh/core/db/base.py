@@ -18,6 +18,7 @@ from paymesh.core.db.models import Base, OutboxEvent, OutboxStatus
 from paymesh.core.ids import IdGenerator
 from paymesh.errors import DatabaseUnavailable, PaymeshError
 from paymesh.runtime.clock import utcnow
+from paymesh.runtime.tracing import TRACEPARENT, traceparent
 
 T = TypeVar("T")
 M = TypeVar("M", bound=Base)
@@ -67,6 +68,15 @@ def rfc3339(value: datetime | None) -> str:
 def compact(payload: Mapping[str, Any]) -> dict[str, Any]:
     """Drop empty values (the same rule as the signature's canonical string)."""
     return {k: v for k, v in payload.items() if v not in ("", None, 0, {}, [])}
+
+
+def traced(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """An outbox payload with the current trace context (the notifier continues the trace;
+    the merchant's notification never carries it: it is not a Notification field)."""
+    out = dict(payload)
+    if tp := traceparent():
+        out[TRACEPARENT] = tp
+    return out
 
 
 class StoreBase:
@@ -214,7 +224,7 @@ class StoreBase:
             app_id=app_id,
             aggregate_id=aggregate_id,
             notify_url=notify_url,
-            payload=dict(payload(event_id)),
+            payload=traced(payload(event_id)),
             status=OutboxStatus.PENDING.value,
             attempts=0,
             created_at=self.clock(),
