@@ -203,7 +203,7 @@ class Notifier:
         with tracing.span(
             f"notify {event.event_type}",
             parent=tracing.extract(msg.headers),
-            attributes={"paymesh.event_type": event.event_type},
+            attributes={"paymesh.event_type": event.event_type, "paymesh.event_id": event.event_id},
         ):
             await self._handle(msg, event)
 

@@ -73,6 +73,8 @@ def _cmd_envoy_config(args: argparse.Namespace) -> int:
             upstreams=upstreams,
             listen_address=args.address,
             upstream_tls=UpstreamTls(*tls_files) if all(tls_files) else None,
+            stats_port=args.stats_port,
+            otlp_collector=args.otlp_collector,
         )
     )
     return 0
@@ -189,6 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--tls-cert", help="the edge's certificate: mutual TLS to the gateways")
     e.add_argument("--tls-key", help="its private key")
     e.add_argument("--tls-ca", help="the mesh CA the gateways' certificates are checked against")
+    e.add_argument("--stats-port", type=int, help="serve only /stats/prometheus on this port")
+    e.add_argument("--otlp-collector", help="host:port of an OTLP/gRPC collector: trace requests")
     e.set_defaults(func=_cmd_envoy_config)
 
     c = sub.add_parser("certs", help="mutual TLS: a mesh CA and per-service certificates")
