@@ -8,6 +8,7 @@ import json
 import os
 
 import pytest
+from prometheus_client import REGISTRY
 
 from paymesh.config.apps import AppConfig
 from paymesh.config.crypto import ENC_FIELD, MasterKeyError, SecretCipher, key_id_of
@@ -42,6 +43,10 @@ async def test_clear_text_secret_in_store_is_refused(
     assert info.value.metadata["field"] == "secret"
 
 
+def _sample(name: str) -> float:
+    return REGISTRY.get_sample_value(name, {"document": "app"}) or 0.0
+
+
 @pytest.mark.parametrize(
     "bad",
     [
@@ -62,15 +67,19 @@ async def test_malformed_document_never_replaces_the_last_good_one(
     await running.start()
     try:
         assert (await running.get_app("app1")).name == "Good"
+        rejected = _sample("paymesh_config_documents_rejected_total")
+        reloads = _sample("paymesh_config_reloads_total")
         bad_rev = await stores[0].put(etcd_prefix + "apps/app1", bad)
         await _wait(running, bad_rev)
         kept = await running.get_app_versioned("app1")
         assert kept.model.name == "Good"
         assert kept.revision < bad_rev
+        assert _sample("paymesh_config_documents_rejected_total") == rejected + 1
         # a later good document is taken again
         good_rev = await writer.put_app(_app("Better"))
         await _wait(running, good_rev)
         assert (await running.get_app("app1")).name == "Better"
+        assert _sample("paymesh_config_reloads_total") == reloads + 1
     finally:
         await running.close()
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from prometheus_client import REGISTRY
 
 from paymesh.config.apps import NotifyConfig
 from paymesh.core.db.notify_models import DeliveryStatus
@@ -22,6 +23,7 @@ from paymesh.notify.memory_bus import MemoryBus
 from paymesh.notify.notifier import Notifier, NotifierSettings
 from paymesh.notify.resend import Resender
 from paymesh.notify.store import SqlDeliveryStore
+from paymesh.runtime import metrics
 from paymesh.testing.processes import NatsServer
 from tests.notify.conftest import (
     SECRET,
@@ -262,10 +264,21 @@ async def test_schedule_exhausted_marks_failed_then_resend_delivers(
     await bus.publish(subject_for(row.event_type, _prefix_of(bus)), data, row.event_id)
     notifier = Notifier(bus, Apps(make_app(delays=[0.1, 0.1])), store, settings=FAST)
     resender = Resender(sqlite_sessions, bus, subject_prefix=_prefix_of(bus))
+    failed = metrics.NOTIFY_FAILED_FOR_GOOD._value.get()
+    fives = REGISTRY.get_sample_value(
+        "paymesh_notify_attempt_failures_total", {"http_class": "5xx"}
+    )
     async with running(notifier):
         await wait_status(store, row.event_id, DeliveryStatus.FAILED)
         await asyncio.sleep(0.5)
         assert len(merchant.received) == 3  # terminated: no more deliveries
+        assert metrics.NOTIFY_FAILED_FOR_GOOD._value.get() == failed + 1
+        assert (
+            REGISTRY.get_sample_value(
+                "paymesh_notify_attempt_failures_total", {"http_class": "5xx"}
+            )
+            == (fives or 0) + 3
+        )
         state = await store.get(row.event_id)
         assert state is not None
         assert state.last_error

@@ -16,6 +16,7 @@ from paymesh.notify.envelope import decode_event
 from paymesh.notify.memory_bus import MemoryBus
 from paymesh.notify.relay import OutboxRelay, RelaySettings
 from paymesh.notify.resend import Resender
+from paymesh.runtime import metrics
 from paymesh.testing.processes import NatsServer
 from tests.notify.conftest import JsFactory, Sessions, add_rows, eventually, outbox_row
 
@@ -167,8 +168,13 @@ async def test_a_poison_row_is_quarantined_and_the_rest_keeps_flowing(
     rows[0].payload = {**rows[0].payload, "metadata": {"k": "v" * 1_200_000}}
     poison, *good = await add_rows(maria_sessions, rows)
     relay = OutboxRelay(maria_sessions, bus, RelaySettings(subject_prefix=js_factory.prefix))
+    counted = metrics.OUTBOX_QUARANTINED_TOTAL._value.get()
     assert await relay.run_once() == 2  # the rows behind the poison one went out
     assert relay.quarantined == 1
+    # ... and the alert sees it: the counter moved, the gauge counts the row set aside.
+    assert metrics.OUTBOX_QUARANTINED_TOTAL._value.get() == counted + 1
+    await relay._observe_backlog()
+    assert metrics.OUTBOX_QUARANTINED._value.get() >= 1
     assert await relay.run_once() == 0  # and it is not claimed again
     async with maria_sessions() as s:
         row = await s.get(OutboxEvent, poison)

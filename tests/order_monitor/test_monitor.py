@@ -9,6 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 import sqlalchemy as sa
+from prometheus_client import REGISTRY
 
 from paymesh.core.channel_client import ChannelClient
 from paymesh.core.deps import CoreDeps
@@ -165,9 +166,19 @@ async def test_expired_unpaid_order_is_closed_at_the_channel_first(
 ) -> None:
     oid = (await create_qr_order(merchant, 103, expire_seconds=60))["order_id"]
     clock.advance(120)  # past expiry
+    sweeps = REGISTRY.get_sample_value("paymesh_monitor_sweeps_total", {"result": "ok"}) or 0
+    settled = REGISTRY.get_sample_value("paymesh_monitor_settled_total", {"kind": "order"}) or 0
 
     report = await monitor.sweep_once()
     assert report.settled[oid] == "CLOSED"
+    assert REGISTRY.get_sample_value("paymesh_monitor_sweeps_total", {"result": "ok"}) == sweeps + 1
+    assert REGISTRY.get_sample_value("paymesh_monitor_settled_total", {"kind": "order"}) == (
+        settled + 1
+    )
+    # It was overdue (PENDING past its expiry) when the sweep found it.
+    assert (
+        REGISTRY.get_sample_value("paymesh_monitor_overdue_records", {"kind": "order"}) or 0
+    ) >= 1
     assert await status_of(mesh, oid) == "CLOSED"
     assert (await sandbox_trade(http, mesh, oid))["state"] == "CLOSED"
     assert await events(mesh, oid) == ["order.closed"]
