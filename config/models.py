@@ -55,6 +55,17 @@ class ChannelAccountBase(BaseModel):
         ),
         pattern=r"^(|([01][0-9]|2[0-3]):[0-5][0-9])$",
     )
+    fee_rate_bp: int | None = Field(
+        None,
+        title="Agreed fee rate (basis points)",
+        description=(
+            "The provider's fee on payments in basis points (0.6 % = 60). When set, "
+            "reconciliation flags bill lines whose fee is another rate (FEE_DIFFERS); "
+            "empty: fees are recorded, not checked."
+        ),
+        ge=0,
+        le=10_000,
+    )
 
     @classmethod
     def secret_fields(cls) -> list[str]:

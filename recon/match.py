@@ -16,7 +16,11 @@ settled within the day. Every difference becomes a `Finding` of one type:
   FAILED, other amount, or not succeeded at the provider), or a refund paymesh booked
   SUCCEEDED that day that the bill does not list.
 
-Matched lines become settlement `Entry`s with the provider's fee ("fee recorded").
+- `FEE_DIFFERS`: a matched payment whose fee is not the account's agreed rate
+  (`fee_rate_bp`, when configured) of its amount, rounded to the fen either way.
+
+Matched lines become settlement `Entry`s with the provider's fee ("fee recorded"), also
+when their fee differs.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ class Kind(StrEnum):
     AMOUNT_DIFFERS = "AMOUNT_DIFFERS"
     STATUS_DIFFERS = "STATUS_DIFFERS"
     REFUND_DIFFERS = "REFUND_DIFFERS"
+    FEE_DIFFERS = "FEE_DIFFERS"
 
 
 @dataclass(frozen=True)
@@ -121,14 +126,36 @@ def _from_line(
     )
 
 
+def fee_ok(amount: int, fee: int, rate_bp: int) -> bool:
+    """`fee` (fen) is `rate_bp` basis points of `amount` rounded to the fen, up or down."""
+    return abs(fee * 10_000 - amount * rate_bp) < 10_000
+
+
+def _matched(
+    line: channel_pb2.BillLine, order: OrderView, rate_bp: int | None, out: list[Finding]
+) -> Entry:
+    if rate_bp is not None and not fee_ok(line.amount, line.fee, rate_bp):
+        expected = (line.amount * rate_bp + 5_000) // 10_000
+        detail = f"fee {line.fee} fen; {rate_bp} bp of {line.amount} fen is {expected}"
+        out.append(
+            Finding(Kind.FEE_DIFFERS, "order", order.order_id, order.order_id, order.app_id,
+                    expected, line.fee, order.status, line.provider_state, detail, line)
+        )  # fmt: skip
+    return Entry(order.app_id, "payment", order.order_id, line.amount, line.fee)
+
+
 def _payment(
-    line: channel_pb2.BillLine, order: OrderView | None, out: list[Finding], ok: list[Entry]
+    line: channel_pb2.BillLine,
+    order: OrderView | None,
+    out: list[Finding],
+    ok: list[Entry],
+    rate_bp: int | None = None,
 ) -> None:
     if order is None:
         out.append(_from_line(Kind.PROVIDER_ONLY, line, None, "paymesh has no such order"))
     elif order.status != "PAID" and order.late_amount and order.late_amount == line.amount:
         # booked as a late payment (its policy refunds or accepts it): the money is ours
-        ok.append(Entry(order.app_id, "payment", order.order_id, line.amount, line.fee))
+        ok.append(_matched(line, order, rate_bp, out))
     elif order.status != "PAID":
         detail = (
             "paid at the provider, PENDING at paymesh"
@@ -142,7 +169,7 @@ def _payment(
     elif line.amount != order.amount:
         out.append(_from_line(Kind.AMOUNT_DIFFERS, line, order, "amounts differ"))
     else:
-        ok.append(Entry(order.app_id, "payment", order.order_id, line.amount, line.fee))
+        ok.append(_matched(line, order, rate_bp, out))
 
 
 def _refund(
@@ -170,8 +197,11 @@ def match(
     channel: str,
     account_id: str,
     window: tuple[datetime, datetime],
+    fee_rate_bp: int | None = None,
 ) -> Result:
     """Findings and settlement entries for one account and day.
+
+    `fee_rate_bp`: the account's agreed fee rate (basis points); None: fees not checked.
 
     `orders` / `refunds`: ours, by id: every one a line names, plus those of this account
     that settled within `window`. A record of another channel account counts as unknown.
@@ -190,7 +220,7 @@ def match(
                 continue  # one payment per order; a repeated line adds nothing
             paid_seen.add(line.order_id)
             order = orders.get(line.order_id)
-            _payment(line, order if mine(order) else None, findings, entries)
+            _payment(line, order if mine(order) else None, findings, entries, fee_rate_bp)
         else:
             if line.refund_id in refund_seen:
                 continue
@@ -225,4 +255,4 @@ def match(
     return Result(findings, entries)
 
 
-__all__ = ["Entry", "Finding", "Kind", "OrderView", "RefundView", "Result", "match"]
+__all__ = ["Entry", "Finding", "Kind", "OrderView", "RefundView", "Result", "fee_ok", "match"]

@@ -82,9 +82,11 @@ class Reconciler:
         lines = list(bill.lines) if bill.available else []
         window = day_window(day)
         orders, refunds = await self.recon.books(key, window, lines)
+        rate = (await self.deps.config.get_channel_account(channel, account_id)).fee_rate_bp
         result = match(
-            lines, orders, refunds, channel=channel, account_id=account_id, window=window
-        )
+            lines, orders, refunds, channel=channel, account_id=account_id, window=window,
+            fee_rate_bp=rate,
+        )  # fmt: skip
         settled = await self._settle_pending(result)
         run = await self.recon.save_run(
             key, available=bill.available, summary=bill.summary, result=result, settled=settled
@@ -148,6 +150,11 @@ class Reconciler:
         if not actor.strip():
             raise InvalidArgument("actor is required", field="actor")
         row, run = await self.recon.get_mismatch(mismatch_id)
+        if row.kind == Kind.FEE_DIFFERS:
+            raise InvalidArgument(
+                "a fee difference is not repaired by asking again: accept it with a note "
+                "(and take it up with the provider)", field="action",
+            )  # fmt: skip
         account = channel_pb2.AccountRef(channel=run.channel, account_id=run.account_id)
         try:
             if row.object_kind == "refund":

@@ -32,6 +32,7 @@ KINDS = {
     "AMOUNT_DIFFERS": "Amount differs · 金额不符",
     "STATUS_DIFFERS": "Status differs · 状态不符",
     "REFUND_DIFFERS": "Refund differs · 退款不符",
+    "FEE_DIFFERS": "Fee differs · 手续费不符",
 }
 STATUSES = ("OPEN", "RESOLVED", "ACCEPTED")
 FAILURES = (grpc.aio.AioRpcError, ReconUnavailable, LookupError)
@@ -163,12 +164,16 @@ def _resolve_forms(request: web.Request, m: pb.Mismatch, back: str) -> str:
     hidden = (
         csrf_field(session.csrf_token) + f'<input type="hidden" name="back" value="{esc(back)}">'
     )
-    return (
+    accept = (
         f'<form method="post" action="{esc(action)}" class="accept">{hidden}'
         '<input type="hidden" name="action" value="accept">'
         f'<label for="note-{esc(m.mismatch_id)}">Note (required to accept) · 备注</label>'
         f'<textarea id="note-{esc(m.mismatch_id)}" name="note" rows="2"></textarea>'
         '<button type="submit">Accept · 确认差异</button></form>'
+    )
+    if m.kind == "FEE_DIFFERS":  # asking the provider again does not change a fee
+        return accept
+    return accept + (
         f'<form method="post" action="{esc(action)}" class="repair">{hidden}'
         '<input type="hidden" name="action" value="repair"><input type="hidden" name="note" value="">'
         "<button type=submit>Repair: ask the provider again and apply · 重新查询并修复</button></form>"

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from paymesh.channel.v1 import channel_pb2 as pb
 from paymesh.channels.billfile import day_window
-from paymesh.recon.match import Entry, Kind, OrderView, RefundView, Result, match
+from paymesh.recon.match import Entry, Kind, OrderView, RefundView, Result, fee_ok, match
 
 WINDOW = day_window(date(2026, 11, 30))
 IN_DAY = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)  # 11:00 China time
@@ -124,3 +124,25 @@ def test_a_repeated_line_counts_once() -> None:
     result = run([pay_line("P1"), pay_line("P1")], [order("P1")])
     assert result.findings == []
     assert len(result.entries) == 1
+
+
+def test_fees_checked_against_the_agreed_rate() -> None:
+    # 60 bp: 1234 fen -> 7.404 fen (7 or 8 both round it); 1000 -> exactly 6; 50 -> 0.3 (0 or 1)
+    assert [fee_ok(1234, f, 60) for f in (6, 7, 8, 9)] == [False, True, True, False]
+    assert [fee_ok(1000, f, 60) for f in (5, 6, 7)] == [False, True, False]
+    assert [fee_ok(50, f, 60) for f in (0, 1, 2)] == [True, True, False]
+    lines = [pay_line("P1", 1234, 7), pay_line("P2", 10000, 38), pay_line("P3", 500, 3)]
+    orders = [order("P1", amount=1234), order("P2", amount=10000), order("P3", amount=500)]
+    unchecked = run(lines, orders)
+    assert unchecked.findings == []
+    result = match(
+        lines, {o.order_id: o for o in orders}, {}, channel="wechat", account_id="wx1",
+        window=WINDOW, fee_rate_bp=60,
+    )  # fmt: skip
+    (fee,) = result.findings
+    assert (fee.kind, fee.object_id, fee.ours_amount, fee.provider_amount) == (
+        Kind.FEE_DIFFERS, "P2", 60, 38,
+    )  # fmt: skip
+    assert fee.detail == "fee 38 fen; 60 bp of 10000 fen is 60"
+    # the money still settled: the line is in the summary with the provider's fee
+    assert [(e.object_id, e.fee) for e in result.entries] == [("P1", 7), ("P2", 38), ("P3", 3)]
