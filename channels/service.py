@@ -82,8 +82,9 @@ async def observed(provider: str, operation: str, call: Awaitable[R]) -> R:
         raise
     finally:
         name = metrics.provider(provider)
-        metrics.CHANNEL_SECONDS.labels(name, operation).observe(time.perf_counter() - started)
-        metrics.CHANNEL_TOTAL.labels(name, operation, outcome).inc()
+        elapsed = time.perf_counter() - started
+        metrics.child(metrics.CHANNEL_SECONDS, name, operation).observe(elapsed)
+        metrics.child(metrics.CHANNEL_TOTAL, name, operation, outcome).inc()
 
 
 class AccountSource(Protocol):

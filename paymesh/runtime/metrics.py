@@ -11,6 +11,8 @@ an app id or a URL. A value outside its set is counted as ``other``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import Counter, Gauge, Histogram
 
 from paymesh.catalog import CHANNELS
@@ -187,17 +189,28 @@ def http_class(status: int | None) -> str:
 
 # --- hooks (one line at each call site) ---------------------------------------------------
 
+_children: dict[tuple[object, tuple[str, ...]], Any] = {}
+
+
+def child(metric: Counter | Gauge | Histogram, *labels: str) -> Any:
+    """``metric.labels(*labels)``, looked up once (the label values are bounded already)."""
+    key = (metric, labels)
+    found = _children.get(key)
+    if found is None:
+        found = _children[key] = metric.labels(*labels)
+    return found
+
 
 def order_moved(channel: str, status: str) -> None:
-    ORDERS.labels(provider(channel), status.lower()).inc()
+    child(ORDERS, provider(channel), status.lower()).inc()
 
 
 def refund_moved(status: str) -> None:
-    REFUNDS.labels(status.lower()).inc()
+    child(REFUNDS, status.lower()).inc()
 
 
 def transfer_moved(status: str) -> None:
-    TRANSFERS.labels(status.lower()).inc()
+    child(TRANSFERS, status.lower()).inc()
 
 
 LATE_POLICIES = frozenset({"refund", "accept"})  # paymesh.config.apps.LatePaymentPolicy
@@ -211,14 +224,14 @@ CALLBACK_OUTCOMES = frozenset({"applied", "ignored", "rejected", "mismatch"})
 
 
 def callback(channel: str, outcome: str) -> None:
-    CALLBACKS.labels(provider(channel), outcome if outcome in CALLBACK_OUTCOMES else "other").inc()
+    child(CALLBACKS, provider(channel), outcome if outcome in CALLBACK_OUTCOMES else "other").inc()
 
 
 def notify_attempt(status: int | None, delivered: bool, latency_ms: int | None) -> None:
     cls = http_class(status)
-    NOTIFY_ATTEMPTS.labels(cls).inc()
+    child(NOTIFY_ATTEMPTS, cls).inc()
     if not delivered:
-        NOTIFY_FAILURES.labels(cls).inc()
+        child(NOTIFY_FAILURES, cls).inc()
     if latency_ms is not None:
         NOTIFY_SECONDS.observe(latency_ms / 1000)
 
