@@ -16,7 +16,7 @@ from google.api import httpbody_pb2
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as ch
 from paymesh.core.apply import amount_agrees, apply_refund, apply_trade, apply_transfer
-from paymesh.core.db.audit import RawCallback
+from paymesh.core.db.audit import ChannelCall, RawCallback
 from paymesh.core.db.models import (
     OrderStatus,
     PayOrder,
@@ -125,13 +125,30 @@ class CallbackServicer(pb_grpc.CallbackServiceServicer):
             "content_type": request.body.content_type,
             "headers": headers,
         }
+        # ParseNotify's exchanges are written with the callback's audit row (`_record`), or
+        # on their own if the callback ends before it is recorded (a database outage).
+        unlogged: list[ChannelCall] = []
         try:
-            resp = await self.deps.channels.call(
+            resp, unlogged = await self.deps.channels.call_unlogged(
                 "ParseNotify", parse, kind="callback", object_id=request.account_id
             )
         except (ChannelNotEnabled, ConfigNotFound, InvalidArgument):
             # A channel nobody serves: rejected like a forged callback (nothing to probe).
             resp = ch.ParseNotifyResponse(reject_reason="unknown channel")
+        audit["log"] = unlogged
+        try:
+            return await self._settle(request, resp, parse, audit)
+        finally:
+            if unlogged:
+                await self.deps.channels.write_log(unlogged)
+
+    async def _settle(
+        self,
+        request: pb.HandleCallbackRequest,
+        resp: ch.ParseNotifyResponse,
+        parse: ch.ParseNotifyRequest,
+        audit: dict[str, Any],
+    ) -> httpbody_pb2.HttpBody:
         if resp.reject_reason or resp.WhichOneof("event") is None:
             verified = not resp.reject_reason
             await self._record(
@@ -256,6 +273,9 @@ class CallbackServicer(pb_grpc.CallbackServiceServicer):
         self, audit: dict[str, Any], verified: bool, outcome: str, kind: str, oid: str, error: str
     ) -> None:
         metrics.callback(audit["channel"], outcome)
+        unlogged: list[ChannelCall] = audit.pop("log", [])
+        exchanges = list(unlogged)
+        unlogged.clear()  # written here, with the callback's row
         if not verified:
             audit = _capped(audit)
         try:
@@ -267,7 +287,8 @@ class CallbackServicer(pb_grpc.CallbackServiceServicer):
                     object_kind=kind,
                     object_id=oid,
                     error=error,
-                )
+                ),
+                log=exchanges,
             )
         except Exception:  # audit must not turn an applied payment into a provider retry
             log.exception("callback_audit_failed")

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
+import sqlalchemy as sa
 
+from paymesh.core.db.models import Callback, ChannelRequest
 from tests.e2e.client import Merchant
 from tests.e2e.conftest import Mesh
 from tests.e2e.helpers import create_qr_order, eventually, query_order, sandbox
@@ -37,6 +39,25 @@ async def test_payment_callback_settles_the_order_without_a_query(
     store = await mesh.store()
     events = await store.list_events(oid)
     assert [e.event_type for e in events] == ["order.paid"]
+    # The callback's audit row and its verification's channel exchange, written together.
+    async with store.sessions() as s:
+        (callback,) = (
+            await s.execute(sa.select(Callback).where(Callback.object_id == oid))
+        ).scalars()
+        parsed = (
+            (
+                await s.execute(
+                    sa.select(ChannelRequest).where(
+                        ChannelRequest.rpc == "ParseNotify",
+                        ChannelRequest.created_at == callback.created_at,
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert callback.outcome == "applied"
+    assert len(parsed) == 1
 
 
 async def test_five_concurrent_duplicate_callbacks_give_one_event(

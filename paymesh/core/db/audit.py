@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from paymesh.core.db.base import StoreBase
 from paymesh.core.db.models import Callback, ChannelRequest
@@ -93,6 +93,8 @@ def channel_request_row(call: ChannelCall, row_id: str, now: datetime) -> dict[s
 
 CHANNEL_REQUESTS: sa.Table = ChannelRequest.__table__  # type: ignore[assignment]
 INSERT_LOG = CHANNEL_REQUESTS.insert()
+CALLBACKS: sa.Table = Callback.__table__  # type: ignore[assignment]
+_INSERT_CALLBACK = CALLBACKS.insert()
 
 
 class AuditStore(StoreBase):
@@ -112,30 +114,34 @@ class AuditStore(StoreBase):
             await self._run_core(tx)
         return [r["id"] for r in rows]
 
-    async def record_callback(self, cb: RawCallback) -> str:
-        """Record a provider callback as received (redacted). Returns its id."""
+    async def record_callback(self, cb: RawCallback, log: Sequence[ChannelCall] = ()) -> str:
+        """Record a provider callback as received (redacted), with the channel exchanges of
+        its verification (``log``) in the same transaction. Returns its id."""
         row_id = self.ids.next_id("CB")
         headers: dict[str, Any] = {
             str(k).lower(): str(redact(v, str(k))) for k, v in cb.headers.items()
         }
+        now = self.clock()
+        row = {
+            "id": row_id,
+            "channel": cb.channel,
+            "account_id": cb.account_id,
+            "content_type": cb.content_type[:128],
+            "headers": headers,
+            "body": redact_body(cb.body, cb.content_type),
+            "verified": cb.verified,
+            "outcome": cb.outcome[:64],
+            "object_kind": cb.object_kind,
+            "object_id": cb.object_id,
+            "error": redact_text(cb.error),
+            "created_at": now,
+        }
+        log_rows = [channel_request_row(c, self.ids.next_id("CR"), now) for c in log]
 
-        async def tx(s: AsyncSession) -> str:
-            s.add(
-                Callback(
-                    id=row_id,
-                    channel=cb.channel,
-                    account_id=cb.account_id,
-                    content_type=cb.content_type[:128],
-                    headers=headers,
-                    body=redact_body(cb.body, cb.content_type),
-                    verified=cb.verified,
-                    outcome=cb.outcome[:64],
-                    object_kind=cb.object_kind,
-                    object_id=cb.object_id,
-                    error=redact_text(cb.error),
-                    created_at=self.clock(),
-                )
-            )
+        async def tx(conn: AsyncConnection) -> str:
+            await conn.execute(_INSERT_CALLBACK, row)
+            if log_rows:
+                await conn.execute(INSERT_LOG, log_rows)
             return row_id
 
-        return await self._run(tx)
+        return await self._run_core(tx)
