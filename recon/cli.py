@@ -1,6 +1,8 @@
 """`paymesh recon run|report`: reconciliation from a shell, through the running mesh's
-ReconciliationService (gRPC). The target is `--target`, else PAYMESH_RECON_TARGET, else the
-`grpc_target` of a running `make dev` (`.paymesh/dev.json`), else 127.0.0.1:50051."""
+ReconciliationService (gRPC). The target is `--target`, else the settings' `recon_target`
+(PAYMESH_RECON_TARGET, or `--config` file), else the `grpc_target` of a running `make dev`
+(`.paymesh/dev.json`), else 127.0.0.1:50051. Mutual TLS when the settings set it (the mesh's
+`tls_*` files), as every other mesh client."""
 
 from __future__ import annotations
 
@@ -17,13 +19,19 @@ from paymesh.channels.billfile import CHINA
 from paymesh.ops.v1 import reconciliation_pb2 as pb
 from paymesh.ops.v1 import reconciliation_service_pb2 as rpc
 from paymesh.ops.v1 import reconciliation_service_pb2_grpc as rpc_grpc
+from paymesh.runtime import tls
+from paymesh.runtime.settings import Settings, load_settings
 
 TARGET_ENV = "PAYMESH_RECON_TARGET"
 
 
-def target(explicit: str | None, state_dir: str = ".paymesh") -> str:
+def target(
+    explicit: str | None, settings: Settings | None = None, state_dir: str = ".paymesh"
+) -> str:
     if explicit:
         return explicit
+    if settings is not None and settings.recon_target:
+        return settings.recon_target
     if os.environ.get(TARGET_ENV):
         return os.environ[TARGET_ENV]
     dev = Path(state_dir) / "dev.json"
@@ -60,12 +68,17 @@ def _mismatch_line(m: pb.Mismatch) -> str:
     )
 
 
+def _channel(args: argparse.Namespace) -> grpc.aio.Channel:
+    settings = load_settings(args.config)
+    return tls.open_channel(target(args.target, settings), settings)
+
+
 async def _run(args: argparse.Namespace) -> int:
     channel, sep, account_id = args.account.partition("/")
     if not sep or not channel or not account_id:
         print("--account must be channel/account_id", file=sys.stderr)
         return 2
-    async with grpc.aio.insecure_channel(target(args.target)) as ch:
+    async with _channel(args) as ch:
         stub = rpc_grpc.ReconciliationServiceStub(ch)
         answer = await stub.RunReconciliation(
             rpc.RunReconciliationRequest(
@@ -81,7 +94,7 @@ async def _run(args: argparse.Namespace) -> int:
 
 async def _report(args: argparse.Namespace) -> int:
     day = bill_date(args.date)
-    async with grpc.aio.insecure_channel(target(args.target)) as ch:
+    async with _channel(args) as ch:
         stub = rpc_grpc.ReconciliationServiceStub(ch)
         runs = await stub.ListRuns(rpc.ListRunsRequest(bill_date=day), timeout=args.timeout)
         mismatches = await stub.ListMismatches(
@@ -118,6 +131,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     report.add_argument("--csv", action="store_true", help="only the settlement summary CSV")
     for p in (run, report):
         p.add_argument("--target", help="ReconciliationService host:port")
+        p.add_argument("--config", help="settings TOML (else PAYMESH_CONFIG; env overrides)")
         p.add_argument("--timeout", type=float, default=60.0)
     run.set_defaults(recon=_run)
     report.set_defaults(recon=_report)
