@@ -1,6 +1,7 @@
 """The console's reconciliation pages in real headless Chromium (Debian's, driven by
 Playwright) against the running mesh and its ReconciliationService: an operator runs a day
-whose sandbox bill carries injected discrepancies, filters the mismatches by type, accepts
+whose sandbox bill carries injected discrepancies, filters the mismatches by type, repairs one
+(paymesh asks the provider again), accepts
 one with a note (the audit log shows who), re-runs after the provider's fix and sees the
 rest resolved; a viewer sees the same pages but cannot run or resolve; the settlement
 summary's CSV export holds the app's day."""
@@ -80,9 +81,11 @@ async def test_operator_resolves_injected_mismatches_and_a_viewer_cannot(
     today = datetime.now(CHINA).date().isoformat()
     plain = await _paid(mesh, http, m, 1200)
     off_by_one = await _paid(mesh, http, m, 900)
+    revoked = await _paid(mesh, http, m, 700)
     unknown = "PUI" + suffix.upper()
     await _fault(http, mesh, fault="bill_unknown_trade", out_trade_no=unknown, amount=321)
     await _fault(http, mesh, fault="bill_amount_off", out_trade_no=off_by_one)
+    await _fault(http, mesh, fault="bill_status_differs", out_trade_no=revoked)
 
     settings = mesh.server.context.settings.model_copy(
         update={"recon_target": f"127.0.0.1:{mesh.server.port}"}
@@ -104,12 +107,13 @@ async def test_operator_resolves_injected_mismatches_and_a_viewer_cannot(
             await olga.wait_for_url(f"{url}{run_path}?ran=DONE")
             run_row = olga.locator("#runs tr[data-run]")
             assert await run_row.locator(".status").inner_text() == "DONE"
-            assert await run_row.locator(".mismatches").inner_text() == "2"
-            assert await run_row.locator(".open").inner_text() == "2"
+            assert await run_row.locator(".mismatches").inner_text() == "3"
+            assert await run_row.locator(".open").inner_text() == "3"
             cards = olga.locator(".mismatch")
             assert sorted(await cards.evaluate_all("els => els.map(e => e.dataset.kind)")) == [
                 "AMOUNT_DIFFERS",
                 "PROVIDER_ONLY",
+                "STATUS_DIFFERS",
             ]
             amount_card = olga.locator(_card(olga, off_by_one, "AMOUNT_DIFFERS"))
             assert "9.00" in await amount_card.inner_text()
@@ -123,7 +127,20 @@ async def test_operator_resolves_injected_mismatches_and_a_viewer_cannot(
             assert await cards.count() == 1
             assert await cards.first.get_attribute("data-kind") == "AMOUNT_DIFFERS"
             await olga.click("#kind-filter >> text=all")
-            assert await cards.count() == 2
+            assert await cards.count() == 3
+
+            # repair: paymesh asks the provider again (it says the trade is paid) and applies
+            status_card = olga.locator(_card(olga, revoked, "STATUS_DIFFERS"))
+            await status_card.locator("form.repair button").click()
+            await olga.wait_for_load_state()
+            assert await status_card.locator(".mismatch-status").inner_text() == "RESOLVED"
+            assert await status_card.locator(".resolution").inner_text() == "repaired"
+            assert (
+                "provider says TRADE_STATE_PAID"
+                in await status_card.locator("table.actions").inner_text()
+            )
+            repair_id = await status_card.get_attribute("data-mismatch")
+            assert repair_id
 
             # accepting needs a note: refused, nothing changes
             unknown_card = olga.locator(_card(olga, unknown, "PROVIDER_ONLY"))
@@ -152,13 +169,16 @@ async def test_operator_resolves_injected_mismatches_and_a_viewer_cannot(
                 ("olga", "console", "recon.accept", f"recon/mismatch/{mismatch_id}", "refused"),
                 ("olga", "recon", "recon.accept", f"recon/mismatch/{mismatch_id}", "accepted"),
             ]
+            (repaired,) = [ln.split("\t") for ln in audit.splitlines() if repair_id in ln]
+            assert repaired[1:5] == ["olga", "recon", "recon.repair", f"recon/mismatch/{repair_id}"]
+            assert repaired[7] == "resolved"
             (ran,) = [ln for ln in audit.splitlines() if f"recon/run/wechat/{account}" in ln]
             assert ran.split("\t")[1:4] == ["olga", "console", "recon.run"]
 
             # ---- a viewer sees the run but cannot resolve or run
             vera = await _login(browser, url, VIEWER)
             await vera.goto(url + run_path)
-            assert await vera.locator(".mismatch").count() == 2
+            assert await vera.locator(".mismatch").count() == 3
             assert await vera.locator(".mismatch form, #run-form").count() == 0
             csrf = await vera.get_attribute('input[name="csrf_token"]', "value")
             assert csrf
@@ -191,7 +211,7 @@ async def test_operator_resolves_injected_mismatches_and_a_viewer_cannot(
             await olga.goto(f"{url}/recon/settlement?date={today}")
             summary = await olga.locator("#settlement").inner_text()
             (mine,) = [ln for ln in summary.splitlines() if app.app_id in ln]
-            assert mine.split("\t")[1:4] == ["wechat", "2", "21.00"]
+            assert mine.split("\t")[1:4] == ["wechat", "3", "28.00"]
             async with olga.expect_download() as info:
                 await olga.click("#csv")
             download = await info.value
@@ -202,7 +222,7 @@ async def test_operator_resolves_injected_mismatches_and_a_viewer_cannot(
             assert rows[0].startswith("bill_date,app_id,channel,payment_count,payment_amount")
             (csv_row,) = [ln for ln in rows if f",{app.app_id}," in ln]
             fields = csv_row.split(",")
-            assert fields[:5] == [today, app.app_id, "wechat", "2", "2100"]
-            assert int(fields[-1]) == 2100 - int(fields[-2])  # net = payments - fees (no refunds)
+            assert fields[:5] == [today, app.app_id, "wechat", "3", "2800"]
+            assert int(fields[-1]) == 2800 - int(fields[-2])  # net = payments - fees (no refunds)
         finally:
             await runner.cleanup()
