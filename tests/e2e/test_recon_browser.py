@@ -1,10 +1,9 @@
 """The console's reconciliation pages in real headless Chromium (Debian's, driven by
 Playwright) against the running mesh and its ReconciliationService: an operator runs a day
-whose sandbox bill carries injected discrepancies, filters the mismatches by type, repairs one
-(paymesh asks the provider again), accepts
-one with a note (the audit log shows who), re-runs after the provider's fix and sees the
-rest resolved; a viewer sees the same pages but cannot run or resolve; the settlement
-summary's CSV export holds the app's day."""
+whose sandbox bill carries injected discrepancies, filters the mismatches by type, repairs
+one (paymesh asks the provider again), accepts one with a note (the audit log shows who),
+re-runs after the provider's fix and sees the rest resolved; a viewer sees the same pages
+but cannot run or resolve; the settlement summary's CSV export holds the app's day."""
 
 from __future__ import annotations
 
