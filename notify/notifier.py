@@ -222,7 +222,7 @@ class Notifier:
             await msg.term()
             return
 
-        attempt = await self.store.next_attempt(round_id)
+        attempt = state.next_attempt
         defaults = await self._notify_defaults()
         app: AppConfig | None = None
         try:
@@ -234,8 +234,7 @@ class Notifier:
             record = await self._attempt(msg, event, app, defaults, round_id, attempt)
             await self.store.record_attempt(record)
         metrics.notify_attempt(record.http_status, record.delivered, record.latency_ms)
-        if app is not None and record.delivered:
-            await self.store.mark_delivered(event.event_id, round_id)
+        if app is not None and record.delivered:  # marked DELIVERED with the attempt
             await msg.ack()
             log.info("notify_delivered", event_id=event.event_id, attempt=attempt)
             return

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from paymesh.core.db.notify_models import (
     EXCERPT_CHARS,
@@ -44,6 +44,7 @@ class DeliveryState:
     round_id: str
     attempts: int
     last_error: str
+    next_attempt: int = 1  # the number of this round's next attempt
 
 
 class DeliveryStore(Protocol):
@@ -76,11 +77,37 @@ def _state(row: NotifyDelivery) -> DeliveryState:
     )
 
 
+DELIVERIES: sa.Table = NotifyDelivery.__table__  # type: ignore[assignment]
+ATTEMPTS: sa.Table = NotifyAttempt.__table__  # type: ignore[assignment]
+_DELIVERY = sa.select(DELIVERIES).where(DELIVERIES.c.event_id == sa.bindparam("event_id"))
+_INSERT_DELIVERY = DELIVERIES.insert()
+_INSERT_ATTEMPT = ATTEMPTS.insert()
+_LAST_ATTEMPT = sa.select(sa.func.max(ATTEMPTS.c.attempt)).where(
+    ATTEMPTS.c.round_id == sa.bindparam("round_id")
+)
+
+
+def _delivered(now: datetime) -> dict[str, object]:
+    return {"status": DeliveryStatus.DELIVERED.value, "delivered_at": now, "last_error": ""}
+
+
+def _settle_stmt(event_id: str, round_id: str, values: dict[str, object]) -> sa.Update:
+    return (
+        DELIVERIES.update()
+        .where(DELIVERIES.c.event_id == event_id, DELIVERIES.c.round_id == round_id)
+        .values({**values, "updated_at": utcnow()})
+    )
+
+
 class SqlDeliveryStore:
-    """`notify_deliveries` + `notify_attempts` over SQLAlchemy async (MySQL or SQLite)."""
+    """`notify_deliveries` + `notify_attempts` over SQLAlchemy async (MySQL or SQLite); the
+    per-message bookkeeping in Core statements (no unit of work), two transactions per
+    delivered notification."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
+        engine = sessions.kw["bind"]
+        self.engine: AsyncEngine = engine
 
     async def get(self, event_id: str) -> DeliveryState | None:
         async with self.sessions() as s:
@@ -102,80 +129,86 @@ class SqlDeliveryStore:
     async def _begin_round(
         self, event_id: str, app_id: str, event_type: str, round_id: str
     ) -> DeliveryState:
-        async with self.sessions.begin() as s:
-            row = await s.get(NotifyDelivery, event_id, populate_existing=True)
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(_DELIVERY, {"event_id": event_id})).first()
             now = utcnow()
             if row is None:
-                row = NotifyDelivery(
-                    event_id=event_id,
-                    app_id=app_id,
-                    event_type=event_type,
-                    status=DeliveryStatus.PENDING.value,
-                    round_id=round_id,
-                    attempts=0,
-                    last_error="",
-                    created_at=now,
-                    updated_at=now,
+                values = {
+                    "event_id": event_id,
+                    "app_id": app_id,
+                    "event_type": event_type,
+                    "status": DeliveryStatus.PENDING.value,
+                    "round_id": round_id,
+                    "attempts": 0,
+                    "last_error": "",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                await conn.execute(_INSERT_DELIVERY, values)
+                return DeliveryState(
+                    event_id, app_id, event_type, DeliveryStatus.PENDING, round_id, 0, ""
                 )
-                s.add(row)
-                await s.flush()
-            elif row.round_id != round_id and row.status != DeliveryStatus.DELIVERED.value:
-                row.round_id = round_id
-                row.status = DeliveryStatus.PENDING.value
-                row.updated_at = now
-            return _state(row)
+            state = DeliveryState(
+                row.event_id,
+                row.app_id,
+                row.event_type,
+                DeliveryStatus(row.status),
+                row.round_id,
+                row.attempts,
+                row.last_error,
+            )
+            if row.round_id != round_id and row.status != DeliveryStatus.DELIVERED.value:
+                await conn.execute(
+                    DELIVERIES.update()
+                    .where(DELIVERIES.c.event_id == event_id)
+                    .values(round_id=round_id, status=DeliveryStatus.PENDING.value, updated_at=now)
+                )
+                state = replace(state, round_id=round_id, status=DeliveryStatus.PENDING)
+            last = await conn.scalar(_LAST_ATTEMPT, {"round_id": state.round_id})
+            return replace(state, next_attempt=int(last or 0) + 1)
 
     async def next_attempt(self, round_id: str) -> int:
-        async with self.sessions() as s:
-            last = await s.scalar(
-                sa.select(sa.func.max(NotifyAttempt.attempt)).where(
-                    NotifyAttempt.round_id == round_id
-                )
-            )
+        async with self.engine.connect() as conn:
+            last = await conn.scalar(_LAST_ATTEMPT, {"round_id": round_id})
             return int(last or 0) + 1
 
     async def record_attempt(self, record: AttemptRecord) -> None:
-        async with self.sessions.begin() as s:
-            s.add(
-                NotifyAttempt(
-                    round_id=record.round_id,
-                    attempt=record.attempt,
-                    event_id=record.event_id,
-                    url=record.url[:512],
-                    attempted_at=record.attempted_at,
-                    http_status=record.http_status,
-                    latency_ms=record.latency_ms,
-                    body_excerpt=record.body_excerpt[:EXCERPT_CHARS],
-                    error=record.error[:ERROR_CHARS],
-                    delivered=record.delivered,
-                )
+        """The attempt, the event's attempt count, and for a delivered attempt the event
+        DELIVERED (`mark_delivered`), in one transaction."""
+        now = utcnow()
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                _INSERT_ATTEMPT,
+                {
+                    "round_id": record.round_id,
+                    "attempt": record.attempt,
+                    "event_id": record.event_id,
+                    "url": record.url[:512],
+                    "attempted_at": record.attempted_at,
+                    "http_status": record.http_status,
+                    "latency_ms": record.latency_ms,
+                    "body_excerpt": record.body_excerpt[:EXCERPT_CHARS],
+                    "error": record.error[:ERROR_CHARS],
+                    "delivered": record.delivered,
+                },
             )
-            await s.execute(
-                sa.update(NotifyDelivery)
-                .where(NotifyDelivery.event_id == record.event_id)
-                .values(
-                    attempts=NotifyDelivery.attempts + 1,
-                    last_error=record.error[:ERROR_CHARS],
-                    updated_at=utcnow(),
-                )
-                .execution_options(synchronize_session=False)
+            values: dict[str, object] = {
+                "attempts": DELIVERIES.c.attempts + 1,
+                "last_error": record.error[:ERROR_CHARS],
+                "updated_at": now,
+            }
+            await conn.execute(
+                DELIVERIES.update().where(DELIVERIES.c.event_id == record.event_id).values(values)
             )
+            if record.delivered:
+                await conn.execute(_settle_stmt(record.event_id, record.round_id, _delivered(now)))
 
     async def _settle(self, event_id: str, round_id: str, values: dict[str, object]) -> None:
-        async with self.sessions.begin() as s:
-            await s.execute(
-                sa.update(NotifyDelivery)
-                .where(NotifyDelivery.event_id == event_id, NotifyDelivery.round_id == round_id)
-                .values(**values, updated_at=utcnow())
-                .execution_options(synchronize_session=False)
-            )
+        async with self.engine.begin() as conn:
+            await conn.execute(_settle_stmt(event_id, round_id, values))
 
     async def mark_delivered(self, event_id: str, round_id: str) -> None:
-        await self._settle(
-            event_id,
-            round_id,
-            {"status": DeliveryStatus.DELIVERED.value, "delivered_at": utcnow(), "last_error": ""},
-        )
+        await self._settle(event_id, round_id, _delivered(utcnow()))
 
     async def mark_failed(self, event_id: str, round_id: str, error: str) -> None:
         await self._settle(

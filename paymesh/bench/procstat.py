@@ -65,13 +65,14 @@ class Meter:
     counts even if it exits between samples (its last reading stays)."""
 
     roots: Mapping[str, Iterable[int]]
+    alone: frozenset[str] = frozenset()  # groups counted without their children
 
     def __post_init__(self) -> None:
         self._seen: dict[str, set[int]] = {name: set() for name in self.roots}
 
     def pids(self, group: str) -> list[int]:
         for root in self.roots[group]:
-            self._seen[group].update(tree(root))
+            self._seen[group].update([root] if group in self.alone else tree(root))
         return sorted(self._seen[group])
 
     def sample(self) -> dict[str, dict[int, float]]:
