@@ -34,7 +34,7 @@ from paymesh.errors import (
     InvalidArgument,
     PaymeshError,
 )
-from paymesh.runtime import metrics
+from paymesh.runtime import metrics, tracing
 from paymesh.runtime.logging import get_logger
 
 log = get_logger("paymesh.channels.service")
@@ -70,7 +70,16 @@ def outcome_of_error(error: BaseException) -> str:
 
 
 async def observed(provider: str, operation: str, call: Awaitable[R]) -> R:
-    """Await one channel operation, counted by provider, operation and outcome class."""
+    """Await one channel operation, counted by provider, operation and outcome class (and
+    a span of its own when tracing: the provider's HTTP calls are its children, whether the
+    gateway called over gRPC or in-process)."""
+    if tracing.enabled():
+        with tracing.span(f"channel {metrics.provider(provider)} {operation}"):
+            return await _observed(provider, operation, call)
+    return await _observed(provider, operation, call)
+
+
+async def _observed(provider: str, operation: str, call: Awaitable[R]) -> R:
     started = time.perf_counter()
     outcome = "unclear"
     try:

@@ -21,7 +21,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_OFF,
@@ -51,9 +51,32 @@ class _Switch(Sampler):
         return "paymesh switch"
 
 
+class _Exporting(SpanProcessor):
+    """The provider's one processor: hands ended spans to the current exporter, if any (a
+    process that enables tracing again, as tests do, exports to the new collector only)."""
+
+    def __init__(self) -> None:
+        self.current: BatchSpanProcessor | None = None
+        self.endpoint = ""
+
+    def on_end(self, span: ReadableSpan) -> None:
+        current = self.current
+        if current is not None:
+            current.on_end(span)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        current = self.current
+        return current.force_flush(timeout_millis) if current is not None else True
+
+    def shutdown(self) -> None:
+        current, self.current = self.current, None
+        if current is not None:
+            current.shutdown()  # type: ignore[no-untyped-call]
+
+
 _switch = _Switch()
 _provider: TracerProvider | None = None
-_processors: dict[str, BatchSpanProcessor] = {}
+_exporting = _Exporting()
 
 
 def enabled() -> bool:
@@ -70,28 +93,31 @@ def enable(endpoint: str, service: str) -> None:
         _provider = TracerProvider(
             sampler=_switch, resource=Resource.create({"service.name": service})
         )
+        _provider.add_span_processor(_exporting)
         trace.set_tracer_provider(_provider)
         GrpcAioInstrumentorClient().instrument(  # type: ignore[no-untyped-call]
             tracer_provider=_provider
         )
         AioHttpClientInstrumentor().instrument(tracer_provider=_provider)
-    if endpoint not in _processors:
+    if _exporting.current is None or _exporting.endpoint != endpoint:
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
+        _exporting.shutdown()
         target = endpoint.split("://", 1)[-1]
-        processor = BatchSpanProcessor(
+        _exporting.current = BatchSpanProcessor(
             OTLPSpanExporter(endpoint=target, insecure=not endpoint.startswith("https://")),
             schedule_delay_millis=200,
         )
-        _processors[endpoint] = processor
-        _provider.add_span_processor(processor)
+        _exporting.endpoint = endpoint
     _switch.on = True
 
 
 def disable() -> None:
-    """Stop recording (a drained server); what was recorded is flushed."""
+    """Stop recording (a drained server); what was recorded is flushed and the exporter
+    closed."""
     _switch.on = False
     flush()
+    _exporting.shutdown()
 
 
 def flush() -> None:

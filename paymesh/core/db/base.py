@@ -198,7 +198,7 @@ class StoreBase:
                 "app_id": app_id,
                 "aggregate_id": aggregate_id,
                 "notify_url": notify_url,
-                "payload": dict(payload(event_id)),
+                "payload": traced(payload(event_id)),
                 "status": OutboxStatus.PENDING.value,
                 "attempts": 0,
                 "created_at": self.clock(),
