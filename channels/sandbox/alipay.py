@@ -26,7 +26,6 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import Coroutine, Mapping
-from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
@@ -322,18 +321,8 @@ class AlipayProvider(Provider):
         return views.trade_status(trade, self.state.refunds_of(trade))
 
     def after_payment_html(self, trade: Trade) -> str:
-        """A page/wap payment returns the payer's browser to `return_url` (a GET with the
-        signed synchronous return); here a link, so that the page can be seen first."""
-        return_url = str(trade.extra.get("return_url", ""))
         merchant = self.state.merchant(CHANNEL, trade.merchant_id)
-        if not return_url or merchant is None:
-            return ""
-        params = views.return_params(
-            trade, merchant.app_id, lambda text: sign.rsa_sign(self.alipay.key, text)
-        )
-        sep = "&" if "?" in return_url else "?"
-        href = escape(f"{return_url}{sep}{urlencode(params)}")
-        return f'<p><a class="return" href="{href}">返回商户 / Return to the shop</a></p>'
+        return views.return_link(trade, merchant, lambda t: sign.rsa_sign(self.alipay.key, t))
 
     def refund_state(self, refund: Refund) -> str:
         return views.refund_state(refund)

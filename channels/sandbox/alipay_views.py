@@ -9,11 +9,13 @@ Statuses: a trade is `WAIT_BUYER_PAY` while open, `TRADE_SUCCESS` once paid and
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import re
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import urlencode
 
 from paymesh.channels.alipay.sign import notify_canonical
 from paymesh.channels.sandbox.state import (
@@ -240,3 +242,15 @@ def return_params(trade: Trade, app_id: str, sign_with: Callable[[str], str]) ->
     }
     params["sign"] = sign_with(notify_canonical(params))
     return params
+
+
+def return_link(trade: Trade, merchant: Merchant | None, sign_with: Callable[[str], str]) -> str:
+    """A page/wap payment returns the payer's browser to `return_url` (a GET with the
+    signed synchronous return); on the payer page a link, so that the page is seen first."""
+    return_url = str(trade.extra.get("return_url", ""))
+    if not return_url or merchant is None:
+        return ""
+    params = return_params(trade, merchant.app_id, sign_with)
+    sep = "&" if "?" in return_url else "?"
+    href = html.escape(f"{return_url}{sep}{urlencode(params)}")
+    return f'<p><a class="return" href="{href}">返回商户 / Return to the shop</a></p>'

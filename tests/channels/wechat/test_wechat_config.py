@@ -80,10 +80,10 @@ def test_secrets_masked_and_write_only() -> None:
     assert "a" * 32 not in text
     schema = WechatAccount.model_json_schema()
     props = schema["properties"]
-    for name in ("private_key_pem", "api_v3_key"):
+    for name in ("private_key_pem", "api_v3_key", "mp_app_secret"):
         assert props[name]["writeOnly"] is True
         assert props[name]["format"] == "password"
-    assert set(WechatAccount.secret_fields()) == {"private_key_pem", "api_v3_key"}
+    assert set(WechatAccount.secret_fields()) == {"private_key_pem", "api_v3_key", "mp_app_secret"}
     for name, prop in props.items():
         assert prop.get("title"), name
     assert props["mchid"]["description"]
