@@ -21,14 +21,14 @@ from typing import Any
 
 from paymesh.config import keys
 from paymesh.config.apps import AppConfig, NotifyConfig
-from paymesh.config.live import (
+from paymesh.config.documents import (
     MASK,
-    LiveConfig,
-    Versioned,
     config_invalid,
     mask_secret,
     public_view,
+    validate_input,
 )
+from paymesh.config.live import LiveConfig, Versioned
 from paymesh.config.models import ChannelAccountBase
 from paymesh.config.registry import channel_model
 from paymesh.errors import AppNotFound, ConfigInvalid, ConfigNotFound
@@ -74,7 +74,7 @@ class ConfigRepository(LiveConfig):
         if not isinstance(app, AppConfig):
             with contextlib.suppress(AppNotFound):
                 existing = await self.get_app(app_id)
-        model = self._validate(AppConfig, app, "app config", existing)
+        model = validate_input(AppConfig, app, "app config", existing)
         return await self._put(keys.app_key(self.prefix, model.app_id), model, expected_revision)
 
     async def delete_app(self, app_id: str, *, expected_revision: int | None = None) -> bool:
@@ -142,7 +142,7 @@ class ConfigRepository(LiveConfig):
                 )
         elif not isinstance(account, model):
             raise ConfigInvalid(f"{type(account).__name__} is not the {channel} account model")
-        valid = self._validate(model, account, f"{channel} account config", existing)
+        valid = validate_input(model, account, f"{channel} account config", existing)
         key = self._account_key(channel, valid.account_id)
         return await self._put(key, valid, expected_revision)
 
@@ -166,7 +166,7 @@ class ConfigRepository(LiveConfig):
     async def put_notify_config(
         self, config: NotifyConfig | Mapping[str, Any], *, expected_revision: int | None = None
     ) -> int:
-        model = self._validate(NotifyConfig, config, "notify config", None)
+        model = validate_input(NotifyConfig, config, "notify config", None)
         return await self._put(keys.notify_key(self.prefix), model, expected_revision)
 
 

@@ -11,7 +11,8 @@ from typing import Any
 from paymesh.config.factory import read_optional
 from paymesh.core.db.migrate import migrate
 from paymesh.core.db.store import Store
-from paymesh.core.ids import EtcdWorkerLease, IdGenerator, LocalWorkerAllocator
+from paymesh.core.ids import IdGenerator
+from paymesh.core.workers import EtcdWorkerLease, LocalWorkerAllocator
 from paymesh.runtime.context import ServiceContext
 
 
