@@ -3,10 +3,13 @@ Playwright) against the running mesh and its ReconciliationService: an operator 
 whose sandbox bill carries injected discrepancies, filters the mismatches by type, repairs
 one (paymesh asks the provider again), accepts one with a note (the audit log shows who),
 re-runs after the provider's fix and sees the rest resolved; a viewer sees the same pages
-but cannot run or resolve; the settlement summary's CSV export holds the app's day."""
+but cannot run or resolve; the settlement summary's CSV export holds the app's day.
+
+Set PAYMESH_SCREENSHOTS=docs to refresh docs/console-reconciliation.png from this test."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -29,6 +32,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 OPERATOR = ("olga", "olga-console-pw-31")
 VIEWER = ("vera", "vera-console-pw-47")
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 @pytest.fixture(scope="module")
@@ -140,6 +144,8 @@ async def test_operator_resolves_injected_mismatches_and_a_viewer_cannot(
             )
             repair_id = await status_card.get_attribute("data-mismatch")
             assert repair_id
+            shot = DOCS if os.environ.get("PAYMESH_SCREENSHOTS") == "docs" else tmp_path
+            await olga.screenshot(path=str(shot / "console-reconciliation.png"), full_page=True)
 
             # accepting needs a note: refused, nothing changes
             unknown_card = olga.locator(_card(olga, unknown, "PROVIDER_ONLY"))
