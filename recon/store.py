@@ -1,10 +1,11 @@
-"""Reconciliation storage: our books for a day, runs saved idempotently per (channel,
-account, day), mismatches with their audited resolutions, settlement summaries."""
+"""Reconciliation storage: runs saved idempotently per (channel, account, day), mismatches
+with their audited resolutions, settlement summaries; our books for a day come from
+`recon.books`."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -12,10 +13,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paymesh.channel.v1 import channel_pb2
-from paymesh.core.db.base import StoreBase
-from paymesh.core.db.models import LatePayment, OrderStatus, PayOrder, Refund, RefundStatus
 from paymesh.errors import MismatchNotFound
-from paymesh.recon.match import Finding, OrderView, RefundView, Result
+from paymesh.recon.books import Books, RunKey
+from paymesh.recon.match import Finding, Result
 from paymesh.recon.models import (
     MismatchStatus,
     ReconAction,
@@ -26,14 +26,6 @@ from paymesh.recon.models import (
 )
 
 SYSTEM = "paymesh-recon"
-_CHUNK = 500
-
-
-@dataclass(frozen=True)
-class RunKey:
-    channel: str
-    account_id: str
-    bill_date: str  # yyyy-MM-dd
 
 
 @dataclass(frozen=True)
@@ -54,74 +46,7 @@ class Settlement:
         return self.payment_amount - self.refund_amount - self.fee_amount
 
 
-def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
-    for i in range(0, len(ids), _CHUNK):
-        yield ids[i : i + _CHUNK]
-
-
-def order_view(o: PayOrder, late_amount: int = 0) -> OrderView:
-    return OrderView(
-        o.order_id, o.app_id, o.channel, o.account_id, o.amount, o.status, o.paid_at, late_amount
-    )
-
-
-def refund_view(r: Refund) -> RefundView:
-    return RefundView(
-        r.refund_id, r.order_id, r.app_id, r.channel, r.account_id, r.amount, r.status,
-        r.succeeded_at,
-    )  # fmt: skip
-
-
-class ReconStore(StoreBase):
-    # --- our books ------------------------------------------------------------------------
-
-    async def books(
-        self, key: RunKey, window: tuple[datetime, datetime], lines: Sequence[channel_pb2.BillLine]
-    ) -> tuple[dict[str, OrderView], dict[str, RefundView]]:
-        """Our orders and refunds the lines name, plus those of the account settled in the
-        window (PAID orders by paid_at, SUCCEEDED refunds by succeeded_at)."""
-        order_ids = sorted({ln.order_id for ln in lines if ln.order_id})
-        refund_ids = sorted({ln.refund_id for ln in lines if ln.refund_id})
-
-        async def tx(s: AsyncSession) -> tuple[dict[str, OrderView], dict[str, RefundView]]:
-            orders: dict[str, OrderView] = {}
-            refunds: dict[str, RefundView] = {}
-            for chunk in _chunks(order_ids):
-                for o in await s.scalars(sa.select(PayOrder).where(PayOrder.order_id.in_(chunk))):
-                    orders[o.order_id] = order_view(o)
-            for o in await s.scalars(
-                sa.select(PayOrder).where(
-                    PayOrder.channel == key.channel,
-                    PayOrder.account_id == key.account_id,
-                    PayOrder.status == OrderStatus.PAID,
-                    PayOrder.paid_at >= window[0],
-                    PayOrder.paid_at < window[1],
-                )
-            ):
-                orders[o.order_id] = order_view(o)
-            for chunk in _chunks(refund_ids):
-                for r in await s.scalars(sa.select(Refund).where(Refund.refund_id.in_(chunk))):
-                    refunds[r.refund_id] = refund_view(r)
-            for r in await s.scalars(
-                sa.select(Refund).where(
-                    Refund.channel == key.channel,
-                    Refund.account_id == key.account_id,
-                    Refund.status == RefundStatus.SUCCEEDED,
-                    Refund.succeeded_at >= window[0],
-                    Refund.succeeded_at < window[1],
-                )
-            ):
-                refunds[r.refund_id] = refund_view(r)
-            late_ids = [o.order_id for o in orders.values() if o.status != OrderStatus.PAID]
-            for chunk in _chunks(late_ids):
-                q = sa.select(LatePayment).where(LatePayment.order_id.in_(chunk))
-                for late in await s.scalars(q):
-                    view = orders[late.order_id]
-                    orders[late.order_id] = replace(view, late_amount=late.amount)
-            return orders, refunds
-
-        return await self._run(tx)
-
+class ReconStore(Books):
     # --- runs -----------------------------------------------------------------------------
 
     async def _run_row(self, s: AsyncSession, key: RunKey, now: datetime) -> ReconRun:
@@ -372,6 +297,11 @@ class ReconStore(StoreBase):
                 raise MismatchNotFound(f"no mismatch {mismatch_id!r}")
             if row.status == MismatchStatus.OPEN and status != MismatchStatus.OPEN:
                 self._close(row, status, resolution, actor, note, now)
+                await s.execute(  # the run's open count follows at once, not at the next run
+                    sa.update(ReconRun)
+                    .where(ReconRun.run_id == row.run_id, ReconRun.open_count > 0)
+                    .values(open_count=ReconRun.open_count - 1)
+                )
             s.add(self._action(mismatch_id, action, actor, note, outcome, now))
             return row
 
@@ -405,4 +335,4 @@ class ReconStore(StoreBase):
         return await self._run(tx)
 
 
-__all__ = ["SYSTEM", "ReconStore", "RunKey", "Settlement", "order_view", "refund_view"]
+__all__ = ["SYSTEM", "ReconStore", "RunKey", "Settlement"]

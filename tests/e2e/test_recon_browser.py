@@ -138,6 +138,7 @@ async def test_operator_resolves_injected_mismatches_and_a_viewer_cannot(
             await olga.wait_for_load_state()
             assert await status_card.locator(".mismatch-status").inner_text() == "RESOLVED"
             assert await status_card.locator(".resolution").inner_text() == "repaired"
+            assert await run_row.locator(".open").inner_text() == "2"
             assert (
                 "provider says TRADE_STATE_PAID"
                 in await status_card.locator("table.actions").inner_text()
@@ -162,6 +163,7 @@ async def test_operator_resolves_injected_mismatches_and_a_viewer_cannot(
             assert "?resolved=" in olga.url
             assert await unknown_card.locator(".mismatch-status").inner_text() == "ACCEPTED"
             assert note in await unknown_card.inner_text()
+            assert await run_row.locator(".open").inner_text() == "1"
             assert await unknown_card.locator("form").count() == 0
             mismatch_id = await unknown_card.get_attribute("data-mismatch")
             assert mismatch_id
