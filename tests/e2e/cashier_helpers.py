@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, ViewportSize, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright
 
 from paymesh.cashier.wallets import USER_AGENTS
 from paymesh.merchant.v1 import pay_service_pb2
@@ -18,7 +19,8 @@ from tests.e2e.helpers import out_no
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
-# The README's screenshots of the cashier in each wallet (the tests take them).
+# The README's screenshots of the cashier in each wallet: the tests take them when run with
+# PAYMESH_SCREENSHOTS=docs (on the embedded backend), so that `make test` leaves docs alone.
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "cashier"
 PHONE: ViewportSize = {"width": 390, "height": 844}
 
@@ -65,3 +67,9 @@ async def cashier_order(
 
 def notifications(mesh: Mesh, order_id: str) -> list[dict[str, Any]]:
     return [r.body for r in mesh.demo_merchant.received if r.body.get("order_id") == order_id]
+
+
+async def screenshot(page: Page, mesh: Mesh, name: str, *, full_page: bool = False) -> None:
+    """Refresh docs/cashier/<name>.png (only with PAYMESH_SCREENSHOTS=docs)."""
+    if os.environ.get("PAYMESH_SCREENSHOTS") == "docs" and mesh.backend == "sqlite+file":
+        await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)

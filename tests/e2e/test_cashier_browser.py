@@ -9,7 +9,7 @@ import asyncio
 import pytest
 from playwright.async_api import Browser
 
-from tests.e2e.cashier_helpers import SCREENSHOTS, browser, cashier_order, notifications, phone
+from tests.e2e.cashier_helpers import browser, cashier_order, notifications, phone, screenshot
 from tests.e2e.client import Merchant
 from tests.e2e.conftest import Mesh
 from tests.e2e.helpers import eventually, query_order
@@ -41,21 +41,18 @@ async def test_wechat_pays_after_silent_oauth(
         assert "state=" in page.url
         await page.wait_for_selector("button.pay.wechat")
         assert "¥12.34" in await page.inner_text("body")
-        if mesh.backend == "sqlite+file":
-            await page.screenshot(path=str(SCREENSHOTS / "wechat-confirm.png"))
+        await screenshot(page, mesh, "wechat-confirm")
         # nothing exists at WeChat before the payer commits
         assert (await query_order(merchant, oid))["channel"] == ""
         await page.click("button.pay.wechat")
         # WeChat's pay sheet (the sandbox's WeixinJSBridge) for the signed JSAPI parameters
         await page.wait_for_selector("#sandbox-wechat-sheet .sheet-pay")
         assert "¥12.34" in await page.inner_text("#sandbox-wechat-sheet")
-        if mesh.backend == "sqlite+file":
-            await page.screenshot(path=str(SCREENSHOTS / "wechat-sheet.png"))
+        await screenshot(page, mesh, "wechat-sheet")
         await page.click("#sandbox-wechat-sheet .sheet-pay")
         await page.wait_for_selector(".result[data-status=PAID]", timeout=15000)
         assert "支付成功" in await page.inner_text("body")
-        if mesh.backend == "sqlite+file":
-            await page.screenshot(path=str(SCREENSHOTS / "wechat-paid.png"))
+        await screenshot(page, mesh, "wechat-paid")
     finally:
         await ctx.close()
     paid = await query_order(merchant, oid)
@@ -92,19 +89,16 @@ async def test_alipay_pays_with_jsapi_after_silent_oauth(
         assert "auth_code=" in page.url
         await page.wait_for_selector("button.pay.alipay")
         assert "¥18.88" in await page.inner_text("body")
-        if mesh.backend == "sqlite+file":
-            await page.screenshot(path=str(SCREENSHOTS / "alipay-confirm.png"))
+        await screenshot(page, mesh, "alipay-confirm")
         assert (await query_order(merchant, oid))["channel"] == ""
         await page.click("button.pay.alipay")
         # alipay.trade.create for this buyer, then Alipay's pay sheet (the sandbox's bridge)
         await page.wait_for_selector("#sandbox-alipay-sheet .sheet-pay")
         assert "¥18.88" in await page.inner_text("#sandbox-alipay-sheet")
-        if mesh.backend == "sqlite+file":
-            await page.screenshot(path=str(SCREENSHOTS / "alipay-sheet.png"))
+        await screenshot(page, mesh, "alipay-sheet")
         await page.click("#sandbox-alipay-sheet .sheet-pay")
         await page.wait_for_selector(".result[data-status=PAID]", timeout=15000)
-        if mesh.backend == "sqlite+file":
-            await page.screenshot(path=str(SCREENSHOTS / "alipay-paid.png"))
+        await screenshot(page, mesh, "alipay-paid")
     finally:
         await ctx.close()
     paid = await query_order(merchant, oid)
@@ -141,9 +135,8 @@ async def test_pages_the_payer_completes_in_a_browser(
             )
             assert walleted == ["wechat", "alipay", "unionpay"]
             assert await page.locator(".qr svg").count() == 3
-        if mesh.backend == "sqlite+file":
-            name = "chooser" if wallet == "alipay-wap" else f"{wallet}-confirm"
-            await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        name = "chooser" if wallet == "alipay-wap" else f"{wallet}-confirm"
+        await screenshot(page, mesh, name, full_page=True)
         assert (await query_order(merchant, oid))["channel"] == ""
         await page.click(f"button.pay.{channel}")
         # the provider's own pay page (the sandbox's)
@@ -154,8 +147,8 @@ async def test_pages_the_payer_completes_in_a_browser(
         await page.click(".return")
         await page.wait_for_selector(".result[data-status=PAID]", timeout=15000)
         assert "/cashier/o/" in page.url
-        if mesh.backend == "sqlite+file" and wallet == "unionpay":
-            await page.screenshot(path=str(SCREENSHOTS / f"{wallet}-paid.png"))
+        if wallet == "unionpay":
+            await screenshot(page, mesh, f"{wallet}-paid")
     finally:
         await ctx.close()
     paid = await query_order(merchant, oid)

@@ -8,7 +8,7 @@ import pytest
 from playwright.async_api import Browser
 
 from paymesh.dev.cashier_demo import cashier_demo
-from tests.e2e.cashier_helpers import SCREENSHOTS, browser, phone
+from tests.e2e.cashier_helpers import browser, phone, screenshot
 from tests.e2e.client import Merchant
 from tests.e2e.conftest import Mesh
 from tests.e2e.helpers import eventually, query_order
@@ -28,8 +28,8 @@ async def test_the_demo_order_scanned_at_the_sandbox_as_each_wallet(
     try:
         await page.goto(demo["scan_order"]["qr_page"])
         assert await page.locator(".qr svg").count() == 1
-        if mesh.backend == "sqlite+file" and wallet == "wechat":
-            await page.screenshot(path=str(SCREENSHOTS / "sandbox-scan.png"), full_page=True)
+        if wallet == "wechat":
+            await screenshot(page, mesh, "sandbox-scan", full_page=True)
         await page.click(f"a.scan[data-wallet={wallet}]")
         await page.click(f"button.pay.{wallet}")
         if wallet == "unionpay":

@@ -16,7 +16,7 @@ from paymesh.core.cashier import static_url
 from paymesh.core.db.models import PayOrder
 from paymesh.dev.seed import UNIONPAY_ACCOUNT, seed_app
 from paymesh.runtime.clock import utcnow
-from tests.e2e.cashier_helpers import SCREENSHOTS, browser, cashier_order, notifications, phone
+from tests.e2e.cashier_helpers import browser, cashier_order, notifications, phone, screenshot
 from tests.e2e.client import Merchant
 from tests.e2e.conftest import Mesh
 from tests.e2e.helpers import eventually, query_order, sandbox
@@ -62,8 +62,7 @@ async def test_tampered_links_and_expired_orders_show_a_page_and_create_nothing(
             assert await page.get_attribute(".problem", "data-problem") == "invalid"
             assert "链接无效" in await page.inner_text("body")
             assert "/cashier/o/" in page.url  # no OAuth redirect: nothing was started
-        if mesh.backend == "sqlite+file":
-            await page.screenshot(path=str(SCREENSHOTS / "invalid-link.png"))
+        await screenshot(page, mesh, "invalid-link")
         # a tampered commit is refused too
         pay = await page.request.post(_flip(url, 3) + "/pay", form={"wallet": "alipay"})
         assert pay.status == 400
@@ -72,8 +71,7 @@ async def test_tampered_links_and_expired_orders_show_a_page_and_create_nothing(
         assert answer is not None
         assert answer.status == 410
         assert "订单已过期" in await page.inner_text("body")
-        if mesh.backend == "sqlite+file":
-            await page.screenshot(path=str(SCREENSHOTS / "expired.png"))
+        await screenshot(page, mesh, "expired")
     finally:
         await ctx.close()
     for o in (oid, short["order_id"]):
@@ -114,8 +112,7 @@ async def test_the_static_code_takes_the_amount_the_payer_enters(
         await page.click("button.pay")
         assert "请输入大于 0 的金额" in await page.inner_text("body")
         await page.fill("#amount", "8.88")
-        if mesh.backend == "sqlite+file":
-            await page.screenshot(path=str(SCREENSHOTS / "static-amount.png"))
+        await screenshot(page, mesh, "static-amount")
         await page.click("button.pay")
         # the order exists now; WeChat's OAuth, then the pay button for ¥8.88
         await page.wait_for_selector("button.pay.wechat")
