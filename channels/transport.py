@@ -9,18 +9,16 @@ signatures cover the exact bytes). Timeouts, connection failures and 5xx raise
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import aiohttp
 
 from paymesh.channel.v1 import channel_pb2
 from paymesh.errors import ChannelUnavailable
-from paymesh.runtime.logging import REDACTED, get_logger, redact
+from paymesh.runtime.logging import get_logger, redact_body
 
 log = get_logger("paymesh.channels.transport")
 
@@ -57,41 +55,11 @@ class HttpResponse:
         return self.headers.get(name.lower(), "")
 
 
-def _redact_mapping(value: Any, keys: frozenset[str]) -> Any:
-    if isinstance(value, Mapping):
-        return {k: REDACTED if k in keys else _redact_mapping(v, keys) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redact_mapping(v, keys) for v in value]
-    return value
-
-
-def redact_body(body: bytes, redact_keys: frozenset[str] = frozenset()) -> str:
-    """A loggable form of a provider body: JSON or form fields masked, secrets removed."""
-    if not body:
-        return ""
-    text = body.decode("utf-8", "replace")
-    stripped = text.lstrip()
-    if stripped.startswith(("{", "[")):
-        try:
-            parsed = json.loads(text)
-        except ValueError:
-            pass
-        else:
-            cleaned = redact(_redact_mapping(parsed, redact_keys))
-            return json.dumps(cleaned, ensure_ascii=False, separators=(",", ":"))[:MAX_LOGGED_BODY]
-    if "=" in text and "<" not in text:
-        pairs = parse_qsl(text, keep_blank_values=True)
-        if pairs:
-            out = [(k, REDACTED if k in redact_keys else str(redact(v, k))) for k, v in pairs]
-            return urlencode(out, safe=':/,{}"[]')[:MAX_LOGGED_BODY]
-    return str(redact(text))[:MAX_LOGGED_BODY]
-
-
 def _loggable_url(url: str, redact_keys: frozenset[str]) -> str:
     parts = urlsplit(url)
     if not parts.query:
         return url
-    query = redact_body(parts.query.encode(), redact_keys)
+    query = redact_body(parts.query, redact_keys, limit=MAX_LOGGED_BODY)
     return parts._replace(query=query).geturl()
 
 
@@ -106,13 +74,13 @@ def make_exchange(
     ex = channel_pb2.Exchange(
         http_method=request.method,
         url=_loggable_url(request.url, request.redact_keys),
-        request_body=redact_body(request.body, request.redact_keys),
+        request_body=redact_body(request.body, request.redact_keys, limit=MAX_LOGGED_BODY),
         latency_ms=latency_ms,
         error=error,
     )
     if response is not None:
         ex.http_status = response.status
-        ex.response_body = redact_body(response.body, request.redact_keys)
+        ex.response_body = redact_body(response.body, request.redact_keys, limit=MAX_LOGGED_BODY)
         ex.latency_ms = response.elapsed_ms
     return ex
 
@@ -244,5 +212,4 @@ __all__ = [
     "HttpResponse",
     "Transport",
     "make_exchange",
-    "redact_body",
 ]

@@ -53,3 +53,62 @@ def test_stdlib_loggers_are_json_and_redacted_too() -> None:
     assert line["logger_name"] == "some.library"
     assert "4111111111111111" not in line["event"]
     assert "ts" in line
+
+
+PEM = "-----BEGIN PRIVATE KEY-----\nMIIEv...\n-----END PRIVATE KEY-----"
+
+
+def test_redact_body_json_by_key_and_provider_keys_at_any_depth() -> None:
+    body = json.dumps(
+        {
+            "user_name": "张三",
+            "openid": "o1",
+            "private_key": PEM,
+            "api_v3_key": "k",
+            "nested": {"openid": "o2", "token": "t"},
+            "amount": 1,
+        }
+    ).encode()
+    out = json.loads(plog.redact_body(body, frozenset({"user_name", "openid"})))
+    assert out == {
+        "user_name": plog.REDACTED,
+        "openid": plog.REDACTED,
+        "private_key": plog.REDACTED,
+        "api_v3_key": plog.REDACTED,
+        "nested": {"openid": plog.REDACTED, "token": plog.REDACTED},
+        "amount": 1,
+    }
+    # str and bytes give the same answer; without provider keys only secret names go
+    text = '{"mchid":"1","api_v3_key":"k","openid":"o"}'
+    assert plog.redact_body(text) == plog.redact_body(text.encode())
+    assert json.loads(plog.redact_body(text)) == {
+        "mchid": "1",
+        "api_v3_key": plog.REDACTED,
+        "openid": "o",
+    }
+
+
+def test_redact_body_forms_and_free_text() -> None:
+    form = plog.redact_body(
+        b"app_id=1&sign=abc&auth_code=28763443825664394&total_amount=0.01", frozenset({"sign"})
+    )
+    assert "abc" not in form
+    assert "28763443825664394" not in form
+    assert "app_id=1" in form
+    assert "total_amount=0.01" in form
+    assert plog.redact_body("a=1&sign=abc") == "a=1&sign=abc"  # sign is not a secret name
+    # a form by its content type, even with a space; not a form by shape with one
+    assert (
+        plog.redact_body("token=t x", content_type="application/x-www-form-urlencoded")
+        == f"token={plog.REDACTED}"
+    )
+    assert plog.redact_body("token=t x") == "token=t x"
+    assert PEM not in plog.redact_body(f"key is {PEM}")
+    assert "4111111111111111" not in plog.redact_body(b"card 4111111111111111 used")
+    assert plog.redact_body(b"") == ""
+    assert plog.redact_body("<xml><a>1</a></xml>") == "<xml><a>1</a></xml>"
+
+
+def test_redact_body_is_cut_to_the_limit() -> None:
+    assert len(plog.redact_body("x" * (plog.MAX_BODY_CHARS + 10))) == plog.MAX_BODY_CHARS
+    assert plog.redact_body('{"a":"' + "y" * 100 + '"}', limit=20) == '{"a":"' + "y" * 14

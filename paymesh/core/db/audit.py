@@ -2,43 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from paymesh.core.db.base import StoreBase
 from paymesh.core.db.models import Callback, ChannelRequest
-from paymesh.runtime.logging import redact, redact_text
-
-MAX_BODY_CHARS = 256 * 1024
-
-
-def redact_body(body: str | bytes, content_type: str = "") -> str:
-    """Redact a provider body: JSON and form bodies by key, anything else as free text."""
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    stripped = text.strip()
-    if stripped[:1] in ("{", "["):
-        try:
-            parsed = json.loads(stripped)
-        except ValueError:
-            pass
-        else:
-            text = json.dumps(redact(parsed), ensure_ascii=False, separators=(",", ":"))
-            return text[:MAX_BODY_CHARS]
-    if "x-www-form-urlencoded" in content_type or (
-        "=" in stripped and not any(c in stripped for c in " \n<")
-    ):
-        pairs = parse_qsl(stripped, keep_blank_values=True)
-        if pairs:
-            redacted = [(k, str(redact(v, k))) for k, v in pairs]
-            return urlencode(redacted)[:MAX_BODY_CHARS]
-    return redact_text(text)[:MAX_BODY_CHARS]
+from paymesh.runtime.logging import redact, redact_body, redact_text
 
 
 @dataclass(frozen=True)
@@ -128,7 +102,7 @@ class AuditStore(StoreBase):
             "account_id": cb.account_id,
             "content_type": cb.content_type[:128],
             "headers": headers,
-            "body": redact_body(cb.body, cb.content_type),
+            "body": redact_body(cb.body, content_type=cb.content_type),
             "verified": cb.verified,
             "outcome": cb.outcome[:64],
             "object_kind": cb.object_kind,

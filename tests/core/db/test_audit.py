@@ -6,21 +6,9 @@ import json
 
 import sqlalchemy as sa
 
-from paymesh.core.db.audit import ChannelCall, RawCallback, redact_body
+from paymesh.core.db.audit import ChannelCall, RawCallback
 from paymesh.core.db.models import Callback, ChannelRequest
 from paymesh.core.db.store import Store
-
-PEM = "-----BEGIN PRIVATE KEY-----\nMIIEv...\n-----END PRIVATE KEY-----"
-
-
-def test_redact_body_shapes() -> None:
-    body = json.loads(redact_body('{"mchid":"1","api_v3_key":"k","nested":{"token":"t"}}'))
-    assert body == {"mchid": "1", "api_v3_key": "[REDACTED]", "nested": {"token": "[REDACTED]"}}
-    form = redact_body("a=1&auth_code=28763443825664394&sign=abc")
-    assert "28763443825664394" not in form
-    assert "sign=abc" in form
-    assert PEM not in redact_body(f"key is {PEM}")
-    assert "4111111111111111" not in redact_body("card 4111111111111111 ok")
 
 
 async def test_audit_rows(store: Store) -> None:
