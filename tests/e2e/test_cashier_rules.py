@@ -11,15 +11,18 @@ from typing import Any
 import aiohttp
 import sqlalchemy as sa
 from playwright.async_api import Browser
+from pydantic import SecretStr
 
+from paymesh.config.apps import AppConfig, RouteTarget, SignType
 from paymesh.core.cashier import static_url
 from paymesh.core.db.models import PayOrder
-from paymesh.dev.seed import UNIONPAY_ACCOUNT, seed_app
+from paymesh.dev.seed import UNIONPAY_ACCOUNT, WECHAT_ACCOUNT, DemoApp, seed_app
+from paymesh.merchant.v1 import pay_service_pb2
 from paymesh.runtime.clock import utcnow
 from tests.e2e.cashier_helpers import browser, cashier_order, notifications, phone, screenshot
-from tests.e2e.client import Merchant
+from tests.e2e.client import Merchant, reason
 from tests.e2e.conftest import Mesh
-from tests.e2e.helpers import eventually, query_order, sandbox
+from tests.e2e.helpers import eventually, out_no, query_order, sandbox
 
 __all__ = ["browser"]
 
@@ -219,3 +222,25 @@ async def test_a_page_the_payer_may_still_complete_blocks_a_switch(
 
     await eventually(paid, within=20)
     assert (await query_order(merchant, oid))["channel"] == "unionpay"
+
+
+async def test_an_app_routing_no_wallet_gets_no_cashier_order(
+    mesh: Mesh, http: aiohttp.ClientSession
+) -> None:
+    app = AppConfig(
+        app_id=f"qr-only-{mesh.backend[:6]}",
+        name="QR only",
+        sign_type=SignType.HMAC_SHA256,
+        secret=SecretStr(mesh.app.secret),
+        routes={"qr": RouteTarget(channel="wechat", account_id=WECHAT_ACCOUNT)},
+    )
+    await mesh.repo.put_app(app)
+    shop = mesh.merchant(http, DemoApp(app.app_id, "HMAC-SHA256", mesh.app.secret))
+    body = {"out_trade_no": out_no("n"), "amount": 5, "subject": "s", "method": "cashier"}
+
+    async def refused() -> bool:
+        status, answer = await shop.post("/v1/orders", body, pay_service_pb2.CreateOrderRequest)
+        return status == 400 and reason(answer) == "CHANNEL_NOT_ENABLED"
+
+    await eventually(refused)
+    assert await _cashier_orders(mesh, app.app_id) == 0

@@ -178,3 +178,10 @@ def test_return_url_must_be_http() -> None:
     with pytest.raises(InvalidArgument) as e:
         v.validate_create_order(order(return_url="javascript:alert(1)"))
     assert e.value.metadata["field"] == "return_url"
+
+
+def test_cashier_orders_take_no_channel() -> None:
+    v.validate_create_order(order(method="cashier"))
+    with pytest.raises(InvalidArgument) as e:
+        v.validate_create_order(order(method="cashier", channel="wechat"))
+    assert e.value.metadata["field"] == "channel"
