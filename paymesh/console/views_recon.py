@@ -171,8 +171,8 @@ def _resolve_forms(request: web.Request, m: pb.Mismatch, back: str) -> str:
         f'<textarea id="note-{esc(m.mismatch_id)}" name="note" rows="2"></textarea>'
         '<button type="submit">Accept · 确认差异</button></form>'
     )
-    if m.kind == "FEE_DIFFERS":  # asking the provider again does not change a fee
-        return accept
+    if m.kind == "FEE_DIFFERS" or (m.kind == "PROVIDER_ONLY" and not m.ours_state):
+        return accept  # asking again changes no fee, and finds no order paymesh never had
     return accept + (
         f'<form method="post" action="{esc(action)}" class="repair">{hidden}'
         '<input type="hidden" name="action" value="repair"><input type="hidden" name="note" value="">'

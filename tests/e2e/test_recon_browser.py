@@ -150,6 +150,7 @@ async def test_operator_resolves_injected_mismatches_and_a_viewer_cannot(
 
             # accepting needs a note: refused, nothing changes
             unknown_card = olga.locator(_card(olga, unknown, "PROVIDER_ONLY"))
+            assert await unknown_card.locator("form.repair").count() == 0  # nothing to repair
             await unknown_card.locator("form.accept button").click()
             await olga.wait_for_load_state()
             assert "note" in (await olga.locator(".banner.error").inner_text()).lower()
