@@ -1,5 +1,8 @@
 """RSA keys, certificates and SHA256withRSA signatures: the primitives every signer shares.
 
+`build_certificate` is the one certificate builder: the sandbox's WeChat, Alipay and UnionPay
+CAs and the mesh CA of `paymesh certs init` all issue through it.
+
 WeChat Pay's v3 signatures, Alipay's RSA2, UnionPay's certificates and the merchant API's
 RSA2 all build on these (each provider's `sign.py` adds only its canonical strings and
 envelopes). Pure functions: no I/O, no clock. Keys may be passed as PEM, as the bare base64
@@ -13,12 +16,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
+from collections.abc import Iterable
 from functools import lru_cache
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import (
+    CertificateIssuerPrivateKeyTypes,
+    CertificatePublicKeyTypes,
+)
+from cryptography.x509.oid import NameOID
 
 PemOrPrivateKey = str | bytes | rsa.RSAPrivateKey
 PemOrPublicKey = str | bytes | rsa.RSAPublicKey | x509.Certificate
@@ -36,6 +46,73 @@ CA_KEY_USAGE = x509.KeyUsage(
     encipher_only=False,
     decipher_only=False,
 )
+
+
+# What an end-entity signing certificate's key may do (sign, and the key exchange some
+# providers' SDKs expect to be allowed).
+SIGNING_KEY_USAGE = x509.KeyUsage(
+    digital_signature=True,
+    content_commitment=True,
+    key_encipherment=True,
+    data_encipherment=False,
+    key_agreement=False,
+    key_cert_sign=False,
+    crl_sign=False,
+    encipher_only=False,
+    decipher_only=False,
+)
+
+
+def x509_name(
+    common_name: str,
+    *,
+    org: str | None = None,
+    unit: str | None = None,
+    country: str | None = None,
+) -> x509.Name:
+    """A distinguished name with the parts given, in the order C, O, OU, CN."""
+    parts = [
+        (NameOID.COUNTRY_NAME, country),
+        (NameOID.ORGANIZATION_NAME, org),
+        (NameOID.ORGANIZATIONAL_UNIT_NAME, unit),
+        (NameOID.COMMON_NAME, common_name),
+    ]
+    return x509.Name([x509.NameAttribute(oid, value) for oid, value in parts if value])
+
+
+def build_certificate(
+    subject: x509.Name,
+    public_key: CertificatePublicKeyTypes,
+    signer: CertificateIssuerPrivateKeyTypes,
+    *,
+    not_before: dt.datetime,
+    not_after: dt.datetime,
+    issuer: x509.Name | None = None,
+    ca: bool = False,
+    path_length: int | None = None,
+    key_usage: x509.KeyUsage | None = None,
+    extensions: Iterable[tuple[x509.ExtensionType, bool]] = (),
+) -> x509.Certificate:
+    """A SHA-256 certificate for `public_key`, signed by `signer` on behalf of `issuer`
+    (self-signed when None): critical BasicConstraints, critical `key_usage` when given,
+    then `extensions` as (extension, critical) pairs."""
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer if issuer is not None else subject)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(
+            x509.BasicConstraints(ca=ca, path_length=path_length if ca else None), critical=True
+        )
+    )
+    if key_usage is not None:
+        builder = builder.add_extension(key_usage, critical=True)
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
+    return builder.sign(signer, hashes.SHA256())
 
 
 def as_bytes(value: str | bytes) -> bytes:
@@ -155,9 +232,11 @@ def rsa_verify(key: PemOrPublicKey, message: str | bytes, signature_b64: str) ->
 
 __all__ = [
     "CA_KEY_USAGE",
+    "SIGNING_KEY_USAGE",
     "PemOrPrivateKey",
     "PemOrPublicKey",
     "as_bytes",
+    "build_certificate",
     "load_certificate",
     "load_certificates",
     "load_private_key",
@@ -169,4 +248,5 @@ __all__ = [
     "public_key_pem",
     "rsa_sign",
     "rsa_verify",
+    "x509_name",
 ]

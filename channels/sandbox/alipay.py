@@ -2,7 +2,7 @@
 async notifies. The methods themselves are in `alipay_api`, the wire views in `alipay_views`.
 
 Keys: one "Alipay" RSA key pair per sandbox, certified by an Alipay root of its own (its
-names carry an OU, as Alipay's do, so every SDK's SN algorithm agrees; key material via `pki`). A merchant (an
+names carry an OU, as Alipay's do, so every SDK's SN algorithm agrees: `alipay_pki`). A merchant (an
 Alipay app, `merchant_id` = its app_id) registers its app public key and picks a key mode:
 - `public_key` (default): requests are signed with the app key; answers and notifies are
   verified with `alipay_public_key_pem`.
@@ -30,10 +30,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 from paymesh.channels.alipay import sign
 from paymesh.channels.alipay.sign import cert_sn, response_key
@@ -47,6 +43,7 @@ from paymesh.channels.sandbox.alipay_errors import (
     invalid,
     missing,
 )
+from paymesh.channels.sandbox.alipay_pki import issue_for, load_key_and_cert, new_root
 from paymesh.channels.sandbox.alipay_wallet import AlipayWallet
 from paymesh.channels.sandbox.callbacks import Delivery
 from paymesh.channels.sandbox.pki import Issued, cert_pem, new_key
@@ -63,67 +60,6 @@ from paymesh.channels.sandbox.state import (
 GATEWAY_PATH = "/gateway.do"
 KEY_MODES = ("public_key", "certificate")
 NOTIFY_CONTENT_TYPE = "application/x-www-form-urlencoded; charset=utf-8"
-
-
-# --- certificates ----------------------------------------------------------------------
-
-
-def load_key_and_cert(text: str) -> tuple[rsa.RSAPublicKey, x509.Certificate | None]:
-    """An RSA key from a PEM public key, a PEM certificate (also returned) or bare base64."""
-    key = sign.load_public_key(text)
-    cert = sign.load_certificates(text)[0] if "CERTIFICATE" in text else None
-    return key, cert
-
-
-def _name(common_name: str) -> x509.Name:
-    """Subject names with all of C, O, OU and CN, so that the SN is the same whether
-    computed from the RFC 2253 name (Java SDK) or as `CN=..,OU=..,O=..,C=..` (Python SDKs)."""
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "paymesh sandbox"),
-            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "Alipay sandbox"),
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-        ]
-    )
-
-
-def _builder(subject: x509.Name, key: rsa.RSAPublicKey, days: int) -> x509.CertificateBuilder:
-    now = dt.datetime.now(dt.UTC)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .public_key(key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=days))
-    )
-
-
-def new_root() -> Issued:
-    """The sandbox's Alipay root certificate (Alipay's `alipayRootCert.crt`)."""
-    key = new_key()
-    name = _name("Alipay sandbox root CA")
-    cert = (
-        _builder(name, key.public_key(), 3650)
-        .issuer_name(name)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return Issued(key, cert)
-
-
-def issue_for(root: Issued, common_name: str, key: rsa.RSAPublicKey) -> x509.Certificate:
-    """A certificate for a public key (an app's key: its private key stays with the app)."""
-    return (
-        _builder(_name(common_name), key, 1825)
-        .issuer_name(root.cert.subject)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .sign(root.key, hashes.SHA256())
-    )
-
-
-# --- the provider -----------------------------------------------------------------------
 
 
 class AlipayProvider(Provider):

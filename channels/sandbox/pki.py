@@ -1,8 +1,8 @@
 """The sandbox's own key material: an in-memory CA and the certificates it issues.
 
-WeChat's platform certificate is issued here; UnionPay's signing certificates and trust
-roots (PKCS#12 for merchants, root + intermediate for verifying `signPubKeyCert`) will be
-issued by the same CA, and Alipay only needs a bare key pair (`new_key`).
+WeChat's platform certificate is issued here; `Issued` (a key with its certificate) and
+`new_key` serve the Alipay (`alipay_pki`) and UnionPay (`unionpay_pki`) chains too, which
+mirror those providers' own CAs. Every certificate is built by `paymesh.rsa.build_certificate`.
 """
 
 from __future__ import annotations
@@ -11,11 +11,10 @@ import datetime as dt
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
-from paymesh.rsa import CA_KEY_USAGE
+from paymesh.rsa import CA_KEY_USAGE, SIGNING_KEY_USAGE, build_certificate, x509_name
 
 KEY_SIZE = 2048
 
@@ -50,16 +49,6 @@ class Issued:
         return cert_pem(self.cert)
 
 
-def _name(common_name: str, org: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-        ]
-    )
-
-
 class SandboxCA:
     """A self-signed root that issues every sandbox certificate."""
 
@@ -67,22 +56,12 @@ class SandboxCA:
         self.org = org
         now = dt.datetime.now(dt.UTC)
         key = new_key()
-        name = _name(f"{org} root CA", org)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=days))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
-            .add_extension(
-                CA_KEY_USAGE,
-                critical=True,
-            )
-            .sign(key, hashes.SHA256())
-        )
+        name = x509_name(f"{org} root CA", org=org, country="CN")
+        cert = build_certificate(
+            name, key.public_key(), key, not_before=now - dt.timedelta(days=1),
+            not_after=now + dt.timedelta(days=days), ca=True, path_length=1,
+            key_usage=CA_KEY_USAGE,
+        )  # fmt: skip
         self.root = Issued(key, cert)
 
     def issue(
@@ -91,29 +70,10 @@ class SandboxCA:
         """An end-entity signing certificate for `common_name`."""
         key = key or new_key()
         now = dt.datetime.now(dt.UTC)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(_name(common_name, self.org))
-            .issuer_name(self.root.cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=days))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=True,
-                    key_encipherment=True,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .sign(self.root.key, hashes.SHA256())
-        )
+        cert = build_certificate(
+            x509_name(common_name, org=self.org, country="CN"), key.public_key(),
+            self.root.key, issuer=self.root.cert.subject,
+            not_before=now - dt.timedelta(days=1), not_after=now + dt.timedelta(days=days),
+            key_usage=SIGNING_KEY_USAGE,
+        )  # fmt: skip
         return Issued(key, cert)

@@ -99,9 +99,9 @@ class UnionpayProvider(Provider):
             channel=CHANNEL,
             merchant_id=mer_id,
             app_id=str(body.get("app_id") or mer_id),
-            public_key_pem=issued.pem,
+            public_key_pem=issued.cert_pem,
             public_key=issued.key.public_key(),
-            serial_no=issued.cert_id,
+            serial_no=issued.serial_dec,
             extra={
                 "sign_cert_p12": base64.b64encode(p12).decode("ascii"),
                 "sign_cert_password": password,

@@ -11,59 +11,18 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
+from paymesh.channels.sandbox.pki import Issued, new_key
 from paymesh.channels.unionpay import sign
 from paymesh.channels.unionpay.sign import UNIONPAY_CN_NAME
-
-KEY_SIZE = 2048
-
-
-def new_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=KEY_SIZE)
+from paymesh.rsa import CA_KEY_USAGE, SIGNING_KEY_USAGE, build_certificate, x509_name
 
 
 def _name(cn: str, org: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
-            x509.NameAttribute(NameOID.COMMON_NAME, cn),
-        ]
-    )
-
-
-def _key_usage(*, ca: bool) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=not ca,
-        content_commitment=not ca,
-        key_encipherment=not ca,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=ca,
-        crl_sign=ca,
-        encipher_only=False,
-        decipher_only=False,
-    )
-
-
-@dataclass(frozen=True)
-class Issued:
-    key: rsa.RSAPrivateKey
-    cert: x509.Certificate
-
-    @property
-    def pem(self) -> str:
-        return sign.cert_pem(self.cert)
-
-    @property
-    def cert_id(self) -> str:
-        return str(self.cert.serial_number)
+    return x509_name(cn, org=org, country="CN")
 
 
 def make_cert(
@@ -77,19 +36,12 @@ def make_cert(
     path_length: int | None = None,
 ) -> Issued:
     """A certificate for `key`, signed by `issuer` (self-signed when None)."""
-    signer_key = issuer.key if issuer is not None else key
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer.cert.subject if issuer is not None else subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=path_length), critical=True)
-        .add_extension(_key_usage(ca=ca), critical=True)
-        .sign(signer_key, hashes.SHA256())
-    )
+    cert = build_certificate(
+        subject, key.public_key(), issuer.key if issuer is not None else key,
+        issuer=issuer.cert.subject if issuer is not None else None, not_before=not_before,
+        not_after=not_after, ca=ca, path_length=path_length,
+        key_usage=CA_KEY_USAGE if ca else SIGNING_KEY_USAGE,
+    )  # fmt: skip
     return Issued(key, cert)
 
 
@@ -140,11 +92,11 @@ class UnionpayPKI:
 
     @property
     def root_pem(self) -> str:
-        return self.root.pem
+        return self.root.cert_pem
 
     @property
     def intermediate_pem(self) -> str:
-        return self.intermediate.pem
+        return self.intermediate.cert_pem
 
     def sign_as_unionpay(
         self, fields: Mapping[str, str], signer: Issued | None = None
@@ -154,7 +106,7 @@ class UnionpayPKI:
         out = {k: v for k, v in fields.items() if k != sign.SIGNATURE_FIELD}
         out.setdefault("signMethod", sign.SIGN_METHOD_RSA)
         # CRLF line ends, as UnionPay sends it (and as a browser form post would make them)
-        out[sign.CERT_FIELD] = signer.pem.replace("\n", "\r\n")
+        out[sign.CERT_FIELD] = signer.cert_pem.replace("\n", "\r\n")
         out[sign.SIGNATURE_FIELD] = sign.sign_fields(signer.key, out)
         return out
 

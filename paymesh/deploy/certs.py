@@ -23,11 +23,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from paymesh.rsa import CA_KEY_USAGE
+from paymesh.rsa import CA_KEY_USAGE, build_certificate, x509_name
 
 Key = ec.EllipticCurvePrivateKey
 
@@ -59,23 +59,12 @@ def make_ca(
 ) -> tuple[Key, x509.Certificate]:
     now = now or dt.datetime.now(dt.UTC)
     key = _new_key()
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            CA_KEY_USAGE,
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
-        .sign(key, hashes.SHA256())
-    )
+    cert = build_certificate(
+        x509_name(common_name), key.public_key(), key,
+        not_before=now - dt.timedelta(minutes=5), not_after=now + dt.timedelta(days=days),
+        ca=True, path_length=0, key_usage=CA_KEY_USAGE,
+        extensions=[(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)],
+    )  # fmt: skip
     return key, cert
 
 
@@ -102,34 +91,16 @@ def issue(
     key = _new_key()
     sans: list[x509.GeneralName] = [x509.DNSName(n) for n in service_names(service, namespace)]
     sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in ("127.0.0.1", "::1")]
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(
-            x509.Name(
-                [
-                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "paymesh"),
-                    x509.NameAttribute(NameOID.COMMON_NAME, service),
-                ]
-            )
-        )
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        .add_extension(
-            x509.ExtendedKeyUsage(
-                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-            ),
-            critical=False,
-        )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
+    eku = x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH])
+    cert = build_certificate(
+        x509_name(service, org="paymesh"), key.public_key(), ca_key, issuer=ca_cert.subject,
+        not_before=now - dt.timedelta(minutes=5), not_after=now + dt.timedelta(days=days),
+        extensions=[
+            (x509.SubjectAlternativeName(sans), False),
+            (eku, False),
+            (x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False),
+        ],
+    )  # fmt: skip
     return key, cert
 
 
