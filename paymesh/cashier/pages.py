@@ -296,7 +296,7 @@ def alipay_pay_page(view: OrderView, trade_no: str, result_url: str, bridge_stub
     return layout("支付宝", "Alipay", body + stub + script)
 
 
-def result_page(view: OrderView, status: str, self_url: str) -> str:
+def result_page(view: OrderView, status: str, self_url: str, return_url: str = "") -> str:
     if status == "PAID":
         head = ("支付成功", "Payment successful", "ok")
     elif status == "PENDING":
@@ -312,6 +312,11 @@ def result_page(view: OrderView, status: str, self_url: str) -> str:
         if status == "PENDING"
         else ""
     )
+    if status == "PAID" and return_url.startswith(("http://", "https://")):
+        again = (
+            f'<a class="button secondary back" href="{esc(return_url)}">返回商户'
+            '<span class="en">Back to the merchant</span></a>'
+        )
     body = _order_card(view) + (
         f'<section class="card result" data-status="{esc(status)}">'
         f'<p class="status {cls}">{both(zh, en)}</p>'

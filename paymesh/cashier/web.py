@@ -292,7 +292,11 @@ async def result(request: web.Request) -> web.StreamResponse:
     c = request.app[CASHIER]
     token = request.match_info["token"]
     order = await settled(c.deps, order, c.deps.clock())
-    return _html(pages.result_page(_view(order, app), order.status, c.order_url(token, "/result")))
+    return _html(
+        pages.result_page(
+            _view(order, app), order.status, c.order_url(token, "/result"), order.return_url
+        )
+    )
 
 
 def parse_yuan(text: str) -> int | None:

@@ -153,3 +153,12 @@ def test_wechat_code_exchange_request_and_answers() -> None:
                     HttpResponse(200, {}, b"<html>"), answer({"scope": "x"})):  # fmt: skip
         with pytest.raises(ChannelUnavailable):
             oauth.parse_access_token_response(unclear)
+
+
+def test_a_paid_result_links_back_to_the_merchant_only_over_http() -> None:
+    view = pages.OrderView("m", "s", 1, "P1")
+    back = pages.result_page(view, "PAID", "u", "https://shop.example/done?o=1")
+    assert 'href="https://shop.example/done?o=1"' in back
+    assert "返回商户" in back
+    assert "javascript" not in pages.result_page(view, "PAID", "u", "javascript:alert(1)")
+    assert "返回商户" not in pages.result_page(view, "PENDING", "u", "https://shop.example/")

@@ -244,3 +244,24 @@ async def test_an_app_routing_no_wallet_gets_no_cashier_order(
 
     await eventually(refused)
     assert await _cashier_orders(mesh, app.app_id) == 0
+
+
+async def test_two_wallets_committing_at_once_bind_the_order_once(
+    mesh: Mesh, merchant: Merchant, http: aiohttp.ClientSession
+) -> None:
+    """Two payers (or tabs) press pay in different wallets at the same moment: one
+    conditional bind wins, the other is told the order is being paid."""
+    for _ in range(5):
+        order = await cashier_order(mesh, merchant, 123)
+        pay = order["pay_data"]["code_url"] + "/pay"
+
+        async def commit(url: str, wallet: str) -> tuple[str, int]:
+            async with http.post(url, data={"wallet": wallet}, allow_redirects=False) as r:
+                return wallet, r.status
+
+        answers = dict(await asyncio.gather(commit(pay, "alipay-wap"), commit(pay, "unionpay")))
+        won = [w for w, status in answers.items() if status in (200, 303)]
+        assert len(won) == 1, answers
+        assert sorted(answers.values()) in ([200, 409], [303, 409]), answers
+        bound = (await query_order(merchant, order["order_id"]))["channel"]
+        assert bound == won[0].split("-")[0]
