@@ -44,7 +44,11 @@ async def apply_trade(
             )
             return Transition(order, False)
         return await store.mark_paid(
-            order.order_id, trade.amount, trade.channel_trade_no, _when(trade.paid_at, now)
+            order.order_id,
+            trade.amount,
+            trade.channel_trade_no,
+            _when(trade.paid_at, now),
+            before=order,  # guarded on its version: no read-back when nothing moved since
         )
     if trade.state == TS.TRADE_STATE_CLOSED:
         return await store.mark_closed(order.order_id, now)

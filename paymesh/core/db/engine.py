@@ -16,6 +16,8 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 CONNECT_TIMEOUT_S = 3
 POOL_TIMEOUT_S = 10
 PING_IDLE_S = 2.0
+POOL_SIZE = 20
+POOL_OVERFLOW = 20
 _USED = "paymesh_last_used"
 _CLEAN = "paymesh_committed"
 
@@ -48,6 +50,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             kwargs["pool_pre_ping"] = False
             kwargs["pool_reset_on_return"] = None
         kwargs.setdefault("pool_recycle", 3600)
+        if "poolclass" not in kwargs:  # enough connections for a busy process's requests
+            kwargs.setdefault("pool_size", POOL_SIZE)
+            kwargs.setdefault("max_overflow", POOL_OVERFLOW)
         if "poolclass" not in kwargs:  # waiting for a pooled connection: an outage
             kwargs.setdefault("pool_timeout", POOL_TIMEOUT_S)
         kwargs.setdefault("isolation_level", "READ COMMITTED")

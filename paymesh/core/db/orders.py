@@ -247,12 +247,19 @@ class OrderStore(StoreBase):
         return moved
 
     async def mark_paid(
-        self, order_id: str, amount: int, channel_trade_no: str, paid_at: datetime
+        self,
+        order_id: str,
+        amount: int,
+        channel_trade_no: str,
+        paid_at: datetime,
+        *,
+        before: PayOrder | None = None,
     ) -> Transition[PayOrder]:
         """PENDING -> PAID when the paid amount equals the order's; emits ``order.paid``.
 
         Anything else (already paid, closed, failed, other amount) changes nothing:
         ``changed`` is False and the caller compares ``row`` to decide what to report.
+        ``before``: the order as the caller just read it (see `_order_transition`).
         """
         return await self._order_transition(
             order_id,
@@ -263,6 +270,7 @@ class OrderStore(StoreBase):
                 "paid_at": paid_at,
             },
             ORDER_PAID,
+            before=before,
         )
 
     async def mark_closed(

@@ -206,3 +206,27 @@ async def test_pay_data_with_its_channel_log_in_one_transaction(store: Store) ->
             .where(ChannelRequest.object_id == order.order_id)
         )
     assert count == 2
+
+
+async def test_mark_paid_guarded_on_the_version_seen(store: Store) -> None:
+    order = (await store.insert_order(new_order())).row
+    moved = await store.store_pay_data(order.order_id, {"code_url": "weixin://wxpay/1"})
+    # `order` is stale (version 1, the row is at 2): the ordinary transition decides.
+    paid = await store.mark_paid(order.order_id, 1000, "ctn", PAID_AT, before=order)
+    assert paid.changed
+    assert paid.row.version == 3
+    assert paid.row.pay_data == {"code_url": "weixin://wxpay/1"}
+    (event,) = await store.list_events(order.order_id)
+    assert event.payload["status"] == "PAID"
+    # Fresh `before`: nothing read back, and the answer is what a read gives.
+    other = (await store.insert_order(new_order(out_trade_no="T-2"))).row
+    done = await store.mark_paid(other.order_id, 1000, "ctn2", PAID_AT, before=other)
+    read = await store.get_order(other.order_id)
+    assert done.changed
+    assert read is not None
+    for attr in ("status", "channel_trade_no", "paid_at", "version", "updated_at", "meta"):
+        assert getattr(done.row, attr) == getattr(read, attr), attr
+    (event2,) = await store.list_events(other.order_id)
+    assert event2.payload["paid_at"] == "2026-11-22T04:00:00Z"
+    assert not (await store.mark_paid(other.order_id, 1000, "x", PAID_AT, before=read)).changed
+    assert moved.changed
