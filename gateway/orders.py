@@ -62,7 +62,36 @@ async def create_order(deps: Deps, req: pay_pb.CreateOrderRequest) -> order_pb2.
     )
     order = created.row
     if not created.created:
-        return order_message(order)  # a retry: no second channel call
+        if not _unanswered(order):
+            return order_message(order)  # a retry: no second channel call
+        # The first attempt never stored the channel's answer (its gateway died, or the
+        # channel timed out): drive the same call again with the same out_trade_no, which
+        # the provider answers idempotently. A barcode is asked about instead: its auth
+        # code is single-use, and a second pay could be refused for an order paid meanwhile.
+        log.info("pay_redriven", order_id=order.order_id, method=order.method)
+        if order.method == "barcode":
+            return order_message(await sync_order(deps, order))
+        return await _pay(deps, order, req.auth_code, redriven=True)
+    return await _pay(deps, order, req.auth_code)
+
+
+def _unanswered(order: PayOrder) -> bool:
+    """A PENDING order on a channel with no stored pay data: the channel's answer is lost."""
+    return (
+        order.status == OrderStatus.PENDING.value
+        and order.pay_data is None
+        and bool(order.channel)
+        and order.method != CASHIER_METHOD
+    )
+
+
+async def _pay(
+    deps: Deps, order: PayOrder, auth_code: str, *, redriven: bool = False
+) -> order_pb2.Order:
+    """ChannelService.Pay for the order; store its answer (pay data, trade state). A
+    refusal fails the order, except on a re-driven call: the first one may have gone
+    through, so the refusal (e.g. "already paid") is reported and the order left PENDING
+    for the monitor's query."""
     expire = timestamp_pb2.Timestamp()
     expire.FromDatetime(order.expire_time)
     pay = ch.PayRequest(
@@ -78,7 +107,7 @@ async def create_order(deps: Deps, req: pay_pb.CreateOrderRequest) -> order_pb2.
         expire_time=expire,
         client_ip=order.client_ip,
         payer_id=order.payer_id,
-        auth_code=req.auth_code,
+        auth_code=auth_code,
     )
     try:
         resp, exchanges = await deps.channels.call_unlogged(
@@ -88,6 +117,8 @@ async def create_order(deps: Deps, req: pay_pb.CreateOrderRequest) -> order_pb2.
         log.warning("pay_outcome_unknown", order_id=order.order_id)
         return order_message(order)  # PENDING: the monitor settles it
     except ChannelError as e:
+        if redriven:
+            raise
         await deps.store.mark_failed(order.order_id, e.metadata.get("provider_code", e.message))
         raise
     pay_data = json_format.MessageToDict(resp.pay_data, preserving_proto_field_name=True)
