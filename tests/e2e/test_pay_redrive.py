@@ -39,7 +39,8 @@ async def _inserted_only(mesh: Mesh, merchant: Merchant, body: dict[str, Any]) -
             notify_url=app.notify_url or "",
         )
     )
-    assert created.created and created.row.pay_data is None
+    assert created.created
+    assert created.row.pay_data is None
     return created.row.order_id
 
 
@@ -52,13 +53,15 @@ async def test_retry_after_a_crash_between_insert_and_channel_returns_pay_data(
     status, answer = await merchant.post("/v1/orders", body, CreateOrder)
     assert status == 200, answer
     order = answer["order"]
-    assert order["order_id"] == order_id and order["status"] == "PENDING"
+    assert order["order_id"] == order_id
+    assert order["status"] == "PENDING"
     code_url = order["pay_data"]["code_url"]
     assert code_url, order
 
     # Now the answer is stored: a further retry is the plain idempotent answer.
     status, again = await merchant.post("/v1/orders", body, CreateOrder)
-    assert status == 200 and again["order"]["pay_data"]["code_url"] == code_url
+    assert status == 200
+    assert again["order"]["pay_data"]["code_url"] == code_url
     assert (await query_order(merchant, order_id))["pay_data"]["code_url"] == code_url
 
     # And the trade at the provider is the one the payer pays: the order settles.
@@ -86,7 +89,8 @@ async def test_retry_after_a_lost_channel_answer_returns_the_same_trade(
     body = {"out_trade_no": out_no(), "amount": 654, "subject": "lost answer", "method": "qr"}
     status, first = await merchant.post("/v1/orders", body, CreateOrder)
     assert status == 200, first
-    assert first["order"]["status"] == "PENDING" and "pay_data" not in first["order"]
+    assert first["order"]["status"] == "PENDING"
+    assert "pay_data" not in first["order"]
 
     status, retry = await merchant.post("/v1/orders", body, CreateOrder)
     assert status == 200, retry
