@@ -70,7 +70,7 @@ async def test_retry_after_a_crash_between_insert_and_channel_returns_pay_data(
     )
 
     async def paid() -> bool:
-        return (await query_order(merchant, order_id))["status"] == "PAID"
+        return bool((await query_order(merchant, order_id))["status"] == "PAID")
 
     await eventually(paid)
 
