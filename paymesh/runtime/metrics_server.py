@@ -6,14 +6,16 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import grpc
-from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from paymesh.runtime import metrics
 from paymesh.runtime.logging import get_logger
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 log = get_logger("paymesh.metrics")
 
@@ -74,6 +76,8 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
 
 
 async def _metrics(_request: web.Request) -> web.Response:
+    from aiohttp import web
+
     return web.Response(
         body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
     )
@@ -107,6 +111,8 @@ class MetricsServer:
 
 
 async def start_metrics(listen: str) -> MetricsServer:
+    from aiohttp import web  # only processes that serve metrics pay for importing it
+
     host, port = listen_address(listen)
     app = web.Application()
     app.router.add_get("/metrics", _metrics)

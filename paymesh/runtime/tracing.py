@@ -14,128 +14,60 @@ switch turns recording off again when the server that enabled it drains (tests s
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, MutableMapping, Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping, MutableMapping
+from typing import TYPE_CHECKING, Any
 
-from opentelemetry import context as otel_context
-from opentelemetry import propagate, trace
-from opentelemetry.context import Context
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.sdk.trace.sampling import (
-    ALWAYS_OFF,
-    ParentBased,
-    Sampler,
-    SamplingResult,
-    TraceIdRatioBased,
-)
-from opentelemetry.trace import Link, SpanKind
+if TYPE_CHECKING:
+    from opentelemetry.context import Context
+    from opentelemetry.trace import SpanKind
+
+    from paymesh.runtime.tracing_sdk import Sdk
 
 TRACEPARENT = "traceparent"
-
-
-class _Switch(Sampler):
-    """Records (parent-based, always for new traces) while on; drops everything while off."""
-
-    def __init__(self) -> None:
-        self.on = False
-        self._sample = ParentBased(TraceIdRatioBased(1.0))
-
-    def should_sample(self, *args: Any, **kwargs: Any) -> SamplingResult:
-        if not self.on:
-            return ALWAYS_OFF.should_sample(*args, **kwargs)
-        return self._sample.should_sample(*args, **kwargs)
-
-    def get_description(self) -> str:
-        return "paymesh switch"
-
-
-class _Exporting(SpanProcessor):
-    """The provider's one processor: hands ended spans to the current exporter, if any (a
-    process that enables tracing again, as tests do, exports to the new collector only)."""
-
-    def __init__(self) -> None:
-        self.current: BatchSpanProcessor | None = None
-        self.endpoint = ""
-
-    def on_end(self, span: ReadableSpan) -> None:
-        current = self.current
-        if current is not None:
-            current.on_end(span)
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        current = self.current
-        return current.force_flush(timeout_millis) if current is not None else True
-
-    def shutdown(self) -> None:
-        current, self.current = self.current, None
-        if current is not None:
-            current.shutdown()  # type: ignore[no-untyped-call]
-
-
-_switch = _Switch()
-_provider: TracerProvider | None = None
-_exporting = _Exporting()
+_sdk: Sdk | None = None  # set once, by the first enable() of the process
 
 
 def enabled() -> bool:
-    return _switch.on
+    return _sdk is not None and _sdk.switch.on
 
 
 def enable(endpoint: str, service: str) -> None:
     """Export spans to the OTLP/gRPC collector at ``endpoint`` (host:port or a URL)."""
-    global _provider
-    if _provider is None:
-        from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
-        from opentelemetry.instrumentation.grpc import GrpcAioInstrumentorClient
+    global _sdk
+    if _sdk is None:
+        from paymesh.runtime.tracing_sdk import Sdk
 
-        _provider = TracerProvider(
-            sampler=_switch, resource=Resource.create({"service.name": service})
-        )
-        _provider.add_span_processor(_exporting)
-        trace.set_tracer_provider(_provider)
-        GrpcAioInstrumentorClient().instrument(  # type: ignore[no-untyped-call]
-            tracer_provider=_provider
-        )
-        AioHttpClientInstrumentor().instrument(tracer_provider=_provider)
-    if _exporting.current is None or _exporting.endpoint != endpoint:
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-
-        _exporting.shutdown()
-        target = endpoint.split("://", 1)[-1]
-        _exporting.current = BatchSpanProcessor(
-            OTLPSpanExporter(endpoint=target, insecure=not endpoint.startswith("https://")),
-            schedule_delay_millis=200,
-        )
-        _exporting.endpoint = endpoint
-    _switch.on = True
+        _sdk = Sdk(service)
+    _sdk.exporting.export_to(endpoint)
+    _sdk.switch.on = True
 
 
 def disable() -> None:
     """Stop recording (a drained server); what was recorded is flushed and the exporter
     closed."""
-    _switch.on = False
+    if _sdk is None:
+        return
+    _sdk.switch.on = False
     flush()
-    _exporting.shutdown()
+    _sdk.exporting.shutdown()
 
 
 def flush() -> None:
-    if _provider is not None:
-        _provider.force_flush(5000)
+    if _sdk is not None:
+        _sdk.provider.force_flush(5000)
 
 
 def server_interceptors() -> list[Any]:
     """The OpenTelemetry gRPC server interceptor, when tracing was ever enabled."""
-    if _provider is None:
-        return []
-    from opentelemetry.instrumentation.grpc import aio_server_interceptor
-
-    return [aio_server_interceptor(tracer_provider=_provider)]  # type: ignore[no-untyped-call]
+    return [] if _sdk is None else [_sdk.server_interceptor()]
 
 
 def ids() -> tuple[str, str] | None:
     """(trace_id, span_id) of the current span, hex, when there is one."""
+    if _sdk is None:
+        return None  # never enabled: no span is ever recorded here
+    from opentelemetry import trace
+
     ctx = trace.get_current_span().get_span_context()
     if not ctx.is_valid:
         return None
@@ -160,16 +92,20 @@ def add_trace_ids(
 
 def traceparent() -> str:
     """The current context as a W3C traceparent ("" when none is recorded)."""
-    if not _switch.on:
+    if not enabled():
         return ""
+    from opentelemetry import propagate
+
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return carrier.get(TRACEPARENT, "")
 
 
 def extract(headers: Mapping[str, str] | None) -> Context | None:
-    if not headers or TRACEPARENT not in headers:
+    if _sdk is None or not headers or TRACEPARENT not in headers:
         return None
+    from opentelemetry import propagate
+
     return propagate.extract({TRACEPARENT: headers[TRACEPARENT]})
 
 
@@ -178,23 +114,30 @@ def span(
     name: str,
     *,
     parent: Context | None = None,
-    kind: SpanKind = SpanKind.INTERNAL,
+    kind: SpanKind | None = None,
     attributes: Mapping[str, str] | None = None,
 ) -> Iterator[None]:
     """A span (a child of ``parent`` when given, which it also links to: the hop through the
     bus is asynchronous). A no-op while tracing is off."""
-    if not _switch.on:
+    if not enabled():
         yield
         return
-    links: Sequence[Link] = ()
+    from opentelemetry import context as otel_context
+    from opentelemetry import trace
+    from opentelemetry.trace import Link
+
+    links: list[Link] = []
     if parent is not None:
         remote = trace.get_current_span(parent).get_span_context()
-        links = [Link(remote)] if remote.is_valid else ()
+        links = [Link(remote)] if remote.is_valid else []
     tracer = trace.get_tracer("paymesh")
     token = otel_context.attach(parent) if parent is not None else None
     try:
         with tracer.start_as_current_span(
-            name, kind=kind, links=links, attributes=dict(attributes or {})
+            name,
+            kind=kind or trace.SpanKind.INTERNAL,
+            links=links,
+            attributes=dict(attributes or {}),
         ):
             yield
     finally:
