@@ -1,4 +1,5 @@
-"""Alipay OpenAPI adapter: pure `build_*` / `parse_*` functions per API.
+"""Alipay OpenAPI adapter: pure `build_*` / `parse_*` functions per API
+(the Transfer RPCs are in `transfers`).
 
 No I/O and no clock: `now` (aware datetime) is passed in. Signing, the form POST and the
 authentication of answers live in `protocol` (every parse goes through it first).
@@ -22,8 +23,6 @@ from paymesh.channels import base
 from paymesh.channels.alipay.config import AlipayAccount
 from paymesh.channels.alipay.protocol import (
     REFUND_REFUSALS,
-    TRANSFER_NOT_FOUND,
-    TRANSFER_REFUSALS,
     ResponseUnauthenticated,
     checked_content,
     post,
@@ -45,11 +44,7 @@ from paymesh.channels.alipay.transformers import (
     M_QUERY,
     M_REFUND,
     M_REFUND_QUERY,
-    M_TRANSFER,
-    M_TRANSFER_QUERY,
     SERVER_METHODS,
-    TRANSFER_PRODUCT,
-    TRANSFER_SCENE,
     barcode_state,
     get_str,
     optional_fen,
@@ -59,9 +54,6 @@ from paymesh.channels.alipay.transformers import (
     required_id,
     timestamp,
     trade_result,
-    transfer_biz,
-    transfer_result,
-    transfer_state,
 )
 from paymesh.channels.base import (
     RESULT_SUCCEEDED,
@@ -330,61 +322,6 @@ def parse_query_refund_response(
     return svc.QueryRefundResponse(refund=refund)
 
 
-# --- transfers -----------------------------------------------------------------------------------
-
-
-def build_transfer_request(
-    req: svc.TransferRequest, account: AlipayAccount, now: datetime
-) -> HttpRequest:
-    biz = transfer_biz(req, account.transfer_order_title)
-    return post(account, signed_params(account, M_TRANSFER, biz, now), personal_data=True)
-
-
-def parse_transfer_response(
-    req: svc.TransferRequest, account: AlipayAccount, resp: HttpResponse
-) -> svc.TransferResponse:
-    content = checked_content(resp, account, M_TRANSFER, refusals=TRANSFER_REFUSALS)
-    transfer = transfer_result(content, amount=req.amount)
-    expect_same("Alipay", "out_biz_no", req.transfer_id, transfer.transfer_id)
-    transfer.transfer_id = req.transfer_id
-    return svc.TransferResponse(transfer=transfer)
-
-
-def build_query_transfer_request(
-    req: svc.QueryTransferRequest, account: AlipayAccount, now: datetime
-) -> HttpRequest:
-    biz = {
-        "out_biz_no": required_id(req.transfer_id, "transfer_id"),
-        "product_code": TRANSFER_PRODUCT,
-        "biz_scene": TRANSFER_SCENE,
-    }
-    return post(account, signed_params(account, M_TRANSFER_QUERY, biz, now))
-
-
-def parse_query_transfer_response(
-    req: svc.QueryTransferRequest, account: AlipayAccount, resp: HttpResponse
-) -> svc.QueryTransferResponse:
-    content = verified_content(resp, account, M_TRANSFER_QUERY, money_out=True)
-    if get_str(content, "sub_code") == TRANSFER_NOT_FOUND:
-        # alipay.fund.trans.common.query ORDER_NOT_EXIST: never received; Alipay asks for a
-        # retry with the same out_biz_no.
-        return svc.QueryTransferResponse(
-            transfer=channel_pb2.TransferResult(
-                state=transfer_state(""),
-                transfer_id=req.transfer_id,
-                provider_state=TRANSFER_NOT_FOUND,
-                not_found=True,
-            )
-        )
-    raise_for_code(content)
-    transfer = transfer_result(content)
-    expect_same("Alipay", "out_biz_no", req.transfer_id, transfer.transfer_id)
-    if not transfer.provider_state:
-        raise ChannelUnavailable("malformed Alipay response: no transfer status")
-    transfer.transfer_id = req.transfer_id
-    return svc.QueryTransferResponse(transfer=transfer)
-
-
 __all__ = [
     "CLIENT_METHODS",
     "SERVER_METHODS",
@@ -396,18 +333,14 @@ __all__ = [
     "build_pay_request",
     "build_query_refund_request",
     "build_query_request",
-    "build_query_transfer_request",
     "build_refund_request",
-    "build_transfer_request",
     "checked_content",
     "parse_cancel_response",
     "parse_close_response",
     "parse_pay_response",
     "parse_query_refund_response",
     "parse_query_response",
-    "parse_query_transfer_response",
     "parse_refund_response",
-    "parse_transfer_response",
     "raise_for_code",
     "signed_params",
     "verified_content",

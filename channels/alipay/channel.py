@@ -15,7 +15,7 @@ from typing import TypeVar
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channels import billfile
-from paymesh.channels.alipay import adapter, bill, oauth
+from paymesh.channels.alipay import adapter, bill, oauth, transfers
 from paymesh.channels.alipay.config import ALIPAY_METHODS, AlipayAccount
 from paymesh.channels.alipay.notify import NACK, parse_notify
 from paymesh.channels.base import TRADE_PAID, ChannelBase
@@ -149,17 +149,17 @@ class AlipayChannel(ChannelBase[AlipayAccount, None]):
     async def transfer(
         self, account: AlipayAccount, request: svc.TransferRequest
     ) -> svc.TransferResponse:
-        http = adapter.build_transfer_request(request, account, self._clock())
+        http = transfers.build_transfer_request(request, account, self._clock())
         return await self._logged(
-            account, http, lambda r, _: adapter.parse_transfer_response(request, account, r)
+            account, http, lambda r, _: transfers.parse_transfer_response(request, account, r)
         )
 
     async def query_transfer(
         self, account: AlipayAccount, request: svc.QueryTransferRequest
     ) -> svc.QueryTransferResponse:
-        http = adapter.build_query_transfer_request(request, account, self._clock())
+        http = transfers.build_query_transfer_request(request, account, self._clock())
         return await self._logged(
-            account, http, lambda r, _: adapter.parse_query_transfer_response(request, account, r)
+            account, http, lambda r, _: transfers.parse_query_transfer_response(request, account, r)
         )
 
     async def cancel_transfer(

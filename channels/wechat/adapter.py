@@ -1,4 +1,5 @@
-"""WeChat Pay API v3 adapter: pure `build_*_request` / `parse_*_response` functions.
+"""WeChat Pay API v3 adapter: pure `build_*_request` / `parse_*_response` functions
+(the Transfer RPCs are in `transfers`).
 
 No I/O and no clock: `now` (aware datetime) and nonces are passed in, platform keys too.
 Every parse goes through `protocol.checked_body` first: the platform signature verified
@@ -29,9 +30,7 @@ from paymesh.channels.wechat.protocol import (
     DEFINITIVE_CODES,
     PlatformKeys,
     checked_body,
-    encrypt_sensitive,
     merchant_key,
-    preferred_platform_serial,
     sign_request,
 )
 from paymesh.channels.wechat.transformers import (
@@ -42,8 +41,6 @@ from paymesh.channels.wechat.transformers import (
     refund_body,
     refund_result,
     trade_result,
-    transfer_body,
-    transfer_result,
 )
 from paymesh.common.v1 import pay_data_pb2
 from paymesh.errors import ChannelError, ChannelUnavailable, InvalidArgument
@@ -61,13 +58,13 @@ TRANSFER_BILLS_PATH: Final = "/v3/fund-app/mch-transfer/transfer-bills"
 NOT_FOUND_CODES: Final = frozenset({"RESOURCE_NOT_EXISTS", "NOT_FOUND", "ORDER_NOT_EXIST"})
 
 
-def _seg(value: str, field: str) -> str:
+def path_segment(value: str, field: str) -> str:
     if not value:
         raise InvalidArgument(f"{field} is required", field=field)
     return quote(value, safe="")
 
 
-def _not_found(err: ChannelError) -> bool:
+def is_not_found(err: ChannelError) -> bool:
     return err.metadata.get("provider_code", "") in NOT_FOUND_CODES
 
 
@@ -156,7 +153,7 @@ def _required(data: Mapping[str, Any], key: str) -> str:
 
 
 def _trade_path(order_id: str) -> str:
-    return f"/v3/pay/transactions/out-trade-no/{_seg(order_id, 'order_id')}"
+    return f"/v3/pay/transactions/out-trade-no/{path_segment(order_id, 'order_id')}"
 
 
 def build_query_request(
@@ -198,8 +195,8 @@ def parse_close_response(
 def build_refund_request(
     req: svc.RefundRequest, account: WechatAccount, now: datetime, nonce: str
 ) -> HttpRequest:
-    _seg(req.refund_id, "refund_id")
-    _seg(req.order_id, "order_id")
+    path_segment(req.refund_id, "refund_id")
+    path_segment(req.order_id, "order_id")
     body = dumps(refund_body(req, account))
     return sign_request(account, "POST", REFUNDS_PATH, body, now, nonce, redact_keys=REDACT_KEYS)
 
@@ -219,7 +216,7 @@ def parse_refund_response(
 def build_query_refund_request(
     req: svc.QueryRefundRequest, account: WechatAccount, now: datetime, nonce: str
 ) -> HttpRequest:
-    path = f"{REFUNDS_PATH}/{_seg(req.refund_id, 'refund_id')}"
+    path = f"{REFUNDS_PATH}/{path_segment(req.refund_id, 'refund_id')}"
     return sign_request(account, "GET", path, b"", now, nonce, redact_keys=REDACT_KEYS)
 
 
@@ -231,7 +228,7 @@ def parse_query_refund_response(
     try:
         data = checked_body(resp, keys, now)
     except ChannelError as e:
-        if not _not_found(e):
+        if not is_not_found(e):
             raise
         code = e.metadata["provider_code"]
         return svc.QueryRefundResponse(
@@ -252,131 +249,23 @@ def parse_query_refund_response(
     return svc.QueryRefundResponse(refund=refund)
 
 
-# --- transfers (商家转账) ----------------------------------------------------------------------
-
-
-def build_transfer_request(
-    req: svc.TransferRequest,
-    account: WechatAccount,
-    now: datetime,
-    nonce: str,
-    keys: PlatformKeys | None = None,
-) -> HttpRequest:
-    """`payee_name`, when given, is RSA-OAEP encrypted with a platform key (`keys`) and the
-    key's serial goes in `Wechatpay-Serial`, as WeChat requires for `user_name`."""
-    _seg(req.transfer_id, "transfer_id")
-    extra: dict[str, str] = {}
-    encrypted = ""
-    if req.payee_name:
-        serial = preferred_platform_serial(keys or {})
-        if not serial or keys is None:
-            raise ChannelUnavailable("no platform key to encrypt the payee name with")
-        encrypted = encrypt_sensitive(keys[serial], req.payee_name)
-        extra["Wechatpay-Serial"] = serial
-    body = dumps(transfer_body(req, account, encrypted))
-    return sign_request(
-        account,
-        "POST",
-        TRANSFER_BILLS_PATH,
-        body,
-        now,
-        nonce,
-        extra_headers=extra,
-        redact_keys=REDACT_KEYS,
-    )
-
-
-def parse_transfer_response(
-    req: svc.TransferRequest,
-    resp: HttpResponse,
-    keys: PlatformKeys,
-    now: datetime,
-    account: WechatAccount | None = None,
-) -> svc.TransferResponse:
-    """WAIT_USER_CONFIRM carries `package_info`: with the account it becomes the transfer's
-    confirm parameters (the payee confirms receipt in WeChat)."""
-    data = checked_body(resp, keys, now)
-    transfer = transfer_result(data, amount=req.amount, account=account)
-    expect_same("WeChat Pay", "out_bill_no", req.transfer_id, transfer.transfer_id)
-    transfer.transfer_id = req.transfer_id
-    return svc.TransferResponse(transfer=transfer)
-
-
-def build_query_transfer_request(
-    req: svc.QueryTransferRequest, account: WechatAccount, now: datetime, nonce: str
-) -> HttpRequest:
-    path = f"{TRANSFER_BILLS_PATH}/out-bill-no/{_seg(req.transfer_id, 'transfer_id')}"
-    return sign_request(account, "GET", path, b"", now, nonce, redact_keys=REDACT_KEYS)
-
-
-def parse_query_transfer_response(
-    req: svc.QueryTransferRequest, resp: HttpResponse, keys: PlatformKeys, now: datetime
-) -> svc.QueryTransferResponse:
-    """A signed 404 NOT_FOUND: WeChat never received the bill (PENDING, `not_found`)."""
-    try:
-        data = checked_body(resp, keys, now)
-    except ChannelError as e:
-        if not _not_found(e):
-            raise
-        return svc.QueryTransferResponse(
-            transfer=channel_pb2.TransferResult(
-                state=RESULT_PENDING,
-                transfer_id=req.transfer_id,
-                provider_state=e.metadata["provider_code"],
-                not_found=True,
-            )
-        )
-    transfer = transfer_result(data)
-    expect_same("WeChat Pay", "out_bill_no", req.transfer_id, transfer.transfer_id)
-    if not transfer.provider_state:
-        raise ChannelUnavailable("malformed WeChat Pay response: no transfer state")
-    transfer.transfer_id = req.transfer_id
-    return svc.QueryTransferResponse(transfer=transfer)
-
-
-def build_cancel_transfer_request(
-    req: svc.CancelTransferRequest, account: WechatAccount, now: datetime, nonce: str
-) -> HttpRequest:
-    """POST .../transfer-bills/out-bill-no/{out_bill_no}/cancel (撤销转账,
-    https://pay.weixin.qq.com/doc/v3/merchant/4012716458): no body; answers
-    {out_bill_no, transfer_bill_no, state: CANCELING|CANCELLED, update_time}."""
-    no = _seg(req.transfer_id, "transfer_id")
-    path = f"{TRANSFER_BILLS_PATH}/out-bill-no/{no}/cancel"
-    return sign_request(account, "POST", path, b"", now, nonce, redact_keys=REDACT_KEYS)
-
-
-def parse_cancel_transfer_response(
-    req: svc.CancelTransferRequest, resp: HttpResponse, keys: PlatformKeys, now: datetime
-) -> svc.CancelTransferResponse:
-    data = checked_body(resp, keys, now)
-    transfer = transfer_result(data)
-    expect_same("WeChat Pay", "out_bill_no", req.transfer_id, transfer.transfer_id)
-    if not transfer.provider_state:
-        raise ChannelUnavailable("malformed WeChat Pay response: no transfer state")
-    transfer.transfer_id = req.transfer_id
-    return svc.CancelTransferResponse(transfer=transfer)
-
-
 __all__ = [
     "DEFINITIVE_CODES",
     "NOT_FOUND_CODES",
     "PAY_PATHS",
+    "TRANSFER_BILLS_PATH",
     "app_params",
-    "build_cancel_transfer_request",
     "build_close_request",
     "build_pay_request",
     "build_query_refund_request",
     "build_query_request",
-    "build_query_transfer_request",
     "build_refund_request",
-    "build_transfer_request",
+    "is_not_found",
     "jsapi_params",
-    "parse_cancel_transfer_response",
     "parse_close_response",
     "parse_pay_response",
     "parse_query_refund_response",
     "parse_query_response",
-    "parse_query_transfer_response",
     "parse_refund_response",
-    "parse_transfer_response",
+    "path_segment",
 ]

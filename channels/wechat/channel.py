@@ -22,7 +22,7 @@ from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channels import billfile
 from paymesh.channels.base import ChannelBase
 from paymesh.channels.transport import Transport
-from paymesh.channels.wechat import adapter, bill, oauth, protocol
+from paymesh.channels.wechat import adapter, bill, oauth, protocol, transfers
 from paymesh.channels.wechat.config import WECHAT_METHODS, WechatAccount
 from paymesh.channels.wechat.notify import fail_reply, parse_notify
 from paymesh.channels.wechat.protocol import PlatformKeys, UnknownSerial
@@ -177,11 +177,13 @@ class WechatChannel(ChannelBase[WechatAccount, PlatformKeys]):
     ) -> svc.TransferResponse:
         ex: list[channel_pb2.Exchange] = []
         keys = await self.platform_keys(account, ex) if request.payee_name else None
-        http = adapter.build_transfer_request(request, account, self._clock(), self._nonce(), keys)
+        http = transfers.build_transfer_request(
+            request, account, self._clock(), self._nonce(), keys
+        )
         out = await self._call(
             account,
             http,
-            lambda r, k: adapter.parse_transfer_response(request, r, k, self._clock(), account),
+            lambda r, k: transfers.parse_transfer_response(request, r, k, self._clock(), account),
             ex,
         )
         out.exchanges.extend(ex)
@@ -190,11 +192,13 @@ class WechatChannel(ChannelBase[WechatAccount, PlatformKeys]):
     async def query_transfer(
         self, account: WechatAccount, request: svc.QueryTransferRequest
     ) -> svc.QueryTransferResponse:
-        http = adapter.build_query_transfer_request(request, account, self._clock(), self._nonce())
+        http = transfers.build_query_transfer_request(
+            request, account, self._clock(), self._nonce()
+        )
         return await self._logged(
             account,
             http,
-            lambda r, k: adapter.parse_query_transfer_response(request, r, k, self._clock()),
+            lambda r, k: transfers.parse_query_transfer_response(request, r, k, self._clock()),
         )
 
     async def download_bill(
@@ -216,11 +220,13 @@ class WechatChannel(ChannelBase[WechatAccount, PlatformKeys]):
     async def cancel_transfer(
         self, account: WechatAccount, request: svc.CancelTransferRequest
     ) -> svc.CancelTransferResponse:
-        http = adapter.build_cancel_transfer_request(request, account, self._clock(), self._nonce())
+        http = transfers.build_cancel_transfer_request(
+            request, account, self._clock(), self._nonce()
+        )
         return await self._logged(
             account,
             http,
-            lambda r, k: adapter.parse_cancel_transfer_response(request, r, k, self._clock()),
+            lambda r, k: transfers.parse_cancel_transfer_response(request, r, k, self._clock()),
         )
 
     async def parse_notify(

@@ -13,7 +13,7 @@ from google.protobuf import timestamp_pb2
 
 from paymesh.channel.v1 import channel_pb2 as pb
 from paymesh.channel.v1 import channel_service_pb2 as svc
-from paymesh.channels.alipay import adapter, sign
+from paymesh.channels.alipay import adapter, sign, transfers
 from paymesh.channels.alipay.adapter import ResponseUnauthenticated
 from paymesh.channels.transport import HttpRequest, HttpResponse, make_exchange
 from paymesh.errors import ChannelError, ChannelUnavailable, InvalidArgument
@@ -502,7 +502,7 @@ def test_transfer(payee_id: str, name: str, identity_type: str) -> None:
     req = svc.TransferRequest(
         account=REF, transfer_id="T1", amount=100, payee_id=payee_id, payee_name=name, remark="r"
     )
-    http = adapter.build_transfer_request(req, ACCOUNT, NOW)
+    http = transfers.build_transfer_request(req, ACCOUNT, NOW)
     biz = check_post(http, "alipay.fund.trans.uni.transfer")
     assert biz["out_biz_no"] == "T1"
     assert biz["trans_amount"] == "1.00"
@@ -518,7 +518,7 @@ def test_transfer(payee_id: str, name: str, identity_type: str) -> None:
         status="SUCCESS",
         trans_date="2026-11-22 12:00:00",
     )
-    transfer = adapter.parse_transfer_response(req, ACCOUNT, resp).transfer
+    transfer = transfers.parse_transfer_response(req, ACCOUNT, resp).transfer
     assert transfer.state == pb.RESULT_STATE_SUCCEEDED
     assert transfer.amount == 100
     assert transfer.channel_transfer_no == "20261122110070000006"
@@ -528,10 +528,10 @@ def test_transfer(payee_id: str, name: str, identity_type: str) -> None:
 def test_transfer_logon_id_needs_name_and_refusal() -> None:
     req = svc.TransferRequest(account=REF, transfer_id="T1", amount=100, payee_id="13800000000")
     with pytest.raises(InvalidArgument, match="payee_name"):
-        adapter.build_transfer_request(req, ACCOUNT, NOW)
+        transfers.build_transfer_request(req, ACCOUNT, NOW)
     resp = fail("alipay.fund.trans.uni.transfer", "40004", "PAYEE_NOT_EXIST", "收款账号不存在")
     with pytest.raises(ChannelError) as info:
-        adapter.parse_transfer_response(req, ACCOUNT, resp)
+        transfers.parse_transfer_response(req, ACCOUNT, resp)
     assert info.value.metadata["provider_code"] == "PAYEE_NOT_EXIST"
 
 
@@ -548,7 +548,7 @@ def test_transfer_logon_id_needs_name_and_refusal() -> None:
 def test_query_transfer(status: str, state: int) -> None:
     req = svc.QueryTransferRequest(account=REF, transfer_id="T1")
     biz = check_post(
-        adapter.build_query_transfer_request(req, ACCOUNT, NOW), "alipay.fund.trans.common.query"
+        transfers.build_query_transfer_request(req, ACCOUNT, NOW), "alipay.fund.trans.common.query"
     )
     assert biz == {
         "out_biz_no": "T1",
@@ -564,7 +564,7 @@ def test_query_transfer(status: str, state: int) -> None:
         pay_date="2026-11-22 12:00:00",
         fail_reason="PAYEE_ACCOUNT_STATUS_ERROR" if state == pb.RESULT_STATE_FAILED else "",
     )
-    transfer = adapter.parse_query_transfer_response(req, ACCOUNT, resp).transfer
+    transfer = transfers.parse_query_transfer_response(req, ACCOUNT, resp).transfer
     assert transfer.state == state
     assert transfer.amount == 100
     assert bool(transfer.fail_reason) == (state == pb.RESULT_STATE_FAILED)
@@ -584,7 +584,7 @@ PARSERS: list[tuple[str, Callable[[HttpResponse], object]]] = [
     ),
     (
         "alipay.fund.trans.common.query",
-        lambda r: adapter.parse_query_transfer_response(
+        lambda r: transfers.parse_query_transfer_response(
             svc.QueryTransferRequest(transfer_id="T1"), ACCOUNT, r
         ),
     ),
@@ -607,7 +607,7 @@ def test_personal_data_stays_out_of_the_channel_log() -> None:
     transfer = svc.TransferRequest(
         account=REF, transfer_id="T1", amount=1, payee_id="13800000000", payee_name="张三"
     )
-    logged = make_exchange(adapter.build_transfer_request(transfer, ACCOUNT, NOW)).request_body
+    logged = make_exchange(transfers.build_transfer_request(transfer, ACCOUNT, NOW)).request_body
     assert "13800000000" not in logged
     assert "张三" not in logged
     query = adapter.build_query_request(svc.QueryRequest(order_id=ORDER), ACCOUNT, NOW)
@@ -639,7 +639,7 @@ def test_unsigned_non_success_is_a_refusal_except_for_money_out() -> None:
     )
     transfer_refusal = {**refusal, "sub_code": "PAYEE_NOT_EXIST"}
     with pytest.raises(ChannelUnavailable) as e:
-        adapter.parse_transfer_response(
+        transfers.parse_transfer_response(
             req, ACCOUNT, unsigned("alipay.fund.trans.uni.transfer", transfer_refusal)
         )
     assert not isinstance(e.value, ChannelError)
@@ -660,11 +660,11 @@ def test_refund_and_transfer_never_received_are_not_found() -> None:
     assert (r.state, r.not_found) == (pb.RESULT_STATE_PENDING, True)
     tq = svc.QueryTransferRequest(account=REF, transfer_id="T1")
     resp = fail("alipay.fund.trans.common.query", "40004", "ORDER_NOT_EXIST", "转账订单不存在")
-    t = adapter.parse_query_transfer_response(tq, ACCOUNT, resp).transfer
+    t = transfers.parse_query_transfer_response(tq, ACCOUNT, resp).transfer
     assert (t.state, t.not_found) == (pb.RESULT_STATE_PENDING, True)
     # unsigned, "not found" proves nothing (a resubmission must rest on Alipay's word)
     with pytest.raises(ChannelUnavailable):
-        adapter.parse_query_transfer_response(
+        transfers.parse_query_transfer_response(
             tq,
             ACCOUNT,
             unsigned(

@@ -13,7 +13,7 @@ from google.protobuf import timestamp_pb2
 from paymesh.channel.v1 import channel_pb2 as pb
 from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channels.transport import HttpRequest, HttpResponse
-from paymesh.channels.wechat import adapter, sign
+from paymesh.channels.wechat import adapter, sign, transfers
 from paymesh.channels.wechat.config import TransferSceneReportInfo, WechatAccount
 from paymesh.channels.wechat.protocol import (
     ResponseUnauthenticated,
@@ -377,7 +377,7 @@ def test_transfer_and_query(state: str, expected: int) -> None:
         remark="新会员开通有礼",
         notify_url="https://paymesh.example/v1/callbacks/wechat/wx-test",
     )
-    http = adapter.build_transfer_request(req, ACCOUNT, NOW, "N")
+    http = transfers.build_transfer_request(req, ACCOUNT, NOW, "N")
     assert http.url == ACCOUNT.base_url + "/v3/fund-app/mch-transfer/transfer-bills"
     verify_request(http)
     body = json.loads(http.body)
@@ -402,14 +402,14 @@ def test_transfer_and_query(state: str, expected: int) -> None:
         "create_time": "2026-11-22T12:04:00+08:00",
         "state": state,
     }
-    t = adapter.parse_transfer_response(
+    t = transfers.parse_transfer_response(
         req, PLATFORM.response(200, created, NOW), KEYS, NOW
     ).transfer
     assert (t.state, t.transfer_id, t.amount) == (expected, "T202611220400001", 300)
     assert t.channel_transfer_no == "1330000071100999991182020050700019480001"
 
     qreq = svc.QueryTransferRequest(account=REF, transfer_id="T202611220400001")
-    qhttp = adapter.build_query_transfer_request(qreq, ACCOUNT, NOW, "N")
+    qhttp = transfers.build_query_transfer_request(qreq, ACCOUNT, NOW, "N")
     assert qhttp.url == (
         ACCOUNT.base_url + "/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/T202611220400001"
     )
@@ -425,7 +425,7 @@ def test_transfer_and_query(state: str, expected: int) -> None:
     )
     if state == "FAIL":
         bill["fail_reason"] = "PAYEE_ACCOUNT_ABNORMAL"
-    q = adapter.parse_query_transfer_response(qreq, PLATFORM.response(200, bill, NOW), KEYS, NOW)
+    q = transfers.parse_query_transfer_response(qreq, PLATFORM.response(200, bill, NOW), KEYS, NOW)
     assert q.transfer.state == expected
     assert q.transfer.amount == 300
     assert q.transfer.HasField("succeeded_at") == (expected == pb.RESULT_STATE_SUCCEEDED)
@@ -441,8 +441,8 @@ def test_transfer_user_name_is_encrypted_for_the_platform() -> None:
         account=REF, transfer_id="T1", amount=300, payee_id="openid", payee_name="张三"
     )
     with pytest.raises(ChannelUnavailable):
-        adapter.build_transfer_request(req, ACCOUNT, NOW, "N")  # no platform key given
-    http = adapter.build_transfer_request(req, ACCOUNT, NOW, "N", KEYS)
+        transfers.build_transfer_request(req, ACCOUNT, NOW, "N")  # no platform key given
+    http = transfers.build_transfer_request(req, ACCOUNT, NOW, "N", KEYS)
     assert http.headers["Wechatpay-Serial"] == PLATFORM.serial
     body = json.loads(http.body)
     import base64
@@ -481,7 +481,7 @@ def test_signed_not_found_is_pending_not_found(payload: dict[str, str], status: 
         payload["code"],
     )
     tq = svc.QueryTransferRequest(account=REF, transfer_id="T1")
-    t = adapter.parse_query_transfer_response(tq, resp, KEYS, NOW).transfer
+    t = transfers.parse_query_transfer_response(tq, resp, KEYS, NOW).transfer
     assert (t.state, t.not_found) == (pb.RESULT_STATE_PENDING, True)
     # unsigned, the same words prove nothing: outcome unknown, no resubmission
     bare = HttpResponse(status, {}, json.dumps(payload).encode())
@@ -628,7 +628,7 @@ def test_transfer_report_infos_and_perception_come_from_the_account() -> None:
         }
     )
     req = svc.TransferRequest(account=REF, transfer_id="T1xyz", amount=1, payee_id="o-1")
-    body = json.loads(adapter.build_transfer_request(req, account, NOW, "N").body)
+    body = json.loads(transfers.build_transfer_request(req, account, NOW, "N").body)
     assert body["transfer_scene_report_infos"] == [
         {"info_type": "岗位类型", "info_content": "外卖骑手"}
     ]
@@ -649,7 +649,7 @@ def test_wait_user_confirm_gives_the_confirm_parameters_and_cancel_is_a_signed_p
         "package_info": "affffddafdfafddffda==",
     }
     resp = PLATFORM.response(200, created, NOW)
-    t = adapter.parse_transfer_response(req, resp, KEYS, NOW, ACCOUNT).transfer
+    t = transfers.parse_transfer_response(req, resp, KEYS, NOW, ACCOUNT).transfer
     assert t.state == pb.RESULT_STATE_PENDING
     assert dict(t.confirm_params) == {
         "mchId": ACCOUNT.mchid,
@@ -657,7 +657,7 @@ def test_wait_user_confirm_gives_the_confirm_parameters_and_cancel_is_a_signed_p
         "package": "affffddafdfafddffda==",
     }
     creq = svc.CancelTransferRequest(account=REF, transfer_id="T1xyz")
-    http = adapter.build_cancel_transfer_request(creq, ACCOUNT, NOW, "N")
+    http = transfers.build_cancel_transfer_request(creq, ACCOUNT, NOW, "N")
     assert (http.method, http.url, http.body) == (
         "POST",
         ACCOUNT.base_url + "/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/T1xyz/cancel",
@@ -669,7 +669,7 @@ def test_wait_user_confirm_gives_the_confirm_parameters_and_cancel_is_a_signed_p
         ("CANCELLED", pb.RESULT_STATE_FAILED),
     ):
         answer = {"out_bill_no": "T1xyz", "transfer_bill_no": "1330", "state": state}
-        c = adapter.parse_cancel_transfer_response(
+        c = transfers.parse_cancel_transfer_response(
             creq, PLATFORM.response(200, answer, NOW), KEYS, NOW
         ).transfer
         assert (c.state, c.provider_state) == (expected, state)
