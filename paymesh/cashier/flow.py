@@ -146,7 +146,9 @@ async def commit(
         if same and current is not None:
             if current.payer_id != payer_id:
                 raise CommitRefused("busy", "another payer started this order")
-            if current.pay_data:
+            # the same trade again; a browser-completed one only while it is payable (after
+            # that a fresh signed URL or form, which the provider accepts if never opened)
+            if current.pay_data and (wallet.server_trade or now.timestamp() < current.live_until):
                 return Committed(order, current, wallet)
         elif not same:
             released = await _release(deps, order, current, now)
