@@ -19,7 +19,12 @@ from paymesh.channels.alipay import adapter, bill, oauth, transfers
 from paymesh.channels.alipay.config import ALIPAY_METHODS, AlipayAccount
 from paymesh.channels.alipay.notify import NACK, parse_notify
 from paymesh.channels.base import TRADE_PAID, ChannelBase
-from paymesh.errors import ChannelError, ChannelUnavailable, OperationNotOffered
+from paymesh.errors import (
+    ChannelError,
+    ChannelNotEnabled,
+    ChannelUnavailable,
+    OperationNotOffered,
+)
 from paymesh.runtime.logging import get_logger
 
 log = get_logger("paymesh.channels.alipay")
@@ -149,6 +154,20 @@ class AlipayChannel(ChannelBase[AlipayAccount, None]):
     async def transfer(
         self, account: AlipayAccount, request: svc.TransferRequest
     ) -> svc.TransferResponse:
+        if account.mode != "certificate":
+            # 单笔转账到账户 quick start, https://docs.open.alipay.com/309/106236/ (配置密钥):
+            # "由于单笔转账到账户产品涉及到资金转账接口,为了保障资金安全,开放平台要求开发者使用
+            # “公钥证书”模式配置密钥并调用接口". Refused here, before any provider call.
+            raise ChannelNotEnabled(
+                "Alipay transfers need a certificate-mode account (public-key certificates); "
+                f"account {account.account_id!r} is in {account.mode} mode",
+                metadata={
+                    "channel": self.name,
+                    "account_id": account.account_id,
+                    "required_mode": "certificate",
+                    "provider_code": "CERTIFICATE_MODE_REQUIRED",
+                },
+            )
         http = transfers.build_transfer_request(request, account, self._clock())
         return await self._logged(
             account, http, lambda r, _: transfers.parse_transfer_response(request, account, r)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
+import grpc
 import pytest
 
 from paymesh.channel.v1 import channel_pb2 as pb
@@ -17,13 +18,16 @@ from paymesh.channels.alipay.config import AlipayAccount
 from paymesh.channels.base import Channel
 from paymesh.channels.registry import load_channel_class
 from paymesh.channels.transport import HttpRequest, HttpResponse, Transport, make_exchange
-from paymesh.errors import ChannelError, ChannelUnavailable
+from paymesh.errors import ChannelError, ChannelNotEnabled, ChannelUnavailable
 from tests.channels.alipay.fakes import FakeAlipay, make_account, new_rsa_key
 
 NOW = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)
 APP_KEY = new_rsa_key()
 ALIPAY = FakeAlipay()
 ACCOUNT = make_account(ALIPAY, APP_KEY)
+CERT_ACCOUNT = make_account(
+    ALIPAY, APP_KEY, mode="certificate", certs=ALIPAY.certificates(APP_KEY, NOW)
+)
 REF = pb.AccountRef(channel="alipay", account_id="ali-test")
 ORDER = "P1"
 
@@ -248,7 +252,7 @@ FOLLOW_UPS: list[tuple[str, HttpResponse, Callable[[AlipayChannel], Any]]] = [
         "alipay.fund.trans.uni.transfer",
         ok("alipay.fund.trans.uni.transfer", out_biz_no="T1", status="SUCCESS"),
         lambda ch: ch.transfer(
-            ACCOUNT,
+            CERT_ACCOUNT,
             svc.TransferRequest(
                 account=REF, transfer_id="T1", amount=1, payee_id="2088102177846880"
             ),
@@ -272,6 +276,19 @@ async def test_follow_ups(
     out = await call(ch)
     assert transport.calls == [method]
     assert len(out.exchanges) == 1
+
+
+async def test_transfer_on_a_public_key_account_is_refused_before_any_call() -> None:
+    """Alipay requires certificate mode for its fund transfers (docs.open.alipay.com/309/106236)."""
+    ch, transport = channel_for({})
+    request = svc.TransferRequest(
+        account=REF, transfer_id="T2", amount=1, payee_id="2088102177846880"
+    )
+    with pytest.raises(ChannelNotEnabled) as refused:
+        await ch.transfer(ACCOUNT, request)
+    assert refused.value.metadata["required_mode"] == "certificate"
+    assert refused.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert transport.calls == []
 
 
 async def test_parse_notify() -> None:
