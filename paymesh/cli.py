@@ -60,7 +60,8 @@ def _cmd_sandbox_roots(args: argparse.Namespace) -> int:
 
 
 def _cmd_envoy_config(args: argparse.Namespace) -> int:
-    from paymesh.gateway.envoy.config import UpstreamTls, render_text
+    from paymesh.gateway.envoy.config import render_text
+    from paymesh.gateway.envoy.upstreams import UpstreamTls
 
     upstreams = dict(u.split("=", 1) if "=" in u else ("*", u) for u in args.upstream)
     tls_files = (args.tls_cert, args.tls_key, args.tls_ca)

@@ -1,18 +1,23 @@
 """The Envoy edge config: HTTP/JSON -> gRPC transcoding in front of the gateways.
 
 Rendered as JSON (valid YAML) so no YAML library is needed; k8s uses the same renderer.
+The clusters it routes to (gRPC, the cashier's HTTP, mutual TLS) are built in `upstreams`.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from paymesh.gateway.envoy.upstreams import (
+    UpstreamTls,
+    admin_cluster,
+    grpc_cluster,
+    http_cluster,
+)
 from paymesh.merchant.v1 import (
     callback_service_pb2,
     info_service_pb2,
@@ -37,99 +42,8 @@ def descriptor_path() -> Path:
     return Path(str(resources.files("paymesh.gateway.envoy") / "paymesh.pb"))
 
 
-def _split(target: str) -> tuple[str, int]:
-    host, _, port = target.rpartition(":")
-    return host or "127.0.0.1", int(port)
-
-
-@dataclass(frozen=True)
-class UpstreamTls:
-    """The edge's client certificate for mutual TLS to the gateways, and the mesh CA."""
-
-    cert_file: str
-    key_file: str
-    ca_file: str
-
-
-def _transport_socket(host: str, tls: UpstreamTls, alpn: str = "h2") -> dict[str, Any]:
-    try:
-        ipaddress.ip_address(host)
-        san = {"san_type": "IP_ADDRESS", "matcher": {"exact": host}}
-        sni: dict[str, str] = {}
-    except ValueError:
-        san = {"san_type": "DNS", "matcher": {"exact": host}}
-        sni = {"sni": host}
-    return {
-        "name": "envoy.transport_sockets.tls",
-        "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
-            **sni,
-            "common_tls_context": {
-                "alpn_protocols": [alpn],
-                "tls_certificates": [
-                    {
-                        "certificate_chain": {"filename": tls.cert_file},
-                        "private_key": {"filename": tls.key_file},
-                    }
-                ],
-                "validation_context": {
-                    "trusted_ca": {"filename": tls.ca_file},
-                    # The gateway's certificate must name the host Envoy dialled.
-                    "match_typed_subject_alt_names": [san],
-                },
-            },
-        },
-    }
-
-
-def _cluster(name: str, target: str, tls: UpstreamTls | None = None) -> dict[str, Any]:
-    """target: "host:port", or several comma-separated (Envoy balances across them)."""
-    addresses = [_split(t.strip()) for t in target.split(",") if t.strip()]
-    host = addresses[0][0]
-    extra = {"transport_socket": _transport_socket(host, tls)} if tls else {}
-    return {
-        **extra,
-        "name": name,
-        "type": "STRICT_DNS",
-        "connect_timeout": "1s",
-        "dns_lookup_family": "V4_ONLY",
-        "typed_extension_protocol_options": {
-            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-                "explicit_http_config": {"http2_protocol_options": {}},
-            }
-        },
-        "load_assignment": {
-            "cluster_name": name,
-            "endpoints": [
-                {
-                    "lb_endpoints": [
-                        {
-                            "endpoint": {
-                                "address": {"socket_address": {"address": h, "port_value": p}}
-                            }
-                        }
-                        for h, p in addresses
-                    ]
-                }
-            ],
-        },
-    }
-
-
 # The one plain-HTTP upstream: the cashier's pages under /cashier/ (paymesh.cashier).
 HTTP_SERVICE = "cashier"
-
-
-def _http_cluster(name: str, target: str, tls: UpstreamTls | None) -> dict[str, Any]:
-    """An HTTP/1.1 upstream (the cashier's aiohttp server), mutual TLS like the others."""
-    cluster = _cluster(name, target)
-    del cluster["typed_extension_protocol_options"]
-    if tls is not None:
-        host = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
-        address = host["address"]["socket_address"]["address"]
-        cluster["transport_socket"] = _transport_socket(address, tls, alpn="http/1.1")
-    return cluster
 
 
 # Envoy's own answers (local replies) as google.rpc.Status JSON with an ErrorInfo:
@@ -214,7 +128,7 @@ def render(
         target = upstreams.get(name) or upstreams.get("*")
         if not target:
             continue
-        clusters.append(_cluster(name, target, upstream_tls))
+        clusters.append(grpc_cluster(name, target, upstream_tls))
         routes.append(
             {
                 "match": {"prefix": f"/{service}/"},
@@ -224,7 +138,7 @@ def render(
     services = [EDGE_SERVICES[c["name"]] for c in clusters]
     if upstreams.get(HTTP_SERVICE):
         # The cashier's pages: plain HTTP/1.1 to its server, the transcoder off for them.
-        clusters.append(_http_cluster(HTTP_SERVICE, upstreams[HTTP_SERVICE], upstream_tls))
+        clusters.append(http_cluster(HTTP_SERVICE, upstreams[HTTP_SERVICE], upstream_tls))
         routes.insert(
             0,
             {
@@ -304,7 +218,7 @@ def render(
             },
             "random_sampling": {"value": 100},
         }
-        clusters.append(_cluster("otel_collector", otlp_collector))
+        clusters.append(grpc_cluster("otel_collector", otlp_collector))
     extra: list[dict[str, Any]] = []
     if stats_port is not None:
         stats_listener, stats_cluster = _stats(listen_address, stats_port, admin_port)
@@ -383,31 +297,7 @@ def _stats(address: str, port: int, admin_port: int) -> tuple[dict[str, Any], di
             }
         ],
     }
-    cluster = {
-        "name": "envoy_admin",
-        "type": "STATIC",
-        "connect_timeout": "1s",
-        "load_assignment": {
-            "cluster_name": "envoy_admin",
-            "endpoints": [
-                {
-                    "lb_endpoints": [
-                        {
-                            "endpoint": {
-                                "address": {
-                                    "socket_address": {
-                                        "address": "127.0.0.1",
-                                        "port_value": admin_port,
-                                    }
-                                }
-                            }
-                        }
-                    ]
-                }
-            ],
-        },
-    }
-    return listener, cluster
+    return listener, admin_cluster("envoy_admin", admin_port)
 
 
 def render_text(**kw: Any) -> str:

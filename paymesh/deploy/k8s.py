@@ -64,7 +64,8 @@ from paymesh.deploy.objects import (
     _selector,
     _tls_volume,
 )
-from paymesh.gateway.envoy.config import EDGE_SERVICES, HTTP_SERVICE, UpstreamTls, render
+from paymesh.gateway.envoy.config import EDGE_SERVICES, HTTP_SERVICE, render
+from paymesh.gateway.envoy.upstreams import UpstreamTls
 from paymesh.runtime.registry import SPECS, ServiceSpec
 
 # The registry's entry point of channel services (one per channel of `paymesh.catalog`).

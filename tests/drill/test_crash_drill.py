@@ -36,7 +36,8 @@ from paymesh.config.repository import ConfigRepository
 from paymesh.deploy import certs
 from paymesh.dev.merchant import DemoMerchant
 from paymesh.dev.seed import DemoApp, private_key_pem, seed_app, seed_wechat
-from paymesh.gateway.envoy.config import UpstreamTls, render_text
+from paymesh.gateway.envoy.config import render_text
+from paymesh.gateway.envoy.upstreams import UpstreamTls
 from paymesh.merchant.v1 import pay_service_pb2, query_service_pb2, refund_service_pb2
 from paymesh.testing.ports import free_port
 from paymesh.testing.processes import EnvoyProcess, EtcdServer, MariaDBServer, NatsServer

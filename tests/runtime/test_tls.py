@@ -20,7 +20,8 @@ from paymesh.config.file_store import FileConfigStore
 from paymesh.config.repository import ConfigRepository
 from paymesh.deploy import certs
 from paymesh.dev.seed import DemoApp, private_key_pem, seed_app, seed_wechat
-from paymesh.gateway.envoy.config import UpstreamTls, render_text
+from paymesh.gateway.envoy.config import render_text
+from paymesh.gateway.envoy.upstreams import UpstreamTls
 from paymesh.merchant.v1 import (
     info_service_pb2,
     info_service_pb2_grpc,
