@@ -37,6 +37,7 @@ async def id_generator(ctx: ServiceContext) -> IdGenerator:
                 client,
                 prefix=s.config_prefix.rsplit("/", 1)[0] or "/paymesh",
                 datacenter_id=s.datacenter_id,
+                ttl=s.worker_lease_ttl_seconds,
             )
             await lease.acquire()
             generator = IdGenerator(s.datacenter_id, lease)

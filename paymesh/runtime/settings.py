@@ -70,6 +70,9 @@ class Settings(BaseModel):
     # {callback_base_url}/v1/callbacks/{channel}/{account_id}.
     callback_base_url: str | None = None
     datacenter_id: int = 0
+    # TTL of the etcd lease on this process's worker id: ids stop (UNAVAILABLE, health
+    # NOT_SERVING) when it is not renewed in time, until a worker id is leased again.
+    worker_lease_ttl_seconds: int = Field(10, ge=1)
     # The ops console (`paymesh console`): where it listens, and the notify service's gRPC
     # target for re-sending notifications from it.
     console_listen: str = "127.0.0.1:8060"
