@@ -66,6 +66,18 @@ class ChannelAccountBase(BaseModel):
         ge=0,
         le=10_000,
     )
+    request_timeout_seconds: float = Field(
+        10.0,
+        title="Request timeout (s)",
+        description="Total time allowed for one call to the provider.",
+        gt=0,
+        le=60,
+    )
+    notify_url: str = Field(
+        "",
+        title="Default notify URL",
+        description="The provider's notify (callback) URL when a request does not carry one.",
+    )
 
     @classmethod
     def secret_fields(cls) -> list[str]:

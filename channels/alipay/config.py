@@ -98,24 +98,12 @@ class AlipayAccount(ChannelAccountBase):
         description="certificate mode: alipayRootCert.crt (PEM bundle).",
         json_schema_extra={"format": "textarea"},
     )
-    request_timeout_seconds: float = Field(
-        10.0,
-        title="Request timeout (s)",
-        description="Total time allowed for one call to Alipay.",
-        gt=0,
-        le=60,
-    )
     seller_id: str = Field(
         "",
         title="Seller id (PID)",
         description="The merchant's Alipay user id (2088..., 16 digits). When set, a notify "
         "whose seller_id differs is refused.",
         pattern=r"^(2088[0-9]{12})?$",
-    )
-    notify_url: str = Field(
-        "",
-        title="Default notify URL",
-        description="Async notify URL used when a request does not carry one.",
     )
     transfer_order_title: str = Field(
         "transfer",

@@ -78,11 +78,6 @@ class UnionpayAccount(ChannelAccountBase):
     access_type: Literal["0"] = Field(
         "0", title="Access type", description="0: a merchant connected directly (商户直连)."
     )
-    notify_url: str = Field(
-        "",
-        title="Default backUrl",
-        description="Notify URL used when a request does not carry one.",
-    )
     front_url: str = Field(
         "",
         title="Default frontUrl",
@@ -94,13 +89,6 @@ class UnionpayAccount(ChannelAccountBase):
         description="payTimeout of orders without an expiry time.",
         ge=1,
         le=1440,
-    )
-    request_timeout_seconds: float = Field(
-        10.0,
-        title="Request timeout (s)",
-        description="Total time allowed for one call to UnionPay.",
-        gt=0,
-        le=60,
     )
 
     @field_validator("root_cert_pem", "middle_cert_pem")

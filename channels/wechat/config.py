@@ -109,18 +109,6 @@ class WechatAccount(ChannelAccountBase):
         title="Download platform certificates",
         description="Fetch /v3/certificates and decrypt them with the APIv3 key.",
     )
-    request_timeout_seconds: float = Field(
-        10.0,
-        title="Request timeout (s)",
-        description="Total time allowed for one call to WeChat Pay.",
-        gt=0,
-        le=60,
-    )
-    notify_url: str = Field(
-        "",
-        title="Default notify URL",
-        description="Callback URL used when a request does not carry one.",
-    )
     mp_app_secret: SecretStr | None = secret_field(
         "Official account AppSecret",
         "AppSecret of the AppID (公众号): the cashier exchanges WeChat's OAuth code for the "
