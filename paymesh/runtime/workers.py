@@ -12,6 +12,8 @@ parent exits with that worker's status (the process supervisor or k8s restarts t
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import signal
 import subprocess
@@ -21,6 +23,7 @@ from collections.abc import Sequence
 
 POLL_SECONDS = 0.2
 KILL_MARGIN_SECONDS = 5.0
+PR_SET_PDEATHSIG = 1
 
 
 def worker_command(argv: Sequence[str]) -> list[str]:
@@ -43,7 +46,9 @@ def run_workers(argv: Sequence[str], count: int, drain_seconds: float) -> int:
         for index in range(count):
             procs.append(
                 subprocess.Popen(  # noqa: S603 (our own interpreter and CLI)
-                    worker_command(argv), env={**env, "PAYMESH_WORKER_INDEX": str(index)}
+                    worker_command(argv),
+                    env={**env, "PAYMESH_WORKER_INDEX": str(index)},
+                    preexec_fn=_die_with_parent,  # the parent is single-threaded here
                 )
             )
         while not stop_signal:
@@ -57,6 +62,13 @@ def run_workers(argv: Sequence[str], count: int, drain_seconds: float) -> int:
         for s, handler in previous.items():
             signal.signal(s, handler)
     return rc
+
+
+def _die_with_parent() -> None:
+    """SIGTERM this worker when the parent dies, even by SIGKILL (Linux prctl)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _stop(procs: list[subprocess.Popen[bytes]], drain_seconds: float) -> None:

@@ -169,3 +169,27 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
     except OSError:
         return "gone"
+
+
+def test_workers_stop_when_the_parent_is_killed() -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [PAYMESH, "serve", "info", "--workers", "2", "--listen", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PAYMESH_DRAIN_SECONDS": "1"},
+    )
+    try:
+        _wait_serving(port)
+        deadline = time.monotonic() + 15
+        while len(_children(proc.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        workers = _children(proc.pid)
+        assert len(workers) == 2
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 20
+    while any(_state(pid) not in ("gone", "Z") for pid in workers):
+        assert time.monotonic() < deadline, "a worker outlived its killed parent"
+        time.sleep(0.1)
