@@ -2,7 +2,7 @@
 
 Layers, lowest first (a module may import its own area and any lower layer, nothing else):
 
-    errors, catalog, rsa, ids, the package root, generated protos
+    errors, catalog, rsa, ids, money, the package root, generated protos
     runtime                       logging, settings, context, server, status
     config                        typed config in etcd/file, the config factory
     core | channels               the money state machine | the provider adapters (siblings)
@@ -27,7 +27,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent / "paymesh"
 GENERATED = {"channel", "merchant", "common", "events", "ops"}
 LAYERS: list[set[str]] = [
-    {"", "errors", "catalog", "rsa", "ids", *GENERATED},
+    {"", "errors", "catalog", "rsa", "ids", "money", *GENERATED},
     {"runtime"},
     {"config"},
     {"core", "channels"},

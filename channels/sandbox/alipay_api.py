@@ -51,6 +51,7 @@ from paymesh.channels.sandbox.state import (
     now,
     random_digits,
 )
+from paymesh.money import yuan
 
 if TYPE_CHECKING:
     from paymesh.channels.sandbox.alipay import AlipayProvider
@@ -211,7 +212,7 @@ class AlipayApi:
             "out_trade_no": trade.out_trade_no,
             "buyer_logon_id": trade.extra.get("buyer_logon_id", ""),
             "buyer_user_id": trade.extra.get("buyer_id", ""),
-            "total_amount": views.yuan(trade.amount),
+            "total_amount": yuan(trade.amount),
         }
 
     async def pay(self, request: web.Request, m: Merchant, params: Params, biz: Json) -> Json:
@@ -245,7 +246,7 @@ class AlipayApi:
         return self._pay_success(trade)
 
     def _pay_success(self, trade: Trade) -> Json:
-        amount = views.yuan(trade.amount)
+        amount = yuan(trade.amount)
         return ok(
             **self._paid_fields(trade),
             receipt_amount=amount,
@@ -335,8 +336,8 @@ class AlipayApi:
             buyer_logon_id=trade.extra.get("buyer_logon_id", ""),
             buyer_user_id=trade.extra.get("buyer_id", ""),
             fund_change=fund_change,
-            refund_fee=views.yuan(trade.refunded),
-            send_back_fee=views.yuan(refund.amount),
+            refund_fee=yuan(trade.refunded),
+            send_back_fee=yuan(refund.amount),
             gmt_refund_pay=views.alipay_time(refund.success_at or refund.created_at),
         )
 
@@ -354,8 +355,8 @@ class AlipayApi:
             trade_no=trade.channel_trade_no,
             out_trade_no=trade.out_trade_no,
             out_request_no=out_request_no,
-            total_amount=views.yuan(trade.amount),
-            refund_amount=views.yuan(refund.amount),
+            total_amount=yuan(trade.amount),
+            refund_amount=yuan(refund.amount),
         )
         if refund.status == ItemStatus.SUCCEEDED:
             out["refund_status"] = "REFUND_SUCCESS"

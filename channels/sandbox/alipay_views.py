@@ -28,13 +28,9 @@ from paymesh.channels.sandbox.state import (
     Transfer,
     now,
 )
+from paymesh.money import yuan
 
 _YUAN = re.compile(r"^(0|[1-9]\d{0,9})(\.\d{1,2})?$")
-
-
-def yuan(fen: int) -> str:
-    sign = "-" if fen < 0 else ""
-    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
 
 
 def fen(text: str) -> int | None:

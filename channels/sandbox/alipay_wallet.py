@@ -37,6 +37,7 @@ from paymesh.channels.sandbox.alipay_params import Json, Params, ok
 from paymesh.channels.sandbox.control import STATE_KEY
 from paymesh.channels.sandbox.state import Merchant, Trade, TradeStatus, now, random_token
 from paymesh.channels.sandbox.wechat_oauth import PAYER_COOKIE
+from paymesh.money import yuan
 
 if TYPE_CHECKING:
     from paymesh.channels.sandbox.alipay_api import AlipayApi
@@ -221,7 +222,7 @@ class AlipayWallet:
         elif body.get("action") == "preview":
             answer = {
                 "subject": found.subject,
-                "amount_yuan": f"{found.amount // 100}.{found.amount % 100:02d}",
+                "amount_yuan": yuan(found.amount),
             }
         elif body.get("action") == "pay":
             request.app[STATE_KEY].settle(found, "paid")

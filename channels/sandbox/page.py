@@ -16,6 +16,7 @@ from aiohttp import web
 
 from paymesh.channels.sandbox.control import STATE_KEY, ControlError, base_url, find_trade
 from paymesh.channels.sandbox.state import Trade, TradeStatus, rfc3339
+from paymesh.money import yuan
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;max-width:42rem;margin:2rem auto;padding:0 1rem}
@@ -23,11 +24,6 @@ table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;pad
 .amount{font-size:2.5rem;margin:1rem 0}button{font-size:1.1rem;margin-right:.5rem;padding:.5rem 1.2rem}
 .pay{background:#07c160;color:#fff;border:0}.state{font-weight:bold}
 """
-
-
-def _yuan(fen: int) -> str:
-    sign = "-" if fen < 0 else ""
-    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
 
 
 def _html(title: str, body: str, status: int = 200) -> web.Response:
@@ -49,7 +45,7 @@ async def index(request: web.Request) -> web.Response:
     rows = "".join(
         f"<tr><td>{escape(t.channel)}</td><td>{escape(t.merchant_id)}</td>"
         f"<td><a href='{_page_path(t)}'>{escape(t.out_trade_no)}</a></td>"
-        f"<td>{escape(t.subject)}</td><td>¥{_yuan(t.amount)}</td></tr>"
+        f"<td>{escape(t.subject)}</td><td>¥{yuan(t.amount)}</td></tr>"
         for t in state.trades.values()
         if t.status == TradeStatus.PENDING
     )
@@ -77,7 +73,7 @@ async def show(request: web.Request) -> web.Response:
         return _html("Trade not found", f"<p>{escape(e.message)}</p>", status=e.status)
     provider = state.providers[channel]
     facts = (
-        f"<p>{escape(trade.subject)}</p><div class='amount'>¥{_yuan(trade.amount)}</div>"
+        f"<p>{escape(trade.subject)}</p><div class='amount'>¥{yuan(trade.amount)}</div>"
         f"<p>merchant {escape(trade.merchant_id)} · order {escape(trade.out_trade_no)} · "
         f"state <span class='state'>{escape(provider.trade_state(trade))}</span></p>"
     )

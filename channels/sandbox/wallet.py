@@ -30,6 +30,7 @@ from paymesh.channels.sandbox.control import STATE_KEY
 from paymesh.channels.sandbox.state import Trade, TradeStatus, now
 from paymesh.channels.sandbox.wechat_oauth import PAYER_COOKIE, WeChatOAuth
 from paymesh.channels.wechat.sign import build_message, rsa_verify
+from paymesh.money import yuan
 
 WALLETS = {"wechat": "微信 WeChat", "alipay": "支付宝 Alipay", "unionpay": "云闪付 UnionPay"}
 
@@ -77,10 +78,6 @@ BRIDGE_JS = r"""
 """
 
 FAIL = "get_brand_wcpay_request:fail"
-
-
-def _yuan(fen: int) -> str:
-    return f"{fen // 100}.{fen % 100:02d}"
 
 
 class WalletSim:
@@ -158,7 +155,7 @@ class WalletSim:
             answer = {
                 "subject": found.subject,
                 "amount": found.amount,
-                "amount_yuan": _yuan(found.amount),
+                "amount_yuan": yuan(found.amount),
             }
         elif body.get("action") == "pay":
             request.app[STATE_KEY].settle(found, "paid")

@@ -13,6 +13,8 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from paymesh.money import yuan
+
 CSS = """
 *{box-sizing:border-box}[hidden]{display:none!important}
 body{margin:0;font:16px/1.5 system-ui,-apple-system,'PingFang SC','Noto Sans CJK SC',sans-serif;
@@ -46,12 +48,6 @@ box-shadow:0 -2px 12px rgba(0,0,0,.2)}
 
 def esc(value: object) -> str:
     return html.escape("" if value is None else str(value), quote=True)
-
-
-def yuan(fen: int) -> str:
-    """Minor units (fen) as yuan with two decimals: 1234 -> "12.34"."""
-    sign = "-" if fen < 0 else ""
-    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from paymesh.console.recon_client import (
     valid_day,
 )
 from paymesh.console.web import console_of, html_page, remote_of, session_of
+from paymesh.money import yuan
 from paymesh.ops.v1 import reconciliation_pb2 as pb
 
 KINDS = {
@@ -43,11 +44,6 @@ def _client(request: web.Request) -> ReconClient:
     if not isinstance(client, ReconClient):
         raise web.HTTPNotFound(text="reconciliation needs the settings (recon_target)")
     return client
-
-
-def yuan(fen: int) -> str:
-    sign = "-" if fen < 0 else ""
-    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
 
 
 def run_url(channel: str, account_id: str, bill_date: str, **query: str) -> str:

@@ -16,6 +16,7 @@ from paymesh.channels.wechat import oauth
 from paymesh.channels.wechat.config import WechatAccount
 from paymesh.dev.seed import private_key_pem, public_key_pem
 from paymesh.errors import ChannelError, ChannelNotEnabled, ChannelUnavailable
+from paymesh.money import yuan
 
 
 @pytest.mark.parametrize(
@@ -43,7 +44,7 @@ def test_wallet_from_user_agent(ua: str, wallet: str | None) -> None:
     [(1, "0.01"), (10, "0.10"), (1234, "12.34"), (100000, "1000.00"), (-5, "-0.05")],
 )
 def test_yuan(fen: int, text: str) -> None:
-    assert pages.yuan(fen) == text
+    assert yuan(fen) == text
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import aiohttp
 
 from paymesh.console.recon_client import valid_day
-from paymesh.console.views_recon import yuan
+from paymesh.money import yuan
 from tests.console.conftest import ADMIN, RunningConsole, csrf_of, login
 
 
