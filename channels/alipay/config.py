@@ -29,11 +29,7 @@ ALIPAY_METHODS: tuple[AlipayMethod, ...] = ("qr", "page", "h5", "app", "barcode"
 class AlipayAccount(ChannelAccountBase):
     """An Alipay open-platform application (自研/直连商户应用) signing with RSA2."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        validate_assignment=True,
-        title="Alipay account",
-    )
+    model_config = ConfigDict(title="Alipay account")  # extra=forbid etc.: the base's
 
     channel: ClassVar[str] = "alipay"
 

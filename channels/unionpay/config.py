@@ -28,7 +28,7 @@ UNIONPAY_METHODS: tuple[UnionpayMethod, ...] = ("page", "h5", "app")
 class UnionpayAccount(ChannelAccountBase):
     """A UnionPay online-payment merchant (全渠道, ACP 5.1.0, signMethod 01)."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, title="UnionPay account")
+    model_config = ConfigDict(title="UnionPay account")  # extra=forbid etc.: the base's
 
     channel: ClassVar[str] = "unionpay"
 

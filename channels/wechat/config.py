@@ -42,11 +42,7 @@ class TransferSceneReportInfo(BaseModel):
 class WechatAccount(ChannelAccountBase):
     """A WeChat Pay merchant (直连商户) using API v3."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        validate_assignment=True,
-        title="WeChat Pay account",
-    )
+    model_config = ConfigDict(title="WeChat Pay account")  # extra=forbid etc.: the base's
 
     channel: ClassVar[str] = "wechat"
 
