@@ -6,9 +6,11 @@ Secrets are `SecretStr` fields declared with `secret_field()`: masked in repr, m
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, get_args
+from typing import Annotated, Any, ClassVar, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
+
+from paymesh.rsa import load_private_key, load_public_key
 
 
 def secret_field(title: str, description: str = "", **kw: Any) -> Any:
@@ -21,8 +23,32 @@ def secret_field(title: str, description: str = "", **kw: Any) -> Any:
     )
 
 
+def _rsa_private_key(v: SecretStr) -> SecretStr:
+    try:
+        load_private_key(v.get_secret_value())
+    except (ValueError, TypeError) as e:
+        raise ValueError("not an RSA private key (PEM or bare base64)") from e
+    return v
+
+
+def _rsa_public_key(v: str) -> str:
+    if v:
+        try:
+            load_public_key(v)
+        except (ValueError, TypeError) as e:
+            raise ValueError("not an RSA public key (PEM or bare base64)") from e
+    return v
+
+
+# Key fields checked on save, so that a bad key fails in the console, not at the first call.
+RsaPrivateKey = Annotated[SecretStr, AfterValidator(_rsa_private_key)]
+RsaPublicKeyOrEmpty = Annotated[str, AfterValidator(_rsa_public_key)]
+
+
 class ChannelAccountBase(BaseModel):
-    """Fields every channel account has; each channel subclasses this with its credentials.
+    """Fields every channel account has; each channel subclasses this with its credentials
+    (its `model_config` only adds a title: forbidding extra fields and validating
+    assignments are inherited).
 
     Stored at `{prefix}/channels/{channel}/{account_id}`.
     """
@@ -93,4 +119,11 @@ def secret_field_names(model: type[BaseModel]) -> list[str]:
     ]
 
 
-__all__ = ["ChannelAccountBase", "SecretStr", "secret_field", "secret_field_names"]
+__all__ = [
+    "ChannelAccountBase",
+    "RsaPrivateKey",
+    "RsaPublicKeyOrEmpty",
+    "SecretStr",
+    "secret_field",
+    "secret_field_names",
+]

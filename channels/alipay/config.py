@@ -13,10 +13,15 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 
 from cryptography.hazmat.primitives.asymmetric import rsa
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
 from paymesh.channels.alipay import sign
-from paymesh.config.models import ChannelAccountBase, secret_field
+from paymesh.config.models import (
+    ChannelAccountBase,
+    RsaPrivateKey,
+    RsaPublicKeyOrEmpty,
+    secret_field,
+)
 
 AlipayMethod = Literal["qr", "page", "h5", "app", "barcode", "jsapi"]
 
@@ -57,7 +62,7 @@ class AlipayAccount(ChannelAccountBase):
         description="The Alipay open-platform application id.",
         pattern=r"^[0-9]{1,32}$",
     )
-    private_key_pem: SecretStr = secret_field(
+    private_key_pem: RsaPrivateKey = secret_field(
         "App private key",
         "The application's RSA2 private key (PEM, or the bare base64 of Alipay's key tool).",
     )
@@ -70,7 +75,7 @@ class AlipayAccount(ChannelAccountBase):
         description="public_key: trust the Alipay public key; certificate: public-key "
         "certificates (公钥证书).",
     )
-    alipay_public_key_pem: str = Field(
+    alipay_public_key_pem: RsaPublicKeyOrEmpty = Field(
         "",
         title="Alipay public key",
         description="public_key mode: the Alipay public key (PEM or bare base64).",
@@ -110,25 +115,6 @@ class AlipayAccount(ChannelAccountBase):
 
     _app_cert_sn: str = PrivateAttr("")
     _alipay_root_cert_sn: str = PrivateAttr("")
-
-    @field_validator("private_key_pem")
-    @classmethod
-    def _check_private_key(cls, v: SecretStr) -> SecretStr:
-        try:
-            sign.load_private_key(v.get_secret_value())
-        except (ValueError, TypeError) as e:
-            raise ValueError("private_key_pem is not an RSA private key") from e
-        return v
-
-    @field_validator("alipay_public_key_pem")
-    @classmethod
-    def _check_public_key(cls, v: str) -> str:
-        if v:
-            try:
-                sign.load_public_key(v)
-            except (ValueError, TypeError) as e:
-                raise ValueError("alipay_public_key_pem is not an RSA public key") from e
-        return v
 
     @model_validator(mode="after")
     def _check_mode(self) -> AlipayAccount:

@@ -17,7 +17,12 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from paymesh.channels.wechat import sign
-from paymesh.config.models import ChannelAccountBase, secret_field
+from paymesh.config.models import (
+    ChannelAccountBase,
+    RsaPrivateKey,
+    RsaPublicKeyOrEmpty,
+    secret_field,
+)
 
 WechatMethod = Literal["qr", "h5", "app", "jsapi"]
 
@@ -73,7 +78,7 @@ class WechatAccount(ChannelAccountBase):
         description="Serial number (hex) of the merchant API certificate whose key signs.",
         pattern=r"^[0-9A-Fa-f]{1,64}$",
     )
-    private_key_pem: SecretStr = secret_field(
+    private_key_pem: RsaPrivateKey = secret_field(
         "Merchant private key",
         "PEM of the merchant API private key (apiclient_key.pem).",
     )
@@ -89,7 +94,7 @@ class WechatAccount(ChannelAccountBase):
         description="Public-key mode: the key id, starting with PUB_KEY_ID_.",
         pattern=r"^(PUB_KEY_ID_[0-9A-Za-z_]+)?$",
     )
-    platform_public_key_pem: str = Field(
+    platform_public_key_pem: RsaPublicKeyOrEmpty = Field(
         "",
         title="Platform public key",
         description="Public-key mode: the WeChat Pay public key (PEM).",
@@ -161,25 +166,6 @@ class WechatAccount(ChannelAccountBase):
                 "configure transfer_scene_report_infos (WeChat requires them)"
             )
         return self
-
-    @field_validator("private_key_pem")
-    @classmethod
-    def _check_private_key(cls, v: SecretStr) -> SecretStr:
-        try:
-            sign.load_private_key(v.get_secret_value())
-        except (ValueError, TypeError) as e:
-            raise ValueError("private_key_pem is not an RSA private key in PEM") from e
-        return v
-
-    @field_validator("platform_public_key_pem")
-    @classmethod
-    def _check_public_key(cls, v: str) -> str:
-        if v:
-            try:
-                sign.load_public_key(v)
-            except (ValueError, TypeError) as e:
-                raise ValueError("platform_public_key_pem is not an RSA public key") from e
-        return v
 
     @field_validator("platform_certificates")
     @classmethod
