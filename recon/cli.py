@@ -56,13 +56,20 @@ def _run_line(r: pb.ReconciliationRun) -> str:
         f"{r.attempts}); bill {r.provider_lines} lines: {r.payment_count} payments "
         f"{r.payment_amount}, {r.refund_count} refunds {r.refund_amount}, fees {r.fee_amount}; "
         f"matched {r.matched_count}, mismatches {r.mismatch_count}, open {r.open_count}"
+        + (
+            f"\n  fund flow {r.fund_flow_lines} lines: income {r.fund_income_count} "
+            f"{r.fund_income_amount}, expense {r.fund_expense_count} {r.fund_expense_amount}, "
+            f"net {r.fund_income_amount - r.fund_expense_amount}"
+            if r.fund_flow
+            else ""
+        )
         + (f"\n  error: {r.error}" if r.error else "")
     )
 
 
 def _mismatch_line(m: pb.Mismatch) -> str:
     return (
-        f"  {m.mismatch_id} {m.status:<8} {m.kind:<15} {m.object_kind} {m.object_id}: ours "
+        f"  {m.mismatch_id} {m.status:<8} {m.kind:<17} {m.object_kind} {m.object_id}: ours "
         f"{m.ours_state or '-'} {m.ours_amount} / provider {m.provider_state or '-'} "
         f"{m.provider_amount}; {m.detail}" + (f" [{m.resolution}]" if m.resolution else "")
     )

@@ -19,6 +19,9 @@ settled within the day. Every difference becomes a `Finding` of one type:
 - `FEE_DIFFERS`: a matched payment whose fee is not the account's agreed rate
   (`fee_rate_bp`, when configured) of its amount, rounded to the fen either way.
 
+- `FUND_FLOW_DIFFERS` (`recon.fundflow`, WeChat): a total of the fund flow bill is not the
+  trade bill's.
+
 Matched lines become settlement `Entry`s with the provider's fee ("fee recorded"), also
 when their fee differs.
 """
@@ -40,6 +43,7 @@ class Kind(StrEnum):
     STATUS_DIFFERS = "STATUS_DIFFERS"
     REFUND_DIFFERS = "REFUND_DIFFERS"
     FEE_DIFFERS = "FEE_DIFFERS"
+    FUND_FLOW_DIFFERS = "FUND_FLOW_DIFFERS"  # recon.fundflow: a fund flow bill total
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,12 @@ class ReconRun(ReconBase):
     matched_count: Mapped[int] = mapped_column(sa.Integer, default=0)
     mismatch_count: Mapped[int] = mapped_column(sa.Integer, default=0)  # found by the last run
     open_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    # The fund flow bill (WeChat, migration 0008): NULL lines = the channel has none.
+    fund_flow_lines: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    fund_income_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    fund_income_amount: Mapped[int] = mapped_column(Money, default=0)
+    fund_expense_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    fund_expense_amount: Mapped[int] = mapped_column(Money, default=0)
     started_at: Mapped[datetime] = mapped_column(UtcDateTime)
     finished_at: Mapped[datetime] = mapped_column(UtcDateTime)
 

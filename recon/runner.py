@@ -21,7 +21,7 @@ from paymesh.core.db.models import OrderStatus
 from paymesh.core.deps import CoreDeps
 from paymesh.core.late import settle_trade
 from paymesh.errors import ChannelNotEnabled, ConfigNotFound, InvalidArgument, PaymeshError
-from paymesh.recon import audit
+from paymesh.recon import audit, fundflow
 from paymesh.recon.match import Kind, Result, match
 from paymesh.recon.models import MismatchStatus, ReconMismatch, ReconRun
 from paymesh.recon.store import ReconStore, RunKey
@@ -87,10 +87,17 @@ class Reconciler:
             lines, orders, refunds, channel=channel, account_id=account_id, window=window,
             fee_rate_bp=rate,
         )  # fmt: skip
+        flow = bill.fund_flow if bill.HasField("fund_flow") else None
+        if flow is not None:
+            result.findings.extend(
+                fundflow.findings(flow, lines, orders, refunds, channel=channel,
+                                  account_id=account_id, window=window)
+            )  # fmt: skip
         settled = await self._settle_pending(result)
         run = await self.recon.save_run(
-            key, available=bill.available, summary=bill.summary, result=result, settled=settled
-        )
+            key, available=bill.available, summary=bill.summary, result=result, settled=settled,
+            fund_flow=flow,
+        )  # fmt: skip
         log.info("recon_run", channel=channel, account_id=account_id, bill_date=key.bill_date,
                  status=run.status, lines=run.provider_lines, matched=run.matched_count,
                  mismatches=run.mismatch_count, open=run.open_count)  # fmt: skip
@@ -150,9 +157,10 @@ class Reconciler:
         if not actor.strip():
             raise InvalidArgument("actor is required", field="actor")
         row, run = await self.recon.get_mismatch(mismatch_id)
-        if row.kind == Kind.FEE_DIFFERS:
+        if row.kind in (Kind.FEE_DIFFERS, Kind.FUND_FLOW_DIFFERS):
             raise InvalidArgument(
-                "a fee difference is not repaired by asking again: accept it with a note "
+                "a fee or fund flow difference is not repaired by asking again: accept it "
+                "with a note "
                 "(and take it up with the provider)", field="action",
             )  # fmt: skip
         account = channel_pb2.AccountRef(channel=run.channel, account_id=run.account_id)

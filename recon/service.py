@@ -51,6 +51,9 @@ def run_message(r: ReconRun) -> pb.ReconciliationRun:
         refund_count=r.refund_count, refund_amount=r.refund_amount, fee_amount=r.fee_amount,
         matched_count=r.matched_count, mismatch_count=r.mismatch_count,
         open_count=r.open_count, started_at=_ts(r.started_at), finished_at=_ts(r.finished_at),
+        fund_flow=r.fund_flow_lines is not None, fund_flow_lines=r.fund_flow_lines or 0,
+        fund_income_count=r.fund_income_count, fund_income_amount=r.fund_income_amount,
+        fund_expense_count=r.fund_expense_count, fund_expense_amount=r.fund_expense_amount,
     )  # fmt: skip
 
 

@@ -46,6 +46,15 @@ class Settlement:
         return self.payment_amount - self.refund_amount - self.fee_amount
 
 
+def _store_fund_flow(run: ReconRun, flow: channel_pb2.FundFlowSummary | None) -> None:
+    """The fund flow bill's counts and totals (None / NULL: the channel has none)."""
+    run.fund_flow_lines = flow.entry_count if flow is not None else None
+    run.fund_income_count = flow.income_count if flow is not None else 0
+    run.fund_income_amount = flow.income_amount if flow is not None else 0
+    run.fund_expense_count = flow.expense_count if flow is not None else 0
+    run.fund_expense_amount = flow.expense_amount if flow is not None else 0
+
+
 class ReconStore(Books):
     # --- runs -----------------------------------------------------------------------------
 
@@ -95,6 +104,7 @@ class ReconStore(Books):
         summary: channel_pb2.BillSummary,
         result: Result,
         settled: dict[str, str],
+        fund_flow: channel_pb2.FundFlowSummary | None = None,
     ) -> ReconRun:
         """Store a run's outcome in one transaction, idempotently: the same (kind, object)
         is one mismatch row across re-runs; an OPEN one the run no longer finds is RESOLVED
@@ -144,6 +154,7 @@ class ReconStore(Books):
             run.refund_count = summary.refund_count
             run.refund_amount = summary.refund_amount
             run.fee_amount = summary.fee_amount
+            _store_fund_flow(run, fund_flow)
             run.matched_count = len(result.entries)
             run.mismatch_count = len(result.findings)
             run.open_count = int(

@@ -48,7 +48,9 @@ Outcome faults (applied when a refund or transfer reaches its final state):
 Bill discrepancies (applied whenever a daily bill is generated; until cleared by default):
 see `paymesh.channels.sandbox.bills`: `bill_unknown_trade` `{"out_trade_no"?, "amount"?,
 "date"?}`, `bill_amount_off` `{"out_trade_no", "delta"?}`, `bill_refund_missing`
-`{"out_refund_no"}`, `bill_status_differs` `{"out_trade_no"}` (WeChat only).
+`{"out_refund_no"}`, `bill_status_differs` `{"out_trade_no"}` (WeChat only);
+`bill_fund_flow_off` `{"delta"?, "kind"?}` (WeChat only: its fund flow bill, see
+`paymesh.channels.sandbox.fundflow`).
 
 Actions (performed at once, not armed):
 - `probe_callback`: `{"out_trade_no": "..", "merchant_id": "..", "notify_url": ".."}`:
@@ -72,7 +74,13 @@ CALLBACK_FAULTS = frozenset(
 OUTCOME_FAULTS = frozenset({"fail_refunds", "fail_transfers", "confirm_transfers"})
 ACTION_FAULTS = frozenset({"probe_callback"})
 BILL_FAULTS = frozenset(
-    {"bill_unknown_trade", "bill_amount_off", "bill_refund_missing", "bill_status_differs"}
+    {
+        "bill_unknown_trade",
+        "bill_amount_off",
+        "bill_refund_missing",
+        "bill_status_differs",
+        "bill_fund_flow_off",
+    }
 )
 ALL_FAULTS = REQUEST_FAULTS | CALLBACK_FAULTS | OUTCOME_FAULTS | ACTION_FAULTS | BILL_FAULTS
 _UNTIL_CLEARED_BY_DEFAULT = (
@@ -197,7 +205,14 @@ def _bill_fault(f: Fault, body: dict[str, Any]) -> None:
         raise FaultError(f"{f.fault} needs out_trade_no")
     if f.fault == "bill_status_differs" and f.channel != "wechat":
         raise FaultError("bill_status_differs: only WeChat's bill has a state column")
-    if f.fault == "bill_amount_off":
+    if f.fault == "bill_fund_flow_off":
+        if f.channel != "wechat":
+            raise FaultError("bill_fund_flow_off: only WeChat serves a fund flow bill")
+        f.delta = _int(body, "delta", 1, -(10**9), 10**9)
+        if f.delta == 0:
+            raise FaultError("delta must not be 0")
+        f.extra = {"kind": _opt_str(body, "kind") or "扣除交易手续费"}
+    elif f.fault == "bill_amount_off":
         f.delta = _int(body, "delta", 1, -(10**9), 10**9)
         if f.delta == 0:
             raise FaultError("delta must not be 0")

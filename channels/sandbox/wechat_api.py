@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from paymesh.channels.sandbox import bills
+from paymesh.channels.sandbox import bills, fundflow
 from paymesh.channels.sandbox import wechat_views as views
 from paymesh.channels.sandbox.state import (
     Merchant,
@@ -72,6 +72,7 @@ class WeChatApi:
             *WeChatTransfers(self).routes(bills),
             web.get("/v3/certificates", w(self.certificates)),
             web.get("/v3/bill/tradebill", w(self.tradebill)),
+            web.get("/v3/bill/fundflowbill", w(self.fundflowbill)),
             web.get("/v3/billdownload/file", self.bill_file),
         ]
 
@@ -291,27 +292,48 @@ class WeChatApi:
 
     # --- bills ----------------------------------------------------------------------------
 
-    async def tradebill(self, request: web.Request, m: Merchant, _data: Json) -> Answer:
-        """`GET /v3/bill/tradebill`: the day's bill is generated now and parked behind a
-        download token; `hash_value` is the SHA1 of the uncompressed file."""
+    def _bill_query(self, request: web.Request) -> tuple[dt.date, str]:
         try:
             day = dt.date.fromisoformat(request.query.get("bill_date", ""))
         except ValueError as e:
             raise _param("bill_date must be yyyy-MM-dd") from e
-        if request.query.get("bill_type", "ALL") != "ALL":
-            raise _param("the sandbox serves bill_type=ALL only")
         tar = request.query.get("tar_type", "")
         if tar not in ("", "GZIP"):
             raise _param("tar_type must be GZIP or absent")
-        lines = bills.entries(self.state, CHANNEL, m.merchant_id, day)
-        if not lines:
-            raise WeChatError(400, "NO_STATEMENT_EXIST", "请求的账单文件不存在")
-        raw = bills.wechat_csv(lines, m.merchant_id, m.app_id)
+        return day, tar
+
+    def _park(self, request: web.Request, m: Merchant, raw: bytes, tar: str) -> Answer:
+        """The file is parked behind a download token; `hash_value` is the SHA1 of the
+        uncompressed file."""
         token = secrets.token_urlsafe(24)
         data = gzip.compress(raw) if tar == "GZIP" else raw
         self.state.bill_files[token] = (f"{CHANNEL}/{m.merchant_id}", data)
         url = f"{self._base_url(request)}/v3/billdownload/file?token={token}"
         return 200, {"hash_type": "SHA1", "hash_value": bills.sha1_hex(raw), "download_url": url}
+
+    async def tradebill(self, request: web.Request, m: Merchant, _data: Json) -> Answer:
+        """`GET /v3/bill/tradebill`: the day's bill, generated now."""
+        day, tar = self._bill_query(request)
+        if request.query.get("bill_type", "ALL") != "ALL":
+            raise _param("the sandbox serves bill_type=ALL only")
+        lines = bills.entries(self.state, CHANNEL, m.merchant_id, day)
+        if not lines:
+            raise WeChatError(400, "NO_STATEMENT_EXIST", "请求的账单文件不存在")
+        return self._park(request, m, bills.wechat_csv(lines, m.merchant_id, m.app_id), tar)
+
+    async def fundflowbill(self, request: web.Request, m: Merchant, _data: Json) -> Answer:
+        """`GET /v3/bill/fundflowbill`: the BASIC account's movements of the day (the
+        OPERATION and FEES accounts never move in the sandbox: no bill)."""
+        day, tar = self._bill_query(request)
+        account_type = request.query.get("account_type", "BASIC")
+        if account_type not in ("BASIC", "OPERATION", "FEES"):
+            raise _param("account_type must be BASIC, OPERATION or FEES")
+        lines = bills.entries(self.state, CHANNEL, m.merchant_id, day)
+        faults = self.state.faults.armed(CHANNEL)
+        moves = fundflow.apply_faults(fundflow.movements(lines, m.merchant_id), faults)
+        if account_type != "BASIC" or not moves:
+            raise WeChatError(400, "NO_STATEMENT_EXIST", "请求的账单文件不存在")
+        return self._park(request, m, fundflow.fund_flow_csv(moves, m.merchant_id, day), tar)
 
     async def bill_file(self, request: web.Request) -> web.StreamResponse:
         """The download: a signed request like any other; the answer is not signed."""

@@ -28,7 +28,6 @@ import hashlib
 import io
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Final
@@ -97,7 +96,10 @@ def build_tradebill_request(
 def parse_tradebill_response(
     resp: HttpResponse, keys: PlatformKeys, now: datetime
 ) -> tuple[str, str] | None:
-    """`(download_url, sha1_hex)`, or None when WeChat has no bill for that day."""
+    """`(download_url, sha1_hex)`, or None when WeChat has no bill for that day.
+
+    The fund flow bill's answer (`/v3/bill/fundflowbill`) is the same object and is read
+    by this function too."""
     try:
         data = checked_body(resp, keys, now)
     except ChannelError as e:
@@ -108,7 +110,7 @@ def parse_tradebill_response(
     hash_type = get_str(data, "hash_type")
     hash_value = get_str(data, "hash_value").lower()
     if not url or hash_type != "SHA1" or len(hash_value) != 40:
-        raise ChannelUnavailable("malformed WeChat Pay tradebill answer (download_url/hash)")
+        raise ChannelUnavailable("malformed WeChat Pay bill answer (download_url/hash)")
     return url, hash_value
 
 
@@ -162,11 +164,11 @@ def bill_bytes(resp: HttpResponse, sha1_hex: str) -> bytes:
 # --- the file -------------------------------------------------------------------------------
 
 
-def _cell(value: str) -> str:
+def cell(value: str) -> str:
     return value[1:] if value.startswith("`") else value
 
 
-def _rows(text: str) -> list[list[str]]:
+def bill_rows(text: str) -> list[list[str]]:
     try:
         return [row for row in csv.reader(io.StringIO(text)) if any(c.strip() for c in row)]
     except csv.Error as e:
@@ -221,7 +223,7 @@ def _check_summary(
 ) -> None:
     if len(values) != len(header):
         raise BillInvalid("WeChat Pay bill summary row does not match its header")
-    summary = dict(zip(header, (_cell(v).strip() for v in values), strict=True))
+    summary = dict(zip(header, (cell(v).strip() for v in values), strict=True))
     try:
         count = int(summary[SUMMARY_FIRST])
     except ValueError:
@@ -241,7 +243,7 @@ def parse_trade_bill(raw: bytes) -> list[channel_pb2.BillLine]:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise BillInvalid("WeChat Pay bill is not UTF-8") from None
-    rows = _rows(text)
+    rows = bill_rows(text)
     if not rows:
         raise BillInvalid("WeChat Pay bill is empty")
     header = [c.strip() for c in rows[0]]
@@ -259,132 +261,19 @@ def parse_trade_bill(raw: bytes) -> list[channel_pb2.BillLine]:
                 f"WeChat Pay bill line {number} has {len(row)} fields, the header {len(header)}",
                 metadata={"line": str(number)},
             )
-        details.append(dict(zip(header, (_cell(c).strip() for c in row), strict=True)))
+        details.append(dict(zip(header, (cell(c).strip() for c in row), strict=True)))
     _check_summary(header, [c.strip() for c in rows[end]], rows[end + 1], details)
     return [_line(d, f"line {n}") for n, d in enumerate(details, start=2)]
 
 
-# --- the fund flow bill (资金账单) ------------------------------------------------------------
-#
-# `GET /v3/bill/fundflowbill?bill_date=..&account_type=BASIC&tar_type=GZIP` answers like the
-# trade bill (download_url + SHA1 of the raw file). Layout (WeChat's documented example; the
-# same in WxJava's WxPayFundFlowResult parsing): header `记账时间,微信支付业务单号,资金流水单号,
-# 业务名称,业务类型,收支类型,收支金额（元）,账户结余（元）,资金变更提交申请人,备注,业务凭证号`
-# (older files write the parentheses ASCII), backtick-prefixed rows, then
-# `资金流水总笔数,收入笔数,收入金额,支出笔数,支出金额` and its row.
-
-FUNDFLOWBILL_PATH: Final = "/v3/bill/fundflowbill"
-FUND_SUMMARY_FIRST: Final = "资金流水总笔数"
-
-
-@dataclass(frozen=True)
-class FundFlowEntry:
-    """One movement of the merchant's WeChat Pay account (fen; `income` False = out)."""
-
-    booked_at: datetime
-    wechat_no: str  # 微信支付业务单号
-    flow_no: str  # 资金流水单号
-    business: str  # 业务名称
-    kind: str  # 业务类型, e.g. 交易, 退款, 扣除交易手续费
-    income: bool
-    amount: int
-    balance: int
-    voucher_no: str  # 业务凭证号: our order / refund id where the movement has one
-
-
-def build_fundflowbill_request(
-    account: WechatAccount, bill_date: date, now: datetime, nonce: str, account_type: str = "BASIC"
-) -> HttpRequest:
-    query = urlencode(
-        {"bill_date": bill_date.isoformat(), "account_type": account_type, "tar_type": "GZIP"}
-    )
-    return sign_request(account, "GET", f"{FUNDFLOWBILL_PATH}?{query}", b"", now, nonce)
-
-
-def _fund_column(header: Sequence[str], name: str) -> str:
-    for candidate in (name, name.replace("（", "(").replace("）", ")")):
-        if candidate in header:
-            return candidate
-    raise BillInvalid(f"WeChat Pay fund flow bill header lacks {name}")
-
-
-def parse_fund_flow_bill(raw: bytes) -> list[FundFlowEntry]:
-    """Every movement of a fund flow bill, checked against its summary, or BillInvalid."""
-    try:
-        rows = _rows(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise BillInvalid("WeChat Pay fund flow bill is not UTF-8") from None
-    if not rows:
-        raise BillInvalid("WeChat Pay fund flow bill is empty")
-    header = [c.strip() for c in rows[0]]
-    amount_col = _fund_column(header, "收支金额（元）")
-    balance_col = _fund_column(header, "账户结余（元）")
-    for name in (
-        "记账时间",
-        "微信支付业务单号",
-        "资金流水单号",
-        "业务名称",
-        "业务类型",
-        "收支类型",
-    ):
-        _fund_column(header, name)
-    starts = [i for i, r in enumerate(rows) if r and r[0].strip() == FUND_SUMMARY_FIRST]
-    if len(starts) != 1 or starts[0] != len(rows) - 2:
-        raise BillInvalid("WeChat Pay fund flow bill has no summary at its end (truncated?)")
-    end = starts[0]
-    out: list[FundFlowEntry] = []
-    for number, row in enumerate(rows[1:end], start=2):
-        if len(row) != len(header):
-            raise BillInvalid(f"WeChat Pay fund flow bill line {number} has {len(row)} fields")
-        d = dict(zip(header, (_cell(c).strip() for c in row), strict=True))
-        where = f"line {number}"
-        if d["收支类型"] not in ("收入", "支出"):
-            raise BillInvalid(f"{where}: 收支类型 {d['收支类型']!r} is neither 收入 nor 支出")
-        out.append(
-            FundFlowEntry(
-                booked_at=billfile.china_time(d["记账时间"], where),
-                wechat_no=d["微信支付业务单号"],
-                flow_no=d["资金流水单号"],
-                business=d["业务名称"],
-                kind=d["业务类型"],
-                income=d["收支类型"] == "收入",
-                amount=billfile.exact_fen(billfile.yuan(d[amount_col], where), where),
-                balance=billfile.exact_fen(billfile.yuan(d[balance_col], where), where),
-                voucher_no=d.get("业务凭证号", ""),
-            )
-        )
-    names = [c.strip() for c in rows[end]]
-    values = [_cell(c).strip() for c in rows[end + 1]]
-    if len(names) != len(values):
-        raise BillInvalid("WeChat Pay fund flow bill summary row does not match its header")
-    summary = dict(zip(names, values, strict=True))
-    incomes = [e for e in out if e.income]
-    spent = [e for e in out if not e.income]
-    for name, computed in (
-        ("资金流水总笔数", len(out)),
-        ("收入笔数", len(incomes)),
-        ("支出笔数", len(spent)),
-        ("收入金额", sum(e.amount for e in incomes)),
-        ("支出金额", sum(e.amount for e in spent)),
-    ):
-        stated = billfile.yuan(summary.get(name, ""), f"summary {name}")
-        if name.endswith("笔数"):
-            billfile.expect_total(name, stated, Decimal(computed))
-        else:
-            billfile.expect_total(name, stated, Decimal(computed) / 100)
-    return out
-
-
 __all__ = [
-    "FUNDFLOWBILL_PATH",
     "NO_BILL_CODE",
     "TRADEBILL_PATH",
-    "FundFlowEntry",
     "bill_bytes",
+    "bill_rows",
+    "cell",
     "build_download_request",
-    "build_fundflowbill_request",
     "build_tradebill_request",
-    "parse_fund_flow_bill",
     "parse_trade_bill",
     "parse_tradebill_response",
 ]

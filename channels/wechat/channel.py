@@ -21,8 +21,8 @@ from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channels import billfile
 from paymesh.channels.base import ChannelBase
-from paymesh.channels.transport import Transport
-from paymesh.channels.wechat import adapter, bill, oauth, protocol, transfers
+from paymesh.channels.transport import HttpRequest, Transport
+from paymesh.channels.wechat import adapter, bill, fundflow, oauth, protocol, transfers
 from paymesh.channels.wechat.config import WECHAT_METHODS, WechatAccount
 from paymesh.channels.wechat.notify import fail_reply, parse_notify
 from paymesh.channels.wechat.protocol import PlatformKeys, UnknownSerial
@@ -201,21 +201,36 @@ class WechatChannel(ChannelBase[WechatAccount, PlatformKeys]):
             lambda r, k: transfers.parse_query_transfer_response(request, r, k, self._clock()),
         )
 
-    async def download_bill(
-        self, account: WechatAccount, request: svc.DownloadBillRequest
-    ) -> svc.DownloadBillResponse:
-        day = billfile.parse_bill_date(request.bill_date)
-        ex: list[channel_pb2.Exchange] = []
-        http = bill.build_tradebill_request(account, day, self._clock(), self._nonce())
+    async def _bill_file(
+        self, account: WechatAccount, http: HttpRequest, ex: list[channel_pb2.Exchange]
+    ) -> bytes | None:
+        """One bill of WeChat's two-step download (trade or fund flow): the answer names
+        `download_url` and its SHA1; the signed download is gunzipped and hash checked.
+        None: WeChat has no such bill that day."""
         found = await self._call(
             account, http, lambda r, k: bill.parse_tradebill_response(r, k, self._clock()), ex
         )
         if found is None:
-            return billfile.bill_response(None, ex)
+            return None
         url, sha1 = found
         download = bill.build_download_request(account, url, self._clock(), self._nonce())
-        raw = bill.bill_bytes(await self._send(account, download, ex), sha1)
-        return billfile.bill_response(bill.parse_trade_bill(raw), ex)
+        return bill.bill_bytes(await self._send(account, download, ex), sha1)
+
+    async def download_bill(
+        self, account: WechatAccount, request: svc.DownloadBillRequest
+    ) -> svc.DownloadBillResponse:
+        """The trade bill (ALL) and the BASIC account's fund flow bill of the day."""
+        day = billfile.parse_bill_date(request.bill_date)
+        ex: list[channel_pb2.Exchange] = []
+        http = bill.build_tradebill_request(account, day, self._clock(), self._nonce())
+        raw = await self._bill_file(account, http, ex)
+        lines = None if raw is None else bill.parse_trade_bill(raw)
+        http = fundflow.build_fundflowbill_request(account, day, self._clock(), self._nonce())
+        raw = await self._bill_file(account, http, ex)
+        flows = None if raw is None else fundflow.parse_fund_flow_bill(raw)
+        out = billfile.bill_response(lines, ex)
+        out.fund_flow.CopyFrom(fundflow.summarize(flows))
+        return out
 
     async def cancel_transfer(
         self, account: WechatAccount, request: svc.CancelTransferRequest

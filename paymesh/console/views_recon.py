@@ -34,6 +34,7 @@ KINDS = {
     "STATUS_DIFFERS": "Status differs · 状态不符",
     "REFUND_DIFFERS": "Refund differs · 退款不符",
     "FEE_DIFFERS": "Fee differs · 手续费不符",
+    "FUND_FLOW_DIFFERS": "Fund flow differs · 资金账单不符",
 }
 STATUSES = ("OPEN", "RESOLVED", "ACCEPTED")
 FAILURES = (grpc.aio.AioRpcError, ReconUnavailable, LookupError)
@@ -90,6 +91,12 @@ def _run_form(request: web.Request, accounts: list[str], account: str, day: str)
     )
 
 
+def _fund_flow(r: pb.ReconciliationRun) -> str:
+    if not r.fund_flow:
+        return "—"
+    return f"{yuan(r.fund_income_amount)} / {yuan(r.fund_expense_amount)}"
+
+
 def _runs_table(runs: list[pb.ReconciliationRun]) -> str:
     if not runs:
         return '<p class="muted">No runs · 无对账记录</p>'
@@ -97,7 +104,7 @@ def _runs_table(runs: list[pb.ReconciliationRun]) -> str:
         "<tr><th>account · 账户</th><th>day · 日期</th><th>status · 状态</th><th>bill lines</th>"
         "<th>payments · 收款</th><th>refunds · 退款</th><th>fees · 手续费</th>"
         "<th>matched · 已平</th><th>mismatches · 差错</th><th>open · 未处理</th>"
-        "<th>attempts</th></tr>"
+        "<th>fund flow in / out · 资金账单收支</th><th>attempts</th></tr>"
     )
     rows = "".join(
         f'<tr data-run="{esc(r.run_id)}"><td>{esc(r.channel)}/{esc(r.account_id)}</td>'
@@ -106,7 +113,8 @@ def _runs_table(runs: list[pb.ReconciliationRun]) -> str:
         f"<td>{r.provider_lines}</td><td>{r.payment_count} / {yuan(r.payment_amount)}</td>"
         f"<td>{r.refund_count} / {yuan(r.refund_amount)}</td><td>{yuan(r.fee_amount)}</td>"
         f"<td>{r.matched_count}</td><td class=mismatches>{r.mismatch_count}</td>"
-        f"<td class=open>{r.open_count}</td><td>{r.attempts}</td></tr>"
+        f"<td class=open>{r.open_count}</td><td class=fund-flow>{_fund_flow(r)}</td>"
+        f"<td>{r.attempts}</td></tr>"
         for r in runs
     )
     return f'<table class="list" id="runs">{head}{rows}</table>'
@@ -167,7 +175,8 @@ def _resolve_forms(request: web.Request, m: pb.Mismatch, back: str) -> str:
         f'<textarea id="note-{esc(m.mismatch_id)}" name="note" rows="2"></textarea>'
         '<button type="submit">Accept · 确认差异</button></form>'
     )
-    if m.kind == "FEE_DIFFERS" or (m.kind == "PROVIDER_ONLY" and not m.ours_state):
+    no_repair = m.kind in ("FEE_DIFFERS", "FUND_FLOW_DIFFERS")
+    if no_repair or (m.kind == "PROVIDER_ONLY" and not m.ours_state):
         return accept  # asking again changes no fee, and finds no order paymesh never had
     return accept + (
         f'<form method="post" action="{esc(action)}" class="repair">{hidden}'

@@ -15,6 +15,7 @@ from paymesh.channels import billfile
 from paymesh.channels.alipay import bill as alipay_bill
 from paymesh.channels.transport import HttpResponse
 from paymesh.channels.wechat import bill as wechat_bill
+from paymesh.channels.wechat import fundflow as wechat_fundflow
 from paymesh.errors import BillInvalid
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -181,7 +182,7 @@ FUND = (FIXTURES / "wechat_fundflowbill.csv").read_bytes()
 
 
 def test_wechat_fund_flow_bill() -> None:
-    entries = wechat_bill.parse_fund_flow_bill(FUND)
+    entries = wechat_fundflow.parse_fund_flow_bill(FUND)
     assert [(e.kind, e.income, e.amount, e.balance, e.voucher_no) for e in entries] == [
         ("交易", True, 10000, 10000, "P0ABC123DEF456000001"),
         ("扣除交易手续费", False, 60, 9940, "P0ABC123DEF456000001"),
@@ -189,7 +190,7 @@ def test_wechat_fund_flow_bill() -> None:
     ]
     # the ASCII-parenthesis header of older files reads the same
     ascii_header = FUND.replace("（元）".encode(), b"(yuan)").replace(b"(yuan)", "(元)".encode())
-    assert len(wechat_bill.parse_fund_flow_bill(ascii_header)) == 3
+    assert len(wechat_fundflow.parse_fund_flow_bill(ascii_header)) == 3
 
 
 @pytest.mark.parametrize(
@@ -209,4 +210,4 @@ def test_wechat_fund_flow_bill_malformed(old: str, new: str, message: str) -> No
     text = FUND.decode()
     assert old in text
     with pytest.raises(BillInvalid, match=message):
-        wechat_bill.parse_fund_flow_bill(text.replace(old, new, 1).encode())
+        wechat_fundflow.parse_fund_flow_bill(text.replace(old, new, 1).encode())

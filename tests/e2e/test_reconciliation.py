@@ -157,6 +157,10 @@ async def test_a_day_of_traffic_reconciles_to_exactly_the_injected_mismatches(
         ), found
         assert run.run.status == "DONE"
         assert (run.run.mismatch_count, run.run.open_count) == (6, 4)
+        # the fund flow bill came too and agrees with the trade bill (the injected line
+        # discrepancies are the provider's, in both its files): no FUND_FLOW_DIFFERS
+        assert run.run.fund_flow
+        assert run.run.fund_flow_lines > 0
         # the lost callback: settled from the bill through the normal transition
         settled = found[("PROVIDER_ONLY", lost)]
         assert (settled.status, settled.resolution) == ("RESOLVED", "settled")
@@ -274,6 +278,12 @@ async def test_a_day_of_traffic_reconciles_to_exactly_the_injected_mismatches(
     assert code == 0, out
     assert f"wechat/{ACCOUNT} {today}: DONE" in out
     assert "attempt 4" in out
+    paid_fees, refund_fees = sum(map(fee, paid)), sum(map(fee, (300, 200, 660)))
+    income, expense = sum(paid) + refund_fees, 300 + 200 + 660 + paid_fees
+    assert (
+        f"fund flow {2 * 6 + 2 * 3} lines: income {6 + 3} {income}, expense {6 + 3} {expense}, "
+        f"net {income - expense}"
+    ) in out
     code, out = await _cli("recon", "report", "--date", today, "--target", grpc_target)
     assert code == 0, out
     assert f"{today},{app.app_id},wechat,6,{sum(paid)}," in out
@@ -281,6 +291,44 @@ async def test_a_day_of_traffic_reconciles_to_exactly_the_injected_mismatches(
     assert line.split()[1:3] == ["ACCEPTED", "PROVIDER_ONLY"]
     code, out = await _cli("recon", "run", "--account", "wechat", "--target", grpc_target)
     assert code == 2
+
+    # the provider's fund flow bill moves money its trade bill does not show: one typed
+    # mismatch, accept-only; the provider fixing it clears it on the next run
+    await _fault(http, mesh, fault="bill_fund_flow_off", delta=1)
+    async with grpc.aio.insecure_channel(grpc_target) as channel:
+        ops = rpc_grpc.ReconciliationServiceStub(channel)
+        request = rpc.RunReconciliationRequest(
+            channel="wechat", account_id=ACCOUNT, bill_date=today
+        )
+        off = await ops.RunReconciliation(request)
+        (differs,) = [x for x in off.mismatches if x.status == "OPEN"]
+        assert (differs.kind, differs.object_kind, differs.object_id) == (
+            "FUND_FLOW_DIFFERS", "fund_flow", "expense",
+        )  # fmt: skip
+        # refunds + fees net of the returned ones: the trade bill's, paymesh's (its fees)
+        net_expense = expense - refund_fees
+        assert (differs.ours_amount, differs.provider_amount) == (net_expense, net_expense + 1)
+        assert (off.run.mismatch_count, off.run.open_count) == (1, 1)
+        assert off.run.fund_expense_amount == expense + 1
+        with pytest.raises(grpc.aio.AioRpcError) as no_repair:
+            await ops.ResolveMismatch(
+                rpc.ResolveMismatchRequest(mismatch_id=differs.mismatch_id,
+                                           action=rpc.RESOLVE_ACTION_REPAIR, actor="ops-bob")
+            )  # fmt: skip
+        assert no_repair.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        code, out = await _cli("recon", "report", "--date", today, "--target", grpc_target)
+        assert f"OPEN     FUND_FLOW_DIFFERS fund_flow expense: ours - {net_expense}" in out, out
+        async with http.delete(f"{mesh.sandbox_url}/_sandbox/faults?channel=wechat") as r:
+            assert r.status == 200
+        fixed = await ops.RunReconciliation(request)
+        statuses = {(x.kind, x.object_id): (x.status, x.resolution) for x in fixed.mismatches}
+        assert statuses[("FUND_FLOW_DIFFERS", "expense")] == ("RESOLVED", "cleared")
+        assert fixed.run.open_count == 0
+
+
+def fee(amount: int) -> int:
+    """The sandbox's 0.6 % fee, half up to the fen."""
+    return (amount * 6 + 500) // 1000
 
 
 async def _cli(*argv: str) -> tuple[int, str]:

@@ -1,4 +1,4 @@
-"""Migration 0007_recon creates exactly the tables `paymesh.recon.models` describes."""
+"""Migrations 0007_recon and 0008_recon_fund_flow create exactly the tables `paymesh.recon.models` describes."""
 
 from __future__ import annotations
 

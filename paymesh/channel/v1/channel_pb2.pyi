@@ -191,3 +191,27 @@ class BillSummary(_message.Message):
     refund_amount: int
     fee_amount: int
     def __init__(self, line_count: _Optional[int] = ..., payment_count: _Optional[int] = ..., refund_count: _Optional[int] = ..., payment_amount: _Optional[int] = ..., refund_amount: _Optional[int] = ..., fee_amount: _Optional[int] = ...) -> None: ...
+
+class FundFlowSummary(_message.Message):
+    __slots__ = ("available", "entry_count", "income_count", "income_amount", "expense_count", "expense_amount", "payment_amount", "refund_amount", "fee_amount", "other_amount")
+    AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_COUNT_FIELD_NUMBER: _ClassVar[int]
+    INCOME_COUNT_FIELD_NUMBER: _ClassVar[int]
+    INCOME_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    EXPENSE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    EXPENSE_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    REFUND_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    FEE_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    OTHER_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    available: bool
+    entry_count: int
+    income_count: int
+    income_amount: int
+    expense_count: int
+    expense_amount: int
+    payment_amount: int
+    refund_amount: int
+    fee_amount: int
+    other_amount: int
+    def __init__(self, available: _Optional[bool] = ..., entry_count: _Optional[int] = ..., income_count: _Optional[int] = ..., income_amount: _Optional[int] = ..., expense_count: _Optional[int] = ..., expense_amount: _Optional[int] = ..., payment_amount: _Optional[int] = ..., refund_amount: _Optional[int] = ..., fee_amount: _Optional[int] = ..., other_amount: _Optional[int] = ...) -> None: ...

@@ -237,16 +237,18 @@ class DownloadBillRequest(_message.Message):
     def __init__(self, account: _Optional[_Union[_channel_pb2.AccountRef, _Mapping]] = ..., bill_date: _Optional[str] = ...) -> None: ...
 
 class DownloadBillResponse(_message.Message):
-    __slots__ = ("available", "lines", "summary", "exchanges")
+    __slots__ = ("available", "lines", "summary", "exchanges", "fund_flow")
     AVAILABLE_FIELD_NUMBER: _ClassVar[int]
     LINES_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     EXCHANGES_FIELD_NUMBER: _ClassVar[int]
+    FUND_FLOW_FIELD_NUMBER: _ClassVar[int]
     available: bool
     lines: _containers.RepeatedCompositeFieldContainer[_channel_pb2.BillLine]
     summary: _channel_pb2.BillSummary
     exchanges: _containers.RepeatedCompositeFieldContainer[_channel_pb2.Exchange]
-    def __init__(self, available: _Optional[bool] = ..., lines: _Optional[_Iterable[_Union[_channel_pb2.BillLine, _Mapping]]] = ..., summary: _Optional[_Union[_channel_pb2.BillSummary, _Mapping]] = ..., exchanges: _Optional[_Iterable[_Union[_channel_pb2.Exchange, _Mapping]]] = ...) -> None: ...
+    fund_flow: _channel_pb2.FundFlowSummary
+    def __init__(self, available: _Optional[bool] = ..., lines: _Optional[_Iterable[_Union[_channel_pb2.BillLine, _Mapping]]] = ..., summary: _Optional[_Union[_channel_pb2.BillSummary, _Mapping]] = ..., exchanges: _Optional[_Iterable[_Union[_channel_pb2.Exchange, _Mapping]]] = ..., fund_flow: _Optional[_Union[_channel_pb2.FundFlowSummary, _Mapping]] = ...) -> None: ...
 
 class IdentifyPayerRequest(_message.Message):
     __slots__ = ("account", "code")

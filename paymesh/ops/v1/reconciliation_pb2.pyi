@@ -10,7 +10,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ReconciliationRun(_message.Message):
-    __slots__ = ("run_id", "channel", "account_id", "bill_date", "status", "attempts", "error", "provider_lines", "payment_count", "payment_amount", "refund_count", "refund_amount", "fee_amount", "matched_count", "mismatch_count", "open_count", "started_at", "finished_at")
+    __slots__ = ("run_id", "channel", "account_id", "bill_date", "status", "attempts", "error", "provider_lines", "payment_count", "payment_amount", "refund_count", "refund_amount", "fee_amount", "matched_count", "mismatch_count", "open_count", "started_at", "finished_at", "fund_flow", "fund_flow_lines", "fund_income_count", "fund_income_amount", "fund_expense_count", "fund_expense_amount")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -29,6 +29,12 @@ class ReconciliationRun(_message.Message):
     OPEN_COUNT_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
     FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    FUND_FLOW_FIELD_NUMBER: _ClassVar[int]
+    FUND_FLOW_LINES_FIELD_NUMBER: _ClassVar[int]
+    FUND_INCOME_COUNT_FIELD_NUMBER: _ClassVar[int]
+    FUND_INCOME_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    FUND_EXPENSE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    FUND_EXPENSE_AMOUNT_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     channel: str
     account_id: str
@@ -47,7 +53,13 @@ class ReconciliationRun(_message.Message):
     open_count: int
     started_at: _timestamp_pb2.Timestamp
     finished_at: _timestamp_pb2.Timestamp
-    def __init__(self, run_id: _Optional[str] = ..., channel: _Optional[str] = ..., account_id: _Optional[str] = ..., bill_date: _Optional[str] = ..., status: _Optional[str] = ..., attempts: _Optional[int] = ..., error: _Optional[str] = ..., provider_lines: _Optional[int] = ..., payment_count: _Optional[int] = ..., payment_amount: _Optional[int] = ..., refund_count: _Optional[int] = ..., refund_amount: _Optional[int] = ..., fee_amount: _Optional[int] = ..., matched_count: _Optional[int] = ..., mismatch_count: _Optional[int] = ..., open_count: _Optional[int] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    fund_flow: bool
+    fund_flow_lines: int
+    fund_income_count: int
+    fund_income_amount: int
+    fund_expense_count: int
+    fund_expense_amount: int
+    def __init__(self, run_id: _Optional[str] = ..., channel: _Optional[str] = ..., account_id: _Optional[str] = ..., bill_date: _Optional[str] = ..., status: _Optional[str] = ..., attempts: _Optional[int] = ..., error: _Optional[str] = ..., provider_lines: _Optional[int] = ..., payment_count: _Optional[int] = ..., payment_amount: _Optional[int] = ..., refund_count: _Optional[int] = ..., refund_amount: _Optional[int] = ..., fee_amount: _Optional[int] = ..., matched_count: _Optional[int] = ..., mismatch_count: _Optional[int] = ..., open_count: _Optional[int] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., fund_flow: _Optional[bool] = ..., fund_flow_lines: _Optional[int] = ..., fund_income_count: _Optional[int] = ..., fund_income_amount: _Optional[int] = ..., fund_expense_count: _Optional[int] = ..., fund_expense_amount: _Optional[int] = ...) -> None: ...
 
 class MismatchAction(_message.Message):
     __slots__ = ("action", "actor", "note", "outcome", "created_at")

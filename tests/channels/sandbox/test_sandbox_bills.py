@@ -143,10 +143,12 @@ async def test_wechat_bill_is_the_sandbox_day_and_its_injected_discrepancies(
     assert by_order[first].channel_trade_no == trade.channel_trade_no
     assert bill.summary.payment_amount == 2650
     assert bill.summary.refund_amount == 40
-    # The tradebill answer is logged; the file itself (payer ids) is not.
-    assert [ex.http_method for ex in bill.exchanges] == ["GET", "GET"]
+    # The tradebill and fundflowbill answers are logged; the files themselves are not.
+    assert [ex.http_method for ex in bill.exchanges] == ["GET"] * 4
     assert "hash_value" in bill.exchanges[0].response_body
     assert "oSandbox" not in bill.exchanges[1].response_body
+    assert "hash_value" in bill.exchanges[2].response_body
+    assert "交易" not in bill.exchanges[3].response_body
 
     assert await arm(http, sandbox, channel="wechat", fault="bill_unknown_trade",
                      out_trade_no="PNEVERHEARD0001", amount=777) == 200  # fmt: skip
