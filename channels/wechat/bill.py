@@ -271,9 +271,9 @@ __all__ = [
     "TRADEBILL_PATH",
     "bill_bytes",
     "bill_rows",
-    "cell",
     "build_download_request",
     "build_tradebill_request",
+    "cell",
     "parse_trade_bill",
     "parse_tradebill_response",
 ]
