@@ -21,7 +21,7 @@ from paymesh.channels.alipay.channel import AlipayChannel
 from paymesh.channels.alipay.config import AlipayAccount
 from paymesh.channels.sandbox import SandboxServer, SandboxState, start_sandbox
 from paymesh.channels.transport import Transport
-from paymesh.errors import ChannelError
+from paymesh.errors import ChannelError, ChannelNotEnabled
 from tests.channels.alipay.fakes import new_rsa_key
 
 REF = pb.AccountRef(channel="alipay", account_id="ali-sandbox")
@@ -167,18 +167,23 @@ async def test_alipay_channel_against_sandbox(
         assert queried.refund.amount == 1
 
         transfer_id = unique("T")
-        transfer = await channel.transfer(
-            account,
-            svc.TransferRequest(
-                account=REF, transfer_id=transfer_id, amount=100, payee_id="2088102177846880"
-            ),
+        transfer_request = svc.TransferRequest(
+            account=REF, transfer_id=transfer_id, amount=100, payee_id="2088102177846880"
         )
-        assert transfer.transfer.state in (pb.RESULT_STATE_SUCCEEDED, pb.RESULT_STATE_PENDING)
-        await asyncio.sleep(0.3)
-        tq = await channel.query_transfer(
-            account, svc.QueryTransferRequest(account=REF, transfer_id=transfer_id)
-        )
-        assert tq.transfer.state == pb.RESULT_STATE_SUCCEEDED
+        if mode == "public_key":  # Alipay's fund transfers need certificate mode
+            with pytest.raises(ChannelNotEnabled):
+                await channel.transfer(account, transfer_request)
+        else:
+            transfer = await channel.transfer(account, transfer_request)
+            assert transfer.transfer.state in (
+                pb.RESULT_STATE_SUCCEEDED,
+                pb.RESULT_STATE_PENDING,
+            )
+            await asyncio.sleep(0.3)
+            tq = await channel.query_transfer(
+                account, svc.QueryTransferRequest(account=REF, transfer_id=transfer_id)
+            )
+            assert tq.transfer.state == pb.RESULT_STATE_SUCCEEDED
 
         # an unpaid order closes; a paid one cannot be closed
         open_id = unique("P")
