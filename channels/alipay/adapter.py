@@ -22,6 +22,7 @@ from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channels import base
 from paymesh.channels.alipay.config import AlipayAccount
 from paymesh.channels.alipay.protocol import (
+    PAY_REFUSALS,
     REFUND_REFUSALS,
     ResponseUnauthenticated,
     checked_content,
@@ -134,14 +135,14 @@ def parse_pay_response(
     AlipayJSBridge tradePay). barcode: 10000 PAID, 10003 PENDING (the buyer confirms),
     20000 / system errors raise ChannelUnavailable (the channel queries), 40004 ChannelError."""
     method = SERVER_METHODS.get(req.method, M_PRECREATE)
-    content = verified_content(resp, account, method)
+    content = verified_content(resp, account, method, refusals=PAY_REFUSALS)
     code = get_str(content, "code")
     if req.method == "barcode" and code == CODE_WAITING:
         expect_same("Alipay", "out_trade_no", req.order_id, get_str(content, "out_trade_no"))
         trade = pending_trade(req, get_str(content, "trade_no"))
         trade.provider_state = code
         return svc.PayResponse(trade=trade)
-    raise_for_code(content)
+    raise_for_code(content, PAY_REFUSALS)
     expect_same("Alipay", "out_trade_no", req.order_id, get_str(content, "out_trade_no"))
     if req.method == "barcode":
         trade = trade_result(content)

@@ -6,12 +6,14 @@
   mode) and `biz_content` (compact JSON), signed RSA2 over the canonical string.
 - Answers: the `<method>_response` (or `error_response`) object is cut out of the body and
   Alipay's signature verified over its exact bytes. A bad signature, or none on a success
-  -> `ResponseUnauthenticated` (ChannelUnavailable: never terminal); an unsigned
-  non-success answer is a refusal as the official SDK treats it, except on money-out
-  calls. Code 10000 -> ok; 20000, `*SYSTEM_ERROR` / `isp.*` sub codes and non-200 HTTP ->
-  ChannelUnavailable; money-out calls (refund, transfer) are refused only by a
-  request-level code or a sub code of their allow-list; any other code ->
-  ChannelError(provider_code=sub_code, provider_message=sub_msg).
+  -> `ResponseUnauthenticated` (ChannelUnavailable: never terminal). An unsigned
+  non-success answer is a refusal only when it says so definitively: a request-level code
+  (the gateway refused the request before any business logic), or 40004 with a sub code of
+  the call's allow-list; anything else unsigned (it could hide a success) is unclear,
+  never a failure from an unverified body. Code 10000 -> ok; 20000, `*SYSTEM_ERROR` /
+  `isp.*` sub codes and non-200 HTTP -> ChannelUnavailable; calls with an allow-list (pay,
+  refund, transfer) are refused only by a request-level code or a sub code of their list;
+  any other code -> ChannelError(provider_code=sub_code, provider_message=sub_msg).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from urllib.parse import urlencode
 from paymesh.channels.alipay import sign
 from paymesh.channels.alipay.config import AlipayAccount
 from paymesh.channels.alipay.transformers import (
+    CODE_BUSINESS_FAILED,
     CODE_SUCCESS,
     CODE_UNKNOWN,
     REDACT_KEYS,
@@ -41,6 +44,44 @@ REQUEST_REFUSALS: Final = frozenset({"40001", "40002", "40003", "40006", "20001"
 UNSIGNED_REFUSALS: Final = REQUEST_REFUSALS  # kept for callers of the old name
 # Sub codes meaning "we do not know yet, query": never a refusal.
 UNKNOWN_SUB_CODES: Final = frozenset({"ACQ.SYSTEM_ERROR", "SYSTEM_ERROR", "ACQ.TRADE_HAS_SUCCESS"})
+
+# Pay allow-list (the 业务错误码 tables of alipay.trade.pay, .precreate and .create,
+# https://opendocs.alipay.com/apis "当面付" / "JSAPI 支付" API pages): 40004
+# sub codes that say the payment was refused and no money moved. Anything else (20000,
+# ACQ.SYSTEM_ERROR, ACQ.TRADE_HAS_SUCCESS, an unlisted code) leaves the order PENDING: a
+# barcode is then queried and cancelled, a QR order re-driven by the merchant's retry.
+PAY_REFUSALS: Final = frozenset(
+    {
+        "ACQ.INVALID_PARAMETER",
+        "ACQ.ACCESS_FORBIDDEN",
+        "ACQ.EXIST_FORBIDDEN_WORD",
+        "ACQ.PARTNER_ERROR",
+        "ACQ.TOTAL_FEE_EXCEED",
+        "ACQ.PAYMENT_AUTH_CODE_INVALID",
+        "ACQ.CONTEXT_INCONSISTENT",
+        "ACQ.TRADE_HAS_CLOSE",
+        "ACQ.BUYER_BALANCE_NOT_ENOUGH",
+        "ACQ.BUYER_BANKCARD_BALANCE_NOT_ENOUGH",
+        "ACQ.ERROR_BALANCE_PAYMENT_DISABLE",
+        "ACQ.BUYER_SELLER_EQUAL",
+        "ACQ.TRADE_BUYER_NOT_MATCH",
+        "ACQ.BUYER_ENABLE_STATUS_FORBID",
+        "ACQ.PAYMENT_FAIL",
+        "ACQ.BUYER_PAYMENT_AMOUNT_DAY_LIMIT_ERROR",
+        "ACQ.BUYER_PAYMENT_AMOUNT_MONTH_LIMIT_ERROR",
+        "ACQ.BEYOND_PAY_RESTRICTION",
+        "ACQ.BEYOND_PER_RECEIPT_RESTRICTION",
+        "ACQ.SELLER_BEEN_BLOCKED",
+        "ACQ.PRODUCT_AMOUNT_LIMIT_ERROR",
+        "ACQ.MERCHANT_AGREEMENT_NOT_EXIST",
+        "ACQ.MERCHANT_AGREEMENT_INVALID",
+        "ACQ.PAYMENT_REQUEST_HAS_RISK",
+        "ACQ.NO_PAYMENT_INSTRUMENTS_AVAILABLE",
+        "ACQ.USER_FACE_PAYMENT_SWITCH_OFF",
+        "ACQ.AUTH_TOKEN_IS_NOT_EXIST",
+        "ACQ.BUYER_NOT_EXIST",
+    }
+)
 
 # Money-out allow-lists: 40004 sub codes that say the refund / transfer was refused and no
 # money moved. Anything else (SYSTEM_ERROR, isp.*, 20000, an unlisted sub code, an unsigned
@@ -167,20 +208,30 @@ def checked_content(
     `refusals` (money-out calls): the allow-list of definitive 40004 sub codes; with it an
     unsigned non-success answer is unclear too, never a refusal.
     """
-    content = verified_content(resp, account, method, money_out=refusals is not None)
+    content = verified_content(
+        resp, account, method, refusals=refusals, money_out=refusals is not None
+    )
     raise_for_code(content, refusals)
     return content
 
 
 def verified_content(
-    resp: HttpResponse, account: AlipayAccount, method: str, *, money_out: bool = False
+    resp: HttpResponse,
+    account: AlipayAccount,
+    method: str,
+    *,
+    refusals: frozenset[str] | None = None,
+    money_out: bool = False,
 ) -> dict[str, Any]:
     """Authenticate `resp` and return the response object, whatever its code.
 
-    A signed answer must verify. An unsigned one is never a success; an unsigned
-    non-success answer is taken as Alipay's refusal, as the official SDK does
-    (alipay-sdk-java AbstractAlipayClient.checkResponseSign only fails an unsigned answer
-    when it is a success), except for money-out calls (`money_out`), where it is unclear.
+    A signed answer must verify. An unsigned one is never a success, and is returned (to
+    be raised as a refusal) only when it is a definitive refusal: a request-level code, or
+    (not on `money_out` calls, whose unsigned answers are never a failure) 40004 with a
+    sub code of `refusals`. The official SDK takes any unsigned non-success answer as a
+    refusal (alipay-sdk-java AbstractAlipayClient.checkResponseSign only fails an unsigned
+    answer when it is a success); paymesh only takes the definitive ones, since an
+    unverified body with an unknown code could hide a success.
     """
     if resp.status != 200:
         raise ChannelUnavailable(
@@ -198,9 +249,18 @@ def verified_content(
     code = get_str(content, "code")
     if not code or code in (CODE_SUCCESS, CODE_UNKNOWN):
         raise ResponseUnauthenticated("Alipay response is not signed")
-    if money_out and code not in REQUEST_REFUSALS:
-        raise ResponseUnauthenticated(f"Alipay refusal {code} is not signed: outcome unknown")
-    return content
+    if code in REQUEST_REFUSALS:
+        return content
+    if (
+        not money_out
+        and code == CODE_BUSINESS_FAILED
+        and refusals is not None
+        and get_str(content, "sub_code") in refusals
+    ):
+        return content
+    raise ResponseUnauthenticated(
+        f"Alipay answer {code} {get_str(content, 'sub_code')} is not signed: outcome unknown"
+    )
 
 
 def raise_for_code(content: Mapping[str, Any], refusals: frozenset[str] | None = None) -> None:
@@ -233,6 +293,7 @@ def raise_for_code(content: Mapping[str, Any], refusals: frozenset[str] | None =
 
 __all__ = [
     "FORM_CONTENT_TYPE",
+    "PAY_REFUSALS",
     "REFUND_REFUSALS",
     "REQUEST_REFUSALS",
     "TRANSFER_NOT_FOUND",

@@ -622,12 +622,31 @@ def unsigned(method: str, content: dict[str, Any]) -> HttpResponse:
     return HttpResponse(200, {}, json.dumps({key: content}, ensure_ascii=False).encode())
 
 
-def test_unsigned_non_success_is_a_refusal_except_for_money_out() -> None:
+def test_unsigned_non_success_is_a_refusal_only_when_definitive() -> None:
     refusal = {"code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_STATUS_ERROR"}
-    # as the official SDK: an unsigned business failure is Alipay's refusal ...
+    qr = pay_request("qr")
+    # a pay refusal with a sub code of the pay allow-list is Alipay's refusal ...
+    definitive = {**refusal, "sub_code": "ACQ.BUYER_BALANCE_NOT_ENOUGH"}
     with pytest.raises(ChannelError):
+        adapter.parse_pay_response(qr, ACCOUNT, unsigned("alipay.trade.precreate", definitive))
+    # ... so is a request-level refusal (the gateway refused before any business logic)
+    gateway = {"code": "40002", "msg": "Invalid Arguments", "sub_code": "isv.invalid-app-id"}
+    with pytest.raises(ChannelError):
+        adapter.parse_pay_response(qr, ACCOUNT, unsigned("alipay.trade.precreate", gateway))
+    # ... but an unsigned unknown code, a 20000, or a refusal of a call with no allow-list
+    # could hide a success: unclear, never a failure
+    for body in [
+        {**refusal, "sub_code": "ACQ.SOMETHING_NEW"},
+        {"code": "20000", "sub_code": "isp.unknow-error"},
+        {"code": "40004"},
+    ]:
+        with pytest.raises(ChannelUnavailable) as e:
+            adapter.parse_pay_response(qr, ACCOUNT, unsigned("alipay.trade.precreate", body))
+        assert not isinstance(e.value, ChannelError), body
+    with pytest.raises(ChannelUnavailable) as e:
         adapter.parse_close_response(ACCOUNT, unsigned("alipay.trade.close", refusal))
-    # ... but a refund or transfer it would fail stays unclear
+    assert not isinstance(e.value, ChannelError)
+    # a refund or transfer it would fail stays unclear even with an allow-listed sub code
     refund_refusal = {**refusal, "sub_code": "ACQ.TRADE_NOT_ALLOW_REFUND"}
     with pytest.raises(ChannelUnavailable) as e:
         adapter.parse_refund_response(
@@ -643,6 +662,17 @@ def test_unsigned_non_success_is_a_refusal_except_for_money_out() -> None:
             req, ACCOUNT, unsigned("alipay.fund.trans.uni.transfer", transfer_refusal)
         )
     assert not isinstance(e.value, ChannelError)
+
+
+@pytest.mark.parametrize("sub_code", ["ACQ.SYSTEM_ERROR", "ACQ.TRADE_HAS_SUCCESS", "ACQ.NEW", ""])
+def test_signed_pay_sub_codes_outside_the_allow_list_are_unclear(sub_code: str) -> None:
+    resp = fail("alipay.trade.precreate", "40004", sub_code, "?")
+    with pytest.raises(ChannelUnavailable) as e:
+        adapter.parse_pay_response(pay_request("qr"), ACCOUNT, resp)
+    assert not isinstance(e.value, ChannelError)
+    refused = fail("alipay.trade.precreate", "40004", "ACQ.TOTAL_FEE_EXCEED", "金额超限")
+    with pytest.raises(ChannelError):
+        adapter.parse_pay_response(pay_request("qr"), ACCOUNT, refused)
 
 
 @pytest.mark.parametrize("sub_code", ["ACQ.SYSTEM_ERROR", "ACQ.SOMETHING_NEW", ""])
