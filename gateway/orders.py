@@ -166,7 +166,12 @@ async def query_order(deps: Deps, req: query_pb.QueryOrderRequest) -> order_pb2.
     order = await find_order(deps, req.app_id, req.order_id, req.out_trade_no)
     if req.sync:
         order = await sync_order(deps, order)
-    return order_message(order)
+    # A late payment exists only for an order that was closed or failed (and, accepted,
+    # may have become PAID since): PENDING orders need no second read.
+    late = None
+    if order.status != OrderStatus.PENDING.value:
+        late = await deps.store.get_late_payment(order.order_id)
+    return order_message(order, late)
 
 
 async def close_order(deps: Deps, req: pay_pb.CloseOrderRequest) -> order_pb2.Order:

@@ -120,6 +120,13 @@ async def test_payment_after_close_is_refunded_by_default(
     order = await query_order(merchant, oid)
     assert order["status"] == "CLOSED"  # the order keeps its status
     assert int(order["refunded_amount"]) == 2500
+    # QueryOrder shows the late payment and what became of it
+    shown = order["late_payment"]
+    assert int(shown["amount"]) == 2500
+    assert shown["channel_trade_no"] == trade["channel_trade_no"]
+    assert (shown["policy"], shown["refund_id"]) == ("refund", refund_id)
+    assert shown["order_status"] == "CLOSED"
+    assert shown["paid_at"]
     # The money went back at the provider, and Alipay got its "success".
     refunds = (await sandbox(http, mesh.sandbox_url, "/_sandbox/trades?channel=alipay"))["refunds"]
     assert [r["amount"] for r in refunds if r["out_trade_no"] == oid] == [2500]
@@ -152,6 +159,8 @@ async def test_payment_after_close_is_accepted_when_the_app_says_so(
     order = await query_order(merchant, oid)
     assert order["status"] == "PAID"
     assert order["channel_trade_no"] == trade["channel_trade_no"]
+    assert order["late_payment"]["policy"] == "accept"
+    assert not order["late_payment"].get("refund_id")
     assert trade["status"] == "PAID"  # nothing refunded at the provider
 
 

@@ -27,8 +27,9 @@ def pay_data_message(data: dict[str, object] | None) -> pay_data_pb2.PayData | N
     return json_format.ParseDict(data, pay_data_pb2.PayData(), ignore_unknown_fields=True)
 
 
-def order_message(row: models.PayOrder) -> order_pb2.Order:
-    return order_pb2.Order(
+def order_message(row: models.PayOrder, late: models.LatePayment | None = None) -> order_pb2.Order:
+    """The merchant's view of an order; `late`: its late payment, when it has one."""
+    message = order_pb2.Order(
         order_id=row.order_id,
         app_id=row.app_id,
         out_trade_no=row.out_trade_no,
@@ -46,6 +47,18 @@ def order_message(row: models.PayOrder) -> order_pb2.Order:
         subject=row.subject,
         metadata=dict(row.meta or {}),
     )
+    if late is not None:
+        message.late_payment.CopyFrom(
+            order_pb2.LatePayment(
+                amount=late.amount,
+                channel_trade_no=late.channel_trade_no,
+                policy=late.policy,
+                refund_id=late.refund_id,
+                paid_at=_ts(late.paid_at),
+                order_status=late.order_status,
+            )
+        )
+    return message
 
 
 def refund_message(row: models.Refund) -> refund_pb2.Refund:

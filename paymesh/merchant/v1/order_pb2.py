@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from paymesh.common.v1 import pay_data_pb2 as paymesh_dot_common_dot_v1_dot_pay__data__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fpaymesh/merchant/v1/order.proto\x12\x13paymesh.merchant.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a paymesh/common/v1/pay_data.proto\"\xf3\x04\n\x05Order\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61pp_id\x18\x02 \x01(\t\x12\x14\n\x0cout_trade_no\x18\x03 \x01(\t\x12\x31\n\x06status\x18\x04 \x01(\x0e\x32!.paymesh.merchant.v1.Order.Status\x12\x0e\n\x06\x61mount\x18\x05 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x06 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x07 \x01(\t\x12\x0e\n\x06method\x18\x08 \x01(\t\x12,\n\x08pay_data\x18\t \x01(\x0b\x32\x1a.paymesh.common.v1.PayData\x12\x18\n\x10\x63hannel_trade_no\x18\n \x01(\t\x12/\n\x0b\x65xpire_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ncreated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07paid_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0frefunded_amount\x18\x0e \x01(\x03\x12\x0f\n\x07subject\x18\x0f \x01(\t\x12:\n\x08metadata\x18\x10 \x03(\x0b\x32(.paymesh.merchant.v1.Order.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"O\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\x0b\n\x07PENDING\x10\x01\x12\x08\n\x04PAID\x10\x02\x12\n\n\x06\x43LOSED\x10\x03\x12\n\n\x06\x46\x41ILED\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fpaymesh/merchant/v1/order.proto\x12\x13paymesh.merchant.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a paymesh/common/v1/pay_data.proto\"\xab\x05\n\x05Order\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61pp_id\x18\x02 \x01(\t\x12\x14\n\x0cout_trade_no\x18\x03 \x01(\t\x12\x31\n\x06status\x18\x04 \x01(\x0e\x32!.paymesh.merchant.v1.Order.Status\x12\x0e\n\x06\x61mount\x18\x05 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x06 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x07 \x01(\t\x12\x0e\n\x06method\x18\x08 \x01(\t\x12,\n\x08pay_data\x18\t \x01(\x0b\x32\x1a.paymesh.common.v1.PayData\x12\x18\n\x10\x63hannel_trade_no\x18\n \x01(\t\x12/\n\x0b\x65xpire_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ncreated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07paid_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0frefunded_amount\x18\x0e \x01(\x03\x12\x0f\n\x07subject\x18\x0f \x01(\t\x12:\n\x08metadata\x18\x10 \x03(\x0b\x32(.paymesh.merchant.v1.Order.MetadataEntry\x12\x36\n\x0clate_payment\x18\x11 \x01(\x0b\x32 .paymesh.merchant.v1.LatePayment\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"O\n\x06Status\x12\x16\n\x12STATUS_UNSPECIFIED\x10\x00\x12\x0b\n\x07PENDING\x10\x01\x12\x08\n\x04PAID\x10\x02\x12\n\n\x06\x43LOSED\x10\x03\x12\n\n\x06\x46\x41ILED\x10\x04\"\x9d\x01\n\x0bLatePayment\x12\x0e\n\x06\x61mount\x18\x01 \x01(\x03\x12\x18\n\x10\x63hannel_trade_no\x18\x02 \x01(\t\x12\x0e\n\x06policy\x18\x03 \x01(\t\x12\x11\n\trefund_id\x18\x04 \x01(\t\x12+\n\x07paid_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0corder_status\x18\x06 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,9 +36,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ORDER_METADATAENTRY']._loaded_options = None
   _globals['_ORDER_METADATAENTRY']._serialized_options = b'8\001'
   _globals['_ORDER']._serialized_start=124
-  _globals['_ORDER']._serialized_end=751
-  _globals['_ORDER_METADATAENTRY']._serialized_start=623
-  _globals['_ORDER_METADATAENTRY']._serialized_end=670
-  _globals['_ORDER_STATUS']._serialized_start=672
-  _globals['_ORDER_STATUS']._serialized_end=751
+  _globals['_ORDER']._serialized_end=807
+  _globals['_ORDER_METADATAENTRY']._serialized_start=679
+  _globals['_ORDER_METADATAENTRY']._serialized_end=726
+  _globals['_ORDER_STATUS']._serialized_start=728
+  _globals['_ORDER_STATUS']._serialized_end=807
+  _globals['_LATEPAYMENT']._serialized_start=810
+  _globals['_LATEPAYMENT']._serialized_end=967
 # @@protoc_insertion_point(module_scope)

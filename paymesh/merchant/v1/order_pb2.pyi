@@ -12,7 +12,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Order(_message.Message):
-    __slots__ = ("order_id", "app_id", "out_trade_no", "status", "amount", "currency", "channel", "method", "pay_data", "channel_trade_no", "expire_time", "created_at", "paid_at", "refunded_amount", "subject", "metadata")
+    __slots__ = ("order_id", "app_id", "out_trade_no", "status", "amount", "currency", "channel", "method", "pay_data", "channel_trade_no", "expire_time", "created_at", "paid_at", "refunded_amount", "subject", "metadata", "late_payment")
     class Status(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         STATUS_UNSPECIFIED: _ClassVar[Order.Status]
@@ -48,6 +48,7 @@ class Order(_message.Message):
     REFUNDED_AMOUNT_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
+    LATE_PAYMENT_FIELD_NUMBER: _ClassVar[int]
     order_id: str
     app_id: str
     out_trade_no: str
@@ -64,4 +65,21 @@ class Order(_message.Message):
     refunded_amount: int
     subject: str
     metadata: _containers.ScalarMap[str, str]
-    def __init__(self, order_id: _Optional[str] = ..., app_id: _Optional[str] = ..., out_trade_no: _Optional[str] = ..., status: _Optional[_Union[Order.Status, str]] = ..., amount: _Optional[int] = ..., currency: _Optional[str] = ..., channel: _Optional[str] = ..., method: _Optional[str] = ..., pay_data: _Optional[_Union[_pay_data_pb2.PayData, _Mapping]] = ..., channel_trade_no: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., paid_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., refunded_amount: _Optional[int] = ..., subject: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    late_payment: LatePayment
+    def __init__(self, order_id: _Optional[str] = ..., app_id: _Optional[str] = ..., out_trade_no: _Optional[str] = ..., status: _Optional[_Union[Order.Status, str]] = ..., amount: _Optional[int] = ..., currency: _Optional[str] = ..., channel: _Optional[str] = ..., method: _Optional[str] = ..., pay_data: _Optional[_Union[_pay_data_pb2.PayData, _Mapping]] = ..., channel_trade_no: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., paid_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., refunded_amount: _Optional[int] = ..., subject: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., late_payment: _Optional[_Union[LatePayment, _Mapping]] = ...) -> None: ...
+
+class LatePayment(_message.Message):
+    __slots__ = ("amount", "channel_trade_no", "policy", "refund_id", "paid_at", "order_status")
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_TRADE_NO_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    REFUND_ID_FIELD_NUMBER: _ClassVar[int]
+    PAID_AT_FIELD_NUMBER: _ClassVar[int]
+    ORDER_STATUS_FIELD_NUMBER: _ClassVar[int]
+    amount: int
+    channel_trade_no: str
+    policy: str
+    refund_id: str
+    paid_at: _timestamp_pb2.Timestamp
+    order_status: str
+    def __init__(self, amount: _Optional[int] = ..., channel_trade_no: _Optional[str] = ..., policy: _Optional[str] = ..., refund_id: _Optional[str] = ..., paid_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., order_status: _Optional[str] = ...) -> None: ...
