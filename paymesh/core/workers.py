@@ -114,6 +114,10 @@ class EtcdWorkerLease:
         self._max = min(max_workers, MAX_WORKER + 1)
         self._margin = margin
         self._retry = retry_seconds
+        # Renew four times per TTL, and retry a failed renewal quickly: a busy machine or
+        # one dropped keepalive must not cost the lease while etcd still holds it.
+        self._period = max(0.2, ttl / 4)
+        self._quick_retry = min(self._period, 0.25)
         self._lease_id = 0
         self._worker_id = -1
         self._valid_until = 0.0
@@ -195,18 +199,28 @@ class EtcdWorkerLease:
             if resp.succeeded:
                 return
 
-    async def _renew_once(self) -> None:
+    async def _renew_once(self) -> bool:
+        """One keepalive round trip, bounded in time; True when the lease was renewed."""
         lease = self._client.lease
         sent = time.monotonic()
         call = lease.keep_alive(self._lease_id)
-        try:
+        renewed = False
+
+        async def first_answer() -> None:
+            nonlocal renewed
             async for resp in call:
                 if resp.TTL <= 0:
                     _log.error("worker lease %s expired", self._lease_id)
                     self._lost.set()
                 else:
                     self._valid_until = sent + resp.TTL
+                    renewed = True
                 break
+
+        try:
+            # A hung stream must not use up the lease: give up after one renewal period
+            # and try again on a fresh call.
+            await asyncio.wait_for(first_answer(), self._period)
         except Exception:  # keep trying until the lease would have expired
             _log.warning("worker lease keepalive failed", exc_info=True)
         finally:
@@ -214,6 +228,7 @@ class EtcdWorkerLease:
         if time.monotonic() >= self._valid_until - self._margin:
             _log.error("worker lease %s not renewed in time", self._lease_id)
             self._lost.set()
+        return renewed
 
     async def _reacquire(self) -> None:
         """Lease a worker id again after a loss; retried until it works or we close."""
@@ -233,13 +248,14 @@ class EtcdWorkerLease:
             return
 
     async def _keepalive(self) -> None:
+        renewed = True
         while not self._closed:
             if self._lost.is_set():
                 await self._reacquire()
                 continue
-            await asyncio.sleep(max(0.2, self._ttl / 3))
-            await self._renew_once()
-            if not self._lost.is_set():
+            await asyncio.sleep(self._period if renewed else self._quick_retry)
+            renewed = await self._renew_once()
+            if renewed:
                 # Keep the floor close behind us, so that after a crash (no release) the
                 # next holder, even one whose clock lags, starts after what we issued.
                 try:
