@@ -182,7 +182,7 @@ async def close_order(deps: Deps, req: pay_pb.CloseOrderRequest) -> order_pb2.Or
         return order_message(order)
     if order.status != OrderStatus.PENDING.value:
         raise OrderNotPayable(f"order is {order.status} and cannot be closed")
-    close = ch.CloseRequest(account=_account(order), order_id=order.order_id)
+    close = ch.CloseRequest(account=_account(order), order_id=order.order_id, method=order.method)
     # Channel first: if the provider cannot confirm the close, the order stays PENDING.
     await deps.channels.call("Close", close, kind="order", object_id=order.order_id)
     result = await deps.store.mark_closed(order.order_id, deps.clock())

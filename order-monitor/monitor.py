@@ -64,6 +64,9 @@ WAIT_USER_CONFIRM = "WAIT_USER_CONFIRM"
 # URL stays payable until its time_expire even when paymesh closed the order first), and its
 # report may come a little later: CLOSED/FAILED orders are watched until expiry + this margin.
 DEFAULT_LATE_MARGIN = timedelta(minutes=10)
+# Barcode payments still unconfirmed (Alipay 10003 / unknown): poll ~30 s, then cancel
+# (Alipay 当面付: alipay.trade.query, then alipay.trade.cancel; the channel's barcode Close).
+DEFAULT_BARCODE_WAIT, BARCODE = timedelta(seconds=30), "barcode"
 # A refund or transfer PENDING longer than this is overdue (paymesh_monitor_overdue_records).
 OVERDUE_AFTER = timedelta(hours=1)
 # Records in backoff are fetched but skipped; fetch at most this many batches' worth extra
@@ -113,6 +116,7 @@ class OrderMonitor:
         late_margin: timedelta = DEFAULT_LATE_MARGIN,
         resubmit_budget: int = DEFAULT_RESUBMIT_BUDGET,
         confirm_ttl: timedelta = DEFAULT_CONFIRM_TTL,
+        barcode_wait: timedelta = DEFAULT_BARCODE_WAIT,
     ) -> None:
         if batch <= 0 or concurrency <= 0 or interval <= 0:
             raise ValueError("batch, concurrency and interval must be positive")
@@ -125,6 +129,7 @@ class OrderMonitor:
         self.late_margin = late_margin
         self.resubmit_budget = resubmit_budget
         self.confirm_ttl = confirm_ttl
+        self.barcode_wait = barcode_wait
         base = interval if backoff_base is None else backoff_base
         self.backoff = Backoff(base, max(base, backoff_cap))
         self._stop = asyncio.Event()
@@ -177,6 +182,9 @@ class OrderMonitor:
             OrderStatus.PENDING, created_before=stale_before, limit=limit
         ):
             orders.setdefault(o.order_id, o)
+        early = now - self.barcode_wait  # barcode orders are due earlier
+        for o in await store.list_orders(OrderStatus.PENDING, created_before=early, limit=limit):
+            orders.update({o.order_id: o} if o.method == BARCODE else {})
         for order in orders.values():
             jobs.append(("order", order.order_id, self._order_check(order, now)))
         for r in await store.list_refunds(
@@ -259,7 +267,9 @@ class OrderMonitor:
     async def _check_order(self, order: PayOrder, now: datetime) -> CheckOutcome:
         deps = self.deps
         account = _account(order.channel, order.account_id)
-        expired = order.expire_time <= now
+        expired = order.expire_time <= now or (
+            order.method == BARCODE and order.created_at + self.barcode_wait <= now
+        )
         if not order.channel:
             # A cashier order no wallet has committed to: no trade exists at any provider,
             # so there is nothing to ask; past its expiry it closes without a channel call.
@@ -291,12 +301,13 @@ class OrderMonitor:
                 return CheckOutcome(order.status, False, True)
         if not expired:
             return CheckOutcome(order.status, False, True)
-        # Past expiry and not paid: the channel closes first; if it cannot confirm (it says
+        # Past expiry (a barcode: past its wait) and not paid: the channel closes (a barcode:
+        # cancels) first; if it cannot confirm (it says
         # the order was paid meanwhile, or it is unreachable) the order stays PENDING and
         # the next sweep queries again. Never close blindly.
         await deps.channels.call(
             "Close",
-            ch.CloseRequest(account=account, order_id=order.order_id),
+            ch.CloseRequest(account=account, order_id=order.order_id, method=order.method),
             kind="order",
             object_id=order.order_id,
         )

@@ -130,6 +130,19 @@ class AlipayChannel(ChannelBase[AlipayAccount, None]):
         )
 
     async def close(self, account: AlipayAccount, request: svc.CloseRequest) -> svc.CloseResponse:
+        if request.method == "barcode":
+            # 当面付 条码支付: a barcode trade still unpaid after the ~30 s of polling (10003
+            # "等待用户付款", or 20000 / unknown) is cancelled with alipay.trade.cancel, not
+            # closed: cancel also reverses a payment that went through meanwhile.
+            http = adapter.build_cancel_request(request.order_id, account, self._clock())
+            ex: list[channel_pb2.Exchange] = []
+            await self._call(
+                account,
+                http,
+                lambda r, _: adapter.parse_cancel_response(request.order_id, account, r),
+                ex,
+            )
+            return svc.CloseResponse(exchanges=ex)
         http = adapter.build_close_request(request, account, self._clock())
         return await self._logged(
             account, http, lambda r, _: adapter.parse_close_response(account, r)

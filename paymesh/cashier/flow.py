@@ -103,7 +103,7 @@ async def _release(
             return moved
         if resp.trade.state == TS.TRADE_STATE_PAID:
             raise CommitRefused("busy", "paid at the provider, not applicable")
-    close = ch.CloseRequest(account=account, order_id=order.order_id)
+    close = ch.CloseRequest(account=account, order_id=order.order_id, method=order.method)
     try:
         await deps.channels.call("Close", close, kind="order", object_id=order.order_id)
     except (ChannelUnavailable, ChannelError) as e:

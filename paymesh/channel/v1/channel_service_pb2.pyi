@@ -68,12 +68,14 @@ class QueryResponse(_message.Message):
     def __init__(self, trade: _Optional[_Union[_channel_pb2.TradeResult, _Mapping]] = ..., exchanges: _Optional[_Iterable[_Union[_channel_pb2.Exchange, _Mapping]]] = ...) -> None: ...
 
 class CloseRequest(_message.Message):
-    __slots__ = ("account", "order_id")
+    __slots__ = ("account", "order_id", "method")
     ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
     account: _channel_pb2.AccountRef
     order_id: str
-    def __init__(self, account: _Optional[_Union[_channel_pb2.AccountRef, _Mapping]] = ..., order_id: _Optional[str] = ...) -> None: ...
+    method: str
+    def __init__(self, account: _Optional[_Union[_channel_pb2.AccountRef, _Mapping]] = ..., order_id: _Optional[str] = ..., method: _Optional[str] = ...) -> None: ...
 
 class CloseResponse(_message.Message):
     __slots__ = ("exchanges",)
