@@ -10,7 +10,11 @@ run settles (callbacks answered, monitor sweeps until nothing is left open), for
 
 - money captured at the sandbox = paymesh's PAID amount + late payments refunded or accepted;
 - refunds at the sandbox never exceed what it captured, and paymesh's refunded amount is the
-  sandbox's (nothing refunded twice, nothing refunded that paymesh does not know about).
+  sandbox's (nothing refunded twice, nothing refunded that paymesh does not know about);
+- and for every transfer (some never received by the provider, some with only the answer lost,
+  some retried by the merchant): one transfer and at most one provider bill per
+  out_transfer_no, the money moved never exceeds the requested amount (all of it once
+  SUCCEEDED, none if FAILED), and none is left PENDING without a recorded reason.
 
 Every run uses a mesh of its own (fresh database), so monitor sweeps see only its orders.
 """
@@ -32,7 +36,7 @@ from paymesh.config import factory as config_factory
 from paymesh.config.apps import LatePaymentPolicy
 from paymesh.dev.seed import ALIPAY_APP_ID, WECHAT_MCHID, DemoApp, seed_app
 from paymesh.gateway.deps import build_deps
-from paymesh.merchant.v1 import pay_service_pb2, refund_service_pb2
+from paymesh.merchant.v1 import pay_service_pb2, refund_service_pb2, transfer_service_pb2
 from paymesh.order_monitor.monitor import OrderMonitor
 from paymesh.testing.processes import EtcdServer, MariaDBServer, NatsServer
 from tests.e2e.client import Merchant
@@ -59,6 +63,15 @@ class SimOrder:
     log: list[str] = field(default_factory=list)
 
 
+@dataclass
+class SimTransfer:
+    out_transfer_no: str
+    amount: int
+    merchant: Merchant
+    transfer_ids: set[str] = field(default_factory=set)
+    log: list[str] = field(default_factory=list)
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 async def own_mesh(
     request: pytest.FixtureRequest,
@@ -80,6 +93,8 @@ class Run:
         self.mesh, self.http, self.seed = mesh, http, seed
         self.rng = random.Random(seed)
         self.orders: list[SimOrder] = []
+        self.transfers: list[SimTransfer] = []
+        self.payee = f"oUpF8uMuAJO_M2pxb1Q9zNjW{seed:04d}"  # this run's bills at the sandbox
         self.merchants: list[Merchant] = []
         self.trace: list[str] = []
 
@@ -196,6 +211,36 @@ class Run:
             await self.sandbox(f"/_sandbox/faults?channel={o.channel}", None, delete=True)
         assert status != 500, body
 
+    async def transfer(self, _o: SimOrder) -> None:
+        """A WeChat transfer, sometimes never received or with its answer lost, sometimes
+        retried by the merchant with the same out_transfer_no (a retry or a new one)."""
+        if self.transfers and self.rng.random() < 0.4:
+            t = self.rng.choice(self.transfers)
+        else:
+            t = SimTransfer(
+                out_no("x"), self.rng.randint(100, 2000), self.rng.choice(self.merchants)
+            )
+            self.transfers.append(t)
+        lost = self.rng.choice([None, "never_received", "answer_lost"])
+        if lost is not None:
+            await self.sandbox(
+                "/_sandbox/faults",
+                {"channel": "wechat", "fault": "http_500", "method": "POST", "count": 1,
+                 "path": "/v3/fund-app/mch-transfer/transfer-bills",
+                 "process": lost == "answer_lost"},
+            )  # fmt: skip
+        status, body = await t.merchant.post(
+            "/v1/transfers",
+            {"out_transfer_no": t.out_transfer_no, "amount": t.amount,
+             "payee_id": self.payee, "remark": "prop"},
+            transfer_service_pb2.CreateTransferRequest,
+        )  # fmt: skip
+        t.log.append(f"transfer [{lost}] {status}")
+        if lost is not None:
+            await self.sandbox("/_sandbox/faults?channel=wechat", None, delete=True)
+        assert status == 200, body
+        t.transfer_ids.add(body["transfer"]["transfer_id"])
+
     async def sweep(self) -> None:
         deps = await build_deps(self.mesh.server.context)
         await OrderMonitor(deps, pending_after=timedelta(0)).sweep_once()
@@ -206,7 +251,7 @@ class Run:
             await self.create()
             return
         action = self.rng.choices(
-            ["pay", "close", "cross", "refund", "sweep"], weights=[4, 3, 2, 3, 1]
+            ["pay", "close", "cross", "refund", "sweep", "transfer"], weights=[4, 3, 2, 3, 1, 4]
         )[0]
         if action == "sweep":
             await self.sweep()
@@ -253,6 +298,9 @@ class Run:
             out["paid"] += order.status == "PAID"
             out["cross"] += o.crossed
             out["refunded"] += order.refunded_amount > 0
+        out["transfers"] = len(self.transfers)
+        out["transfer_retries"] = sum(len(t.log) - 1 for t in self.transfers)
+        out["transfers_lost"] = sum("None" not in e for t in self.transfers for e in t.log)
         return out
 
     async def check(self) -> None:
@@ -283,6 +331,30 @@ class Run:
             # No refund is left PENDING without a recorded reason (money-b's resubmission).
             for r in await store.list_refunds(order_id=o.order_id):
                 assert r.status != "PENDING" or r.pending_reason, where
+        # Transfers: one paymesh transfer per out_transfer_no (a retry never makes a second),
+        # at most one bill at the provider for it, and the money moved never exceeds what was
+        # asked: all of it once SUCCEEDED, none if FAILED.
+        for t in self.transfers:
+            where = f"seed {self.seed} transfer {t.out_transfer_no} {t.amount}: {t.log}"
+            assert len(t.transfer_ids) == 1, where
+            (tid,) = t.transfer_ids
+            bills = [b for b in sandbox_state["transfers"] if b["out_transfer_no"] == tid]
+            assert len(bills) <= 1, where
+            moved = sum(b["amount"] for b in bills if b["status"] == "SUCCEEDED")
+            assert moved <= t.amount, where
+            row = await store.get_transfer(tid)
+            assert row is not None, where
+            assert row.amount == t.amount, where
+            assert moved == (t.amount if row.status == "SUCCEEDED" else 0), where
+            assert row.status != "PENDING" or row.pending_reason, where
+        # Nothing moved under any other number either: the run's payee got exactly the bills
+        # and the money of the transfers paymesh knows, each once.
+        ours = [b for b in sandbox_state["transfers"] if b["payee"] == self.payee]
+        assert len(ours) == len(self.transfers), f"seed {self.seed}: {ours}"
+        succeeded = [await store.get_transfer(next(iter(t.transfer_ids))) for t in self.transfers]
+        assert sum(b["amount"] for b in ours if b["status"] == "SUCCEEDED") == sum(
+            r.amount for r in succeeded if r is not None and r.status == "SUCCEEDED"
+        ), f"seed {self.seed}: {ours}"
 
 
 @pytest.mark.parametrize("seed", SEEDS)
