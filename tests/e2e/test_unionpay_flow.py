@@ -4,6 +4,8 @@ notification, refund settled by UnionPay's refund notify, a forged notify refuse
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
 
 from paymesh.config import factory as config_factory
@@ -56,8 +58,22 @@ async def test_unionpay_app_order_paid_notified_and_refunded(
         return bool((await query_order(merchant, oid))["status"] == "PAID")
 
     await eventually(paid)
-    deliveries = (await sandbox(http, mesh.sandbox_url, "/_sandbox/callbacks"))["callbacks"]
-    (notify,) = [d for d in deliveries if d["channel"] == "unionpay" and d["subject"] == oid]
+
+    async def delivered() -> list[dict[str, Any]]:
+        answer = await sandbox(http, mesh.sandbox_url, "/_sandbox/callbacks")
+        return [
+            d
+            for d in answer["callbacks"]
+            if d["channel"] == "unionpay" and d["subject"] == oid and d["delivered"]
+        ]
+
+    # The order is PAID when the callback's transition commits; the sandbox records the
+    # delivery when the answer reaches it, a moment later.
+    async def any_delivered() -> bool:
+        return bool(await delivered())
+
+    await eventually(any_delivered)
+    (notify,) = await delivered()
     assert notify["delivered"]
     assert "/v1/callbacks/unionpay/" in notify["url"]
     assert notify["attempts"][-1]["status"] == 200
