@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from google.protobuf import json_format, timestamp_pb2
 
 from paymesh.channel.v1 import channel_pb2
@@ -28,6 +30,9 @@ from paymesh.merchant.v1 import query_service_pb2 as query_pb
 from paymesh.runtime.logging import get_logger
 
 log = get_logger("paymesh.orders")
+# A retry re-drives the Pay of an order without stored pay data only once the first attempt
+# cannot still be in flight: the edge gives a request at most 30 s (Envoy route timeout).
+REDRIVE_AFTER = timedelta(seconds=30)
 TS = channel_pb2.TradeState
 
 
@@ -62,7 +67,9 @@ async def create_order(deps: Deps, req: pay_pb.CreateOrderRequest) -> order_pb2.
     )
     order = created.row
     if not created.created:
-        if not _unanswered(order):
+        if not _unanswered(order) or not await deps.store.claim_pay_redrive(
+            order, deps.clock() - REDRIVE_AFTER
+        ):
             return order_message(order)  # a retry: no second channel call
         # The first attempt never stored the channel's answer (its gateway died, or the
         # channel timed out): drive the same call again with the same out_trade_no, which

@@ -7,12 +7,13 @@ the pay data; a barcode order is only asked about (its auth code is single-use).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
 import sqlalchemy as sa
 
-from paymesh.core.db.models import ChannelRequest
+from paymesh.core.db.models import ChannelRequest, PayOrder
 from paymesh.core.db.orders import NewOrder
 from paymesh.merchant.v1 import pay_service_pb2
 from tests.e2e.client import Merchant
@@ -20,6 +21,17 @@ from tests.e2e.conftest import Mesh
 from tests.e2e.helpers import eventually, out_no, query_order, sandbox
 
 CreateOrder = pay_service_pb2.CreateOrderRequest
+
+
+async def _backdate(mesh: Mesh, order_id: str) -> None:
+    """As if it happened a minute ago: the first attempt's call cannot still be in flight
+    (a retry within the edge's 30 s answers idempotently without a second call)."""
+    then = datetime.now(UTC) - timedelta(minutes=1)
+    async with (await mesh.store()).sessions() as s:
+        await s.execute(
+            sa.update(PayOrder).where(PayOrder.order_id == order_id).values(updated_at=then)
+        )
+        await s.commit()
 
 
 async def _inserted_only(mesh: Mesh, merchant: Merchant, body: dict[str, Any]) -> str:
@@ -41,6 +53,7 @@ async def _inserted_only(mesh: Mesh, merchant: Merchant, body: dict[str, Any]) -
     )
     assert created.created
     assert created.row.pay_data is None
+    await _backdate(mesh, created.row.order_id)
     return created.row.order_id
 
 
@@ -92,6 +105,10 @@ async def test_retry_after_a_lost_channel_answer_returns_the_same_trade(
     assert first["order"]["status"] == "PENDING"
     assert "pay_data" not in first["order"]
 
+    status, soon = await merchant.post("/v1/orders", body, CreateOrder)  # within 30 s
+    assert status == 200, soon
+    assert "pay_data" not in soon["order"]  # the first call may still be in flight
+    await _backdate(mesh, first["order"]["order_id"])
     status, retry = await merchant.post("/v1/orders", body, CreateOrder)
     assert status == 200, retry
     assert retry["order"]["order_id"] == first["order"]["order_id"]

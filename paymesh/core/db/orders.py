@@ -293,6 +293,26 @@ class OrderStore(StoreBase):
             None,
         )
 
+    async def claim_pay_redrive(self, order: PayOrder, idle_before: datetime) -> bool:
+        """Claim the right to drive an unanswered order's Pay again: one conditional UPDATE
+        on the version the caller saw, only if the row has not moved since `idle_before`
+        (so the first attempt's call is over). Concurrent retries: one wins."""
+        stmt = (
+            ORDERS.update()
+            .where(
+                ORDERS.c.order_id == order.order_id,
+                ORDERS.c.version == order.version,
+                ORDERS.c.status == OrderStatus.PENDING.value,
+                ORDERS.c.updated_at <= idle_before,
+            )
+            .values(updated_at=self.clock(), version=ORDERS.c.version + 1)
+        )
+
+        async def tx(conn: AsyncConnection) -> bool:
+            return rowcount(await conn.execute(stmt)) == 1
+
+        return await self._run_core(tx)
+
     async def store_pay_data(
         self,
         order_id: str,
