@@ -59,6 +59,8 @@ def redact(value: Any, key: str = "") -> Any:
     return value
 
 
+# `name=` at the start: a form body (UnionPay's answers carry raw PEM, newlines and all).
+_FORM_START = re.compile(r"[\w.\-\[\]]+=")
 # Provider bodies kept in the audit tables are cut to this many characters.
 MAX_BODY_CHARS = 256 * 1024
 
@@ -82,8 +84,8 @@ def redact_body(
 
     JSON (object or array) and form bodies are redacted field by field: the fields named in
     `keys` (a provider's personal data, at any depth) and every secret-named key become
-    `[REDACTED]`; a body is a form when `content_type` says so or it is `k=v&..` text with no
-    space, newline or `<`. Anything else is free text with private keys and card numbers
+    `[REDACTED]`; a body is a form when `content_type` says so or it starts with `name=` and
+    has no `<`. Anything else is free text with private keys and card numbers
     masked. The one redactor of the channel log and the callback audit.
     """
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
@@ -97,7 +99,7 @@ def redact_body(
             cleaned = redact(_redact_keys(parsed, keys))
             return json.dumps(cleaned, ensure_ascii=False, separators=(",", ":"))[:limit]
     if "x-www-form-urlencoded" in content_type or (
-        "=" in stripped and not any(c in stripped for c in " \n<")
+        _FORM_START.match(stripped) and "<" not in stripped
     ):
         pairs = parse_qsl(stripped, keep_blank_values=True)
         if pairs:

@@ -102,7 +102,14 @@ def test_redact_body_forms_and_free_text() -> None:
         plog.redact_body("token=t x", content_type="application/x-www-form-urlencoded")
         == f"token={plog.REDACTED}"
     )
-    assert plog.redact_body("token=t x") == "token=t x"
+    assert plog.redact_body("token=t x") == f"token={plog.REDACTED}"
+    assert plog.redact_body("error: x=1 token=t") == "error: x=1 token=t"  # prose, not a form
+    # UnionPay answers are forms whose values hold raw PEM (spaces, newlines)
+    cert = "-----BEGIN CERTIFICATE-----\nMIID\n-----END CERTIFICATE-----"
+    answer = f"respCode=00&signPubKeyCert={cert}&signature=c2ln"
+    out = plog.redact_body(answer, frozenset({"signPubKeyCert"}))
+    assert "BEGIN CERTIFICATE" not in out
+    assert out.startswith("respCode=00&")
     assert PEM not in plog.redact_body(f"key is {PEM}")
     assert "4111111111111111" not in plog.redact_body(b"card 4111111111111111 used")
     assert plog.redact_body(b"") == ""
