@@ -64,8 +64,8 @@ def server_interceptors() -> list[Any]:
 
 def ids() -> tuple[str, str] | None:
     """(trace_id, span_id) of the current span, hex, when there is one."""
-    if _sdk is None:
-        return None  # never enabled: no span is ever recorded here
+    if not enabled():
+        return None  # off: spans may exist but are not recorded, their ids lead nowhere
     from opentelemetry import trace
 
     ctx = trace.get_current_span().get_span_context()
