@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from google.protobuf import json_format, timestamp_pb2
 
@@ -30,9 +30,12 @@ from paymesh.merchant.v1 import query_service_pb2 as query_pb
 from paymesh.runtime.logging import get_logger
 
 log = get_logger("paymesh.orders")
-# A retry re-drives the Pay of an order without stored pay data only once the first attempt
-# cannot still be in flight: the edge gives a request at most 30 s (Envoy route timeout).
+# A retry re-drives the Pay of an order without stored (or with expired) pay data only once
+# the previous attempt cannot still be in flight: the edge gives a request at most 30 s
+# (Envoy route timeout).
 REDRIVE_AFTER = timedelta(seconds=30)
+# Pay data this close to its end is renewed: the payer needs time to open it.
+RENEW_MARGIN = timedelta(seconds=30)
 TS = channel_pb2.TradeState
 
 
@@ -67,6 +70,15 @@ async def create_order(deps: Deps, req: pay_pb.CreateOrderRequest) -> order_pb2.
     )
     order = created.row
     if not created.created:
+        if _pay_data_expired(order, deps.clock()):
+            # The provider no longer accepts the stored pay data (WeChat: prepay_id 2 h,
+            # h5_url 5 min): ask again with the same out_trade_no, which WeChat answers with
+            # fresh pay data. The claim is a conditional UPDATE that also moves the row: one
+            # concurrent retry wins, and none other claims while its call may be in flight.
+            if not await deps.store.claim_pay_redrive(order, deps.clock() - REDRIVE_AFTER):
+                return order_message(order)
+            log.info("pay_data_renewed", order_id=order.order_id, method=order.method)
+            return await _pay(deps, order, req.auth_code, redriven=True)
         if not _unanswered(order) or not await deps.store.claim_pay_redrive(
             order, deps.clock() - REDRIVE_AFTER
         ):
@@ -80,6 +92,17 @@ async def create_order(deps: Deps, req: pay_pb.CreateOrderRequest) -> order_pb2.
             return order_message(await sync_order(deps, order))
         return await _pay(deps, order, req.auth_code, redriven=True)
     return await _pay(deps, order, req.auth_code)
+
+
+def _pay_data_expired(order: PayOrder, now: datetime) -> bool:
+    """A PENDING order whose stored pay data carries a validity (the channel's
+    ``expires_at``) that ends within RENEW_MARGIN: the payer could no longer use it."""
+    if order.status != OrderStatus.PENDING.value or not order.pay_data:
+        return False
+    expires_at = order.pay_data.get("expires_at")
+    if not isinstance(expires_at, str) or order.method in ("barcode", CASHIER_METHOD):
+        return False
+    return datetime.fromisoformat(expires_at) - RENEW_MARGIN <= now
 
 
 def _unanswered(order: PayOrder) -> bool:

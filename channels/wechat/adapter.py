@@ -16,7 +16,7 @@ transfer_id -> out_bill_no.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 from urllib.parse import quote, urlencode
 
@@ -113,6 +113,18 @@ def jsapi_params(
     }
 
 
+# How long WeChat accepts the pay data of an order call (WeChat Pay v3 merchant docs,
+# JSAPI下单 / APP下单 / 小程序下单: "prepay_id 有效期为2小时"; Native下单: code_url 2 hours;
+# H5下单: "h5_url 有效期为5分钟"). A repeated order call with the same out_trade_no and identical
+# parameters is answered with pay data again (a new prepay_id once the old one expired).
+H5_VALIDITY = timedelta(minutes=5)
+PREPAY_VALIDITY = timedelta(hours=2)
+
+
+def pay_data_validity(method: str) -> timedelta:
+    return H5_VALIDITY if method == "h5" else PREPAY_VALIDITY
+
+
 def parse_pay_response(
     req: svc.PayRequest,
     account: WechatAccount,
@@ -133,6 +145,7 @@ def parse_pay_response(
         pay_data.prepay_id = prepay_id
         build = app_params if req.method == "app" else jsapi_params
         pay_data.app_params.update(build(account, prepay_id, now, nonce))
+    pay_data.expires_at.FromDatetime(now + pay_data_validity(req.method))
     trade = channel_pb2.TradeResult(
         state=TRADE_PENDING,
         order_id=req.order_id,

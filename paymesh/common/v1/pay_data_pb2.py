@@ -22,9 +22,10 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n paymesh/common/v1/pay_data.proto\x12\x11paymesh.common.v1\"\xc3\x01\n\x07PayData\x12\x10\n\x08\x63ode_url\x18\x01 \x01(\t\x12\x0f\n\x07pay_url\x18\x02 \x01(\t\x12\x11\n\tform_html\x18\x03 \x01(\t\x12=\n\napp_params\x18\x04 \x03(\x0b\x32).paymesh.common.v1.PayData.AppParamsEntry\x12\x11\n\tprepay_id\x18\x05 \x01(\t\x1a\x30\n\x0e\x41ppParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n paymesh/common/v1/pay_data.proto\x12\x11paymesh.common.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf3\x01\n\x07PayData\x12\x10\n\x08\x63ode_url\x18\x01 \x01(\t\x12\x0f\n\x07pay_url\x18\x02 \x01(\t\x12\x11\n\tform_html\x18\x03 \x01(\t\x12=\n\napp_params\x18\x04 \x03(\x0b\x32).paymesh.common.v1.PayData.AppParamsEntry\x12\x11\n\tprepay_id\x18\x05 \x01(\t\x12.\n\nexpires_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a\x30\n\x0e\x41ppParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,8 +34,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PAYDATA_APPPARAMSENTRY']._loaded_options = None
   _globals['_PAYDATA_APPPARAMSENTRY']._serialized_options = b'8\001'
-  _globals['_PAYDATA']._serialized_start=56
-  _globals['_PAYDATA']._serialized_end=251
-  _globals['_PAYDATA_APPPARAMSENTRY']._serialized_start=203
-  _globals['_PAYDATA_APPPARAMSENTRY']._serialized_end=251
+  _globals['_PAYDATA']._serialized_start=89
+  _globals['_PAYDATA']._serialized_end=332
+  _globals['_PAYDATA_APPPARAMSENTRY']._serialized_start=284
+  _globals['_PAYDATA_APPPARAMSENTRY']._serialized_end=332
 # @@protoc_insertion_point(module_scope)
