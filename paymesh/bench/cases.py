@@ -3,6 +3,7 @@ CPU its processes used per call."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -52,16 +53,35 @@ def grpc_call(stub: Any, s: Stack, run: str, case: str) -> Call:
     return call
 
 
+def lanes(call_for: Callable[[Any], Call], stubs: list[Any]) -> Call:
+    """Spread calls over several client connections, caller n on connection n mod len."""
+    calls = [call_for(stub) for stub in stubs]
+
+    async def call(n: int) -> bool:
+        return await calls[n % len(calls)](n)
+
+    return call
+
+
 async def grpc_case(
     s: Stack, meter: Meter, seconds: float, concurrency: int, case: str, name: str
 ) -> Result:
+    """One HTTP/2 connection per gateway worker: SO_REUSEPORT balances connections, not calls,
+    so a single connection would keep every worker but one idle (as many clients would not)."""
     run = uuid.uuid4().hex[:8]
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{s.grpc_port}") as ch:
-        stub = pay_grpc.PayServiceStub(ch)
-        await drive("warm-up", grpc_call(stub, s, run + "w", case), 1.0, concurrency)
-        return await metered(
-            meter, lambda: drive(name, grpc_call(stub, s, run, case), seconds, concurrency)
-        )
+    async with contextlib.AsyncExitStack() as stack:
+        stubs = []
+        for lane in range(16 if s.workers > 1 else 1):
+            # a private subchannel pool: grpc would otherwise reuse one connection for all
+            opts = [("grpc.use_local_subchannel_pool", 1), ("paymesh.bench.lane", lane)]
+            ch = await stack.enter_async_context(
+                grpc.aio.insecure_channel(f"127.0.0.1:{s.grpc_port}", options=opts)
+            )
+            stubs.append(pay_grpc.PayServiceStub(ch))
+        warm = lanes(lambda st: grpc_call(st, s, run + "w", case), stubs)
+        await drive("warm-up", warm, 1.0, concurrency)
+        timed = lanes(lambda st: grpc_call(st, s, run, case), stubs)
+        return await metered(meter, lambda: drive(name, timed, seconds, concurrency))
 
 
 async def envoy_case(s: Stack, meter: Meter, seconds: float, concurrency: int, case: str) -> Result:

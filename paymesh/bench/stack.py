@@ -60,6 +60,7 @@ class Stack:
     mariadb: MariaDBServer
     # Process trees per group, for the CPU and memory figures.
     pids: dict[str, list[int]]
+    workers: int = 1
 
 
 def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -156,7 +157,7 @@ async def start_stack(stack: contextlib.AsyncExitStack, workers: int) -> Stack:
             upstreams={"*": f"127.0.0.1:{grpc_port}"},
         ),
         log_level="error",
-        concurrency=1,
+        concurrency=workers,  # an upstream connection per Envoy thread: one per gateway worker
     )
     await asyncio.to_thread(envoy.start)
     stack.callback(envoy.close)
@@ -169,7 +170,16 @@ async def start_stack(stack: contextlib.AsyncExitStack, workers: int) -> Stack:
         "load generator": [os.getpid()],
     }
     return Stack(
-        grpc_port, echo_port, edge_port, sandbox_url, database_url, app, merchant, mariadb, pids
+        grpc_port,
+        echo_port,
+        edge_port,
+        sandbox_url,
+        database_url,
+        app,
+        merchant,
+        mariadb,
+        pids,
+        workers,
     )
 
 

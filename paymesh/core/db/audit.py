@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from paymesh.core.db.base import StoreBase
+from paymesh.core.db.fastexec import Prepared
 from paymesh.core.db.models import Callback, ChannelRequest
 from paymesh.runtime.logging import redact, redact_body, redact_text
 
@@ -46,7 +47,8 @@ class RawCallback:
 
 
 def channel_request_row(call: ChannelCall, row_id: str, now: datetime) -> dict[str, Any]:
-    """The `channel_requests` row of one exchange (bodies and URL redacted here)."""
+    """The `channel_requests` row of one exchange (bodies and URL redacted here); its keys
+    are LOG_COLUMNS."""
     return {
         "id": row_id,
         "object_kind": call.object_kind,
@@ -67,6 +69,23 @@ def channel_request_row(call: ChannelCall, row_id: str, now: datetime) -> dict[s
 
 CHANNEL_REQUESTS: sa.Table = ChannelRequest.__table__  # type: ignore[assignment]
 INSERT_LOG = CHANNEL_REQUESTS.insert()
+LOG_COLUMNS = (
+    "id",
+    "object_kind",
+    "object_id",
+    "channel",
+    "account_id",
+    "rpc",
+    "http_method",
+    "url",
+    "http_status",
+    "request_body",
+    "response_body",
+    "latency_ms",
+    "error",
+    "created_at",
+)
+FAST_INSERT_LOG = Prepared(INSERT_LOG, LOG_COLUMNS)  # the keys of `channel_request_row`
 CALLBACKS: sa.Table = Callback.__table__  # type: ignore[assignment]
 _INSERT_CALLBACK = CALLBACKS.insert()
 

@@ -16,9 +16,10 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from paymesh.core.db.audit import INSERT_LOG, ChannelCall, channel_request_row
+from paymesh.core.db.audit import FAST_INSERT_LOG, ChannelCall, channel_request_row
 from paymesh.core.db.base import Created, StoreBase, Transition, rowcount
 from paymesh.core.db.events import ORDER_CLOSED, ORDER_PAID, order_payload
+from paymesh.core.db.fastexec import Prepared
 from paymesh.core.db.models import OrderStatus, PayOrder
 from paymesh.errors import DuplicateOutTradeNo, InvalidArgument, OrderNotFound
 from paymesh.runtime import metrics
@@ -32,7 +33,22 @@ _SELECT_ROW = sa.select(*(ORDERS.c[col].label(attr) for attr, col in COLUMN_OF.i
 
 
 # Statements built once: their compiled form is cached without a cache key per call.
-_INSERT = ORDERS.insert()
+_INSERT = Prepared(ORDERS.insert(), tuple(COLUMN_OF.values()))  # every column: `_params`
+# CreateOrder's pay data: PENDING and unchanged since the insert (`store_pay_data`, `before`).
+_STORE_PAY_DATA = Prepared(
+    ORDERS.update()
+    .where(
+        ORDERS.c.order_id == sa.bindparam("w_order_id"),
+        ORDERS.c.status == OrderStatus.PENDING.value,
+        ORDERS.c.version == sa.bindparam("w_version"),
+    )
+    .values(
+        pay_data=sa.bindparam("pay_data"),
+        channel_trade_no=sa.bindparam("channel_trade_no"),
+        updated_at=sa.bindparam("updated_at"),
+        version=ORDERS.c.version + 1,
+    )
+)
 _BY_ID = _SELECT_ROW.where(ORDERS.c.order_id == sa.bindparam("order_id"))
 _BY_OUT_TRADE_NO = _SELECT_ROW.where(
     ORDERS.c.app_id == sa.bindparam("app_id"),
@@ -131,7 +147,7 @@ class OrderStore(StoreBase):
 
         async def tx(conn: AsyncConnection) -> PayOrder:
             order = build()  # inside the transaction: a retried one inserts a fresh row
-            await conn.execute(_INSERT, _params(order))
+            await _INSERT.execute(conn, _params(order))
             return order
 
         try:
@@ -236,7 +252,7 @@ class OrderStore(StoreBase):
                     payload=order_payload(row, event_type),
                 )
             if log_rows:
-                await conn.execute(INSERT_LOG, log_rows)
+                await FAST_INSERT_LOG.execute(conn, log_rows)
             return Transition(row, changed)
 
         moved = await self._run_core(tx)
@@ -328,6 +344,39 @@ class OrderStore(StoreBase):
         values: dict[str, Any] = {"pay_data": dict(pay_data)}
         if channel_trade_no:
             values["channel_trade_no"] = channel_trade_no
+        if before is not None and before.status == OrderStatus.PENDING.value:
+            stored = await self._store_pay_data_unchanged(before, values, log)
+            if stored is not None:
+                return stored
+            before = None  # moved since: the ordinary transition decides
         return await self._order_transition(
             order_id, [PayOrder.status == OrderStatus.PENDING.value], values, None, log, before
+        )
+
+    async def _store_pay_data_unchanged(
+        self, before: PayOrder, values: Mapping[str, Any], log: Sequence[ChannelCall]
+    ) -> Transition[PayOrder] | None:
+        """`store_pay_data` on the order as just inserted: one prepared UPDATE guarded on its
+        version and PENDING, and the log rows; None when the row moved since."""
+        now = self.clock()
+        log_rows = [channel_request_row(c, self.ids.next_id("CR"), now) for c in log]
+        params = {
+            "w_order_id": before.order_id,
+            "w_version": before.version,
+            "pay_data": values["pay_data"],
+            "channel_trade_no": values.get("channel_trade_no", before.channel_trade_no),
+            "updated_at": now,
+        }
+
+        async def tx(conn: AsyncConnection) -> bool:
+            if await _STORE_PAY_DATA.execute(conn, params) != 1:
+                return False
+            if log_rows:
+                await FAST_INSERT_LOG.execute(conn, log_rows)
+            return True
+
+        if not await self._run_core(tx):
+            return None
+        return Transition(
+            _after(before, {**values, "updated_at": now, "version": before.version + 1}), True
         )
