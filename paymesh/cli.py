@@ -100,6 +100,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             args.channel,
             workers=args.workers,
             callbacks=args.callbacks,
+            callback_rate=args.callback_rate,
             seed=args.seed_orders,
             json_path=args.json,
         )
@@ -222,6 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--workers", type=int, default=1, help="gateway processes (serve --workers)")
     b.add_argument(
         "--callbacks", type=int, default=1000, help="payments in the callback case (0: skip)"
+    )
+    b.add_argument(
+        "--callback-rate",
+        type=float,
+        default=120.0,
+        help="payments/s of the paced callback run, after the burst (0: burst only)",
     )
     b.add_argument(
         "--seed-orders",

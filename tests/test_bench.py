@@ -31,7 +31,17 @@ def _bench(tmp_path: Path, *args: str) -> tuple[str, dict[str, object]]:
 
 
 def test_bench_wechat_with_callbacks_seeded_table_and_two_workers(tmp_path: Path) -> None:
-    stdout, data = _bench(tmp_path, "--workers", "2", "--callbacks", "20", "--seed-orders", "5000")
+    stdout, data = _bench(
+        tmp_path,
+        "--workers",
+        "2",
+        "--callbacks",
+        "20",
+        "--callback-rate",
+        "50",
+        "--seed-orders",
+        "5000",
+    )
     cases: list[dict[str, object]] = data["cases"]  # type: ignore[assignment]
     assert [c["name"] for c in cases] == [
         "grpc.aio echo (baseline)",
@@ -49,6 +59,11 @@ def test_bench_wechat_with_callbacks_seeded_table_and_two_workers(tmp_path: Path
     callbacks: dict[str, object] = data["callbacks"]  # type: ignore[assignment]
     assert callbacks["notified"] == 20
     assert callbacks["exactly_once"] is True
+    assert callbacks["offered_rate"] == 0  # the burst
+    paced: dict[str, object] = data["callbacks_paced"]  # type: ignore[assignment]
+    assert paced["offered_rate"] == 50
+    assert paced["notified"] == 20
+    assert paced["exactly_once"] is True
     seeded: dict[str, object] = data["seeded"]  # type: ignore[assignment]
     assert seeded["orders"] == 5000
     assert seeded["failed"] == 0
@@ -56,10 +71,13 @@ def test_bench_wechat_with_callbacks_seeded_table_and_two_workers(tmp_path: Path
     assert {t["what"] for t in data["targets"]} >= {  # type: ignore[attr-defined]
         "CreateOrder gRPC / echo",
         "paymesh CPU ms/order (gRPC)",
-        "callback path payments/s",
-        "callbacks notified exactly once",
+        "callback path payments/s (burst)",
+        "callback path payments/s (50/s offered)",
+        "callback p99 payment->notification ms (50/s offered)",
+        "callbacks notified exactly once (paced)",
     }
-    assert "callback path: 20 sandbox payments" in stdout
+    assert "callback path (burst): 20 sandbox payments" in stdout
+    assert "callback path (paced at 50/s): 20 sandbox payments" in stdout
     assert "target (issue 18)" in stdout
 
 

@@ -30,6 +30,7 @@ async def run_bench(
     *,
     workers: int = 1,
     callbacks: int = 1000,
+    callback_rate: float = 120.0,
     seed: int = 1_000_000,
     json_path: str | None = None,
 ) -> Report:
@@ -52,6 +53,10 @@ async def run_bench(
         report.cases.append(await envoy_case(s, meter, seconds, concurrency, channel))
         if callbacks:
             report.callbacks = await callback_case(s, meter, callbacks, concurrency)
+            if callback_rate > 0:
+                report.callbacks_paced = await callback_case(
+                    s, meter, callbacks, concurrency, callback_rate
+                )
         if seed:
             report.seed_seconds = await seed_orders(
                 s.mariadb, "bench", seed, s.app.app_id, WECHAT_ACCOUNT

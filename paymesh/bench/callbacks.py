@@ -1,8 +1,12 @@
 """The callback case: N sandbox payments -> provider callbacks through Envoy -> PAID ->
 outbox -> JetStream -> notifier -> the merchant endpoint answering SUCCESS.
 
-Orders are created first (not timed); then the payer pays them all (bounded concurrency)
-and the case ends when every order's notification has arrived, or at a deadline. Every
+Orders are created first (not timed); then the payer pays them and the case ends when every
+order's notification has arrived, or at a deadline. Two ways to pay: a burst (all of them, 32
+at a time, as fast as the sandbox takes them) measures how many payments per second the path
+can notify, and its latencies are mostly time spent queued behind the burst; paced (`rate`
+payments per second, open loop: each payment at its own time whatever happened to the ones
+before) measures payment -> notification latency at that throughput. Every
 payment must be notified exactly once: missing and doubled deliveries are counted after a
 grace period in which a late duplicate would show."""
 
@@ -27,6 +31,7 @@ DUPLICATE_GRACE_S = 2.0
 
 @dataclass
 class CallbackResult:
+    offered_rate: float  # payments per second offered (0: a burst)
     payments: int
     notified: int
     missing: int
@@ -62,8 +67,13 @@ async def _create(s: Stack, count: int, concurrency: int) -> list[str]:
     return ids
 
 
-async def callback_case(s: Stack, meter: Meter, count: int, concurrency: int) -> CallbackResult:
+async def callback_case(
+    s: Stack, meter: Meter, count: int, concurrency: int, rate: float = 0.0
+) -> CallbackResult:
+    """``rate`` > 0: pay at that many payments per second (paced), else as a burst."""
     order_ids = await _create(s, count, concurrency)
+    if rate > 0:  # the payer never waits for a payment: open loop
+        concurrency = max(concurrency, count)
     paid_at: dict[str, float] = {}
     gate = asyncio.Semaphore(concurrency)
     all_arrived = s.merchant.expect(set(order_ids))
@@ -71,14 +81,16 @@ async def callback_case(s: Stack, meter: Meter, count: int, concurrency: int) ->
     started = time.perf_counter()
     async with aiohttp.ClientSession() as http:
 
-        async def pay(order_id: str) -> None:
+        async def pay(n: int, order_id: str) -> None:
+            if rate > 0:
+                await asyncio.sleep(max(0.0, started + n / rate - time.perf_counter()))
             async with gate:
                 paid_at[order_id] = time.perf_counter()
                 body = {"channel": "wechat", "out_trade_no": order_id}
                 async with http.post(f"{s.sandbox_url}/_sandbox/pay", json=body) as r:
                     r.raise_for_status()
 
-        await asyncio.gather(*(pay(o) for o in order_ids))
+        await asyncio.gather(*(pay(n, o) for n, o in enumerate(order_ids)))
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(all_arrived.wait(), 30 + count / 20)
     arrivals = [s.merchant.arrived[o] for o in order_ids if o in s.merchant.arrived]
@@ -87,6 +99,7 @@ async def callback_case(s: Stack, meter: Meter, count: int, concurrency: int) ->
     await asyncio.sleep(DUPLICATE_GRACE_S)
     counts = s.merchant.counts
     return CallbackResult(
+        offered_rate=rate,
         payments=count,
         notified=len(arrivals),
         missing=sum(1 for o in order_ids if counts[o] == 0),

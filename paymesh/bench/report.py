@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from paymesh.bench.callbacks import CallbackResult, p99
-from paymesh.bench.drive import PROVIDER_CALLS, Result
+from paymesh.bench.drive import PROVIDER_CALLS, Result, percentile
 
 PAYMESH_GROUPS = ("gateway", "notify")  # paymesh's own processes
 
@@ -24,7 +24,8 @@ class Report:
     channel: str
     load_before: tuple[float, float, float]
     cases: list[Result] = field(default_factory=list)
-    callbacks: CallbackResult | None = None
+    callbacks: CallbackResult | None = None  # the burst: capacity
+    callbacks_paced: CallbackResult | None = None  # at an offered rate: latency
     seeded: Result | None = None
     seeded_orders: int = 0
     seed_seconds: float = 0.0
@@ -52,9 +53,15 @@ class Report:
         if self.callbacks is not None:
             cb = self.callbacks
             out += [
-                ("callback path payments/s", cb.rate, ">= 100", cb.rate >= 100),
-                ("callback p99 payment->notification ms", p99(cb), "<= 2000", p99(cb) <= 2000),
-                ("callbacks notified exactly once", float(cb.exactly_once), "== 1", cb.exactly_once),
+                ("callback path payments/s (burst)", cb.rate, ">= 100", cb.rate >= 100),
+                ("callbacks notified exactly once (burst)", float(cb.exactly_once), "== 1", cb.exactly_once),
+            ]  # fmt: skip
+        if (paced := self.callbacks_paced) is not None:
+            offered = f"{paced.offered_rate:.0f}/s offered"
+            out += [
+                (f"callback path payments/s ({offered})", paced.rate, ">= 100", paced.rate >= 100),
+                (f"callback p99 payment->notification ms ({offered})", p99(paced), "<= 2000", p99(paced) <= 2000),
+                ("callbacks notified exactly once (paced)", float(paced.exactly_once), "== 1", paced.exactly_once),
             ]  # fmt: skip
         if self.seeded is not None and grpc_ is not None and grpc_.rate:
             ratio = self.seeded.rate / grpc_.rate
@@ -84,7 +91,6 @@ class Report:
                 "cpu_ms_per_op": {g: round(v, 2) for g, v in r.cpu_ms.items()},
             }
 
-        cb = self.callbacks
         return {
             "command": self.command,
             "cpus": os.cpu_count(),
@@ -95,21 +101,8 @@ class Report:
             "channel": self.channel,
             "cases": [case(r) for r in self.cases],
             "peak_rss_mb": {k: round(v, 1) for k, v in self.rss_mb.items()},
-            "callbacks": None
-            if cb is None
-            else {
-                "payments": cb.payments,
-                "notified": cb.notified,
-                "missing": cb.missing,
-                "duplicates": cb.duplicates,
-                "bad_signatures": cb.bad_signatures,
-                "rate": round(cb.rate, 1),
-                "p50_ms": round(sorted(cb.latencies_ms or [0])[len(cb.latencies_ms) // 2], 1),
-                "p99_ms": round(p99(cb), 1),
-                "exactly_once": cb.exactly_once,
-                "paymesh_cpu_ms_per_payment": round(self.paymesh_cpu(cb), 2),
-                "cpu_ms_per_payment": {g: round(v, 2) for g, v in cb.cpu_ms.items()},
-            },
+            "callbacks": self._callbacks_json(self.callbacks),
+            "callbacks_paced": self._callbacks_json(self.callbacks_paced),
             "seeded": None
             if self.seeded is None
             else {
@@ -121,6 +114,24 @@ class Report:
                 {"what": w, "measured": round(v, 4), "target": t, "met": m}
                 for w, v, t, m in self.targets()
             ],
+        }
+
+    def _callbacks_json(self, cb: CallbackResult | None) -> dict[str, Any] | None:
+        if cb is None:
+            return None
+        return {
+            "offered_rate": cb.offered_rate,
+            "payments": cb.payments,
+            "notified": cb.notified,
+            "missing": cb.missing,
+            "duplicates": cb.duplicates,
+            "bad_signatures": cb.bad_signatures,
+            "rate": round(cb.rate, 1),
+            "p50_ms": round(percentile(cb.latencies_ms, 50), 1),
+            "p99_ms": round(p99(cb), 1),
+            "exactly_once": cb.exactly_once,
+            "paymesh_cpu_ms_per_payment": round(self.paymesh_cpu(cb), 2),
+            "cpu_ms_per_payment": {g: round(v, 2) for g, v in cb.cpu_ms.items()},
         }
 
     def write_json(self, path: str) -> None:
@@ -155,14 +166,17 @@ class Report:
         if self.rss_mb:
             peaks = ", ".join(f"{k} {v:.0f}" for k, v in self.rss_mb.items())
             print(f"peak RSS (VmHWM) MiB: {peaks}")
-        if self.callbacks is not None:
-            cb = self.callbacks
+        for cb in (self.callbacks, self.callbacks_paced):
+            if cb is None:
+                continue
+            how = f"paced at {cb.offered_rate:.0f}/s" if cb.offered_rate else "burst"
             print(
-                f"\ncallback path: {cb.payments} sandbox payments -> callback -> PAID -> outbox"
-                f" -> JetStream -> notifier -> merchant: {cb.rate:.1f} payments/s notified, "
-                f"p99 payment->notification {p99(cb):.0f} ms, notified {cb.notified}, "
-                f"missing {cb.missing}, doubled {cb.duplicates}, bad signatures "
-                f"{cb.bad_signatures}; paymesh CPU {self.paymesh_cpu(cb):.2f} ms/payment"
+                f"\ncallback path ({how}): {cb.payments} sandbox payments -> callback -> PAID"
+                f" -> outbox -> JetStream -> notifier -> merchant: {cb.rate:.1f} payments/s "
+                f"notified, p50 / p99 payment->notification {percentile(cb.latencies_ms, 50):.0f}"
+                f" / {p99(cb):.0f} ms, notified {cb.notified}, missing {cb.missing}, doubled "
+                f"{cb.duplicates}, bad signatures {cb.bad_signatures}; paymesh CPU "
+                f"{self.paymesh_cpu(cb):.2f} ms/payment"
             )
         if self.seeded is not None:
             print(
