@@ -24,6 +24,7 @@ from paymesh.channels.alipay.config import AlipayAccount
 from paymesh.channels.alipay.protocol import (
     PAY_REFUSALS,
     REFUND_REFUSALS,
+    CertKeys,
     ResponseUnauthenticated,
     checked_content,
     post,
@@ -129,13 +130,16 @@ def pending_trade(req: svc.PayRequest, channel_trade_no: str = "") -> channel_pb
 
 
 def parse_pay_response(
-    req: svc.PayRequest, account: AlipayAccount, resp: HttpResponse
+    req: svc.PayRequest,
+    account: AlipayAccount,
+    resp: HttpResponse,
+    keys: CertKeys | None = None,
 ) -> svc.PayResponse:
     """qr: `qr_code` as code_url. jsapi: the `trade_no` as app_params.tradeNO (for
     AlipayJSBridge tradePay). barcode: 10000 PAID, 10003 PENDING (the buyer confirms),
     20000 / system errors raise ChannelUnavailable (the channel queries), 40004 ChannelError."""
     method = SERVER_METHODS.get(req.method, M_PRECREATE)
-    content = verified_content(resp, account, method, refusals=PAY_REFUSALS)
+    content = verified_content(resp, account, method, refusals=PAY_REFUSALS, keys=keys)
     code = get_str(content, "code")
     if req.method == "barcode" and code == CODE_WAITING:
         expect_same("Alipay", "out_trade_no", req.order_id, get_str(content, "out_trade_no"))
@@ -181,11 +185,14 @@ def build_query_request(
 
 
 def parse_query_response(
-    req: svc.QueryRequest, account: AlipayAccount, resp: HttpResponse
+    req: svc.QueryRequest,
+    account: AlipayAccount,
+    resp: HttpResponse,
+    keys: CertKeys | None = None,
 ) -> svc.QueryResponse:
     """ACQ.TRADE_NOT_EXIST is PENDING: page/wap/app trades exist at Alipay only once the
     payer opened them (the order's time_expire keeps a late payer out)."""
-    content = verified_content(resp, account, M_QUERY)
+    content = verified_content(resp, account, M_QUERY, keys=keys)
     if get_str(content, "sub_code") == TRADE_NOT_EXIST:
         trade = channel_pb2.TradeResult(
             state=TRADE_PENDING, order_id=req.order_id, provider_state="TRADE_NOT_EXIST"
@@ -207,10 +214,12 @@ def build_close_request(
     return post(account, signed_params(account, M_CLOSE, biz, now))
 
 
-def parse_close_response(account: AlipayAccount, resp: HttpResponse) -> svc.CloseResponse:
+def parse_close_response(
+    account: AlipayAccount, resp: HttpResponse, keys: CertKeys | None = None
+) -> svc.CloseResponse:
     """Closed; also when Alipay never saw the trade (ACQ.TRADE_NOT_EXIST): nothing can be
     paid on it after its time_expire."""
-    content = verified_content(resp, account, M_CLOSE)
+    content = verified_content(resp, account, M_CLOSE, keys=keys)
     if get_str(content, "sub_code") != TRADE_NOT_EXIST:
         raise_for_code(content)
     return svc.CloseResponse()
@@ -223,11 +232,14 @@ def build_cancel_request(order_id: str, account: AlipayAccount, now: datetime) -
 
 
 def parse_cancel_response(
-    order_id: str, account: AlipayAccount, resp: HttpResponse
+    order_id: str,
+    account: AlipayAccount,
+    resp: HttpResponse,
+    keys: CertKeys | None = None,
 ) -> channel_pb2.TradeResult:
     """CLOSED once Alipay cancelled (closed, or refunded a payment that went through);
     ChannelUnavailable when Alipay asks to retry (`retry_flag` Y) or did not say."""
-    content = verified_content(resp, account, M_CANCEL)
+    content = verified_content(resp, account, M_CANCEL, keys=keys)
     if get_str(content, "code") != CODE_SUCCESS and get_str(content, "retry_flag") == "Y":
         raise ChannelUnavailable(
             "Alipay asks to retry the cancel",
@@ -252,11 +264,14 @@ def build_refund_request(
 
 
 def parse_refund_response(
-    req: svc.RefundRequest, account: AlipayAccount, resp: HttpResponse
+    req: svc.RefundRequest,
+    account: AlipayAccount,
+    resp: HttpResponse,
+    keys: CertKeys | None = None,
 ) -> svc.RefundResponse:
     """Refunds settle synchronously: `fund_change` Y = SUCCEEDED. N (e.g. a repeated
     out_request_no) stays PENDING for a refund query to settle."""
-    content = checked_content(resp, account, M_REFUND, refusals=REFUND_REFUSALS)
+    content = checked_content(resp, account, M_REFUND, refusals=REFUND_REFUSALS, keys=keys)
     expect_same("Alipay", "out_trade_no", req.order_id, get_str(content, "out_trade_no"))
     done = get_str(content, "fund_change") == "Y"
     refund = channel_pb2.RefundResult(
@@ -286,14 +301,17 @@ def build_query_refund_request(
 
 
 def parse_query_refund_response(
-    req: svc.QueryRefundRequest, account: AlipayAccount, resp: HttpResponse
+    req: svc.QueryRefundRequest,
+    account: AlipayAccount,
+    resp: HttpResponse,
+    keys: CertKeys | None = None,
 ) -> svc.QueryRefundResponse:
     """`refund_status` REFUND_SUCCESS = SUCCEEDED; absent = not refunded (yet): PENDING.
     A success answer with no refund data at all is Alipay saying it has no such refund
     (alipay.trade.fastpay.refund.query: "未返回该字段表示退款请求未收到或者退款失败"; "如果没有
     查询到则代表未退款成功,可以调用退款接口进行重试。重试时请务必保证退款请求号一致"):
     `not_found`, so the caller may resubmit with the same out_request_no."""
-    content = checked_content(resp, account, M_REFUND_QUERY)
+    content = checked_content(resp, account, M_REFUND_QUERY, keys=keys)
     expect_same("Alipay", "out_request_no", req.refund_id, get_str(content, "out_request_no"))
     provider_state = get_str(content, "refund_status")
     if not provider_state and not any(

@@ -33,7 +33,13 @@ from typing import Final
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channels import billfile
 from paymesh.channels.alipay.config import AlipayAccount
-from paymesh.channels.alipay.protocol import post, raise_for_code, signed_params, verified_content
+from paymesh.channels.alipay.protocol import (
+    CertKeys,
+    post,
+    raise_for_code,
+    signed_params,
+    verified_content,
+)
 from paymesh.channels.alipay.transformers import get_str
 from paymesh.channels.base import RESULT_SUCCEEDED, TRADE_PAID, to_timestamp
 from paymesh.channels.transport import HttpRequest, HttpResponse
@@ -75,9 +81,11 @@ def build_bill_url_request(account: AlipayAccount, bill_date: date, now: datetim
     return post(account, signed_params(account, M_BILL_URL, biz, now))
 
 
-def parse_bill_url_response(resp: HttpResponse, account: AlipayAccount) -> str | None:
+def parse_bill_url_response(
+    resp: HttpResponse, account: AlipayAccount, keys: CertKeys | None = None
+) -> str | None:
     """The bill's download URL, or None when Alipay has no bill for that day."""
-    content = verified_content(resp, account, M_BILL_URL)
+    content = verified_content(resp, account, M_BILL_URL, keys=keys)
     if get_str(content, "sub_code") == NO_BILL_SUB_CODE:
         return None
     raise_for_code(content)

@@ -10,21 +10,28 @@ go through leaves the outcome unknown (ChannelUnavailable: the order stays PENDI
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import datetime
 from typing import TypeVar
 
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channels import billfile
-from paymesh.channels.alipay import adapter, bill, oauth, transfers
+from paymesh.channels.alipay import adapter, bill, certs, oauth, transfers
 from paymesh.channels.alipay.config import ALIPAY_METHODS, AlipayAccount
 from paymesh.channels.alipay.notify import NACK, parse_notify
+from paymesh.channels.alipay.protocol import CertKeys, UnknownAlipayCert
 from paymesh.channels.base import TRADE_PAID, ChannelBase
+from paymesh.channels.transport import HttpRequest, HttpResponse, Transport
 from paymesh.errors import (
     ChannelError,
     ChannelNotEnabled,
     ChannelUnavailable,
     OperationNotOffered,
 )
+from paymesh.runtime.clock import utcnow
 from paymesh.runtime.logging import get_logger
 
 log = get_logger("paymesh.channels.alipay")
@@ -32,8 +39,16 @@ log = get_logger("paymesh.channels.alipay")
 T = TypeVar("T")
 
 
-class AlipayChannel(ChannelBase[AlipayAccount, None]):
-    """Alipay OpenAPI (RSA2; public-key or certificate mode)."""
+class AlipayChannel(ChannelBase[AlipayAccount, CertKeys]):
+    """Alipay OpenAPI (RSA2; public-key or certificate mode).
+
+    Certificate mode follows an Alipay certificate rotation as the official SDK does
+    (alipay-sdk-java-all AbstractAlipayClient.checkResponseCertSign): an answer signed under
+    an `alipay_cert_sn` the account does not hold makes the channel download that
+    certificate (alipay.open.app.alipaycert.download), check it chains to the configured
+    root, cache it per account and parse the answer again with it (`certs`). A failed
+    download or a certificate that does not chain leaves the answer unverifiable.
+    """
 
     # What a notify for an unknown account is answered with: the same as a forged one.
     rejected_notify_reply = NACK
@@ -41,10 +56,69 @@ class AlipayChannel(ChannelBase[AlipayAccount, None]):
     account_class = AlipayAccount
     pay_methods = frozenset(ALIPAY_METHODS)
 
+    def __init__(self, transport: Transport, *, clock: Callable[[], datetime] = utcnow) -> None:
+        super().__init__(transport, clock=clock)
+        self._certs = certs.CertCache()
+        self._cert_locks: dict[tuple[str, str, str], asyncio.Lock] = {}
+
     async def _keys(
         self, account: AlipayAccount, exchanges: list[channel_pb2.Exchange], *, refresh: bool
-    ) -> None:
-        """Alipay's public key (or certificate) is in the account config: nothing to fetch."""
+    ) -> CertKeys:
+        """The configured Alipay key (or certificate) is in the account config; these are
+        the keys of rotated certificates downloaded since (certificate mode)."""
+        return self._certs.keys(account, self._clock())
+
+    async def _call(
+        self,
+        account: AlipayAccount,
+        request: HttpRequest,
+        parse: Callable[[HttpResponse, CertKeys], T],
+        exchanges: list[channel_pb2.Exchange],
+    ) -> T:
+        """One round trip; an answer signed under an unknown certificate SN is parsed again
+        once that certificate is downloaded and trusted (else it stays unverifiable)."""
+        response = await self._send(account, request, exchanges)
+        try:
+            return parse(response, await self._keys(account, exchanges, refresh=False))
+        except UnknownAlipayCert as e:
+            if not await self._follow_rotation(account, e.cert_sn, exchanges):
+                raise
+        return parse(response, await self._keys(account, exchanges, refresh=True))
+
+    async def _follow_rotation(
+        self, account: AlipayAccount, cert_sn: str, exchanges: list[channel_pb2.Exchange]
+    ) -> bool:
+        """Download the Alipay certificate `cert_sn` and cache it when it chains to the
+        account's root; False (logged) when it cannot be trusted or the download fails."""
+        lock = self._cert_locks.setdefault(certs.cache_key(account), asyncio.Lock())
+        async with lock:
+            if cert_sn in self._certs.keys(account, self._clock()):
+                return True  # another call downloaded it meanwhile
+            if self._certs.recently_refused(account, cert_sn, time.monotonic()):
+                return False
+            request = certs.build_download_request(account, cert_sn, self._clock())
+            try:
+                response = await self._send(account, request, exchanges)
+                cert = certs.parse_download_response(response, account, cert_sn, self._clock())
+            except (certs.CertRefused, ChannelUnavailable, ChannelError) as e:
+                self._certs.refuse(account, cert_sn, time.monotonic())
+                log.warning(
+                    "alipay_cert_rotation_refused",
+                    account_id=account.account_id,
+                    alipay_cert_sn=cert_sn,
+                    configured_cert_sn=account.alipay_cert_sn,
+                    reason=str(e),
+                )
+                return False
+            self._certs.add(account, cert)
+            log.info(
+                "alipay_cert_rotated",
+                account_id=account.account_id,
+                alipay_cert_sn=cert_sn,
+                configured_cert_sn=account.alipay_cert_sn,
+                not_after=cert.not_valid_after_utc.isoformat(),
+            )
+            return True
 
     # --- pay -------------------------------------------------------------------------------
 
@@ -57,7 +131,7 @@ class AlipayChannel(ChannelBase[AlipayAccount, None]):
         http = adapter.build_pay_request(request, account, now)
         try:
             out = await self._call(
-                account, http, lambda r, _: adapter.parse_pay_response(request, account, r), ex
+                account, http, lambda r, k: adapter.parse_pay_response(request, account, r, k), ex
             )
         except ChannelUnavailable as e:
             if request.method != "barcode":
@@ -82,7 +156,7 @@ class AlipayChannel(ChannelBase[AlipayAccount, None]):
             found = await self._call(
                 account,
                 adapter.build_query_request(query, account, self._clock()),
-                lambda r, _: adapter.parse_query_response(query, account, r),
+                lambda r, k: adapter.parse_query_response(query, account, r, k),
                 ex,
             )
         except (ChannelUnavailable, ChannelError):
@@ -95,7 +169,7 @@ class AlipayChannel(ChannelBase[AlipayAccount, None]):
             return await self._call(
                 account,
                 adapter.build_cancel_request(request.order_id, account, self._clock()),
-                lambda r, _: adapter.parse_cancel_response(request.order_id, account, r),
+                lambda r, k: adapter.parse_cancel_response(request.order_id, account, r, k),
                 ex,
             )
         except (ChannelUnavailable, ChannelError) as e:
@@ -117,7 +191,7 @@ class AlipayChannel(ChannelBase[AlipayAccount, None]):
         ex: list[channel_pb2.Exchange] = []
         http = oauth.build_token_request(account, request.code, self._clock())
         payer = await self._call(
-            account, http, lambda r, _: oauth.parse_token_response(account, r), ex
+            account, http, lambda r, k: oauth.parse_token_response(account, r, k), ex
         )
         return svc.IdentifyPayerResponse(payer_id=payer, exchanges=ex)
 
@@ -126,7 +200,7 @@ class AlipayChannel(ChannelBase[AlipayAccount, None]):
     async def query(self, account: AlipayAccount, request: svc.QueryRequest) -> svc.QueryResponse:
         http = adapter.build_query_request(request, account, self._clock())
         return await self._logged(
-            account, http, lambda r, _: adapter.parse_query_response(request, account, r)
+            account, http, lambda r, k: adapter.parse_query_response(request, account, r, k)
         )
 
     async def close(self, account: AlipayAccount, request: svc.CloseRequest) -> svc.CloseResponse:
@@ -139,13 +213,13 @@ class AlipayChannel(ChannelBase[AlipayAccount, None]):
             await self._call(
                 account,
                 http,
-                lambda r, _: adapter.parse_cancel_response(request.order_id, account, r),
+                lambda r, k: adapter.parse_cancel_response(request.order_id, account, r, k),
                 ex,
             )
             return svc.CloseResponse(exchanges=ex)
         http = adapter.build_close_request(request, account, self._clock())
         return await self._logged(
-            account, http, lambda r, _: adapter.parse_close_response(account, r)
+            account, http, lambda r, k: adapter.parse_close_response(account, r, k)
         )
 
     async def refund(
@@ -153,7 +227,7 @@ class AlipayChannel(ChannelBase[AlipayAccount, None]):
     ) -> svc.RefundResponse:
         http = adapter.build_refund_request(request, account, self._clock())
         return await self._logged(
-            account, http, lambda r, _: adapter.parse_refund_response(request, account, r)
+            account, http, lambda r, k: adapter.parse_refund_response(request, account, r, k)
         )
 
     async def query_refund(
@@ -161,7 +235,7 @@ class AlipayChannel(ChannelBase[AlipayAccount, None]):
     ) -> svc.QueryRefundResponse:
         http = adapter.build_query_refund_request(request, account, self._clock())
         return await self._logged(
-            account, http, lambda r, _: adapter.parse_query_refund_response(request, account, r)
+            account, http, lambda r, k: adapter.parse_query_refund_response(request, account, r, k)
         )
 
     async def transfer(
@@ -183,7 +257,7 @@ class AlipayChannel(ChannelBase[AlipayAccount, None]):
             )
         http = transfers.build_transfer_request(request, account, self._clock())
         return await self._logged(
-            account, http, lambda r, _: transfers.parse_transfer_response(request, account, r)
+            account, http, lambda r, k: transfers.parse_transfer_response(request, account, r, k)
         )
 
     async def query_transfer(
@@ -191,7 +265,9 @@ class AlipayChannel(ChannelBase[AlipayAccount, None]):
     ) -> svc.QueryTransferResponse:
         http = transfers.build_query_transfer_request(request, account, self._clock())
         return await self._logged(
-            account, http, lambda r, _: transfers.parse_query_transfer_response(request, account, r)
+            account,
+            http,
+            lambda r, k: transfers.parse_query_transfer_response(request, account, r, k),
         )
 
     async def cancel_transfer(
@@ -210,7 +286,7 @@ class AlipayChannel(ChannelBase[AlipayAccount, None]):
         ex: list[channel_pb2.Exchange] = []
         http = bill.build_bill_url_request(account, day, self._clock())
         url = await self._call(
-            account, http, lambda r, _: bill.parse_bill_url_response(r, account), ex
+            account, http, lambda r, k: bill.parse_bill_url_response(r, account, k), ex
         )
         if url is None:
             return billfile.bill_response(None, ex)
@@ -222,7 +298,7 @@ class AlipayChannel(ChannelBase[AlipayAccount, None]):
     async def parse_notify(
         self, account: AlipayAccount, request: svc.ParseNotifyRequest
     ) -> svc.ParseNotifyResponse:
-        out = parse_notify(request, account)
+        out = parse_notify(request, account, self._certs.keys(account, self._clock()))
         if out.reject_reason:
             log.warning(
                 "alipay_notify_rejected",

@@ -115,6 +115,7 @@ class AlipayAccount(ChannelAccountBase):
 
     _app_cert_sn: str = PrivateAttr("")
     _alipay_root_cert_sn: str = PrivateAttr("")
+    _alipay_cert_sn: str = PrivateAttr("")
 
     @model_validator(mode="after")
     def _check_mode(self) -> AlipayAccount:
@@ -123,6 +124,7 @@ class AlipayAccount(ChannelAccountBase):
                 raise ValueError("public_key mode needs alipay_public_key_pem")
             self._app_cert_sn = ""
             self._alipay_root_cert_sn = ""
+            self._alipay_cert_sn = ""
             return self
         missing = [
             n
@@ -137,7 +139,9 @@ class AlipayAccount(ChannelAccountBase):
         except (ValueError, IndexError) as e:
             raise ValueError("app_cert_pem is not a certificate") from e
         try:
-            sign.public_key_of(sign.load_certificates(self.alipay_public_cert_pem)[0])
+            alipay_cert = sign.load_certificates(self.alipay_public_cert_pem)[0]
+            sign.public_key_of(alipay_cert)
+            self._alipay_cert_sn = sign.cert_sn(alipay_cert)
         except (ValueError, IndexError) as e:
             raise ValueError("alipay_public_cert_pem is not an RSA certificate") from e
         try:
@@ -159,6 +163,12 @@ class AlipayAccount(ChannelAccountBase):
     def alipay_root_cert_sn(self) -> str:
         """certificate mode: `alipay_root_cert_sn` request parameter."""
         return self._alipay_root_cert_sn
+
+    @property
+    def alipay_cert_sn(self) -> str:
+        """certificate mode: the configured Alipay certificate's SN (answers signed under
+        another `alipay_cert_sn` follow a rotation: `certs`)."""
+        return self._alipay_cert_sn
 
     def app_private_key(self) -> rsa.RSAPrivateKey:
         return sign.load_private_key(self.private_key_pem.get_secret_value())

@@ -27,6 +27,7 @@ from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as svc
 from paymesh.channels.alipay import sign
 from paymesh.channels.alipay.config import AlipayAccount
+from paymesh.channels.alipay.protocol import CertKeys
 from paymesh.channels.alipay.transformers import timestamp, trade_result, yuan_to_fen
 from paymesh.channels.base import RESULT_SUCCEEDED
 
@@ -71,7 +72,22 @@ def is_refund(params: Mapping[str, str]) -> bool:
     )
 
 
-def parse_notify(req: svc.ParseNotifyRequest, account: AlipayAccount) -> svc.ParseNotifyResponse:
+def verify(params: Mapping[str, str], account: AlipayAccount, keys: CertKeys | None) -> bool:
+    """The configured Alipay key, then (certificate mode) the keys of rotated Alipay
+    certificates the channel downloaded and checked against the root (`certs`). A notify
+    names no certificate (no `alipay_cert_sn`: the official SDK verifies notifies with the
+    configured certificate, AlipaySignature.rsaCertCheckV1(params, alipayPublicCertPath, ..)),
+    and Alipay keeps the key when it re-issues its certificate ("支付宝公钥证书由于证书到期等原因,
+    会重新签发新的证书(alipay_cert_sn 不同,但证书中密钥内容不变)"); a notify signed with the
+    key of a rotated certificate paymesh already trusts is accepted too."""
+    if sign.verify_notify(account.alipay_public_key(), params):
+        return True
+    return any(sign.verify_notify(k, params) for k in (keys or {}).values())
+
+
+def parse_notify(
+    req: svc.ParseNotifyRequest, account: AlipayAccount, keys: CertKeys | None = None
+) -> svc.ParseNotifyResponse:
     """Verify and normalise one notify. Never raises for a bad notify."""
     if req.http_method and req.http_method.upper() not in ("POST", "GET"):
         return _reject("notifies must be POST")
@@ -84,7 +100,7 @@ def parse_notify(req: svc.ParseNotifyRequest, account: AlipayAccount) -> svc.Par
         return _reject("notify is not signed", event_id)
     if params.get("sign_type", "RSA2") != sign.SIGN_TYPE:
         return _reject("notify sign_type is not RSA2", event_id)
-    if not sign.verify_notify(account.alipay_public_key(), params):
+    if not verify(params, account, keys):
         return _reject("notify signature does not verify", event_id)
     if params.get("app_id") and params["app_id"] != account.app_id:
         return _reject("notify is for another app", event_id)
@@ -119,4 +135,4 @@ def parse_notify(req: svc.ParseNotifyRequest, account: AlipayAccount) -> svc.Par
     return out
 
 
-__all__ = ["ACK", "NACK", "is_refund", "notify_params", "parse_notify"]
+__all__ = ["ACK", "NACK", "is_refund", "notify_params", "parse_notify", "verify"]

@@ -23,7 +23,13 @@ from datetime import datetime
 from urllib.parse import quote, urlencode
 
 from paymesh.channels.alipay.config import AlipayAccount
-from paymesh.channels.alipay.protocol import post, raise_for_code, signed_params, verified_content
+from paymesh.channels.alipay.protocol import (
+    CertKeys,
+    post,
+    raise_for_code,
+    signed_params,
+    verified_content,
+)
 from paymesh.channels.alipay.transformers import get_str
 from paymesh.channels.transport import HttpRequest, HttpResponse
 from paymesh.errors import ChannelUnavailable
@@ -65,9 +71,11 @@ def build_token_request(account: AlipayAccount, code: str, now: datetime) -> Htt
     )
 
 
-def parse_token_response(account: AlipayAccount, resp: HttpResponse) -> str:
+def parse_token_response(
+    account: AlipayAccount, resp: HttpResponse, keys: CertKeys | None = None
+) -> str:
     """The buyer's id (user_id, else open_id); ChannelError for a refused code."""
-    content = verified_content(resp, account, M_OAUTH_TOKEN)
+    content = verified_content(resp, account, M_OAUTH_TOKEN, keys=keys)
     if get_str(content, "code"):  # only error_response carries a code here
         raise_for_code(content)
     buyer = get_str(content, "user_id") or get_str(content, "open_id")

@@ -24,6 +24,8 @@ from datetime import datetime
 from typing import Any, Final
 from urllib.parse import urlencode
 
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 from paymesh.channels.alipay import sign
 from paymesh.channels.alipay.config import AlipayAccount
 from paymesh.channels.alipay.transformers import (
@@ -37,6 +39,24 @@ from paymesh.channels.alipay.transformers import (
 from paymesh.channels.base import ResponseUnauthenticated
 from paymesh.channels.transport import HttpRequest, HttpResponse
 from paymesh.errors import ChannelError, ChannelUnavailable
+
+# certificate mode: Alipay public keys of rotated certificates the channel downloaded and
+# checked (`certs`), by certificate SN; the configured certificate is not among them.
+CertKeys = Mapping[str, rsa.RSAPublicKey]
+
+
+class UnknownAlipayCert(ResponseUnauthenticated):
+    """A signed answer names an Alipay certificate (`alipay_cert_sn`) that is neither the
+    configured one nor a downloaded one: unverifiable until that certificate is downloaded
+    and chains to the root (`certs`)."""
+
+    def __init__(self, cert_sn: str) -> None:
+        super().__init__(
+            "Alipay answer signed with an unknown certificate",
+            metadata={"alipay_cert_sn": cert_sn},
+        )
+        self.cert_sn = cert_sn
+
 
 # Request-level refusals (公共错误码 https://opendocs.alipay.com/common/02km9f): the gateway
 # refused the call before any business logic ran (missing/invalid parameter, no permission).
@@ -201,6 +221,7 @@ def checked_content(
     method: str,
     *,
     refusals: frozenset[str] | None = None,
+    keys: CertKeys | None = None,
 ) -> dict[str, Any]:
     """Authenticate `resp` and return the response object when its code is 10000.
 
@@ -209,7 +230,7 @@ def checked_content(
     unsigned non-success answer is unclear too, never a refusal.
     """
     content = verified_content(
-        resp, account, method, refusals=refusals, money_out=refusals is not None
+        resp, account, method, refusals=refusals, money_out=refusals is not None, keys=keys
     )
     raise_for_code(content, refusals)
     return content
@@ -222,6 +243,7 @@ def verified_content(
     *,
     refusals: frozenset[str] | None = None,
     money_out: bool = False,
+    keys: CertKeys | None = None,
 ) -> dict[str, Any]:
     """Authenticate `resp` and return the response object, whatever its code.
 
@@ -232,6 +254,12 @@ def verified_content(
     refusal (alipay-sdk-java AbstractAlipayClient.checkResponseSign only fails an unsigned
     answer when it is a success); paymesh only takes the definitive ones, since an
     unverified body with an unknown code could hide a success.
+
+    Certificate mode: a signed answer whose `alipay_cert_sn` is not the configured Alipay
+    certificate's is verified with that certificate's key from `keys` (downloaded after a
+    rotation, see `certs`); none there raises UnknownAlipayCert (the channel downloads the
+    certificate and parses again). An answer without `alipay_cert_sn` is verified with the
+    configured certificate, as before.
     """
     if resp.status != 200:
         raise ChannelUnavailable(
@@ -243,7 +271,7 @@ def verified_content(
         raise ChannelUnavailable("malformed Alipay response") from e
     content = dict(signed.content)
     if signed.sign:
-        if not sign.verify_response(account.alipay_public_key(), signed):
+        if not sign.verify_response(answer_key(account, signed.cert_sn, keys), signed):
             raise ResponseUnauthenticated("Alipay response signature does not verify")
         return content
     code = get_str(content, "code")
@@ -261,6 +289,18 @@ def verified_content(
     raise ResponseUnauthenticated(
         f"Alipay answer {code} {get_str(content, 'sub_code')} is not signed: outcome unknown"
     )
+
+
+def answer_key(
+    account: AlipayAccount, cert_sn: str, keys: CertKeys | None = None
+) -> rsa.RSAPublicKey:
+    """The key that verifies an answer signed under `cert_sn` (its `alipay_cert_sn`)."""
+    if account.mode != "certificate" or not cert_sn or cert_sn == account.alipay_cert_sn:
+        return account.alipay_public_key()
+    key = (keys or {}).get(cert_sn)
+    if key is None:
+        raise UnknownAlipayCert(cert_sn)
+    return key
 
 
 def raise_for_code(content: Mapping[str, Any], refusals: frozenset[str] | None = None) -> None:
@@ -300,7 +340,10 @@ __all__ = [
     "TRANSFER_REFUSALS",
     "UNKNOWN_SUB_CODES",
     "UNSIGNED_REFUSALS",
+    "CertKeys",
     "ResponseUnauthenticated",
+    "UnknownAlipayCert",
+    "answer_key",
     "checked_content",
     "dumps",
     "post",

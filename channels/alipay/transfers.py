@@ -14,6 +14,7 @@ from paymesh.channels.alipay.config import AlipayAccount
 from paymesh.channels.alipay.protocol import (
     TRANSFER_NOT_FOUND,
     TRANSFER_REFUSALS,
+    CertKeys,
     checked_content,
     post,
     raise_for_code,
@@ -46,9 +47,12 @@ def build_transfer_request(
 
 
 def parse_transfer_response(
-    req: svc.TransferRequest, account: AlipayAccount, resp: HttpResponse
+    req: svc.TransferRequest,
+    account: AlipayAccount,
+    resp: HttpResponse,
+    keys: CertKeys | None = None,
 ) -> svc.TransferResponse:
-    content = checked_content(resp, account, M_TRANSFER, refusals=TRANSFER_REFUSALS)
+    content = checked_content(resp, account, M_TRANSFER, refusals=TRANSFER_REFUSALS, keys=keys)
     transfer = transfer_result(content, amount=req.amount)
     expect_same("Alipay", "out_biz_no", req.transfer_id, transfer.transfer_id)
     transfer.transfer_id = req.transfer_id
@@ -67,9 +71,12 @@ def build_query_transfer_request(
 
 
 def parse_query_transfer_response(
-    req: svc.QueryTransferRequest, account: AlipayAccount, resp: HttpResponse
+    req: svc.QueryTransferRequest,
+    account: AlipayAccount,
+    resp: HttpResponse,
+    keys: CertKeys | None = None,
 ) -> svc.QueryTransferResponse:
-    content = verified_content(resp, account, M_TRANSFER_QUERY, money_out=True)
+    content = verified_content(resp, account, M_TRANSFER_QUERY, money_out=True, keys=keys)
     if get_str(content, "sub_code") == TRANSFER_NOT_FOUND:
         # alipay.fund.trans.common.query ORDER_NOT_EXIST: never received; Alipay asks for a
         # retry with the same out_biz_no.
