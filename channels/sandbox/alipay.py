@@ -12,6 +12,15 @@ Alipay app, `merchant_id` = its app_id) registers its app public key and picks a
   Alipay's Java SDK computes it) and an `alipay_root_cert_sn` naming the sandbox root; answers
   carry `alipay_cert_sn`.
 
+Certificate rotation (the `rotate_cert` fault, see `faults`): Alipay re-issues its
+public-key certificate and signs certificate-mode apps' answers under it; the answers name it
+in `alipay_cert_sn`, and `alipay.open.app.alipaycert.download` (biz_content
+`{"alipay_cert_sn"}`) answers `alipay_cert_content`, the base64 of the certificate's PEM, as
+Alipay's open platform describes its "支付宝公钥证书无感知升级" (the SDK downloads the certificate
+named by an unknown `alipay_cert_sn`, checks it against the Alipay root and verifies with it).
+Notifies carry no certificate SN; they are signed with the current key too. Public-key mode
+apps are not affected (they trust a bare Alipay public key, not a certificate).
+
 Gateway errors (unknown method or app_id, missing or invalid common parameters, a bad
 signature) answer `{"error_response": {"code", "msg", "sub_code", "sub_msg"}, "sign": ..}`;
 business errors answer under the method's own `<method_with_underscores>_response` key. Every
@@ -30,6 +39,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
+from cryptography import x509
 
 from paymesh.channels.alipay import sign
 from paymesh.channels.alipay.sign import cert_sn, response_key
@@ -46,6 +56,7 @@ from paymesh.channels.sandbox.alipay_errors import (
 from paymesh.channels.sandbox.alipay_pki import issue_for, load_key_and_cert, new_root
 from paymesh.channels.sandbox.alipay_wallet import AlipayWallet
 from paymesh.channels.sandbox.callbacks import Delivery
+from paymesh.channels.sandbox.faults import Fault
 from paymesh.channels.sandbox.pki import Issued, cert_pem, new_key
 from paymesh.channels.sandbox.provider import Provider, RegistrationError
 from paymesh.channels.sandbox.state import (
@@ -70,6 +81,7 @@ class AlipayProvider(Provider):
         super().__init__(state)
         self._root: Issued | None = None
         self._alipay: Issued | None = None
+        self._rotated: dict[str, Issued] = {}  # by `rotate_cert` fault id
 
     @property
     def root(self) -> Issued:
@@ -86,6 +98,36 @@ class AlipayProvider(Provider):
             cert = issue_for(self.root, "Alipay sandbox public key", key.public_key())
             self._alipay = Issued(key, cert)
         return self._alipay
+
+    def rotation(self, merchant: Merchant | None) -> tuple[Fault, Issued] | None:
+        """The armed `rotate_cert` for a certificate-mode app, with its new certificate."""
+        if merchant is None or merchant.extra["key_mode"] != "certificate":
+            return None
+        fault = self.state.faults.state(CHANNEL, "rotate_cert", merchant.merchant_id)
+        if fault is None:
+            return None
+        issued = self._rotated.get(fault.id)
+        if issued is None:
+            key = self.alipay.key if fault.extra["same_key"] else new_key()
+            root = new_root() if fault.extra["foreign_root"] else self.root
+            cert = issue_for(root, "Alipay sandbox public key", key.public_key())
+            issued = self._rotated[fault.id] = Issued(key, cert)
+        return fault, issued
+
+    def signer(self, merchant: Merchant | None) -> Issued:
+        """The Alipay key (and certificate) that signs for this app now."""
+        rotated = self.rotation(merchant)
+        return rotated[1] if rotated is not None else self.alipay
+
+    def download_cert(self, merchant: Merchant, sn: str) -> x509.Certificate | None:
+        """alipay.open.app.alipaycert.download: the Alipay certificate `sn` of this app."""
+        if merchant.extra["key_mode"] != "certificate":
+            return None
+        rotated = self.rotation(merchant)
+        if rotated is not None and cert_sn(rotated[1].cert) == sn:
+            rotated[0].extra["downloads"] += 1
+            return rotated[1].cert
+        return self.alipay.cert if sn == self.alipay_cert_sn else None
 
     def routes(self) -> list[web.RouteDef]:
         api = AlipayApi(self)
@@ -221,21 +263,22 @@ class AlipayProvider(Provider):
 
     # --- signed answers -----------------------------------------------------------------
 
-    def signed_body(self, key: str, payload: Mapping[str, Any], cert_mode: bool) -> bytes:
-        """`{"<key>": payload, "sign": RSA2 over payload's exact bytes[, "alipay_cert_sn"]}`."""
+    def signed_body(self, key: str, payload: Mapping[str, Any], merchant: Merchant | None) -> bytes:
+        """`{"<key>": payload, "sign": RSA2 over payload's exact bytes[, "alipay_cert_sn"]}`
+        (`alipay_cert_sn` for certificate-mode apps: the certificate of the signing key)."""
+        signer = self.signer(merchant)
         inner = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        signature = sign.rsa_sign(self.alipay.key, inner)
+        signature = sign.rsa_sign(signer.key, inner)
         tail = f',"sign":"{signature}"'
-        if cert_mode:
-            tail += f',"alipay_cert_sn":"{self.alipay_cert_sn}"'
+        if merchant is not None and merchant.extra["key_mode"] == "certificate":
+            tail += f',"alipay_cert_sn":"{cert_sn(signer.cert)}"'
         return b"{" + json.dumps(key).encode() + b":" + inner + tail.encode() + b"}"
 
     def respond(self, key: str, payload: Mapping[str, Any], merchant: Merchant | None = None,
                 status: int = 200) -> web.Response:  # fmt: skip
-        cert_mode = merchant is not None and merchant.extra["key_mode"] == "certificate"
         return web.Response(
             status=status,
-            body=self.signed_body(key, payload, cert_mode),
+            body=self.signed_body(key, payload, merchant),
             content_type="application/json",
             charset="utf-8",
         )
@@ -258,7 +301,8 @@ class AlipayProvider(Provider):
 
     def after_payment_html(self, trade: Trade) -> str:
         merchant = self.state.merchant(CHANNEL, trade.merchant_id)
-        return views.return_link(trade, merchant, lambda t: sign.rsa_sign(self.alipay.key, t))
+        key = self.signer(merchant).key
+        return views.return_link(trade, merchant, lambda t: sign.rsa_sign(key, t))
 
     def refund_state(self, refund: Refund) -> str:
         return views.refund_state(refund)
@@ -284,7 +328,7 @@ class AlipayProvider(Provider):
         if probe:
             params["sign"] = base64.b64encode(uuid.uuid4().bytes * 16).decode("ascii")
         else:
-            params["sign"] = sign.rsa_sign(self.alipay.key, sign.notify_canonical(params))
+            params["sign"] = sign.rsa_sign(self.signer(merchant).key, sign.notify_canonical(params))
         body = urlencode(params).encode("utf-8")
         event_type = params.get("notify_type") or params.get("msg_method") or "notify"
         return self.state.sender.send(

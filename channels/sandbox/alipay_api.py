@@ -17,12 +17,14 @@ exists, open); `40004` -> code 40004 `ACQ.PAYMENT_AUTH_CODE_INVALID`, no trade; 
 `action` refund); `alipay.trade.refund` (`out_request_no`, default the out_trade_no; a repeat
 answers `fund_change` N; a failed one may be retried); `alipay.trade.fastpay.refund.query`
 (`refund_status` REFUND_SUCCESS only once succeeded); `alipay.fund.trans.uni.transfer` (at
-least 0.10 yuan); `alipay.fund.trans.common.query`. An open trade past its expiry
+least 0.10 yuan); `alipay.fund.trans.common.query`; `alipay.open.app.alipaycert.download`
+(certificate mode: the Alipay certificate named by `alipay_cert_sn`, see `rotate_cert`). An open trade past its expiry
 (`timeout_express` / `time_expire`, default 2 h) is closed when next looked at.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -42,6 +44,7 @@ from paymesh.channels.sandbox.alipay_errors import (
 from paymesh.channels.sandbox.alipay_funds import BILL_FILE_PATH, AlipayFundsApi
 from paymesh.channels.sandbox.alipay_params import Json, Params, ok, read_params
 from paymesh.channels.sandbox.control import base_url as control_base_url
+from paymesh.channels.sandbox.pki import cert_pem
 from paymesh.channels.sandbox.state import (
     ItemStatus,
     Merchant,
@@ -82,6 +85,7 @@ class AlipayApi:
             "alipay.fund.trans.uni.transfer": self.funds.transfer,
             "alipay.fund.trans.common.query": self.funds.transfer_query,
             "alipay.data.dataservice.bill.downloadurl.query": self.funds.bill_url,
+            "alipay.open.app.alipaycert.download": self.cert_download,
         }
 
     async def gateway(self, request: web.Request) -> web.StreamResponse:
@@ -364,6 +368,21 @@ class AlipayApi:
             if isinstance(options, list) and "gmt_refund_pay" in options:
                 out["gmt_refund_pay"] = views.alipay_time(refund.success_at)
         return out
+
+    # --- certificates -------------------------------------------------------------------
+
+    async def cert_download(
+        self, request: web.Request, m: Merchant, params: Params, biz: Json
+    ) -> Json:
+        """alipay.open.app.alipaycert.download (应用支付宝公钥证书下载): the Alipay public-key
+        certificate named by `alipay_cert_sn`, as `alipay_cert_content` (base64 of its PEM).
+        An SN the app has no certificate under is refused (40004; the sub code is the
+        sandbox's own, Alipay does not publish this method's error table)."""
+        sn = ap.str_param(biz, "alipay_cert_sn", 64, prefix="")
+        cert = self.p.download_cert(m, sn)
+        if cert is None:
+            raise business("CERT_NOT_EXIST", "支付宝公钥证书不存在")
+        return ok(alipay_cert_content=base64.b64encode(cert_pem(cert).encode()).decode("ascii"))
 
 
 __all__ = ["BILL_FILE_PATH", "AlipayApi"]

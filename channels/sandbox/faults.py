@@ -52,6 +52,18 @@ see `paymesh.channels.sandbox.bills`: `bill_unknown_trade` `{"out_trade_no"?, "a
 `bill_fund_flow_off` `{"delta"?, "kind"?}` (WeChat only: its fund flow bill, see
 `paymesh.channels.sandbox.fundflow`).
 
+Key faults (until cleared by default):
+- `rotate_cert` (channel `alipay` only): Alipay re-issues its public-key certificate, as it
+  does when the certificate expires or its CA changes ("支付宝公钥证书可能因证书到期或者变更 CA
+  签发机构等原因, 可能会重新签发证书"): from now on the answers of certificate-mode apps (and
+  their notifies) are signed under a new certificate with a new SN (`alipay_cert_sn`), which
+  `alipay.open.app.alipaycert.download` serves; see `paymesh.channels.sandbox.alipay`.
+  `{"same_key": true}`: the new certificate certifies the same key (Alipay's usual renewal:
+  "alipay_cert_sn 不同, 但证书中密钥内容不变"); default false: a new key.
+  `{"foreign_root": true}`: the new certificate is issued by another root of the same name
+  (a certificate paymesh must refuse: it does not chain to the configured root).
+  `merchant_id`: only this app. `extra.downloads` counts the downloads of the new certificate.
+
 Actions (performed at once, not armed):
 - `probe_callback`: `{"out_trade_no": "..", "merchant_id": "..", "notify_url": ".."}`:
   send the order's notify_url (or `notify_url`) a well-formed success callback whose
@@ -73,6 +85,7 @@ CALLBACK_FAULTS = frozenset(
 )
 OUTCOME_FAULTS = frozenset({"fail_refunds", "fail_transfers", "confirm_transfers"})
 ACTION_FAULTS = frozenset({"probe_callback"})
+KEY_FAULTS = frozenset({"rotate_cert"})
 BILL_FAULTS = frozenset(
     {
         "bill_unknown_trade",
@@ -82,9 +95,13 @@ BILL_FAULTS = frozenset(
         "bill_fund_flow_off",
     }
 )
-ALL_FAULTS = REQUEST_FAULTS | CALLBACK_FAULTS | OUTCOME_FAULTS | ACTION_FAULTS | BILL_FAULTS
+ALL_FAULTS = (
+    REQUEST_FAULTS | CALLBACK_FAULTS | OUTCOME_FAULTS | ACTION_FAULTS | BILL_FAULTS | KEY_FAULTS
+)
 _UNTIL_CLEARED_BY_DEFAULT = (
-    frozenset({"duplicate_callbacks", "drop_callbacks", "delay_callbacks"}) | BILL_FAULTS
+    frozenset({"duplicate_callbacks", "drop_callbacks", "delay_callbacks"})
+    | BILL_FAULTS
+    | KEY_FAULTS
 )
 
 
@@ -195,6 +212,18 @@ def parse_fault(body: dict[str, Any], fault_id: str) -> Fault:
             raise FaultError("delta must not be 0")
     elif kind in BILL_FAULTS:
         _bill_fault(f, body)
+    elif kind == "rotate_cert":
+        if channel != "alipay":
+            raise FaultError("rotate_cert: only Alipay's certificate mode is modelled")
+        for flag in ("same_key", "foreign_root"):
+            if not isinstance(body.get(flag, False), bool):
+                raise FaultError(f"{flag} must be a boolean")
+        f.extra = {
+            "same_key": body.get("same_key", False),
+            "foreign_root": body.get("foreign_root", False),
+            "merchant_id": _opt_str(body, "merchant_id"),
+            "downloads": 0,
+        }
     elif kind == "probe_callback":
         f.extra = {k: body[k] for k in ("merchant_id", "notify_url", "out_trade_no") if k in body}
     return f
@@ -276,6 +305,17 @@ class FaultBook:
             seen.add(f.fault)
             fired.append(self._fire(f))
         return fired
+
+    def state(self, channel: str, kind: str, merchant_id: str) -> Fault | None:
+        """The newest armed state-like fault (`rotate_cert`) for this merchant; not fired."""
+        for f in reversed(self._faults):
+            if (
+                f.channel == channel
+                and f.fault == kind
+                and f.extra.get("merchant_id") in (None, merchant_id)
+            ):
+                return f
+        return None
 
     def take(self, channel: str, kind: str, out_trade_no: str = "") -> Fault | None:
         for f in self._faults:
