@@ -188,7 +188,9 @@ async def _rotate(
     http: aiohttp.ClientSession, sandbox: SandboxServer, app_id: str, **flags: bool
 ) -> dict[str, Any]:
     body = {"channel": "alipay", "fault": "rotate_cert", "merchant_id": app_id, **flags}
-    return (await _control(http, "POST", sandbox.url + "/_sandbox/faults", body))["fault"]
+    answer = await _control(http, "POST", sandbox.url + "/_sandbox/faults", body)
+    fault: dict[str, Any] = answer["fault"]
+    return fault
 
 
 async def _downloads(http: aiohttp.ClientSession, sandbox: SandboxServer, fault_id: str) -> int:
