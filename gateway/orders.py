@@ -162,7 +162,9 @@ async def _pay(
     order = stored.row
     if resp.trade.state != TS.TRADE_STATE_PENDING:
         order = (await apply_trade(deps.store, order, resp.trade, deps.clock())).row
-    return order_message(order)
+    # the stored pay data is this message's JSON form (unless another attempt's won)
+    same = stored.changed and order.pay_data == pay_data
+    return order_message(order, pay_data=resp.pay_data if same and pay_data else None)
 
 
 async def find_order(deps: Deps, app_id: str, order_id: str, out_trade_no: str) -> PayOrder:

@@ -27,8 +27,15 @@ def pay_data_message(data: dict[str, object] | None) -> pay_data_pb2.PayData | N
     return json_format.ParseDict(data, pay_data_pb2.PayData(), ignore_unknown_fields=True)
 
 
-def order_message(row: models.PayOrder, late: models.LatePayment | None = None) -> order_pb2.Order:
-    """The merchant's view of an order; `late`: its late payment, when it has one."""
+def order_message(
+    row: models.PayOrder,
+    late: models.LatePayment | None = None,
+    *,
+    pay_data: pay_data_pb2.PayData | None = None,
+) -> order_pb2.Order:
+    """The merchant's view of an order; `late`: its late payment, when it has one;
+    `pay_data`: the message the row's pay data was stored from, when the caller has it (it
+    spares parsing the row's JSON back)."""
     message = order_pb2.Order(
         order_id=row.order_id,
         app_id=row.app_id,
@@ -38,7 +45,7 @@ def order_message(row: models.PayOrder, late: models.LatePayment | None = None) 
         currency=row.currency,
         channel=row.channel,
         method=row.method,
-        pay_data=pay_data_message(row.pay_data),
+        pay_data=pay_data if pay_data is not None else pay_data_message(row.pay_data),
         channel_trade_no=row.channel_trade_no,
         expire_time=_ts(row.expire_time),
         created_at=_ts(row.created_at),
