@@ -68,6 +68,10 @@ class Prepared:
             self._compiled[key] = _compile(self.stmt, dialect, self.keys)
         return self._compiled[key]
 
+    def direct(self, dialect: Dialect) -> bool:
+        """Whether this statement goes to the driver directly on ``dialect``."""
+        return self._for(dialect) is not None
+
     def _row(self, c: _Compiled, params: Params) -> tuple[Any, ...]:
         out = []
         for name in c.names:

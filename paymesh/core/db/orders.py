@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from paymesh.core.db.audit import FAST_INSERT_LOG, ChannelCall, channel_request_row
 from paymesh.core.db.base import Created, StoreBase, Transition, rowcount
+from paymesh.core.db.batch import RowBatcher, Step, StepBatcher
 from paymesh.core.db.events import ORDER_CLOSED, ORDER_PAID, order_payload
 from paymesh.core.db.fastexec import Prepared
 from paymesh.core.db.models import OrderStatus, PayOrder
@@ -106,6 +107,27 @@ def same_order(existing: PayOrder, new: NewOrder) -> bool:
 
 
 class OrderStore(StoreBase):
+    _inserts: RowBatcher | None = None
+
+    _stores: StepBatcher | None = None
+
+    def _order_inserts(self) -> RowBatcher:
+        if self._inserts is None:
+            self._inserts = RowBatcher(self._run_core, _INSERT)
+        return self._inserts
+
+    def _pay_data_stores(self) -> StepBatcher:
+        if self._stores is None:
+            self._stores = StepBatcher(self._run_core, FAST_INSERT_LOG)
+        return self._stores
+
+    @staticmethod
+    async def _one_step(conn: AsyncConnection, step: Step) -> bool:
+        changed, rows = await step(conn)
+        if rows:
+            await FAST_INSERT_LOG.execute(conn, rows)
+        return bool(changed)
+
     async def insert_order(self, new: NewOrder) -> Created[PayOrder]:
         """Insert a PENDING order, or return the existing one for a retried request.
 
@@ -151,7 +173,11 @@ class OrderStore(StoreBase):
             return order
 
         try:
-            inserted = await self._run_core(tx)
+            if _INSERT.direct(self.engine.dialect):  # group commit (`batch.RowBatcher`)
+                inserted = build()
+                await self._order_inserts().insert(_params(inserted))
+            else:
+                inserted = await self._run_core(tx)
         except IntegrityError:
             existing = await self.get_order_by_out_trade_no(new.app_id, new.out_trade_no)
             if existing is None:
@@ -368,14 +394,14 @@ class OrderStore(StoreBase):
             "updated_at": now,
         }
 
-        async def tx(conn: AsyncConnection) -> bool:
-            if await _STORE_PAY_DATA.execute(conn, params) != 1:
-                return False
-            if log_rows:
-                await FAST_INSERT_LOG.execute(conn, log_rows)
-            return True
+        async def step(conn: AsyncConnection) -> tuple[bool, list[dict[str, Any]]]:
+            changed = await _STORE_PAY_DATA.execute(conn, params) == 1
+            return changed, log_rows if changed else []
 
-        if not await self._run_core(tx):
+        if _STORE_PAY_DATA.direct(self.engine.dialect):  # with others' (`batch.StepBatcher`)
+            if not await self._pay_data_stores().run(step):
+                return None
+        elif not await self._run_core(lambda conn: self._one_step(conn, step)):
             return None
         return Transition(
             _after(before, {**values, "updated_at": now, "version": before.version + 1}), True
