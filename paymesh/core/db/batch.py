@@ -38,6 +38,7 @@ class RowBatcher:
     async def insert(self, row: Params) -> None:
         """Insert ``row``; returns once it is committed, or raises what its batch raised."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.add_done_callback(_retrieved)
         self._waiting.append((row, done))
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush())
@@ -68,6 +69,25 @@ class RowBatcher:
                 raise
         else:
             _settle(batch, None)
+
+
+async def run_steps(conn: AsyncConnection, steps: Sequence[Step], rows: Prepared) -> list[Any]:
+    """The steps in turn on ``conn``, then the rows they asked for; their answers."""
+    answers: list[Any] = []
+    wanted: list[Params] = []
+    for step in steps:
+        answer, more = await step(conn)
+        answers.append(answer)
+        wanted.extend(more)
+    if wanted:
+        await rows.execute(conn, wanted)
+    return answers
+
+
+def _retrieved(done: asyncio.Future[Any]) -> None:
+    """A caller that gave up (cancelled) never reads its answer: no "never retrieved" noise."""
+    if not done.cancelled():
+        done.exception()
 
 
 def _outage(e: BaseException) -> bool:
@@ -107,6 +127,7 @@ class StepBatcher:
 
     async def run(self, step: Step) -> Any:
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        done.add_done_callback(_retrieved)
         self._waiting.append((step, done))
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush())
@@ -122,19 +143,10 @@ class StepBatcher:
             self._flusher = None
 
     async def _send(self, batch: list[tuple[Step, asyncio.Future[Any]]]) -> None:
-        async def tx(conn: AsyncConnection) -> list[Any]:
-            answers: list[Any] = []
-            rows: list[Params] = []
-            for step, _ in batch:
-                answer, more = await step(conn)
-                answers.append(answer)
-                rows.extend(more)
-            if rows:
-                await self._rows.execute(conn, rows)
-            return answers
-
         try:
-            answers = await self._run(tx)
+            answers = await self._run(
+                lambda conn: run_steps(conn, [s for s, _ in batch], self._rows)
+            )
         except BaseException as e:
             if len(batch) > 1 and isinstance(e, Exception) and not _outage(e):
                 for one in batch:  # each alone: the failure stays with its own caller
@@ -151,4 +163,4 @@ class StepBatcher:
                     done.set_result(answer)
 
 
-__all__ = ["MAX_ROWS", "RowBatcher", "Step", "StepBatcher"]
+__all__ = ["MAX_ROWS", "RowBatcher", "Step", "StepBatcher", "run_steps"]

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from paymesh.core.db.audit import FAST_INSERT_LOG, ChannelCall, channel_request_row
 from paymesh.core.db.base import Created, StoreBase, Transition, rowcount
-from paymesh.core.db.batch import RowBatcher, Step, StepBatcher
+from paymesh.core.db.batch import RowBatcher, StepBatcher, run_steps
 from paymesh.core.db.events import ORDER_CLOSED, ORDER_PAID, order_payload
 from paymesh.core.db.fastexec import Prepared
 from paymesh.core.db.models import OrderStatus, PayOrder
@@ -112,21 +112,12 @@ class OrderStore(StoreBase):
     _stores: StepBatcher | None = None
 
     def _order_inserts(self) -> RowBatcher:
-        if self._inserts is None:
-            self._inserts = RowBatcher(self._run_core, _INSERT)
+        self._inserts = self._inserts or RowBatcher(self._run_core, _INSERT)
         return self._inserts
 
     def _pay_data_stores(self) -> StepBatcher:
-        if self._stores is None:
-            self._stores = StepBatcher(self._run_core, FAST_INSERT_LOG)
+        self._stores = self._stores or StepBatcher(self._run_core, FAST_INSERT_LOG)
         return self._stores
-
-    @staticmethod
-    async def _one_step(conn: AsyncConnection, step: Step) -> bool:
-        changed, rows = await step(conn)
-        if rows:
-            await FAST_INSERT_LOG.execute(conn, rows)
-        return bool(changed)
 
     async def insert_order(self, new: NewOrder) -> Created[PayOrder]:
         """Insert a PENDING order, or return the existing one for a retried request.
@@ -399,9 +390,10 @@ class OrderStore(StoreBase):
             return changed, log_rows if changed else []
 
         if _STORE_PAY_DATA.direct(self.engine.dialect):  # with others' (`batch.StepBatcher`)
-            if not await self._pay_data_stores().run(step):
-                return None
-        elif not await self._run_core(lambda conn: self._one_step(conn, step)):
+            changed = await self._pay_data_stores().run(step)
+        else:
+            changed = (await self._run_core(lambda c: run_steps(c, [step], FAST_INSERT_LOG)))[0]
+        if not changed:
             return None
         return Transition(
             _after(before, {**values, "updated_at": now, "version": before.version + 1}), True
