@@ -120,9 +120,12 @@ class Drill:
 async def drill(
     etcd_server: EtcdServer,
     mariadb_server: MariaDBServer,
-    nats_server: NatsServer,
     tmp_path: Path,
 ) -> AsyncIterator[Drill]:
+    # A NATS of its own: the served processes use the one stream name, and on the session's
+    # NATS this drill's notifiers would also deliver what earlier tests left unacknowledged.
+    nats_server = NatsServer()
+    await asyncio.to_thread(nats_server.start)
     prefix = f"/drill-{uuid.uuid4().hex[:8]}/config"
     database_url = mariadb_server.create_database(f"drill_{uuid.uuid4().hex[:8]}")
     store = EtcdConfigStore([etcd_server.endpoint])
@@ -217,6 +220,7 @@ async def drill(
         await sandbox.close()
         await repo.close()
         await store.close()
+        nats_server.close()
 
 
 async def _retrying(
