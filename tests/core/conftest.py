@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,11 +22,18 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
-@pytest.fixture
-async def store(db_url: str) -> AsyncIterator[Store]:
-    await migrate(db_url)
-    s = Store.from_url(db_url, IdGenerator(0, 1))
+@contextlib.asynccontextmanager
+async def open_store(url: str) -> AsyncIterator[Store]:
+    """A migrated store on ``url``, closed afterwards."""
+    await migrate(url)
+    s = Store.from_url(url, IdGenerator(0, 1))
     try:
         yield s
     finally:
         await s.close()
+
+
+@pytest.fixture
+async def store(db_url: str) -> AsyncIterator[Store]:
+    async with open_store(db_url) as s:
+        yield s

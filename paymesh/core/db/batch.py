@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -24,25 +24,28 @@ from paymesh.errors import DatabaseUnavailable
 from paymesh.runtime.dberrors import database_unavailable
 
 Run = Callable[[Callable[[AsyncConnection], Awaitable[Any]]], Awaitable[Any]]
+Step = Callable[[AsyncConnection], Awaitable[tuple[Any, Sequence[Params]]]]
 MAX_ROWS = 64
+Item = TypeVar("Item")
 
 
-class RowBatcher:
-    def __init__(self, run: Run, stmt: Prepared, max_rows: int = MAX_ROWS) -> None:
+class _Batcher(Generic[Item]):
+    """The queue: items that arrive while a batch is in flight go in the next one; each
+    caller waits for its own item's answer, given out after the batch's COMMIT."""
+
+    def __init__(self, run: Run, max_items: int = MAX_ROWS) -> None:
         self._run = run
-        self._stmt = stmt
-        self._max = max_rows
-        self._waiting: list[tuple[Params, asyncio.Future[None]]] = []
+        self._max = max_items
+        self._waiting: list[tuple[Item, asyncio.Future[Any]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    async def insert(self, row: Params) -> None:
-        """Insert ``row``; returns once it is committed, or raises what its batch raised."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    async def _submit(self, item: Item) -> Any:
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         done.add_done_callback(_retrieved)
-        self._waiting.append((row, done))
+        self._waiting.append((item, done))
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush())
-        await asyncio.shield(done)  # a caller that gives up does not cancel the others
+        return await asyncio.shield(done)  # a caller that gives up does not cancel the others
 
     async def _flush(self) -> None:
         try:
@@ -53,22 +56,73 @@ class RowBatcher:
         finally:
             self._flusher = None
 
-    async def _send(self, batch: list[tuple[Params, asyncio.Future[None]]]) -> None:
-        rows = [row for row, _ in batch]
+    async def _send(self, batch: list[tuple[Item, asyncio.Future[Any]]]) -> None:
+        items = [item for item, _ in batch]
         try:
-            await self._run(lambda conn: self._stmt.execute(conn, rows))
-        except IntegrityError as e:
-            if len(batch) == 1:
-                _settle(batch, e)
-                return
-            for one in batch:  # each row alone: only the duplicate's caller is refused
-                await self._send([one])
+            answers = await self._run(lambda conn: self._apply(conn, items))
         except BaseException as e:
-            _settle(batch, e)
+            if len(batch) > 1 and isinstance(e, Exception) and self._alone(e):
+                for one in batch:  # each alone: the failure stays with its own caller
+                    await self._send([one])
+                return
+            for _, done in batch:
+                if not done.done():
+                    done.set_exception(e) if isinstance(e, Exception) else done.cancel()
             if not isinstance(e, Exception):
                 raise
         else:
-            _settle(batch, None)
+            for (_, done), answer in zip(batch, answers, strict=True):
+                if not done.done():
+                    done.set_result(answer)
+
+    async def _apply(self, conn: AsyncConnection, items: list[Item]) -> list[Any]:
+        raise NotImplementedError
+
+    def _alone(self, error: Exception) -> bool:
+        """Whether the batch's ``error`` may be one item's own (try each alone)."""
+        raise NotImplementedError
+
+
+class RowBatcher(_Batcher[Params]):
+    """Rows of one INSERT statement, a batch as one multi-row INSERT."""
+
+    def __init__(self, run: Run, stmt: Prepared, max_rows: int = MAX_ROWS) -> None:
+        super().__init__(run, max_rows)
+        self._stmt = stmt
+
+    async def insert(self, row: Params) -> None:
+        """Insert ``row``; returns once it is committed, or raises what its row raised."""
+        await self._submit(row)
+
+    async def _apply(self, conn: AsyncConnection, items: list[Params]) -> list[Any]:
+        await self._stmt.execute(conn, items)
+        return [None] * len(items)
+
+    def _alone(self, error: Exception) -> bool:
+        return isinstance(error, IntegrityError)  # only the duplicate's caller is refused
+
+
+class StepBatcher(_Batcher[Step]):
+    """Concurrent small transactions run as one: each step (say, a conditional UPDATE) runs
+    in turn on one connection and returns its answer and the rows it wants added to `rows`
+    (say, its channel log), which go as one multi-row INSERT before the one COMMIT. When the
+    shared transaction fails, each step runs again alone in its own transaction, so one
+    step's error is only its caller's; a database outage is every caller's at once (not
+    tried again step by step).
+    """
+
+    def __init__(self, run: Run, rows: Prepared, max_steps: int = MAX_ROWS) -> None:
+        super().__init__(run, max_steps)
+        self._rows = rows
+
+    async def run(self, step: Step) -> Any:
+        return await self._submit(step)
+
+    async def _apply(self, conn: AsyncConnection, items: list[Step]) -> list[Any]:
+        return await run_steps(conn, items, self._rows)
+
+    def _alone(self, error: Exception) -> bool:
+        return not (isinstance(error, DatabaseUnavailable) or database_unavailable(error))
 
 
 async def run_steps(conn: AsyncConnection, steps: Sequence[Step], rows: Prepared) -> list[Any]:
@@ -88,79 +142,6 @@ def _retrieved(done: asyncio.Future[Any]) -> None:
     """A caller that gave up (cancelled) never reads its answer: no "never retrieved" noise."""
     if not done.cancelled():
         done.exception()
-
-
-def _outage(e: BaseException) -> bool:
-    return isinstance(e, DatabaseUnavailable) or database_unavailable(e) is not None
-
-
-def _settle(batch: list[tuple[Params, asyncio.Future[None]]], error: BaseException | None) -> None:
-    for _, done in batch:
-        if done.done():
-            continue
-        if error is None:
-            done.set_result(None)
-        elif isinstance(error, asyncio.CancelledError):
-            done.cancel()
-        else:
-            done.set_exception(error)
-
-
-Step = Callable[[AsyncConnection], Awaitable[tuple[Any, Sequence[Params]]]]
-
-
-class StepBatcher:
-    """Concurrent small transactions run as one: each step (say, a conditional UPDATE) runs
-    in turn on one connection and returns its answer and the rows it wants added to `rows`
-    (say, its channel log), which go as one multi-row INSERT before the one COMMIT. The
-    answers are given out only after that COMMIT. When the shared transaction fails, each
-    step runs again alone in its own transaction, so one step's error is only its caller's;
-    a database outage is every caller's at once (not tried again step by step).
-    """
-
-    def __init__(self, run: Run, rows: Prepared, max_steps: int = MAX_ROWS) -> None:
-        self._run = run
-        self._rows = rows
-        self._max = max_steps
-        self._waiting: list[tuple[Step, asyncio.Future[Any]]] = []
-        self._flusher: asyncio.Task[None] | None = None
-
-    async def run(self, step: Step) -> Any:
-        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        done.add_done_callback(_retrieved)
-        self._waiting.append((step, done))
-        if self._flusher is None:
-            self._flusher = asyncio.create_task(self._flush())
-        return await asyncio.shield(done)
-
-    async def _flush(self) -> None:
-        try:
-            while self._waiting:
-                batch = self._waiting[: self._max]
-                del self._waiting[: self._max]
-                await self._send(batch)
-        finally:
-            self._flusher = None
-
-    async def _send(self, batch: list[tuple[Step, asyncio.Future[Any]]]) -> None:
-        try:
-            answers = await self._run(
-                lambda conn: run_steps(conn, [s for s, _ in batch], self._rows)
-            )
-        except BaseException as e:
-            if len(batch) > 1 and isinstance(e, Exception) and not _outage(e):
-                for one in batch:  # each alone: the failure stays with its own caller
-                    await self._send([one])
-                return
-            for _, done in batch:
-                if not done.done():
-                    done.set_exception(e) if isinstance(e, Exception) else done.cancel()
-            if not isinstance(e, Exception):
-                raise
-        else:
-            for (_, done), answer in zip(batch, answers, strict=True):
-                if not done.done():
-                    done.set_result(answer)
 
 
 __all__ = ["MAX_ROWS", "RowBatcher", "Step", "StepBatcher", "run_steps"]

@@ -16,12 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from paymesh.core.db.audit import CHANNEL_REQUESTS, ChannelCall
 from paymesh.core.db.batch import RowBatcher, StepBatcher
 from paymesh.core.db.fastexec import Params, Prepared
-from paymesh.core.db.migrate import migrate
 from paymesh.core.db.models import OrderStatus
 from paymesh.core.db.orders import COLUMN_OF, ORDERS, _params
 from paymesh.core.db.store import Store
-from paymesh.core.ids import IdGenerator
 from paymesh.errors import DuplicateOutTradeNo
+from tests.core.conftest import open_store
 from tests.core.db.test_orders import new_order
 
 
@@ -119,12 +118,8 @@ async def test_concurrent_pay_data_stores_keep_their_own_answers_and_logs(store:
 @pytest.fixture
 async def mariadb_store(mariadb_database: str) -> AsyncIterator[Store]:
     """Group commit is the MariaDB path (SQLite runs each transaction alone)."""
-    await migrate(mariadb_database)
-    s = Store.from_url(mariadb_database, IdGenerator(0, 1))
-    try:
+    async with open_store(mariadb_database) as s:
         yield s
-    finally:
-        await s.close()
 
 
 async def test_a_failing_step_fails_only_its_caller(mariadb_store: Store) -> None:
