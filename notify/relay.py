@@ -37,7 +37,9 @@ log = get_logger(__name__)
 class RelaySettings:
     batch: int = 100
     lease_s: float = 30.0
-    idle_poll_s: float = 0.5
+    # An idle relay looks again after this long: most of a notification's latency at
+    # moderate load (bench, 120 payments/s: p50 570 -> 174 ms going from 0.5 to 0.1 s).
+    idle_poll_s: float = 0.1
     backoff_initial_s: float = 0.2
     backoff_max_s: float = 10.0
     subject_prefix: str = SUBJECT_PREFIX
