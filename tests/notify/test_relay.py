@@ -201,3 +201,27 @@ async def test_a_poison_row_is_quarantined_and_the_rest_keeps_flowing(
     )
     assert await relay.run_once() == 1
     assert await _statuses(maria_sessions) == Counter({OutboxStatus.PUBLISHED.value: 3})
+
+
+async def test_an_idle_relay_slows_down_and_a_busy_one_looks_again_soon(
+    sqlite_sessions: Sessions,
+) -> None:
+    """The pause after each pass: the short one after a pass that found rows, doubling on
+    each empty pass up to idle_poll_s, none after a full batch (more may be waiting)."""
+    found = iter([0, 0, 0, 0, 0, 3, 0, 100, 0, 1])
+    pauses: list[float] = []
+
+    class Scripted(OutboxRelay):
+        async def run_once(self) -> int:
+            n = next(found, None)
+            if n is None:
+                self.stop()
+                return 0
+            return n
+
+        async def _sleep(self, seconds: float) -> None:
+            pauses.append(round(seconds, 3))
+
+    settings = RelaySettings(batch=100, idle_poll_s=0.5, idle_poll_min_s=0.05)
+    await Scripted(sqlite_sessions, MemoryBus(), settings).run()
+    assert pauses[:9] == [0.1, 0.2, 0.4, 0.5, 0.5, 0.05, 0.1, 0.2, 0.05]
