@@ -16,7 +16,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from paymesh.channel.v1 import channel_pb2 as pb
 from paymesh.channel.v1 import channel_service_pb2 as svc
@@ -26,8 +25,9 @@ from paymesh.channels.alipay.protocol import UnknownAlipayCert, verified_content
 from paymesh.channels.sandbox import SandboxServer, SandboxState, start_sandbox
 from paymesh.channels.transport import HttpResponse, Transport
 from paymesh.errors import ChannelError, ChannelUnavailable
+from tests.channels.alipay.conftest import Notifies
 from tests.channels.alipay.fakes import FakeAlipay, cert_pem, issue, make_account, new_rsa_key
-from tests.channels.alipay.test_alipay_with_sandbox import REF, Notifies, account_for, unique
+from tests.channels.alipay.test_alipay_with_sandbox import REF, account_for, unique
 
 NOW = datetime.now(UTC)
 ROOT_CN = "Ant Financial Certification Authority R1"
@@ -147,32 +147,6 @@ async def sandbox() -> AsyncIterator[SandboxServer]:
     )
     yield server
     await server.close()
-
-
-@pytest.fixture
-async def notifies() -> AsyncIterator[Notifies]:
-    rec = Notifies()
-
-    async def handle(request: web.Request) -> web.Response:
-        rec.got.append(await request.read())
-        rec.event.set()
-        return web.Response(text="success")
-
-    app = web.Application()
-    app.router.add_post("/notify", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    rec.url = f"http://127.0.0.1:{runner.addresses[0][1]}/notify"
-    yield rec
-    await runner.cleanup()
-
-
-@pytest.fixture
-async def channel() -> AsyncIterator[AlipayChannel]:
-    ch = AlipayChannel(Transport(timeout_seconds=5))
-    yield ch
-    await ch.aclose()
 
 
 async def _control(

@@ -12,7 +12,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from paymesh.channel.v1 import channel_pb2 as pb
 from paymesh.channel.v1 import channel_service_pb2 as svc
@@ -20,8 +19,8 @@ from paymesh.channels.alipay import sign
 from paymesh.channels.alipay.channel import AlipayChannel
 from paymesh.channels.alipay.config import AlipayAccount
 from paymesh.channels.sandbox import SandboxServer, SandboxState, start_sandbox
-from paymesh.channels.transport import Transport
 from paymesh.errors import ChannelError, ChannelNotEnabled
+from tests.channels.alipay.conftest import Notifies
 from tests.channels.alipay.fakes import new_rsa_key
 
 REF = pb.AccountRef(channel="alipay", account_id="ali-sandbox")
@@ -38,46 +37,6 @@ async def sandbox() -> AsyncIterator[SandboxServer]:
     )
     yield server
     await server.close()
-
-
-class Notifies:
-    def __init__(self) -> None:
-        self.url = ""
-        self.got: list[bytes] = []
-        self.event = asyncio.Event()
-
-    async def wait_for(self, count: int, within: float = 5.0) -> list[bytes]:
-        async with asyncio.timeout(within):
-            while len(self.got) < count:
-                self.event.clear()
-                await self.event.wait()
-        return list(self.got)
-
-
-@pytest.fixture
-async def notifies() -> AsyncIterator[Notifies]:
-    rec = Notifies()
-
-    async def handle(request: web.Request) -> web.Response:
-        rec.got.append(await request.read())
-        rec.event.set()
-        return web.Response(text="success")
-
-    app = web.Application()
-    app.router.add_post("/notify", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    rec.url = f"http://127.0.0.1:{runner.addresses[0][1]}/notify"
-    yield rec
-    await runner.cleanup()
-
-
-@pytest.fixture
-async def channel() -> AsyncIterator[AlipayChannel]:
-    ch = AlipayChannel(Transport(timeout_seconds=5))
-    yield ch
-    await ch.aclose()
 
 
 async def account_for(
