@@ -41,6 +41,12 @@ Outcome faults (applied when a refund or transfer reaches its final state):
   refunded a second time ends with more refunded than captured (`refunded` in
   `/_sandbox/trades`).
 - `fail_transfers`: `{"reason": "..."}`: the next transfer ends `FAIL` with that fail_reason.
+- `pay_during_close` (channel `wechat` only): `{"seconds": 0.2}`: the next close is answered
+  204 (closed) while a payment already in flight still goes through `seconds` later: the
+  trade becomes PAID and its `TRANSACTION.SUCCESS` callback is sent. WeChat warns that a
+  close sent too soon after the order was created can race its state sync ("避免出现订单状态
+  同步不及时导致关单失败", 关闭订单 API); whatever the cause, a payment for an order the merchant
+  saw closed must not lose its money (DESIGN's late payments). `out_trade_no` filters.
 - `confirm_transfers`: `{}`: the next WeChat transfer waits for the payee's confirmation
   (`WAIT_USER_CONFIRM` with a `package_info`; see `wechat_transfers.py`); `out_trade_no`
   filters by out_bill_no.
@@ -83,7 +89,9 @@ REQUEST_FAULTS = frozenset({"delay", "http_500", "raw_status", "timeout"})
 CALLBACK_FAULTS = frozenset(
     {"duplicate_callbacks", "drop_callbacks", "delay_callbacks", "amount_mismatch"}
 )
-OUTCOME_FAULTS = frozenset({"fail_refunds", "fail_transfers", "confirm_transfers"})
+OUTCOME_FAULTS = frozenset(
+    {"fail_refunds", "fail_transfers", "confirm_transfers", "pay_during_close"}
+)
 ACTION_FAULTS = frozenset({"probe_callback"})
 KEY_FAULTS = frozenset({"rotate_cert"})
 BILL_FAULTS = frozenset(
@@ -202,6 +210,10 @@ def parse_fault(body: dict[str, Any], fault_id: str) -> Fault:
             f.extra = {"succeed_after": _num(body, "succeed_after", 1.0, 0.0, 3600.0)}
     elif kind == "fail_transfers":
         f.extra = {"reason": str(body.get("reason") or "PAYEE_ACCOUNT_ABNORMAL")}
+    elif kind == "pay_during_close":
+        if channel != "wechat":
+            raise FaultError("pay_during_close: only WeChat's close is modelled")
+        f.seconds = _num(body, "seconds", 0.2, 0.0, 60.0)
     elif kind == "duplicate_callbacks":
         f.times = _int(body, "times", 2, 2, 100)
     elif kind == "amount_mismatch":

@@ -231,3 +231,96 @@ async def test_close_after_the_payer_opened_the_url_closes_the_trade_at_alipay(
         assert r.status >= 400  # closed at the provider: not payable
     assert not (await _sandbox_trade(http, mesh, oid))["paid_at"]
     assert await (await mesh.store()).get_late_payment(oid) is None
+
+
+async def _wechat_closed_while_paid(
+    mesh: Mesh, merchant: Merchant, http: aiohttp.ClientSession, amount: int, *, lose_notify: bool
+) -> str:
+    """A WeChat QR order the merchant closes while the payer's payment is in flight: WeChat
+    answers the close 204 and the payment still goes through (`pay_during_close`)."""
+    status, body = await merchant.post(
+        "/v1/orders",
+        {"out_trade_no": out_no(), "amount": amount, "subject": "late", "method": "qr",
+         "channel": "wechat"},
+        pay_service_pb2.CreateOrderRequest,
+    )  # fmt: skip
+    assert status == 200, body
+    oid = body["order"]["order_id"]
+    race = {"channel": "wechat", "fault": "pay_during_close", "out_trade_no": oid}
+    await sandbox(http, mesh.sandbox_url, "/_sandbox/faults", {**race, "seconds": 0.3})
+    if lose_notify:
+        lost = {"channel": "wechat", "fault": "drop_callbacks", "out_trade_no": oid, "count": 1}
+        await sandbox(http, mesh.sandbox_url, "/_sandbox/faults", lost)
+    status, body = await merchant.post(f"/v1/orders/{oid}:close", {"order_id": oid}, CloseOrder)
+    assert status == 200, body
+    assert body["order"]["status"] == "CLOSED"
+    return str(oid)
+
+
+async def _wechat_refunds(http: aiohttp.ClientSession, mesh: Mesh, oid: str) -> list[int]:
+    got = (await sandbox(http, mesh.sandbox_url, "/_sandbox/trades?channel=wechat"))["refunds"]
+    return [r["amount"] for r in got if r["out_trade_no"] == oid and r["status"] == "SUCCEEDED"]
+
+
+async def test_wechat_payment_for_a_closed_order_is_refunded_not_lost(
+    mesh: Mesh, http: aiohttp.ClientSession
+) -> None:
+    """WeChat's TRANSACTION.SUCCESS for an order paymesh closed: before issue 9 it was a
+    stale transition, refused, retried by WeChat and the money had no owner."""
+    merchant = await _app(mesh, http, LatePaymentPolicy.REFUND)
+    oid = await _wechat_closed_while_paid(mesh, merchant, http, 4200, lose_notify=False)
+
+    async def told() -> bool:
+        return bool(_late_notices(mesh, oid))
+
+    await eventually(told, within=20)
+    (notice,) = _late_notices(mesh, oid)
+    trades = (await sandbox(http, mesh.sandbox_url, "/_sandbox/trades?channel=wechat"))["trades"]
+    (trade,) = [t for t in trades if t["out_trade_no"] == oid]
+    assert trade["status"] == "PAID"  # the money was taken at WeChat
+    assert (notice["amount"], notice["status"]) == (4200, "CLOSED")
+    assert notice["channel_trade_no"] == trade["channel_trade_no"]
+
+    async def refunded() -> bool:
+        return await _wechat_refunds(http, mesh, oid) == [4200]
+
+    await eventually(refunded, within=20)  # and given back there, once
+    order = await query_order(merchant, oid)
+    assert order["status"] == "CLOSED"
+    assert order["late_payment"]["policy"] == "refund"
+    assert order["late_payment"]["refund_id"] == notice["refund_id"]
+    # WeChat got its success answer: the notify is not retried for a day
+    ds = (await sandbox(http, mesh.sandbox_url, "/_sandbox/callbacks"))["callbacks"]
+    pay_notifies = [d for d in ds if d["subject"] == oid]
+    assert pay_notifies
+    assert pay_notifies[0]["delivered"]
+
+
+async def test_monitor_finds_a_wechat_late_payment_whose_notify_was_lost(
+    mesh: Mesh, http: aiohttp.ClientSession
+) -> None:
+    merchant = await _app(mesh, http, LatePaymentPolicy.REFUND)
+    oid = await _wechat_closed_while_paid(mesh, merchant, http, 1300, lose_notify=True)
+
+    async def paid_at_wechat() -> bool:
+        trades = await sandbox(http, mesh.sandbox_url, "/_sandbox/trades?channel=wechat")
+        return any(t["out_trade_no"] == oid and t["paid_at"] for t in trades["trades"])
+
+    await eventually(paid_at_wechat, within=10)
+    store = await mesh.store()
+    assert await store.get_late_payment(oid) is None  # nobody told paymesh
+    deps = await build_deps(mesh.server.context)
+    report = await OrderMonitor(deps, pending_after=timedelta(hours=1)).sweep_once()
+    assert oid in report.checked
+    late = await store.get_late_payment(oid)
+    assert late is not None
+    assert (late.amount, late.policy) == (1300, "refund")
+    assert late.refund_id
+    refund = await store.get_refund(late.refund_id)
+    assert refund is not None
+    assert refund.amount == 1300
+
+    async def refunded() -> bool:
+        return await _wechat_refunds(http, mesh, oid) == [1300]
+
+    await eventually(refunded, within=20)

@@ -286,3 +286,40 @@ async def test_fail_refunds_and_transfers(
     [tcb] = [g for g in got if b"MCHTRANSFER" in g.body]
     res = decrypt(tcb.body, merchant.api_v3_key)
     assert (res["state"], res["fail_reason"]) == ("FAIL", "NAME_NOT_CORRECT")
+
+
+async def test_pay_during_close(
+    client: WeChatClient,
+    merchant: WeChatMerchant,
+    receiver: Receiver,
+    http: aiohttp.ClientSession,
+    sandbox: SandboxServer,
+) -> None:
+    """The close is answered 204, yet the payment in flight goes through and is notified;
+    without the fault a closed trade can no longer be paid."""
+    plain = await new_trade(client, receiver.url)
+    close = {"mchid": merchant.mchid}
+    path = "/v3/pay/transactions/out-trade-no/{}/close"
+    assert (await client.call("POST", path.format(plain), close)).status == 204
+    async with http.post(
+        sandbox.url + "/_sandbox/pay", json={"channel": "wechat", "out_trade_no": plain}
+    ) as resp:
+        assert resp.status >= 400
+
+    no = await new_trade(client, receiver.url, total=700)
+    await arm(http, sandbox, fault="pay_during_close", seconds=0.1, out_trade_no=no)
+    assert (await client.call("POST", path.format(no), close)).status == 204
+    [cb] = await receiver.wait_for(1)
+    assert json.loads(cb.body)["event_type"] == "TRANSACTION.SUCCESS"
+    paid = decrypt(cb.body, merchant.api_v3_key)
+    assert (paid["out_trade_no"], paid["trade_state"], paid["amount"]["total"]) == (
+        no,
+        "SUCCESS",
+        700,
+    )
+    q = await client.call("GET", f"/v3/pay/transactions/out-trade-no/{no}?mchid={merchant.mchid}")
+    assert q.json()["trade_state"] == "SUCCESS"
+    async with http.post(
+        sandbox.url + "/_sandbox/faults", json={"channel": "alipay", "fault": "pay_during_close"}
+    ) as resp:
+        assert resp.status == 400  # WeChat's close only
