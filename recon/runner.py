@@ -49,9 +49,15 @@ class Reconciler:
         s = deps.store
         self.recon = ReconStore(s.engine, s.sessions, s.ids, s.clock)
 
-    async def _audited(self, row: ReconMismatch, action: str, actor: str, note: str) -> None:
-        """Operators' actions also go to the shared audit log (the console shows it)."""
+    async def _audited(
+        self, row: ReconMismatch, action: str, actor: str, note: str, *, closed: bool
+    ) -> None:
+        """Operators' actions also go to the shared audit log (the console shows it); a close
+        that found the mismatch already closed (another operator, or a re-run, was first) is
+        audited as "unchanged"."""
         outcome = {"OPEN": "still-open"}.get(row.status, row.status.lower())
+        if not closed:
+            outcome = "unchanged"
         await audit.record(
             self.store.engine, actor=actor, action=f"recon.{action}",
             key=f"recon/mismatch/{row.mismatch_id}",
@@ -143,11 +149,11 @@ class Reconciler:
             raise InvalidArgument("accepting a mismatch needs a note", field="note")
         if not actor.strip():
             raise InvalidArgument("actor is required", field="actor")
-        row = await self.recon.resolve(
+        row, closed = await self.recon.resolve(
             mismatch_id, status=MismatchStatus.ACCEPTED, resolution="accepted", action="accept",
             actor=actor, note=note, outcome="accepted by an operator",
         )  # fmt: skip
-        await self._audited(row, "accept", actor, note)
+        await self._audited(row, "accept", actor, note, closed=closed)
         return row
 
     async def repair(self, mismatch_id: str, *, actor: str, note: str = "") -> ReconMismatch:
@@ -171,12 +177,12 @@ class Reconciler:
                 outcome, fixed = await self._repair_order(row, account)
         except PaymeshError as e:
             outcome, fixed = f"provider not reachable: {e.reason.value}: {e.message}", False
-        row = await self.recon.resolve(
+        row, closed = await self.recon.resolve(
             mismatch_id,
             status=MismatchStatus.RESOLVED if fixed else MismatchStatus.OPEN,
             resolution="repaired", action="repair", actor=actor, note=note, outcome=outcome,
         )  # fmt: skip
-        await self._audited(row, "repair", actor, outcome)
+        await self._audited(row, "repair", actor, outcome, closed=closed or not fixed)
         return row
 
     async def _repair_order(

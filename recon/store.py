@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paymesh.channel.v1 import channel_pb2
+from paymesh.core.db.base import rowcount
 from paymesh.errors import MismatchNotFound
 from paymesh.recon.books import Books, RunKey
 from paymesh.recon.match import Finding, Result
@@ -297,24 +298,47 @@ class ReconStore(Books):
         actor: str,
         note: str,
         outcome: str,
-    ) -> ReconMismatch:
-        """Close an OPEN mismatch (conditional: a closed one stays as it is) and audit it.
-        The action is recorded either way (a repair that did not close it is history too)."""
+    ) -> tuple[ReconMismatch, bool]:
+        """Close an OPEN mismatch with one conditional UPDATE (a closed one stays as it is:
+        of two operators racing, one closes it) and audit it; returns the row and whether this
+        call closed it. The action is recorded either way (a repair that did not close it is
+        history too; a close that lost the race says so)."""
         now = self.clock()
 
-        async def tx(s: AsyncSession) -> ReconMismatch:
-            row = await s.get(ReconMismatch, mismatch_id, with_for_update=True)
+        async def tx(s: AsyncSession) -> tuple[ReconMismatch, bool]:
+            closed = False
+            if status != MismatchStatus.OPEN:
+                result = await s.execute(
+                    sa.update(ReconMismatch)
+                    .where(
+                        ReconMismatch.mismatch_id == mismatch_id,
+                        ReconMismatch.status == MismatchStatus.OPEN,
+                    )
+                    .values(
+                        status=status,
+                        resolution=resolution,
+                        resolved_by=actor[:64],
+                        note=note[:512],
+                        resolved_at=now,
+                        updated_at=now,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+                closed = rowcount(result) == 1
+            row = await s.get(ReconMismatch, mismatch_id, populate_existing=True)
             if row is None:
                 raise MismatchNotFound(f"no mismatch {mismatch_id!r}")
-            if row.status == MismatchStatus.OPEN and status != MismatchStatus.OPEN:
-                self._close(row, status, resolution, actor, note, now)
+            if closed:
                 await s.execute(  # the run's open count follows at once, not at the next run
                     sa.update(ReconRun)
                     .where(ReconRun.run_id == row.run_id, ReconRun.open_count > 0)
                     .values(open_count=ReconRun.open_count - 1)
                 )
-            s.add(self._action(mismatch_id, action, actor, note, outcome, now))
-            return row
+            said = outcome
+            if status != MismatchStatus.OPEN and not closed:
+                said = f"already {row.status} by {row.resolved_by or 'paymesh'}: unchanged"
+            s.add(self._action(mismatch_id, action, actor, note, said, now))
+            return row, closed
 
         return await self._run(tx)
 

@@ -199,19 +199,39 @@ async def test_a_day_of_traffic_reconciles_to_exactly_the_injected_mismatches(
         }
         assert _received(mesh, lost) == ["order.paid"]  # notified once
 
-        # operators: accept the unknown trade with a note, repair the refund
+        # operators: accept the unknown trade with a note (two operators at once: one closes
+        # it, the other's action is recorded as unchanged), repair the refund
         by_id = _kinds(again.mismatches)
-        accepted = await ops.ResolveMismatch(
-            rpc.ResolveMismatchRequest(
-                mismatch_id=by_id[("PROVIDER_ONLY", unknown)].mismatch_id,
-                action=rpc.RESOLVE_ACTION_ACCEPT, note="not ours: provider ticket 42",
-                actor="ops-alice",
+        notes = {"ops-alice": "not ours: provider ticket 42", "ops-carol": "seen, not ours"}
+        answers = await asyncio.gather(
+            *(
+                ops.ResolveMismatch(
+                    rpc.ResolveMismatchRequest(
+                        mismatch_id=by_id[("PROVIDER_ONLY", unknown)].mismatch_id,
+                        action=rpc.RESOLVE_ACTION_ACCEPT,
+                        note=note,
+                        actor=actor,
+                    )
+                )
+                for actor, note in notes.items()
             )
-        )  # fmt: skip
+        )
+        accepted = max(answers, key=lambda a: len(a.mismatch.actions))
+        winner = accepted.mismatch.resolved_by
         assert accepted.mismatch.status == "ACCEPTED"
-        assert [(a.action, a.actor, a.note) for a in accepted.mismatch.actions] == [
-            ("accept", "ops-alice", "not ours: provider ticket 42")
-        ]
+        assert winner in notes
+        assert accepted.mismatch.note == notes[winner]
+        assert sorted((a.actor, a.outcome) for a in accepted.mismatch.actions) == sorted(
+            [
+                (winner, "accepted by an operator"),
+                (next(a for a in notes if a != winner), f"already ACCEPTED by {winner}: unchanged"),
+            ]
+        )
+        (counted,) = [
+            r for r in (await ops.ListRuns(rpc.ListRunsRequest(account_id=ACCOUNT))).runs
+            if r.run_id == again.run.run_id
+        ]  # fmt: skip
+        assert counted.open_count == again.run.open_count - 1  # counted down once
         repaired = await ops.ResolveMismatch(
             rpc.ResolveMismatchRequest(
                 mismatch_id=by_id[("REFUND_DIFFERS", missing_refund)].mismatch_id,
@@ -223,7 +243,8 @@ async def test_a_day_of_traffic_reconciles_to_exactly_the_injected_mismatches(
         audit = await AuditLog(store.engine).entries(actions=["recon.accept", "recon.repair"])
         audited = {(e.actor, e.action, e.outcome) for e in audit if suffix_in(e.key, by_id)}
         assert audited == {
-            ("ops-alice", "recon.accept", "accepted"),
+            (winner, "recon.accept", "accepted"),
+            (next(a for a in notes if a != winner), "recon.accept", "unchanged"),
             ("ops-bob", "recon.repair", "resolved"),
         }
         with pytest.raises(grpc.aio.AioRpcError) as refused:  # accepting needs a note
