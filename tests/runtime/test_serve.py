@@ -7,8 +7,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -113,20 +115,25 @@ def test_workers_share_one_port_and_all_stop_on_sigterm() -> None:
         stderr=subprocess.STDOUT,
         env={**os.environ, "PAYMESH_DRAIN_SECONDS": "2"},
     )
+    lines: list[dict[str, Any]] = []
+    reader = threading.Thread(target=_read_json_lines, args=(proc, lines), daemon=True)
+    reader.start()
     try:
         _wait_serving(port)
-        deadline = time.monotonic() + 15
-        while len(_children(proc.pid)) < 2 and time.monotonic() < deadline:
+        # Both workers must have bound and said so before the stop: on a loaded machine the
+        # second may still be importing when the first answers health.
+        deadline = time.monotonic() + 30
+        while _serving(lines) < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
         workers = _children(proc.pid)
         assert len(workers) == 2
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=20)
+        proc.wait(timeout=20)
+        reader.join(timeout=5)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0
-    lines = [json.loads(line) for line in out.decode().splitlines() if line.startswith("{")]
     # Both bound the same port (a second bind without SO_REUSEPORT fails at startup).
     served = {e["pid"]: e["port"] for e in lines if e.get("event") == "serving"}
     stopped = [e for e in lines if e.get("event") == "stopped"]
@@ -134,6 +141,17 @@ def test_workers_share_one_port_and_all_stop_on_sigterm() -> None:
     assert len(stopped) == 2
     for pid in workers:
         assert not Path(f"/proc/{pid}").exists() or _state(pid) == "Z"
+
+
+def _read_json_lines(proc: subprocess.Popen[bytes], into: list[dict[str, Any]]) -> None:
+    assert proc.stdout is not None
+    for raw in proc.stdout:
+        if raw.startswith(b"{"):
+            into.append(json.loads(raw))
+
+
+def _serving(lines: list[dict[str, Any]]) -> int:
+    return len({e["pid"] for e in list(lines) if e.get("event") == "serving"})
 
 
 def test_workers_need_a_fixed_port() -> None:
