@@ -108,10 +108,11 @@ def summarize(lines: Iterable[channel_pb2.BillLine]) -> channel_pb2.BillSummary:
         if line.kind == PAYMENT:
             out.payment_count += 1
             out.payment_amount += line.amount
-        else:
+            out.fee_amount += line.fee
+        else:  # a refund gives its share of the fee back (the bills print it negative)
             out.refund_count += 1
             out.refund_amount += line.amount
-        out.fee_amount += line.fee
+            out.fee_amount -= line.fee
     return out
 
 

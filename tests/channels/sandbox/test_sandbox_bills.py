@@ -207,6 +207,9 @@ async def test_alipay_bill_is_the_sandbox_day_and_its_injected_discrepancies(
             (billfile.REFUND, first, refund_id, 999, fee(999)),
         ]
     )
+    # fees net of the share the refund gave back (the bill prints it negative), as the
+    # settlement summary counts them: a run's net is the money that actually settled
+    assert bill.summary.fee_amount == fee(1999) + fee(500) - fee(999)
     assert await arm(http, sandbox, channel="alipay", fault="bill_amount_off",
                      out_trade_no=second, delta=-1) == 200  # fmt: skip
     assert await arm(http, sandbox, channel="alipay", fault="bill_refund_missing",
