@@ -50,6 +50,7 @@ from paymesh.core.db.models import OrderStatus, PayOrder
 from paymesh.core.db.orders import NewOrder
 from paymesh.core.deps import CoreDeps
 from paymesh.errors import AppNotFound, ChannelError, ChannelUnavailable, PaymeshError
+from paymesh.runtime.http_observe import observed
 from paymesh.runtime.logging import get_logger
 
 log = get_logger("paymesh.cashier.web")
@@ -357,7 +358,7 @@ async def healthz(_request: web.Request) -> web.Response:
 
 
 def build_app(cashier: Cashier) -> web.Application:
-    app = web.Application(client_max_size=64 * 1024)
+    app = web.Application(client_max_size=64 * 1024, middlewares=[observed("cashier")])
     app[CASHIER] = cashier
     p = links.PATH_PREFIX
     app.router.add_get(p + "/healthz", healthz)

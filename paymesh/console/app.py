@@ -18,11 +18,13 @@ from paymesh.console.web import (
     schema_list,
     security_headers,
 )
+from paymesh.runtime.http_observe import observed
 
 
 def build_app(console: Console) -> web.Application:
     app = web.Application(
-        middlewares=[security_headers, require_session], client_max_size=1024 * 1024
+        middlewares=[observed("console"), security_headers, require_session],
+        client_max_size=1024 * 1024,
     )
     app[CONSOLE] = console
     app.router.add_get("/", front)

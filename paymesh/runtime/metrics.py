@@ -32,6 +32,19 @@ RPC_TOTAL = Counter(
     "paymesh_rpc_total", "gRPC calls handled, by method and status code.", ["method", "code"]
 )
 
+# --- HTTP servers of our own (cashier, console: one aiohttp middleware) -------------------
+HTTP_SECONDS = Histogram(
+    "paymesh_http_request_duration_seconds",
+    "Server-side latency of an HTTP request to the cashier or the console, by route pattern.",
+    ["server", "route"],
+    buckets=LATENCY_BUCKETS,
+)
+HTTP_TOTAL = Counter(
+    "paymesh_http_requests_total",
+    "HTTP requests the cashier or the console answered, by route pattern and status class.",
+    ["server", "route", "code"],
+)
+
 # --- channel calls (the channel service's dispatch) ---------------------------------------
 CHANNEL_SECONDS = Histogram(
     "paymesh_channel_call_duration_seconds",
@@ -138,6 +151,8 @@ CONFIG_REJECTED = Counter(
 ALL = (
     RPC_SECONDS,
     RPC_TOTAL,
+    HTTP_SECONDS,
+    HTTP_TOTAL,
     CHANNEL_SECONDS,
     CHANNEL_TOTAL,
     ORDERS,

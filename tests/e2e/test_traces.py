@@ -21,6 +21,7 @@ from paymesh.runtime import logging as plog
 from paymesh.runtime import tracing
 from paymesh.testing.ports import free_port
 from paymesh.testing.processes import EtcdServer, MariaDBServer, NatsServer
+from tests.e2e.cashier_helpers import cashier_order
 from tests.e2e.conftest import BACKENDS, Mesh, start_mesh
 from tests.e2e.helpers import create_qr_order, eventually, out_no, sandbox
 
@@ -196,3 +197,33 @@ async def test_one_create_order_is_one_connected_trace_and_the_notification_link
         return any(s.trace_id.hex() == quoted for _, s in receiver.spans)
 
     await eventually(found, within=20)
+
+
+async def test_a_cashier_page_through_envoy_continues_the_edge_trace(
+    traced_mesh: tuple[Mesh, Receiver], http: aiohttp.ClientSession
+) -> None:
+    """The cashier's aiohttp server takes Envoy's traceparent: its span is a child of the
+    edge's, named by route pattern (the token stays out of span names)."""
+    mesh, receiver = traced_mesh
+    order = await cashier_order(mesh, mesh.merchant(http), 990)
+    url = str(order["pay_data"]["code_url"])
+    assert url.startswith(mesh.edge_url + "/cashier/o/")
+    async with http.get(url) as r:
+        assert r.status == 200  # a browser no wallet claims: the chooser page
+    name = "GET /cashier/o/{token}"
+
+    async def seen() -> bool:  # Envoy exports its spans on its own schedule
+        await asyncio.to_thread(tracing.flush)  # the receiver runs on this loop
+        pages = receiver.named(name)
+        return bool(pages) and any(
+            svc == "paymesh-edge" for svc, _ in receiver.trace(pages[0].trace_id)
+        )
+
+    await eventually(seen, within=20)
+    (page,) = receiver.named(name)
+    assert page.kind == Span.SPAN_KIND_SERVER
+    assert _attrs(page)["http.route"] == "/cashier/o/{token}"
+    edges = [s for svc, s in receiver.trace(page.trace_id) if svc == "paymesh-edge"]
+    assert page.parent_span_id in {s.span_id for s in edges}
+    token = url.rsplit("/", 1)[1]
+    assert not [s for _, s in receiver.spans if token in s.name]
