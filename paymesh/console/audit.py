@@ -20,6 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from paymesh.core.db.console_models import AuditEntry
 
 SOURCES = ("console", "cli")
+# A change's entry is written before the change (outcome "pending") and settled after it:
+# a config write the audit log cannot take is not made, and a process that dies between the
+# two leaves "pending" behind, never a change without its entry.
+PENDING = "pending"
 
 
 def new_audit_id() -> str:
@@ -111,6 +115,27 @@ class AuditLog:
             await conn.execute(sa.insert(self._table).values(**values))
         return entry_id
 
+    async def settle(
+        self,
+        entry_id: str,
+        *,
+        outcome: str,
+        revision: int | None = None,
+        fields: Iterable[str] | None = None,
+    ) -> bool:
+        """Give a pending entry its outcome (once: a settled entry stays as it is)."""
+        values: dict[str, Any] = {"outcome": outcome[:16]}
+        if revision is not None:
+            values["revision"] = revision
+        if fields is not None:
+            values["fields"] = ",".join(sorted(set(fields)))[:2048]
+        t = self._table
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                sa.update(t).where(t.c.id == entry_id, t.c.outcome == PENDING).values(**values)
+            )
+        return int(result.rowcount) == 1
+
     async def entries(
         self,
         *,
@@ -147,4 +172,4 @@ class AuditLog:
             return int((await conn.execute(q)).scalar_one())
 
 
-__all__ = ["SOURCES", "AuditLog", "AuditRecord", "new_audit_id"]
+__all__ = ["PENDING", "SOURCES", "AuditLog", "AuditRecord", "new_audit_id"]

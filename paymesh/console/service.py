@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, SecretStr
@@ -21,7 +21,7 @@ from paymesh.config.apps import AppConfig, NotifyConfig
 from paymesh.config.models import ChannelAccountBase
 from paymesh.config.registry import channel_model
 from paymesh.config.repository import ConfigRepository, Versioned, public_view
-from paymesh.console.audit import AuditLog
+from paymesh.console.audit import PENDING, AuditLog
 from paymesh.errors import AppNotFound, ConfigConflict, ConfigInvalid, ConfigNotFound
 
 Kind = Literal["app", "channel_account", "notify"]
@@ -148,20 +148,10 @@ class ConfigService:
         expected = expected_revision
         if expected is None:
             expected = old.revision if old else 0
-        try:
+        async with self._change(ref, "update" if old else "create", actor, remote) as change:
             revision = await self._put(ref, data, expected)
-        except ConfigConflict:
-            await self._audit(ref, "update" if old else "create", actor, remote, outcome="conflict")
-            raise
-        new = await self.read(ref)
-        await self._audit(
-            ref,
-            "update" if old else "create",
-            actor,
-            remote,
-            fields=changed_fields(old.model if old else None, new.model),
-            revision=revision,
-        )
+            new = await self.read(ref)
+            change.done(revision, changed_fields(old.model if old else None, new.model))
         return revision
 
     async def _put(self, ref: Ref, data: Mapping[str, Any] | BaseModel, expected: int) -> int:
@@ -183,42 +173,33 @@ class ConfigService:
     async def set_enabled(
         self, ref: Ref, enabled: bool, *, expected_revision: int, actor: str, remote: str = ""
     ) -> int:
-        current = await self.read(ref)
-        if current.revision != expected_revision:
-            await self._audit(
-                ref, "enable" if enabled else "disable", actor, remote, outcome="conflict"
-            )
-            raise ConfigConflict(
-                f"{ref.short()} changed: expected revision {expected_revision}, "
-                f"found {current.revision}",
-                metadata={"key": ref.short(), "revision": str(current.revision)},
-            )
-        model = current.model.model_copy(update={"enabled": enabled})
-        revision = await self._put(ref, model, expected_revision)
-        await self._audit(
-            ref,
-            "enable" if enabled else "disable",
-            actor,
-            remote,
-            fields=["enabled"] if current.model.enabled != enabled else [],
-            revision=revision,
-        )
+        async with self._change(ref, "enable" if enabled else "disable", actor, remote) as change:
+            current = await self.read(ref)
+            if current.revision != expected_revision:
+                raise ConfigConflict(
+                    f"{ref.short()} changed: expected revision {expected_revision}, "
+                    f"found {current.revision}",
+                    metadata={"key": ref.short(), "revision": str(current.revision)},
+                )
+            model = current.model.model_copy(update={"enabled": enabled})
+            revision = await self._put(ref, model, expected_revision)
+            change.done(revision, ["enabled"] if current.model.enabled != enabled else [])
         return revision
 
     async def delete(
         self, ref: Ref, *, expected_revision: int | None, actor: str, remote: str = ""
     ) -> bool:
         key = ref.key(self.prefix)
-        if ref.kind == "app":
-            done = await self.repo.delete_app(ref.ident, expected_revision=expected_revision)
-        elif ref.kind == "channel_account":
-            done = await self.repo.delete_channel_account(
-                ref.channel, ref.ident, expected_revision=expected_revision
-            )
-        else:
-            done = await self.repo.store.delete(key, expected_revision=expected_revision)
-        if done:
-            await self._audit(ref, "delete", actor, remote)
+        async with self._change(ref, "delete", actor, remote) as change:
+            if ref.kind == "app":
+                done = await self.repo.delete_app(ref.ident, expected_revision=expected_revision)
+            elif ref.kind == "channel_account":
+                done = await self.repo.delete_channel_account(
+                    ref.channel, ref.ident, expected_revision=expected_revision
+                )
+            else:
+                done = await self.repo.store.delete(key, expected_revision=expected_revision)
+            change.done(None, [], outcome="ok" if done else "unchanged")
         return done
 
     async def rotate_key(self, *, actor: str) -> list[str]:
@@ -260,27 +241,43 @@ class ConfigService:
             )
         return done
 
-    async def _audit(
-        self,
-        ref: Ref,
-        action: str,
-        actor: str,
-        remote: str,
-        *,
-        fields: list[str] | None = None,
-        revision: int | None = None,
-        outcome: str = "ok",
-    ) -> None:
-        await self.audit.record(
-            actor=actor,
-            source=self.source,
-            action=action,
-            key=ref.short(),
-            fields=fields or [],
-            revision=revision,
-            outcome=outcome,
-            remote=remote,
+    @contextlib.asynccontextmanager
+    async def _change(
+        self, ref: Ref, action: str, actor: str, remote: str
+    ) -> AsyncIterator[_Change]:
+        """The audit entry around one write: written (pending) before it, so a write the
+        audit log cannot take is not made; settled after it: ok, conflict, invalid or
+        failed."""
+        entry_id = await self.audit.record(
+            actor=actor, source=self.source, action=action, key=ref.short(),
+            outcome=PENDING, remote=remote,
+        )  # fmt: skip
+        change = _Change()
+        try:
+            yield change
+        except BaseException as e:
+            outcome = (
+                "conflict" if isinstance(e, ConfigConflict)
+                else "invalid" if isinstance(e, ConfigInvalid)
+                else "not_found" if isinstance(e, AppNotFound | ConfigNotFound)
+                else "failed"
+            )  # fmt: skip
+            with contextlib.suppress(Exception):  # the write's own error is what to report
+                await self.audit.settle(entry_id, outcome=outcome)
+            raise
+        await self.audit.settle(
+            entry_id, outcome=change.outcome, revision=change.revision, fields=change.fields
         )
+
+
+@dataclass
+class _Change:
+    outcome: str = "ok"
+    revision: int | None = None
+    fields: list[str] = field(default_factory=list)
+
+    def done(self, revision: int | None, fields: list[str], *, outcome: str = "ok") -> None:
+        self.revision, self.fields, self.outcome = revision, fields, outcome
 
 
 __all__ = ["ConfigService", "Ref", "changed_fields"]

@@ -131,13 +131,14 @@ def test_set_get_conflict_rotate_export_import_and_audit(cli: Cli, tmp_path: Pat
     actions = [(e["action"], e["key"], e["outcome"]) for e in reversed(lines)]
     assert actions == [
         ("create", "apps/cli-app", "ok"),
+        ("update", "apps/cli-app", "invalid"),  # refused attempts are audited too
         ("update", "apps/cli-app", "ok"),
         ("update", "apps/cli-app", "conflict"),
         ("rotate_key", exported["prefix"] + "/apps/cli-app", "ok"),
         ("create", "apps/copy-app", "ok"),
     ]
     assert lines[-1]["actor"] == "ops-bot"
-    assert lines[-2]["fields"] == ["name"]
+    assert lines[-3]["fields"] == ["name"]
     assert all(e["source"] == "cli" for e in lines)
     assert SECRET not in json.dumps(lines)
     assert second > first

@@ -247,11 +247,12 @@ async def test_form_create_validate_edit_keep_secret_conflict_and_audit(
 
     entries = await console.backends.audit.entries(key="apps/shop")
     summary = [(e.actor, e.action, e.fields, e.outcome) for e in reversed(entries)]
-    assert summary[0][:2] == (ADMIN[0], "create")
-    assert "secret" in summary[0][2]
-    assert summary[1] == (ADMIN[0], "update", ("name",), "ok")
-    assert summary[2] == (ADMIN2[0], "update", (), "conflict")
-    assert summary[3] == (ADMIN[0], "disable", ("enabled",), "ok")
+    assert summary[0] == (ADMIN[0], "create", (), "invalid")  # refused, audited, not stored
+    assert summary[1][:2] == (ADMIN[0], "create")
+    assert "secret" in summary[1][2]
+    assert summary[2] == (ADMIN[0], "update", ("name",), "ok")
+    assert summary[3] == (ADMIN2[0], "update", (), "conflict")
+    assert summary[4] == (ADMIN[0], "disable", ("enabled",), "ok")
     audit_page = await _page(http, console.url + "/audit")
     assert "apps/shop" in audit_page
     everything = audit_page + json.dumps([e.as_json() for e in entries])
