@@ -22,7 +22,7 @@ from paymesh.notify.buses import open_bus
 from paymesh.notify.jetstream import JetStreamBus
 from paymesh.notify.notifier import Notifier
 from paymesh.notify.recovery import republish_undelivered
-from paymesh.notify.relay import OutboxRelay
+from paymesh.notify.relay import OutboxRelay, RelaySettings
 from paymesh.notify.resend import Resender
 from paymesh.notify.store import SqlDeliveryStore
 from paymesh.ops.v1 import notify_admin_service_pb2 as admin_pb
@@ -30,6 +30,7 @@ from paymesh.ops.v1 import notify_admin_service_pb2_grpc as admin_grpc
 from paymesh.runtime import tls
 from paymesh.runtime.context import ServiceContext
 from paymesh.runtime.logging import get_logger
+from paymesh.runtime.settings import Settings
 
 log = get_logger("paymesh.notify.service")
 
@@ -59,11 +60,16 @@ class NotifyAdminServicer(admin_grpc.NotifyAdminServiceServicer):
         return admin_pb.ResendFailedEventsResponse(event_ids=ids)
 
 
-def bus_options(url: str, ctx: ServiceContext) -> dict[str, Any]:
-    """TLS and credentials for a NATS bus (settings nats_ca_file, ...); none for memory://."""
+def bus_options(url: str, settings: Settings) -> dict[str, Any]:
+    """TLS, credentials, stream and subject prefix for a NATS bus (settings nats_*); none
+    for memory://."""
     if url.startswith("memory:"):
         return {}
-    return {"connect_options": tls.nats_options(ctx.settings)}
+    return {
+        "connect_options": tls.nats_options(settings),
+        "stream": settings.nats_stream,
+        "subject_prefix": settings.nats_subject_prefix,
+    }
 
 
 async def register(server: grpc.aio.Server, ctx: ServiceContext) -> list[str]:
@@ -71,13 +77,14 @@ async def register(server: grpc.aio.Server, ctx: ServiceContext) -> list[str]:
     assert url is not None  # required by the service spec
     store = await resources.store(ctx)
     config = await config_factory.config_repository(ctx)
-    bus = open_bus(url, **bus_options(url, ctx))
+    bus = open_bus(url, **bus_options(url, ctx.settings))
+    prefix = ctx.settings.nats_subject_prefix
     sessions = session_factory(store.engine)
     if isinstance(bus, JetStreamBus):
         await bus.connect()
     else:  # the embedded bus starts empty: the outbox refills it (notify/recovery.py)
-        await republish_undelivered(sessions, bus)
-    relay = OutboxRelay(sessions, bus)
+        await republish_undelivered(sessions, bus, subject_prefix=prefix)
+    relay = OutboxRelay(sessions, bus, RelaySettings(subject_prefix=prefix))
     key_file = ctx.settings.notify_signing_key_file
     rsa_key = Path(key_file).read_text() if key_file else None  # noqa: ASYNC240 (startup)
     if rsa_key is None:
@@ -107,7 +114,7 @@ async def register(server: grpc.aio.Server, ctx: ServiceContext) -> list[str]:
 
     ctx.on_close(stop)
     admin_grpc.add_NotifyAdminServiceServicer_to_server(
-        NotifyAdminServicer(Resender(sessions, bus)), server
+        NotifyAdminServicer(Resender(sessions, bus, subject_prefix=prefix)), server
     )
     log.info("notify_started", bus=url.split("://", 1)[0])
     return [admin_pb.DESCRIPTOR.services_by_name["NotifyAdminService"].full_name]

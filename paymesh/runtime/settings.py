@@ -60,6 +60,12 @@ class Settings(BaseModel):
     nats_cert_file: str | None = None
     nats_key_file: str | None = None
     nats_creds_file: str | None = None
+    # The JetStream stream and subject prefix of the notify service's events: deployments
+    # sharing one NATS account each need their own (the streams' subjects may not overlap).
+    nats_stream: str = Field("PAYMESH_EVENTS", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    nats_subject_prefix: str = Field(
+        "paymesh.events", pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$", max_length=128
+    )
     # PEM RSA private key paymesh signs RSA2 apps' notifications with; merchants
     # verify with its public key.
     notify_signing_key_file: str | None = None
