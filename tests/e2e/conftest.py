@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import nats
 import pytest
 from aiohttp import web
 
@@ -101,13 +102,14 @@ async def start_mesh(
 ) -> AsyncIterator[Mesh]:
     """A whole mesh of its own (database, config prefix, sandbox, server, Envoy).
 
-    ``own_nats``: a NATS server of its own instead of ``nats_server``. Every mesh's notifier
-    uses the same stream and durable consumer, so two meshes alive at once on one NATS take
-    each other's events (and retry them 15 s later as "app not found"): any mesh beside the
-    session's ``mesh`` needs its own.
+    On the session's ``nats_server`` each mesh has a stream and subject prefix of its own
+    (settings ``nats_stream``, ``nats_subject_prefix``), deleted when it ends: two meshes,
+    or a mesh and what an earlier one left unacknowledged, never take each other's events.
+    ``own_nats``: a NATS server of its own instead (a test that stops or restarts NATS).
     """
     private_nats = NatsServer().start() if own_nats and backend_name == "mariadb+etcd" else None
-    prefix = f"/e2e-{uuid.uuid4().hex[:8]}/config"
+    tag = uuid.uuid4().hex[:8]
+    prefix = f"/e2e-{tag}/config"
     store: ConfigStore
     if backend_name == "mariadb+etcd":
         database_url = mariadb_server.create_database(f"mesh_{uuid.uuid4().hex[:8]}")
@@ -116,6 +118,8 @@ async def start_mesh(
             "config_backend": "etcd",
             "etcd_endpoints": [etcd_server.endpoint],
             "nats_url": (private_nats or nats_server).url,
+            "nats_stream": f"E2E_{tag}",
+            "nats_subject_prefix": f"e2e{tag}.events",
         }
     else:
         state = tmp_path_factory.mktemp("embedded")
@@ -190,6 +194,18 @@ async def start_mesh(
         await merchant_runner.cleanup()
         if private_nats is not None:
             private_nats.close()
+        elif backend_name == "mariadb+etcd":
+            await _delete_stream(nats_server.url, settings.nats_stream)
+
+
+async def _delete_stream(url: str, stream: str) -> None:
+    """Best effort: a mesh's stream on the shared NATS goes with the mesh."""
+    with contextlib.suppress(Exception):
+        nc = await nats.connect(url, connect_timeout=2, max_reconnect_attempts=1)
+        try:
+            await nc.jetstream().delete_stream(stream)
+        finally:
+            await nc.close()
 
 
 @pytest.fixture
