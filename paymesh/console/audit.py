@@ -160,14 +160,17 @@ class AuditLog:
             rows = (await conn.execute(q)).all()
         return [_record(r) for r in rows]
 
-    async def count_since(self, *, actor: str, action: str, window: timedelta) -> int:
+    async def count_since(
+        self, *, action: str, window: timedelta, actor: str | None = None, remote: str | None = None
+    ) -> int:
+        """Entries of ``action`` within ``window`` by ``actor`` and/or from ``remote``."""
         t = self._table
         since = datetime.now(UTC) - window
-        q = (
-            sa.select(sa.func.count())
-            .select_from(t)
-            .where(t.c.actor == actor, t.c.action == action, t.c.at >= since)
-        )
+        q = sa.select(sa.func.count()).select_from(t).where(t.c.action == action, t.c.at >= since)
+        if actor is not None:
+            q = q.where(t.c.actor == actor)
+        if remote is not None:
+            q = q.where(t.c.remote == remote[:64])
         async with self._engine.connect() as conn:
             return int((await conn.execute(q)).scalar_one())
 

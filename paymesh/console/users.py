@@ -8,7 +8,8 @@
   attempts are refused without checking the password until the window has passed. Failed
   logins are counted from the audit log, so the throttle holds across console replicas.
   Per client address, `max_address_failures` failures (any usernames) within `window` lock
-  that address out too (counted in this process: it stops one client spraying usernames).
+  that address out too (also counted from the audit log, by its `remote`: it stops one
+  client spraying usernames at any replica).
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import time
-from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import cast
@@ -79,7 +78,6 @@ class Users:
         self._audit = audit
         self._max_failures = max_failures
         self._max_address_failures = max_address_failures
-        self._address_failures: dict[str, deque[float]] = {}
         self._window = window
         self._ttl = session_ttl
         self._users = cast(sa.Table, ConsoleUser.__table__)
@@ -124,21 +122,13 @@ class Users:
             )
             return [(r.username, r.role, bool(r.disabled)) for r in rows]
 
-    def _recent(self, address: str) -> deque[float]:
-        failures = self._address_failures.setdefault(address, deque())
-        horizon = time.monotonic() - self._window.total_seconds()
-        while failures and failures[0] < horizon:
-            failures.popleft()
-        return failures
-
-    def login_failed_from(self, address: str) -> None:
-        self._recent(address).append(time.monotonic())
-        if len(self._address_failures) > 100_000:  # bounded memory under a flood
-            self._address_failures.clear()
-
     async def throttled(self, username: str, address: str = "") -> bool:
-        if address and len(self._recent(address)) >= self._max_address_failures:
-            return True
+        if address:
+            from_there = await self._audit.count_since(
+                remote=address, action="login_failed", window=self._window
+            )
+            if from_there >= self._max_address_failures:
+                return True
         failures = await self._audit.count_since(
             actor=username[:64], action="login_failed", window=self._window
         )

@@ -195,7 +195,6 @@ async def login(request: web.Request) -> web.StreamResponse:
         )
     operator = await console.users.authenticate(username, password)
     if operator is None:
-        console.users.login_failed_from(remote)
         await console.audit.record(
             actor=username,
             source="console",

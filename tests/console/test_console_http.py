@@ -14,7 +14,7 @@ from pydantic import Field, SecretStr
 
 from paymesh.config.models import ChannelAccountBase, secret_field
 from paymesh.config.registry import register_channel, unregister_channel
-from paymesh.console.runtime import start_console
+from paymesh.console.runtime import open_backends, start_console
 from paymesh.console.web import LOGIN_COOKIE, SESSION_COOKIE
 
 from .conftest import ADMIN, ADMIN2, VIEWER, RunningConsole, csrf_of, login
@@ -146,14 +146,23 @@ async def test_login_throttle(console: RunningConsole, http: aiohttp.ClientSessi
     assert (await login(http, console.url, ADMIN2)).status == 303
 
 
-async def test_one_address_spraying_usernames_is_throttled(
+async def test_one_address_spraying_usernames_is_throttled_at_every_replica(
     console: RunningConsole, http: aiohttp.ClientSession
 ) -> None:
-    for i in range(20):
-        assert (await login(http, console.url, (f"nobody{i}", "wrong-password-x"))).status == 401
-    resp = await login(http, console.url, ADMIN)  # a right password, from the same address
-    assert resp.status == 429
-    assert SESSION_COOKIE not in resp.cookies
+    # A second console process on the same database: the spray is split between the two.
+    async with open_backends(console.settings, source="console", live=True) as b:
+        runner, port = await start_console(b, console.settings, "127.0.0.1", 0)
+        other = f"http://127.0.0.1:{port}"
+        try:
+            for i in range(20):
+                url = console.url if i % 2 else other
+                assert (await login(http, url, (f"nobody{i}", "wrong-password-x"))).status == 401
+            for url in (console.url, other):  # a right password, from the same address
+                resp = await login(http, url, ADMIN)
+                assert resp.status == 429
+                assert SESSION_COOKIE not in resp.cookies
+        finally:
+            await runner.cleanup()
 
 
 async def test_writes_need_the_csrf_token_and_an_admin(

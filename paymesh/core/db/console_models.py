@@ -57,6 +57,7 @@ class AuditEntry(ConsoleBase):
         sa.Index(None, "at"),
         sa.Index(None, "actor", "action", "at"),
         sa.Index(None, "key"),
+        sa.Index(None, "remote", "action", "at"),  # the per-address login throttle
         TABLE_ARGS,
     )
 
