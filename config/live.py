@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -255,16 +256,20 @@ class LiveConfig:
         out: dict[str, Any] = self._codec.decrypt_tree(key, dict(data))
         return out
 
-    async def rotate_key(self) -> list[str]:
+    async def rotate_key(
+        self, around: Callable[[str], AbstractAsyncContextManager[None]] | None = None
+    ) -> list[str]:
         """Re-encrypt every secret not under the current master key; returns the keys
         rewritten. Each write is compare-and-swap on the revision read (a concurrent edit
-        makes it raise ConfigConflict; run it again)."""
+        makes it raise ConfigConflict; run it again). ``around(key)`` wraps each write (the
+        console's audit entry)."""
         rotated: list[str] = []
         for entry in await self.store.list(self._watch_prefix):
             value = self._codec.reencrypt(entry)
             if value is None:
                 continue
-            revision = await self.store.put(entry.key, value, expected_revision=entry.revision)
+            async with around(entry.key) if around else contextlib.nullcontext():
+                revision = await self.store.put(entry.key, value, expected_revision=entry.revision)
             if self._live:
                 await self._apply(WatchEvent("put", entry.key, value, revision))
             rotated.append(entry.key)

@@ -203,16 +203,14 @@ class ConfigService:
         return done
 
     async def rotate_key(self, *, actor: str) -> list[str]:
-        rotated = await self.repo.rotate_key()
-        for key in rotated:
-            await self.audit.record(
-                actor=actor,
-                source=self.source,
-                action="rotate_key",
-                key=key,
-                detail=f"re-encrypted under key id {self.repo.key_id}",
-            )
-        return rotated
+        detail = f"re-encrypted under key id {self.repo.key_id}"
+
+        @contextlib.asynccontextmanager
+        async def audited(key: str) -> AsyncIterator[None]:
+            async with self._change(key, "rotate_key", actor, "", detail):
+                yield
+
+        return await self.repo.rotate_key(around=audited)
 
     # ---- bulk (CLI) ----
 
@@ -243,14 +241,15 @@ class ConfigService:
 
     @contextlib.asynccontextmanager
     async def _change(
-        self, ref: Ref, action: str, actor: str, remote: str
+        self, ref: Ref | str, action: str, actor: str, remote: str, detail: str = ""
     ) -> AsyncIterator[_Change]:
         """The audit entry around one write: written (pending) before it, so a write the
         audit log cannot take is not made; settled after it: ok, conflict, invalid or
         failed."""
         entry_id = await self.audit.record(
-            actor=actor, source=self.source, action=action, key=ref.short(),
-            outcome=PENDING, remote=remote,
+            actor=actor, source=self.source, action=action,
+            key=ref if isinstance(ref, str) else ref.short(),
+            outcome=PENDING, remote=remote, detail=detail,
         )  # fmt: skip
         change = _Change()
         try:
