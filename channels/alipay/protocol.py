@@ -66,10 +66,17 @@ UNSIGNED_REFUSALS: Final = REQUEST_REFUSALS  # kept for callers of the old name
 UNKNOWN_SUB_CODES: Final = frozenset({"ACQ.SYSTEM_ERROR", "SYSTEM_ERROR", "ACQ.TRADE_HAS_SUCCESS"})
 
 # Pay allow-list (the 业务错误码 tables of alipay.trade.pay, .precreate and .create,
-# https://opendocs.alipay.com/apis "当面付" / "JSAPI 支付" API pages): 40004
-# sub codes that say the payment was refused and no money moved. Anything else (20000,
-# ACQ.SYSTEM_ERROR, ACQ.TRADE_HAS_SUCCESS, an unlisted code) leaves the order PENDING: a
-# barcode is then queried and cancelled, a QR order re-driven by the merchant's retry.
+# https://opendocs.alipay.com/apis "当面付" / "JSAPI 支付" API pages; the English table of
+# alipay.trade.pay, open.alipay.com docs articleId=104632): 40004 sub codes that say the
+# payment was refused and no money moved. Anything else (20000, ACQ.SYSTEM_ERROR,
+# ACQ.TRADE_HAS_SUCCESS, an unlisted code) leaves the order PENDING: a barcode is then
+# queried and cancelled, a QR order re-driven by the merchant's retry.
+# Checked against Alipay's own face-to-face demo (com.alipay.demo.trade,
+# AlipayTradeServiceImpl.tradePay / AbsAlipayTradeService): it treats every answer other than
+# 10000, 10003 and 20000 as "明确失败", so each code here is final by Alipay's reading too; this
+# list is the narrower one on purpose (an unknown 40004 costs a query, a wrong FAILED would
+# cost a late-payment refund). A FAILED order is still watched for a late payment until its
+# expiry plus the margin (order-monitor/monitor.py), so a code wrongly listed loses no money.
 PAY_REFUSALS: Final = frozenset(
     {
         "ACQ.INVALID_PARAMETER",
