@@ -5,7 +5,8 @@
   a pay button; Alipay and UnionPay show a pay button. Anywhere else: the chooser (QR codes
   to scan with a wallet, and the wallets that also pay in a browser).
 - `POST /cashier/o/{token}/pay`: the payer commits; the trade starts (`flow.commit`).
-- `GET|POST /cashier/o/{token}/result`: the outcome, settled by the callback or by a query.
+- `GET|POST /cashier/o/{token}/result`: the outcome, settled by the callback or by a query
+  (at most one per order every 1.5 s: `pacing.QueryPacer`).
 - `GET|POST /cashier/s/{token}`: an app's static counter code: the payer enters the amount
   and submitting creates the order.
 A link that does not verify, or is past its expiry, shows a clear page and creates nothing.
@@ -16,7 +17,7 @@ from __future__ import annotations
 import io
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 import segno
@@ -24,6 +25,7 @@ from aiohttp import web
 
 from paymesh.cashier import pages
 from paymesh.cashier.flow import CommitRefused, commit, settled
+from paymesh.cashier.pacing import QueryPacer
 from paymesh.cashier.wallets import detect
 from paymesh.channel.v1 import channel_pb2
 from paymesh.channel.v1 import channel_service_pb2 as ch
@@ -63,6 +65,7 @@ class Cashier:
     deps: CoreDeps
     base_url: str  # the public edge URL
     sandbox_url: str = ""  # tests and `paymesh dev` only
+    pacer: QueryPacer = field(default_factory=QueryPacer)  # provider queries per order
 
     def order_url(self, token: str, suffix: str = "") -> str:
         return f"{self.base_url.rstrip('/')}{links.PATH_PREFIX}/o/{token}{suffix}"
@@ -292,7 +295,8 @@ async def result(request: web.Request) -> web.StreamResponse:
     order, app = got
     c = request.app[CASHIER]
     token = request.match_info["token"]
-    order = await settled(c.deps, order, c.deps.clock())
+    if c.pacer.take(order.order_id):
+        order = await settled(c.deps, order, c.deps.clock())
     return _html(
         pages.result_page(
             _view(order, app), order.status, c.order_url(token, "/result"), order.return_url

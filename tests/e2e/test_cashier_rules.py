@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from paymesh.config.apps import AppConfig, RouteTarget, SignType
 from paymesh.core.cashier import static_url
-from paymesh.core.db.models import PayOrder
+from paymesh.core.db.models import ChannelRequest, PayOrder
 from paymesh.dev.seed import UNIONPAY_ACCOUNT, WECHAT_ACCOUNT, DemoApp, seed_app
 from paymesh.merchant.v1 import pay_service_pb2
 from paymesh.runtime.clock import utcnow
@@ -45,6 +45,18 @@ async def _cashier_orders(mesh: Mesh, app_id: str) -> int:
             sa.select(sa.func.count())
             .select_from(PayOrder)
             .where(PayOrder.app_id == app_id, PayOrder.method == "cashier")
+        )
+        return int((await c.execute(stmt)).scalar_one())
+
+
+async def _queries(mesh: Mesh, order_id: str) -> int:
+    """Channel Query calls made for the order (every call is in the channel log)."""
+    store = await mesh.store()
+    async with store.engine.connect() as c:
+        stmt = (
+            sa.select(sa.func.count())
+            .select_from(ChannelRequest)
+            .where(ChannelRequest.object_id == order_id, ChannelRequest.rpc == "Query")
         )
         return int((await c.execute(stmt)).scalar_one())
 
@@ -265,3 +277,29 @@ async def test_two_wallets_committing_at_once_bind_the_order_once(
         assert sorted(answers.values()) in ([200, 409], [303, 409]), answers
         bound = (await query_order(merchant, order["order_id"]))["channel"]
         assert bound == won[0].split("-")[0]
+
+
+async def test_hammering_the_result_page_does_not_hammer_the_provider(
+    mesh: Mesh, merchant: Merchant, http: aiohttp.ClientSession
+) -> None:
+    """Anyone holding the link can refresh the result page as fast as they like: the
+    provider is asked about the order once per pacing interval, not once per request (a
+    provider throttles the merchant's whole query API, not one order)."""
+    order = await cashier_order(mesh, merchant, 321)
+    oid, url = order["order_id"], order["pay_data"]["code_url"]
+    async with http.post(url + "/pay", data={"wallet": "unionpay"}, allow_redirects=False) as r:
+        assert r.status in (200, 303), r.status
+    assert await _queries(mesh, oid) == 0
+
+    async def result() -> tuple[int, str]:
+        async with http.get(url + "/result") as r:
+            return r.status, await r.text()
+
+    answers = await asyncio.gather(*(result() for _ in range(20)))
+    assert {status for status, _ in answers} == {200}
+    assert all("refresh" in text for _, text in answers)  # still pending: the page polls
+    assert await _queries(mesh, oid) == 1
+    await asyncio.sleep(1.6)  # past the interval: the next refresh asks again
+    assert (await result())[0] == 200
+    assert await _queries(mesh, oid) == 2
+    assert (await query_order(merchant, oid))["status"] == "PENDING"
