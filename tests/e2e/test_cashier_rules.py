@@ -38,27 +38,21 @@ async def _trades(http: aiohttp.ClientSession, mesh: Mesh, oid: str) -> list[dic
     return [t for t in listed["trades"] if t["out_trade_no"] == oid]
 
 
-async def _cashier_orders(mesh: Mesh, app_id: str) -> int:
+async def _count(mesh: Mesh, table: Any, *where: Any) -> int:
     store = await mesh.store()
     async with store.engine.connect() as c:
-        stmt = (
-            sa.select(sa.func.count())
-            .select_from(PayOrder)
-            .where(PayOrder.app_id == app_id, PayOrder.method == "cashier")
-        )
+        stmt = sa.select(sa.func.count()).select_from(table).where(*where)
         return int((await c.execute(stmt)).scalar_one())
+
+
+async def _cashier_orders(mesh: Mesh, app_id: str) -> int:
+    return await _count(mesh, PayOrder, PayOrder.app_id == app_id, PayOrder.method == "cashier")
 
 
 async def _queries(mesh: Mesh, order_id: str) -> int:
     """Channel Query calls made for the order (every call is in the channel log)."""
-    store = await mesh.store()
-    async with store.engine.connect() as c:
-        stmt = (
-            sa.select(sa.func.count())
-            .select_from(ChannelRequest)
-            .where(ChannelRequest.object_id == order_id, ChannelRequest.rpc == "Query")
-        )
-        return int((await c.execute(stmt)).scalar_one())
+    where = (ChannelRequest.object_id == order_id, ChannelRequest.rpc == "Query")
+    return await _count(mesh, ChannelRequest, *where)
 
 
 async def test_tampered_links_and_expired_orders_show_a_page_and_create_nothing(
